@@ -1,0 +1,149 @@
+"""The exception tree of agent-runner: one root, so one ``except`` catches every layer.
+
+::
+
+    AgentRunnerError
+    ├── ConfigurationError            a setting is missing or wrong
+    ├── CoreError                     the core message runtime (autogen-core names kept)
+    │   ├── CantHandleException       the agent has no handler for this message type
+    │   ├── UndeliverableException    no agent type / recipient for the message
+    │   ├── MessageDroppedException   an intervention handler dropped the message
+    │   ├── NotAccessibleError        the agent lives elsewhere and cannot be reached directly
+    │   ├── RuntimeStoppedError       the runtime stopped while a call was in flight
+    │   ├── SerializationError        no serializer for a type, or a payload that cannot be decoded
+    │   └── RPCTimeoutError           an RPC got no reply in time (also a ``TimeoutError``)
+    ├── InvalidMessageError           an input pushed something that is not a valid Message
+    ├── AgentExecutionError           the user's agent raised or timed out
+    ├── StoreError                    the journal / state store failed
+    ├── BudgetExceededError           spending would exceed a configured budget
+    ├── PaymentError                  a request's payment is missing, invalid or replayed
+    ├── ConnectorError                a connector failed
+    │   ├── DeliveryError             an output gave up after its capped retries
+    │   └── RateLimitedError          a platform rate limit outlasted the allowed wait
+    └── ModelClientError              an LLM endpoint failed (after its capped retries)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class AgentRunnerError(Exception):
+    """Root of every error raised by agent-runner and its connectors."""
+
+
+class ConfigurationError(AgentRunnerError):
+    """A setting is missing or has a wrong value."""
+
+
+class CoreError(AgentRunnerError):
+    """An error of the core message runtime."""
+
+
+class CantHandleException(CoreError):
+    """The recipient has no handler for the message's type."""
+
+
+class UndeliverableException(CoreError):
+    """The message cannot be delivered: unknown agent type or no recipient."""
+
+
+class MessageDroppedException(CoreError):
+    """An intervention handler dropped the message."""
+
+
+class NotAccessibleError(CoreError):
+    """The agent's instance is not reachable from here (e.g. it lives on another worker)."""
+
+
+class RuntimeStoppedError(CoreError):
+    """The runtime stopped while the call was in flight."""
+
+
+class SerializationError(CoreError):
+    """A message type has no serializer, or a payload cannot be encoded or decoded."""
+
+
+class RPCTimeoutError(CoreError, TimeoutError):
+    """An RPC got no reply within its timeout."""
+
+
+class InvalidMessageError(AgentRunnerError, ValueError):
+    """An input pushed something that is not a valid :class:`~agent_runner.Message`.
+
+    ``reason`` is one human-readable line; ``errors`` holds the field-level details
+    (pydantic's ``errors()`` shape: ``loc``, ``msg``, ``type``).
+    """
+
+    def __init__(self, reason: str, errors: Sequence[dict[str, Any]] = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.errors = list(errors)
+
+
+class AgentExecutionError(AgentRunnerError):
+    """The user's agent raised or exceeded its time limit."""
+
+
+class StoreError(AgentRunnerError):
+    """The store (journal, cursors, memory, ledger) failed."""
+
+
+class BudgetExceededError(AgentRunnerError):
+    """Spending would exceed a budget; raised before the money is spent."""
+
+    def __init__(
+        self, message: str, *, scope: str = "", limit: float = 0.0, spent: float = 0.0
+    ) -> None:
+        super().__init__(message)
+        self.scope = scope
+        self.limit = limit
+        self.spent = spent
+
+
+class PaymentError(AgentRunnerError):
+    """A request's payment is missing, invalid, too small, too old or already used."""
+
+
+class ConnectorError(AgentRunnerError):
+    """A connector failed."""
+
+
+class DeliveryError(ConnectorError):
+    """An output gave up delivering a reply after its capped retries."""
+
+
+class RateLimitedError(ConnectorError):
+    """A platform's rate limit lasts longer than the connector is allowed to wait."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ModelClientError(AgentRunnerError):
+    """A model endpoint failed after the client's capped retries."""
+
+
+__all__ = [
+    "AgentExecutionError",
+    "AgentRunnerError",
+    "BudgetExceededError",
+    "CantHandleException",
+    "ConfigurationError",
+    "ConnectorError",
+    "CoreError",
+    "DeliveryError",
+    "InvalidMessageError",
+    "MessageDroppedException",
+    "ModelClientError",
+    "NotAccessibleError",
+    "PaymentError",
+    "RPCTimeoutError",
+    "RateLimitedError",
+    "RuntimeStoppedError",
+    "SerializationError",
+    "StoreError",
+    "UndeliverableException",
+]

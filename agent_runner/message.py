@@ -1,0 +1,171 @@
+"""What travels through the runner: the input :class:`Message` and the agent's :class:`Reply`.
+
+Inputs build a ``Message`` (or hand the sink a plain mapping, which is validated here);
+anything invalid raises :class:`~agent_runner.errors.InvalidMessageError` with a reason and
+never reaches the agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
+
+from agent_runner.errors import InvalidMessageError
+
+MAX_TEXT_LENGTH = 100_000
+"""Longest accepted message text, in characters."""
+MAX_ATTACHMENTS = 20
+MAX_METADATA_BYTES = 16_384
+"""Largest accepted ``metadata`` (JSON-encoded size)."""
+
+_Id = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Author(BaseModel):
+    """Who wrote a message. ``is_bot`` is true for automated accounts (loop guard)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: _Id
+    name: str | None = Field(default=None, max_length=256)
+    is_bot: bool = False
+
+
+class Attachment(BaseModel):
+    """A file that came with a message (by URL; connectors do not download it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(min_length=1, max_length=4096)
+    filename: str | None = Field(default=None, max_length=1024)
+    content_type: str | None = Field(default=None, max_length=256)
+    size: int | None = Field(default=None, ge=0)
+
+
+class Message(BaseModel):
+    """One validated input.
+
+    Args:
+        id: the platform's message id (Discord snowflake, tweet id, HTTP client id). With
+            ``source`` it is the deduplication key: a message id is handled once and answered
+            at most once per output.
+        conversation_id: the thread of conversation (channel, DM, tweet conversation, HTTP
+            session). Messages of one conversation are handled one at a time, in order.
+        source: the name of the connector that received it; the reply goes back there.
+        author: who wrote it.
+        text: the content (may be empty only when there are attachments).
+        attachments: files by URL.
+        reply_to: the platform id of the message this one answers, if any.
+        depth: how many bot replies deep this thread already is (connectors that know it set
+            it; the runner refuses messages deeper than its ``max_reply_depth``).
+        payment: a payment reference (e.g. a Solana transaction signature) for paid agents.
+        metadata: platform details, JSON values only, at most 16 KiB encoded.
+        created_at: when it was written (timezone-aware; defaults to now, UTC).
+
+    Example:
+        >>> Message(id="1", conversation_id="c", source="http", author=Author(id="u"), text="hi")
+        Message(id='1', ...)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: _Id
+    conversation_id: _Id
+    source: _Id
+    author: Author
+    text: str = Field(default="", max_length=MAX_TEXT_LENGTH)
+    attachments: tuple[Attachment, ...] = Field(default=(), max_length=MAX_ATTACHMENTS)
+    reply_to: str | None = Field(default=None, max_length=256)
+    depth: int = Field(default=0, ge=0)
+    payment: str | None = Field(default=None, max_length=512)
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=_utcnow)
+
+    @model_validator(mode="after")
+    def _check(self) -> Message:
+        if not self.text.strip() and not self.attachments:
+            raise ValueError("text is empty and there are no attachments")
+        if self.created_at.tzinfo is None:
+            object.__setattr__(self, "created_at", self.created_at.replace(tzinfo=UTC))
+        if self.metadata:
+            import json
+
+            size = len(json.dumps(self.metadata, separators=(",", ":"), default=str))
+            if size > MAX_METADATA_BYTES:
+                raise ValueError(f"metadata is {size} bytes encoded, over {MAX_METADATA_BYTES}")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The deduplication key, ``"{source}:{id}"``."""
+        return f"{self.source}:{self.id}"
+
+    @property
+    def conversation_key(self) -> str:
+        """The conversation's key across connectors, ``"{source}:{conversation_id}"``."""
+        return f"{self.source}:{self.conversation_id}"
+
+    @classmethod
+    def parse(cls, data: Message | Mapping[str, Any]) -> Message:
+        """Validate ``data`` into a Message, or raise InvalidMessageError with a reason."""
+        if isinstance(data, Message):
+            return data
+        if not isinstance(data, Mapping):
+            raise InvalidMessageError(
+                f"a message must be an object, not {type(data).__name__}",
+                [{"loc": (), "msg": "not an object", "type": "model_type"}],
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise invalid_message(exc) from None
+
+
+def invalid_message(exc: ValidationError) -> InvalidMessageError:
+    """Turn pydantic's error into an InvalidMessageError with a one-line reason."""
+    details = exc.errors(include_url=False, include_context=False, include_input=False)
+    parts = []
+    for err in details[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "message"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    more = f" (+{len(details) - 5} more)" if len(details) > 5 else ""
+    return InvalidMessageError(
+        "invalid message: " + "; ".join(parts) + more, [dict(d) for d in details]
+    )
+
+
+class Reply(BaseModel):
+    """What an agent answers. An agent may also return a plain ``str`` (one Reply of text).
+
+    Args:
+        text: the reply's content; outputs split it to their platform's length limit.
+        attachments: files by URL.
+        targets: output names to deliver to, overriding the runner's routing for this reply.
+        metadata: extra, output-specific data (JSON values).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    targets: tuple[str, ...] | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+__all__ = [
+    "MAX_ATTACHMENTS",
+    "MAX_METADATA_BYTES",
+    "MAX_TEXT_LENGTH",
+    "Attachment",
+    "Author",
+    "Message",
+    "Reply",
+    "invalid_message",
+]

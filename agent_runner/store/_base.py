@@ -1,0 +1,131 @@
+"""The :class:`Store` contract: everything the runner keeps across restarts.
+
+One store holds: the journal of accepted inputs (delivery: at least once), reply claims
+(at most one reply per message and output), connector cursors (X's ``since_id``, Discord's
+last seen message id), conversation memory, the cost ledger, used payment references and a
+small key-value space for agent state.
+
+Implementations: :class:`~agent_runner.store.SQLiteStore` (embedded default, a local file),
+:class:`~agent_runner.store.MemoryStore` (tests) and ``RedisStore`` (shared by workers).
+Every method is safe to call concurrently from many tasks; writes on the hot path
+(``journal_accept``, ``reply_claim``) are group-committed, so many concurrent callers share
+one durable write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from agent_runner.agent import MemoryItem
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """An accepted input as journaled. ``seq`` orders entries by acceptance."""
+
+    seq: int
+    key: str
+    conversation_key: str
+    payload: str
+    """The Message as JSON (``Message.model_dump_json()``)."""
+    accepted_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CostEntry:
+    """One priced use of a model."""
+
+    request_key: str
+    conversation_key: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cost: float
+    day: str
+    """UTC day, ``YYYY-MM-DD``."""
+    at: float
+
+
+@runtime_checkable
+class Store(Protocol):
+    async def open(self) -> None:
+        """Connect / create tables. Idempotent."""
+        ...
+
+    async def close(self) -> None:
+        """Flush pending writes and release resources. Idempotent."""
+        ...
+
+    async def flush(self) -> None:
+        """Wait until every write issued so far is durable."""
+        ...
+
+    # -- journal -------------------------------------------------------------------
+    async def journal_accept(self, key: str, conversation_key: str, payload: str) -> bool:
+        """Durably record an accepted input. False when ``key`` was journaled before."""
+        ...
+
+    async def journal_complete(self, key: str) -> None:
+        """Mark the input handled (its replies claimed or sent). May be written lazily."""
+        ...
+
+    async def journal_pending(self) -> list[JournalEntry]:
+        """Accepted but not completed inputs, in acceptance order (for recovery)."""
+        ...
+
+    # -- replies ---------------------------------------------------------------------
+    async def reply_claim(self, key: str, output: str) -> bool:
+        """Atomically claim the one right to send reply ``key`` on ``output``.
+
+        True for the first caller ever (in any process sharing the store), False after.
+        ``key`` is the message key, with ``#n`` appended for the n-th reply of a message.
+        """
+        ...
+
+    async def reply_result(
+        self, key: str, output: str, *, ok: bool, error: str | None = None
+    ) -> None:
+        """Record the outcome of a claimed reply."""
+        ...
+
+    # -- cursors ---------------------------------------------------------------------
+    async def cursor_get(self, name: str) -> str | None: ...
+
+    async def cursor_set(self, name: str, value: str) -> None: ...
+
+    # -- conversation memory ---------------------------------------------------------
+    async def memory_load(self, conversation_key: str, limit: int) -> list[MemoryItem]:
+        """The last ``limit`` items of the conversation, oldest first."""
+        ...
+
+    async def memory_append(
+        self, conversation_key: str, items: Sequence[MemoryItem], *, keep: int
+    ) -> None:
+        """Append items, then keep only the newest ``keep`` of the conversation."""
+        ...
+
+    # -- cost ledger -----------------------------------------------------------------
+    async def cost_add(self, entry: CostEntry) -> None: ...
+
+    async def cost_sum(
+        self, *, conversation_key: str | None = None, day: str | None = None
+    ) -> float:
+        """Total cost, optionally of one conversation and/or one UTC day."""
+        ...
+
+    # -- payments --------------------------------------------------------------------
+    async def payment_use(self, reference: str, *, key: str) -> bool:
+        """Mark a payment reference used by request ``key``. False if it was used before."""
+        ...
+
+    # -- key-value state -------------------------------------------------------------
+    async def state_get(self, key: str) -> str | None: ...
+
+    async def state_set(self, key: str, value: str) -> None: ...
+
+    async def state_delete(self, key: str) -> None: ...
+
+
+__all__ = ["CostEntry", "JournalEntry", "Store"]
