@@ -1,0 +1,9 @@
+"""Offline test doubles that speak real platform protocols, for testing bots without keys.
+
+- :mod:`agent_runner.testing.discord`: a fake Discord (REST v10 + gateway websocket).
+- :mod:`agent_runner.testing.x`: a fake X API v2 (mentions, tweets, OAuth 1.0a checks).
+
+Each starts on 127.0.0.1 on a free port; point the connector's API base at it.
+"""
+
+__all__: list[str] = []
