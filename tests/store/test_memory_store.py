@@ -1,0 +1,33 @@
+"""MemoryStore against the Store contract."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from agent_runner.store import MemoryStore, Store
+from tests.store.contract import StoreContract
+
+
+class TestMemoryStore(StoreContract):
+    @pytest.fixture
+    async def store(self) -> AsyncIterator[Store]:
+        s = MemoryStore()
+        await s.open()
+        yield s
+        await s.close()
+
+
+async def test_reply_result_is_recorded() -> None:
+    store = MemoryStore()
+    assert await store.reply_claim("k#0", "out")
+    await store.reply_result("k#0", "out", ok=False, error="timeout")
+    record = store.reply_record("k#0", "out")
+    assert record is not None and record.ok is False and record.error == "timeout"
+
+
+async def test_injected_clock_stamps_entries() -> None:
+    store = MemoryStore(clock=lambda: 42.0)
+    await store.journal_accept("k", "c", "{}")
+    assert [e.accepted_at for e in await store.journal_pending()] == [42.0]
