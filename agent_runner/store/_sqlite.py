@@ -1,0 +1,408 @@
+"""The embedded default store: :class:`SQLiteStore`, one local file, no server.
+
+SQLite runs in one dedicated thread, never on the event loop. Writes on the hot path are
+group-committed (see :mod:`agent_runner.store._group_commit`): the callers queued while a
+transaction runs share the next one, so a durable journal does not cap throughput.
+``journal_accept`` and ``reply_claim`` return only after their transaction committed.
+Uniqueness (a message key accepted once, a reply claimed once, a payment used once) is
+enforced by the database, so several processes can share one file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from agent_runner.agent import MemoryItem
+from agent_runner.errors import StoreError
+from agent_runner.store._base import CostEntry, JournalEntry
+from agent_runner.store._group_commit import GroupCommitter
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    conversation_key TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    accepted_at REAL NOT NULL,
+    completed_at REAL
+);
+CREATE INDEX IF NOT EXISTS journal_pending ON journal (seq) WHERE completed_at IS NULL;
+CREATE TABLE IF NOT EXISTS replies (
+    key TEXT NOT NULL,
+    output TEXT NOT NULL,
+    claimed_at REAL NOT NULL,
+    ok INTEGER,
+    error TEXT,
+    finished_at REAL,
+    PRIMARY KEY (key, output)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS memory (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_key TEXT NOT NULL,
+    role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    name TEXT,
+    message_key TEXT,
+    created_at REAL NOT NULL,
+    tokens INTEGER NOT NULL,
+    meta TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS memory_conversation ON memory (conversation_key, id);
+CREATE TABLE IF NOT EXISTS costs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_key TEXT NOT NULL,
+    conversation_key TEXT NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cost REAL NOT NULL,
+    day TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS costs_conversation ON costs (conversation_key, day);
+CREATE INDEX IF NOT EXISTS costs_day ON costs (day);
+CREATE TABLE IF NOT EXISTS payments (
+    reference TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    used_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+PRAGMA user_version = 1;
+"""
+
+
+class SQLiteStore:
+    """A :class:`~agent_runner.store.Store` in a local SQLite file (WAL mode).
+
+    Args:
+        path: the database file; its parent directory is created on open. ``":memory:"``
+            gives a private, non-durable database.
+        synchronous: ``"FULL"`` (default) fsyncs every commit: a committed write survives a
+            power loss. ``"NORMAL"`` survives a crash of the process (SIGKILL) but may lose
+            the last commits on a power loss, and is faster on slow disks.
+        busy_timeout: seconds to wait for another process holding the write lock.
+        max_batch: the most operations group-committed in one transaction.
+        clock: the time source for stamps (Unix seconds).
+
+    Example:
+        >>> store = SQLiteStore("data/agent-runner.sqlite3")
+        >>> # await store.open(); ...; await store.close()
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        busy_timeout: float = 10.0,
+        max_batch: int = 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}")
+        self.path = str(path)
+        self.synchronous = synchronous
+        self.busy_timeout = busy_timeout
+        self.max_batch = max_batch
+        self._clock = clock
+        self._db: GroupCommitter | None = None
+        self._open_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r}, synchronous={self.synchronous!r})"
+
+    @property
+    def batches(self) -> int:
+        """Transactions committed since open (group commit makes this far below the writes)."""
+        return self._db.batches if self._db is not None else 0
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def open(self) -> None:
+        """Open the file (creating its directory and the tables). Idempotent."""
+        async with self._open_lock:
+            if self._db is not None:
+                return
+            db = GroupCommitter(self._connect, max_batch=self.max_batch)
+            await db.start()
+            self._db = db
+
+    async def close(self) -> None:
+        """Commit what is queued, then close the file. Idempotent."""
+        async with self._open_lock:
+            db, self._db = self._db, None
+            if db is not None:
+                await db.close()
+
+    async def flush(self) -> None:
+        """Wait until every write issued so far (lazy ones included) is committed."""
+        if self._db is not None:
+            await self._db.flush()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path != ":memory:" and not self.path.startswith("file:"):
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            uri=self.path.startswith("file:"),
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            conn.executescript(_SCHEMA)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _require(self) -> GroupCommitter:
+        if self._db is None:
+            raise StoreError(f"{self!r} is not open: await store.open() first")
+        return self._db
+
+    async def _write(self, op: Callable[[sqlite3.Connection], Any]) -> Any:
+        return await self._require().call(op, write=True)
+
+    async def _read(self, op: Callable[[sqlite3.Connection], Any]) -> Any:
+        return await self._require().call(op, write=False)
+
+    # -- journal -------------------------------------------------------------------
+    async def journal_accept(self, key: str, conversation_key: str, payload: str) -> bool:
+        at = self._clock()
+
+        def journal_accept(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO journal (key, conversation_key, payload, accepted_at)"
+                " VALUES (?, ?, ?, ?)",
+                (key, conversation_key, payload, at),
+            )
+            return cursor.rowcount == 1
+
+        return bool(await self._write(journal_accept))
+
+    async def journal_complete(self, key: str) -> None:
+        """Mark ``key`` handled, lazily: committed with the next batch (or on flush/close)."""
+        at = self._clock()
+
+        def journal_complete(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE journal SET completed_at = ?, payload = '' "
+                "WHERE key = ? AND completed_at IS NULL",
+                (at, key),
+            )
+
+        self._require().submit(journal_complete, write=True, wait=False)
+
+    async def journal_pending(self) -> list[JournalEntry]:
+        def journal_pending(conn: sqlite3.Connection) -> list[JournalEntry]:
+            rows = conn.execute(
+                "SELECT seq, key, conversation_key, payload, accepted_at FROM journal "
+                "WHERE completed_at IS NULL ORDER BY seq"
+            ).fetchall()
+            return [JournalEntry(*row) for row in rows]
+
+        result: list[JournalEntry] = await self._read(journal_pending)
+        return result
+
+    # -- replies ---------------------------------------------------------------------
+    async def reply_claim(self, key: str, output: str) -> bool:
+        at = self._clock()
+
+        def reply_claim(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO replies (key, output, claimed_at) VALUES (?, ?, ?)",
+                (key, output, at),
+            )
+            return cursor.rowcount == 1
+
+        return bool(await self._write(reply_claim))
+
+    async def reply_result(
+        self, key: str, output: str, *, ok: bool, error: str | None = None
+    ) -> None:
+        """Record a reply's outcome, lazily (committed with the next batch)."""
+        at = self._clock()
+
+        def reply_result(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO replies (key, output, claimed_at, ok, error, finished_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key, output) DO UPDATE SET "
+                "ok = excluded.ok, error = excluded.error, finished_at = excluded.finished_at",
+                (key, output, at, int(ok), error, at),
+            )
+
+        self._require().submit(reply_result, write=True, wait=False)
+
+    # -- cursors ---------------------------------------------------------------------
+    async def cursor_get(self, name: str) -> str | None:
+        return await self._get("cursors", "name", name)
+
+    async def cursor_set(self, name: str, value: str) -> None:
+        await self._put("cursors", "name", name, value)
+
+    # -- conversation memory ---------------------------------------------------------
+    async def memory_load(self, conversation_key: str, limit: int) -> list[MemoryItem]:
+        if limit <= 0:
+            return []
+
+        def memory_load(conn: sqlite3.Connection) -> list[MemoryItem]:
+            rows = conn.execute(
+                "SELECT role, text, name, message_key, created_at, tokens, meta FROM memory "
+                "WHERE conversation_key = ? ORDER BY id DESC LIMIT ?",
+                (conversation_key, limit),
+            ).fetchall()
+            return [
+                MemoryItem(
+                    role=role,
+                    text=text,
+                    name=name,
+                    message_key=message_key,
+                    created_at=created_at,
+                    tokens=tokens,
+                    meta=json.loads(meta),
+                )
+                for role, text, name, message_key, created_at, tokens, meta in reversed(rows)
+            ]
+
+        result: list[MemoryItem] = await self._read(memory_load)
+        return result
+
+    async def memory_append(
+        self, conversation_key: str, items: Sequence[MemoryItem], *, keep: int
+    ) -> None:
+        rows = [
+            (
+                conversation_key,
+                i.role,
+                i.text,
+                i.name,
+                i.message_key,
+                i.created_at,
+                i.tokens,
+                json.dumps(i.meta, separators=(",", ":")),
+            )
+            for i in items
+        ]
+
+        def memory_append(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO memory (conversation_key, role, text, name, message_key,"
+                " created_at, tokens, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.execute(
+                "DELETE FROM memory WHERE conversation_key = ? AND id NOT IN ("
+                "SELECT id FROM memory WHERE conversation_key = ? ORDER BY id DESC LIMIT ?)",
+                (conversation_key, conversation_key, max(keep, 0)),
+            )
+
+        await self._write(memory_append)
+
+    # -- cost ledger -----------------------------------------------------------------
+    async def cost_add(self, entry: CostEntry) -> None:
+        def cost_add(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO costs (request_key, conversation_key, model, input_tokens,"
+                " output_tokens, cost, day, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.request_key,
+                    entry.conversation_key,
+                    entry.model,
+                    entry.input_tokens,
+                    entry.output_tokens,
+                    entry.cost,
+                    entry.day,
+                    entry.at,
+                ),
+            )
+
+        await self._write(cost_add)
+
+    async def cost_sum(
+        self, *, conversation_key: str | None = None, day: str | None = None
+    ) -> float:
+        where: list[str] = []
+        params: list[str] = []
+        if conversation_key is not None:
+            where.append("conversation_key = ?")
+            params.append(conversation_key)
+        if day is not None:
+            where.append("day = ?")
+            params.append(day)
+        sql = "SELECT COALESCE(SUM(cost), 0.0) FROM costs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+
+        def cost_sum(conn: sqlite3.Connection) -> float:
+            return float(conn.execute(sql, params).fetchone()[0])
+
+        result: float = await self._read(cost_sum)
+        return result
+
+    # -- payments --------------------------------------------------------------------
+    async def payment_use(self, reference: str, *, key: str) -> bool:
+        """Mark ``reference`` used by request ``key``.
+
+        True the first time, and again for the same ``key`` (the same request handled again
+        after a restart); False when another request used it.
+        """
+        at = self._clock()
+
+        def payment_use(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO payments (reference, key, used_at) VALUES (?, ?, ?)",
+                (reference, key, at),
+            )
+            if cursor.rowcount == 1:
+                return True
+            row = conn.execute(
+                "SELECT key FROM payments WHERE reference = ?", (reference,)
+            ).fetchone()
+            return row is not None and row[0] == key
+
+        return bool(await self._write(payment_use))
+
+    # -- key-value state -------------------------------------------------------------
+    async def state_get(self, key: str) -> str | None:
+        return await self._get("state", "key", key)
+
+    async def state_set(self, key: str, value: str) -> None:
+        await self._put("state", "key", key, value)
+
+    async def state_delete(self, key: str) -> None:
+        def state_delete(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM state WHERE key = ?", (key,))
+
+        await self._write(state_delete)
+
+    async def _get(self, table: str, column: str, name: str) -> str | None:
+        def get(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(f"SELECT value FROM {table} WHERE {column} = ?", (name,)).fetchone()
+            return None if row is None else str(row[0])
+
+        result: str | None = await self._read(get)
+        return result
+
+    async def _put(self, table: str, column: str, name: str, value: str) -> None:
+        def put(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO {table} ({column}, value) VALUES (?, ?) "
+                f"ON CONFLICT ({column}) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+        await self._write(put)
+
+
+__all__ = ["SQLiteStore"]
