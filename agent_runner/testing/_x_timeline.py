@@ -1,0 +1,250 @@
+"""The fake X's data: users, tweets, and how API v2 renders and pages them."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+TWEET_FIELDS = frozenset(
+    {
+        "attachments",
+        "author_id",
+        "context_annotations",
+        "conversation_id",
+        "created_at",
+        "edit_controls",
+        "edit_history_tweet_ids",
+        "entities",
+        "geo",
+        "id",
+        "in_reply_to_user_id",
+        "lang",
+        "note_tweet",
+        "possibly_sensitive",
+        "public_metrics",
+        "referenced_tweets",
+        "reply_settings",
+        "source",
+        "text",
+        "withheld",
+    }
+)
+USER_FIELDS = frozenset(
+    {
+        "created_at",
+        "description",
+        "entities",
+        "id",
+        "location",
+        "name",
+        "pinned_tweet_id",
+        "profile_image_url",
+        "protected",
+        "public_metrics",
+        "url",
+        "username",
+        "verified",
+        "verified_type",
+        "withheld",
+    }
+)
+EXPANSIONS = frozenset(
+    {
+        "attachments.media_keys",
+        "attachments.poll_ids",
+        "author_id",
+        "edit_history_tweet_ids",
+        "entities.mentions.username",
+        "geo.place_id",
+        "in_reply_to_user_id",
+        "referenced_tweets.id",
+        "referenced_tweets.id.author_id",
+    }
+)
+_MENTION = re.compile(r"(?<![\w@])@(\w{1,15})")
+
+
+@dataclass(frozen=True, slots=True)
+class FakeUser:
+    """An account of the fake X."""
+
+    id: str
+    username: str
+    name: str
+    created_at: datetime
+
+    def render(self, fields: Iterable[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "name": self.name, "username": self.username}
+        for name in fields:
+            if name == "created_at":
+                out[name] = iso(self.created_at)
+            elif name in ("protected", "verified"):
+                out[name] = False
+            elif name == "description":
+                out[name] = ""
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class FakeTweet:
+    """A tweet of the fake X (a mention you added, or one a client posted)."""
+
+    id: str
+    text: str
+    author_id: str
+    conversation_id: str
+    created_at: datetime
+    in_reply_to_tweet_id: str | None = None
+    in_reply_to_user_id: str | None = None
+    mentions: tuple[tuple[int, int, str], ...] = field(default=())
+    """``(start, end, username)`` of each @mention in ``text``."""
+
+    def render(self, fields: Iterable[str], users: Mapping[str, FakeUser]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "text": self.text,
+            "edit_history_tweet_ids": [self.id],
+        }
+        for name in fields:
+            if name == "author_id":
+                out[name] = self.author_id
+            elif name == "conversation_id":
+                out[name] = self.conversation_id
+            elif name == "created_at":
+                out[name] = iso(self.created_at)
+            elif name == "in_reply_to_user_id" and self.in_reply_to_user_id:
+                out[name] = self.in_reply_to_user_id
+            elif name == "referenced_tweets" and self.in_reply_to_tweet_id:
+                out[name] = [{"type": "replied_to", "id": self.in_reply_to_tweet_id}]
+            elif name == "lang":
+                out[name] = "en"
+            elif name == "entities" and self.mentions:
+                out[name] = {
+                    "mentions": [
+                        _mention_entity(start, end, username, users)
+                        for start, end, username in self.mentions
+                    ]
+                }
+        return out
+
+
+def _mention_entity(
+    start: int, end: int, username: str, users: Mapping[str, FakeUser]
+) -> dict[str, Any]:
+    entity: dict[str, Any] = {"start": start, "end": end, "username": username}
+    user = users.get(username.lower())
+    if user is not None:
+        entity["id"] = user.id
+    return entity
+
+
+def iso(moment: datetime) -> str:
+    """X's timestamp format, ``2026-01-02T03:04:05.000Z``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def find_mentions(text: str) -> tuple[tuple[int, int, str], ...]:
+    """``(start, end, username)`` of each @mention in ``text``."""
+    return tuple((m.start(), m.end(), m.group(1)) for m in _MENTION.finditer(text))
+
+
+def mentions_user(tweet: FakeTweet, user: FakeUser) -> bool:
+    """Whether ``tweet`` belongs on ``user``'s mentions timeline."""
+    if any(name.lower() == user.username.lower() for _, _, name in tweet.mentions):
+        return True
+    return tweet.in_reply_to_user_id == user.id and tweet.author_id != user.id
+
+
+def csv(value: str | None) -> list[str]:
+    """A comma-separated query parameter as a list (X's list format)."""
+    return [part for part in (value or "").split(",") if part]
+
+
+class InvalidParameter(ValueError):
+    """A query parameter X would refuse with 400."""
+
+    def __init__(self, parameter: str, value: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.value = value
+
+
+def check_fields(name: str, values: Sequence[str], allowed: frozenset[str]) -> None:
+    for value in values:
+        if value not in allowed:
+            raise InvalidParameter(
+                name,
+                value,
+                f"The `{name}` query parameter value [{value}] is not one of "
+                f"[{','.join(sorted(allowed))}]",
+            )
+
+
+@dataclass(slots=True)
+class Pager:
+    """Opaque ``next_token`` values, as X hands them out, mapped to where the page ends."""
+
+    tokens: dict[str, int] = field(default_factory=dict)
+
+    def issue(self, older_than: int) -> str:
+        token = secrets.token_hex(12)
+        self.tokens[token] = older_than
+        return token
+
+    def resolve(self, token: str) -> int:
+        try:
+            return self.tokens[token]
+        except KeyError:
+            raise InvalidParameter(
+                "pagination_token",
+                token,
+                f"The `pagination_token` query parameter value [{token}] is not valid",
+            ) from None
+
+
+def page(
+    timeline: Sequence[FakeTweet],
+    *,
+    since_id: int | None,
+    until_id: int | None,
+    max_results: int,
+    older_than: int | None,
+    pager: Pager,
+) -> tuple[list[FakeTweet], dict[str, Any]]:
+    """One page of ``timeline`` (newest first) and its ``meta``, as X pages a timeline."""
+    selected = [
+        t
+        for t in sorted(timeline, key=lambda t: int(t.id), reverse=True)
+        if (since_id is None or int(t.id) > since_id)
+        and (until_id is None or int(t.id) < until_id)
+        and (older_than is None or int(t.id) < older_than)
+    ]
+    chunk = selected[:max_results]
+    meta: dict[str, Any] = {"result_count": len(chunk)}
+    if chunk:
+        meta["newest_id"] = chunk[0].id
+        meta["oldest_id"] = chunk[-1].id
+    if len(selected) > max_results:
+        meta["next_token"] = pager.issue(int(chunk[-1].id))
+    return chunk, meta
+
+
+__all__ = [
+    "EXPANSIONS",
+    "TWEET_FIELDS",
+    "USER_FIELDS",
+    "FakeTweet",
+    "FakeUser",
+    "InvalidParameter",
+    "Pager",
+    "check_fields",
+    "csv",
+    "find_mentions",
+    "iso",
+    "mentions_user",
+    "page",
+]

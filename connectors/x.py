@@ -1,0 +1,656 @@
+"""X (Twitter) connector: answers mentions, posts replies in thread and standalone tweets.
+
+Input: polls the bot's mentions timeline (API v2) with ``since_id`` every ``poll_interval``
+seconds, pages through everything new, pushes mentions oldest first and skips the bot's own
+tweets. The ``since_id`` cursor lives in the runner's store and moves only after the runner
+accepted the messages, so a restart neither misses mentions nor answers old ones again.
+
+Output: a reply to a tweet is posted in its thread (``in_reply_to_tweet_id``); anything else
+(a cron job routed to X, say) becomes a standalone tweet. Long text becomes a numbered thread
+split by X's weighted length (280; URLs 23; emoji and CJK 2). Rate limits are read from
+``x-rate-limit-*`` headers and waited out within a cap; 429 and 5xx are retried a bounded
+number of times; a daily post cap (for limited API tiers) and a dry-run mode are built in.
+
+Auth: OAuth 1.0a user context (``X_API_KEY``, ``X_API_SECRET``, ``X_ACCESS_TOKEN``,
+``X_ACCESS_TOKEN_SECRET``) for posting and the mentions timeline; an app-only bearer token
+(``X_BEARER_TOKEN``, with ``X_USER_ID``) suffices for a read-only input.
+
+Example::
+
+    from agent_runner import AgentRuntime
+    from connectors.x import XConnector
+
+    x = XConnector.from_env(poll_interval=60, daily_post_cap=50)
+    runtime = AgentRuntime(inputs=[x], outputs=[x], agent=my_agent)
+    await runtime.run()
+
+Offline, point it at :class:`agent_runner.testing.x.FakeX` with ``X_API_BASE`` (or
+``XConnector.from_env(fake.env())``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any, Literal
+
+import aiohttp
+import tweepy
+from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from tweepy.asynchronous import AsyncClient
+from yarl import URL
+
+from agent_runner.connector import BaseConnector, Sink
+from agent_runner.errors import (
+    ConfigurationError,
+    ConnectorError,
+    DeliveryError,
+    InvalidMessageError,
+    RateLimitedError,
+)
+from agent_runner.message import Message, Reply
+from agent_runner.store import Store
+from connectors._x_mentions import EXPANSIONS, TWEET_FIELDS, tweet_message
+from connectors._x_ratelimit import (
+    RateWindow,
+    RetryPolicy,
+    backoff,
+    may_wait,
+    parse_window,
+    rate_limited_delay,
+    utc_day,
+    wait_for_window,
+)
+from connectors._x_text import MAX_TWEET_WEIGHT, split_thread
+
+log = logging.getLogger(__name__)
+
+X_HOSTS = frozenset({"api.twitter.com", "api.x.com"})
+"""Hosts tweepy talks to; ``api_base`` replaces them."""
+
+_TRANSIENT_API_ERRORS: tuple[type[BaseException], ...] = (
+    tweepy.TwitterServerError,
+    aiohttp.ClientError,
+    asyncio.TimeoutError,
+)
+"""Failures worth retrying (after a backoff): X's 5xx, network errors, timeouts."""
+
+
+class XSettings(BaseSettings):
+    """The X connector's settings, from ``X_*`` environment variables.
+
+    Attributes:
+        api_key: ``X_API_KEY``, the OAuth 1.0a consumer key.
+        api_secret: ``X_API_SECRET``, the consumer secret.
+        access_token: ``X_ACCESS_TOKEN``, the bot account's access token.
+        access_token_secret: ``X_ACCESS_TOKEN_SECRET``, its secret.
+        bearer_token: ``X_BEARER_TOKEN``, app-only token for reads.
+        user_id: ``X_USER_ID``, the bot's numeric id (looked up when unset and OAuth is set).
+        api_base: ``X_API_BASE``, another API root (a proxy, a compatible server, the fake);
+            unset means the real X.
+        poll_interval: ``X_POLL_INTERVAL``, seconds between mention polls.
+        daily_post_cap: ``X_DAILY_POST_CAP``, most tweets per UTC day (unset: no cap).
+        dry_run: ``X_DRY_RUN``, log tweets instead of posting them.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="X_", extra="ignore")
+
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    access_token: SecretStr | None = None
+    access_token_secret: SecretStr | None = None
+    bearer_token: SecretStr | None = None
+    user_id: str | None = None
+    api_base: str | None = None
+    poll_interval: float = Field(default=60.0, gt=0)
+    daily_post_cap: int | None = Field(default=None, ge=0)
+    dry_run: bool = False
+
+
+class DailyPostCapError(DeliveryError):
+    """The daily post cap is reached: the reply was not posted (and will not be retried)."""
+
+
+def api_base_middleware(
+    base: str,
+) -> Callable[[ClientRequest, ClientHandlerType], Awaitable[ClientResponse]]:
+    """An aiohttp client middleware sending X API requests to ``base`` instead.
+
+    The ``Host`` header keeps the real host, so OAuth 1.0a signatures computed for
+    ``https://api.twitter.com/...`` still verify. Use it to point any tweepy ``AsyncClient``
+    at a proxy or at :class:`agent_runner.testing.x.FakeX`::
+
+        session = aiohttp.ClientSession(middlewares=(api_base_middleware(fake.url),))
+        client = tweepy.asynchronous.AsyncClient(...); client.session = session
+    """
+    root = URL(base.rstrip("/"))
+    prefix = root.raw_path.rstrip("/")
+
+    async def rewrite(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        url = request.url
+        if url.host in X_HOSTS:
+            request.url = URL.build(
+                scheme=root.scheme,
+                host=root.raw_host or "",
+                port=root.explicit_port,
+                path=prefix + url.raw_path,
+                query_string=url.raw_query_string,
+                encoded=True,
+            )
+        return await handler(request)
+
+    return rewrite
+
+
+class _RedactAuthorization(logging.Filter):
+    """tweepy logs request headers at DEBUG; keep bearer tokens and signatures out of logs."""
+
+    _HEADER = re.compile(r"'Authorization': '[^']*'")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "Authorization" in record.msg:
+            record.msg = self._HEADER.sub("'Authorization': '<redacted>'", record.msg)
+        return True
+
+
+def _install_redaction() -> None:
+    logger = logging.getLogger("tweepy.asynchronous.client")
+    if not any(isinstance(f, _RedactAuthorization) for f in logger.filters):
+        logger.addFilter(_RedactAuthorization())
+
+
+def _secret(value: SecretStr | str | None) -> str | None:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value() or None
+    return value or None
+
+
+class XConnector(BaseConnector):
+    """X mentions in, replies and tweets out (tweepy ``AsyncClient``, API v2).
+
+    Args:
+        api_key, api_secret, access_token, access_token_secret: OAuth 1.0a user context
+            (posting, ``users/me``, the mentions timeline).
+        bearer_token: app-only token; used for the mentions timeline when there is no user
+            context, or when ``mentions_auth="app"``.
+        user_id: the bot's id; looked up with ``GET /2/users/me`` when omitted.
+        api_base: API root replacing ``https://api.twitter.com`` (proxy, fake); None: real X.
+        poll_interval: seconds between mention polls.
+        daily_post_cap: most tweets posted per UTC day (counted in the store); None: no cap.
+        dry_run: log what would be tweeted instead of posting.
+        mentions_auth: ``"user"`` or ``"app"``; default: user context when configured.
+        first_run: with no cursor yet, ``"latest"`` answers only mentions that arrive after
+            the first poll; ``"all"`` answers what the timeline still returns.
+        numbered: end the parts of a multi-tweet thread with `` i/n``.
+        max_pages: most pages (of ``page_size``) read per poll.
+        page_size: mentions per page (5-100).
+        bot_accounts: ids or usernames of accounts known to be bots (``author.is_bot``).
+        retry: waits and retries on 429, 5xx and network errors.
+        request_timeout: seconds per HTTP request.
+        clock, sleep: time source and sleep (injected in tests).
+        name: the connector's name (default ``"x"``).
+
+    Example:
+        >>> x = XConnector(api_key="k", api_secret="s", access_token="t",
+        ...                access_token_secret="ts", dry_run=True)
+        >>> x.name
+        'x'
+    """
+
+    name = "x"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        access_token: str | None = None,
+        access_token_secret: str | None = None,
+        bearer_token: str | None = None,
+        user_id: str | None = None,
+        api_base: str | None = None,
+        poll_interval: float = 60.0,
+        daily_post_cap: int | None = None,
+        dry_run: bool = False,
+        mentions_auth: Literal["user", "app"] | None = None,
+        first_run: Literal["latest", "all"] = "latest",
+        numbered: bool = True,
+        max_pages: int = 10,
+        page_size: int = 100,
+        bot_accounts: Collection[str] = (),
+        retry: RetryPolicy | None = None,
+        request_timeout: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        self._oauth = (api_key, api_secret, access_token, access_token_secret)
+        self._bearer = bearer_token
+        self._has_user_auth = all(self._oauth)
+        if mentions_auth is None:
+            mentions_auth = "user" if self._has_user_auth else "app"
+        self.mentions_auth = mentions_auth
+        self.user_id = user_id
+        self.username: str | None = None
+        self.api_base = api_base
+        self.poll_interval = poll_interval
+        self.daily_post_cap = daily_post_cap
+        self.dry_run = dry_run
+        self.first_run = first_run
+        self.numbered = numbered
+        self.max_pages = max_pages
+        self.page_size = max(5, min(100, page_size))
+        self.bot_accounts = frozenset(b.lower().lstrip("@") for b in bot_accounts)
+        self.retry = retry or RetryPolicy()
+        self.request_timeout = request_timeout
+        self._clock = clock
+        self._sleep = sleep
+        self._store: Store | None = None
+        self._state: dict[str, str] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._client: Any = None
+        self._windows: dict[str, RateWindow] = {}
+        self._post_lock = asyncio.Lock()
+        self._dry_run_ids = 0
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, settings: XSettings | None = None, **overrides: Any) -> XConnector:
+        """Build from :class:`XSettings` (the environment when omitted); kwargs override."""
+        s = settings if settings is not None else XSettings()
+        kwargs: dict[str, Any] = {
+            "api_key": _secret(s.api_key),
+            "api_secret": _secret(s.api_secret),
+            "access_token": _secret(s.access_token),
+            "access_token_secret": _secret(s.access_token_secret),
+            "bearer_token": _secret(s.bearer_token),
+            "user_id": s.user_id,
+            "api_base": s.api_base,
+            "poll_interval": s.poll_interval,
+            "daily_post_cap": s.daily_post_cap,
+            "dry_run": s.dry_run,
+        }
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> XConnector:
+        """Build from ``X_*`` variables: the process environment, plus ``env`` on top.
+
+        Example:
+            >>> XConnector.from_env({"X_DRY_RUN": "1"}).dry_run
+            True
+        """
+        values: dict[str, Any] = {
+            key[2:].lower(): value for key, value in (env or {}).items() if key.startswith("X_")
+        }
+        return cls.from_settings(XSettings(**values), **overrides)
+
+    def bind_store(self, store: Store) -> None:
+        """Keep the ``since_id`` cursor, the daily post count and thread progress in ``store``."""
+        self._store = store
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Create the HTTP session and client; look up the bot's account when needed."""
+        if self._client is not None:
+            return
+        if not self._has_user_auth and not self._bearer and not self.dry_run:
+            raise ConfigurationError(
+                "X needs X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET "
+                "(or X_BEARER_TOKEN with X_USER_ID for a read-only input)"
+            )
+        _install_redaction()
+        middlewares = (api_base_middleware(self.api_base),) if self.api_base else ()
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.request_timeout), middlewares=middlewares
+        )
+        consumer_key, consumer_secret, access_token, access_token_secret = self._oauth
+        client = AsyncClient(
+            bearer_token=self._bearer,
+            consumer_key=consumer_key,
+            consumer_secret=consumer_secret,
+            access_token=access_token,
+            access_token_secret=access_token_secret,
+            return_type=aiohttp.ClientResponse,
+            wait_on_rate_limit=False,
+        )
+        client.session = self._session
+        self._client = client
+        if self._has_user_auth and self.user_id is None:
+            try:
+                me = await self._call("users_me", lambda: client.get_me(user_auth=True))
+            except BaseException:
+                await self.close()
+                raise
+            self.user_id = str(me["data"]["id"])
+            self.username = str(me["data"]["username"])
+            log.info("x: signed in as @%s (%s)", self.username, self.user_id)
+
+    async def close(self) -> None:
+        """Close the HTTP session. Safe to call twice."""
+        session, self._session, self._client = self._session, None, None
+        if session is not None:
+            await session.close()
+
+    # -- HTTP with rate limits and retries -------------------------------------------------
+    async def _call(self, endpoint: str, call: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
+        """One API call with the connector's waits and bounded retries; the JSON body."""
+        waited, attempt = 0.0, 0
+        while True:
+            delay = wait_for_window(self._windows.get(endpoint), self._clock())
+            if delay > 0:
+                if waited + delay > self.retry.max_wait:
+                    raise RateLimitedError(
+                        f"X {endpoint}: rate limit window resets in {delay:.0f}s, over the "
+                        f"{self.retry.max_wait:.0f}s wait cap",
+                        retry_after=delay,
+                    )
+                log.warning("x: %s window spent; waiting %.0fs for its reset", endpoint, delay)
+                await self._sleep(delay)
+                waited += delay
+                self._windows.pop(endpoint, None)
+            try:
+                response = await call()
+            except tweepy.TooManyRequests as exc:
+                self._note_window(endpoint, exc.response.headers)
+                reset = float(exc.reset_time) if exc.reset_time is not None else None
+                delay = rate_limited_delay(reset, self._clock(), attempt, self.retry)
+                if not may_wait(delay, waited=waited, attempt=attempt, policy=self.retry):
+                    raise RateLimitedError(
+                        f"X {endpoint}: rate limited (429) after {attempt + 1} attempts; the "
+                        f"reset is {delay:.0f}s away (wait cap {self.retry.max_wait:.0f}s)",
+                        retry_after=delay,
+                    ) from None
+                log.warning(
+                    "x: %s rate limited (429); waiting %.0fs (retry %d of %d)",
+                    endpoint,
+                    delay,
+                    attempt + 1,
+                    self.retry.max_retries,
+                )
+                await self._sleep(delay)
+                waited += delay
+                attempt += 1
+                self._windows.pop(endpoint, None)
+                continue
+            except _TRANSIENT_API_ERRORS as exc:
+                delay = backoff(attempt, self.retry)
+                if not may_wait(delay, waited=waited, attempt=attempt, policy=self.retry):
+                    raise ConnectorError(
+                        f"X {endpoint} failed after {attempt + 1} attempts: {_describe(exc)}"
+                    ) from exc
+                log.warning("x: %s failed (%s); retrying in %.1fs", endpoint, _describe(exc), delay)
+                await self._sleep(delay)
+                waited += delay
+                attempt += 1
+                continue
+            except tweepy.HTTPException as exc:
+                raise DeliveryError(f"X {endpoint} refused the request: {_describe(exc)}") from exc
+            self._note_window(endpoint, response.headers)
+            body = await response.json()
+            return body if isinstance(body, dict) else {}
+
+    def _note_window(self, endpoint: str, headers: Mapping[str, str]) -> None:
+        window = parse_window(headers)
+        if window is not None:
+            self._windows[endpoint] = window
+
+    def _require_client(self) -> Any:
+        if self._client is None:
+            raise ConnectorError("the X connector is not open (call open() or use async with)")
+        return self._client
+
+    # -- store-backed state ----------------------------------------------------------------
+    async def _get(self, key: str, *, cursor: bool = False) -> str | None:
+        if self._store is None:
+            return self._state.get(key)
+        if cursor:
+            return await self._store.cursor_get(key)
+        return await self._store.state_get(key)
+
+    async def _set(self, key: str, value: str, *, cursor: bool = False) -> None:
+        if self._store is None:
+            self._state[key] = value
+        elif cursor:
+            await self._store.cursor_set(key, value)
+        else:
+            await self._store.state_set(key, value)
+
+    async def _delete(self, key: str) -> None:
+        if self._store is None:
+            self._state.pop(key, None)
+        else:
+            await self._store.state_delete(key)
+
+    @property
+    def _cursor_key(self) -> str:
+        return f"x:{self.user_id}:mentions_since_id"
+
+    # -- input -------------------------------------------------------------------------------
+    async def run(self, sink: Sink) -> None:
+        """Poll mentions every ``poll_interval`` until stopped."""
+        if self.user_id is None:
+            raise ConfigurationError("X input needs X_USER_ID or OAuth 1.0a user credentials")
+        while not self.stopping:
+            delay = self.poll_interval
+            try:
+                await self.poll(sink)
+            except RateLimitedError as exc:
+                delay = max(delay, exc.retry_after or 0.0)
+                log.warning("x: mentions rate limited; next poll in %.0fs", delay)
+            except DeliveryError:
+                raise  # refused (401, 403, 400): the runner logs it and restarts with backoff
+            except ConnectorError as exc:
+                log.warning("x: polling mentions failed: %s", exc)
+            await self._sleep(delay)
+
+    async def poll(self, sink: Sink) -> int:
+        """Read new mentions once and push them oldest first; the number pushed.
+
+        The cursor advances past every mention the sink accepted (or refused as invalid),
+        and past the bot's own tweets; never past one that was not handed over.
+        """
+        client = self._require_client()
+        cursor = await self._get(self._cursor_key, cursor=True)
+        if cursor is None and self.first_run == "latest":
+            body = await self._mentions_page(client, since_id=None, token=None, size=5)
+            newest = body.get("meta", {}).get("newest_id")
+            await self._set(self._cursor_key, str(newest or 0), cursor=True)
+            log.info("x: first run; answering mentions newer than %s", newest or "now")
+            return 0
+        since = int(cursor) if cursor and cursor != "0" else None
+        tweets, users = await self._read_new(client, since)
+        pushed, last = 0, since
+        try:
+            for tweet in sorted(tweets, key=lambda t: int(t["id"])):
+                tweet_id = int(tweet["id"])
+                if since is not None and tweet_id <= since:
+                    continue
+                if str(tweet.get("author_id")) != self.user_id:
+                    pushed += await self._push(sink, tweet, users)
+                last = tweet_id
+        finally:
+            if last is not None and last != since:
+                await self._set(self._cursor_key, str(last), cursor=True)
+        return pushed
+
+    async def _push(
+        self, sink: Sink, tweet: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]]
+    ) -> int:
+        try:
+            message = tweet_message(
+                tweet,
+                source=self.name,
+                username=self.username or "",
+                users=users,
+                bot_accounts=self.bot_accounts,
+            )
+            accepted = await sink(message)
+        except InvalidMessageError as exc:
+            log.warning("x: skipped tweet %s: %s", tweet.get("id"), exc.reason)
+            return 0
+        return 0 if accepted.duplicate else 1
+
+    async def _read_new(
+        self, client: Any, since: int | None
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        tweets: list[dict[str, Any]] = []
+        users: dict[str, dict[str, Any]] = {}
+        token: str | None = None
+        for _ in range(self.max_pages):
+            body = await self._mentions_page(client, since_id=since, token=token, size=None)
+            tweets += [t for t in body.get("data") or () if isinstance(t, dict)]
+            for user in (body.get("includes") or {}).get("users") or ():
+                users[str(user["id"])] = user
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                break
+        else:
+            if token:
+                log.warning(
+                    "x: more than %d pages of new mentions; older ones are skipped",
+                    self.max_pages,
+                )
+        return tweets, users
+
+    async def _mentions_page(
+        self, client: Any, *, since_id: int | None, token: str | None, size: int | None
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "max_results": size or self.page_size,
+            "expansions": list(EXPANSIONS),
+            "tweet_fields": list(TWEET_FIELDS),
+            "user_auth": self.mentions_auth == "user",
+        }
+        if since_id is not None:
+            params["since_id"] = since_id
+        if token is not None:
+            params["pagination_token"] = token
+        return await self._call(
+            "mentions", lambda: client.get_users_mentions(self.user_id, **params)
+        )
+
+    # -- output ------------------------------------------------------------------------------
+    async def send(self, request: Message, response: Reply) -> None:
+        """Post ``response``: in ``request``'s thread when it is a tweet, else standalone."""
+        text = response.text
+        if response.attachments:
+            text = "\n".join([text, *(a.url for a in response.attachments)]).strip()
+        parts = split_thread(text, limit=MAX_TWEET_WEIGHT, numbered=self.numbered)
+        if not parts:
+            return
+        reply_to = request.id if request.source == self.name else None
+        label = f"reply to {request.key}" if reply_to else f"tweet for {request.key}"
+        await self.post(
+            parts, in_reply_to=reply_to, key=f"{request.key}\n{response.text}", label=label
+        )
+
+    async def post(
+        self,
+        parts: list[str] | str,
+        *,
+        in_reply_to: str | None = None,
+        key: str | None = None,
+        label: str = "tweet",
+    ) -> list[str]:
+        """Post a tweet or a thread (each part replying to the previous); the tweet ids.
+
+        ``key`` makes a retried thread resume where it stopped instead of posting its first
+        parts again (progress is kept in the store). Raises DailyPostCapError when the whole
+        thread does not fit in today's cap; ``label`` names the post in that log line.
+        """
+        if isinstance(parts, str):
+            parts = split_thread(parts, numbered=self.numbered)
+        progress_key = "x:thread:" + hashlib.sha256(key.encode()).hexdigest()[:32] if key else None
+        async with self._post_lock:
+            done: list[str] = []
+            if progress_key is not None:
+                saved = await self._get(progress_key)
+                done = json.loads(saved) if saved else []
+            todo = parts[len(done) :]
+            if not self.dry_run:
+                await self._check_cap(len(todo), what=label)
+            previous = done[-1] if done else in_reply_to
+            for part in todo:
+                tweet_id = await self._post_one(part, previous)
+                done.append(tweet_id)
+                if progress_key is not None and len(done) < len(parts):
+                    await self._set(progress_key, json.dumps(done))
+                previous = tweet_id
+            if progress_key is not None and len(parts) > 1:
+                await self._delete(progress_key)
+        return done
+
+    async def _post_one(self, text: str, in_reply_to: str | None) -> str:
+        if self.dry_run:
+            self._dry_run_ids += 1
+            log.info(
+                "x: dry run, not posting%s: %s",
+                f" (reply to {in_reply_to})" if in_reply_to else "",
+                text,
+            )
+            return f"dry-run-{self._dry_run_ids}"
+        client = self._require_client()
+        if not self._has_user_auth:
+            raise DeliveryError("posting to X needs OAuth 1.0a user credentials")
+        body = await self._call(
+            "create_tweet",
+            lambda: client.create_tweet(
+                text=text, in_reply_to_tweet_id=in_reply_to, user_auth=True
+            ),
+        )
+        await self._count_post()
+        return str(body["data"]["id"])
+
+    def _cap_key(self) -> str:
+        return f"x:{self.user_id}:posts:{utc_day(self._clock())}"
+
+    async def posts_today(self) -> int:
+        """Tweets posted today (UTC) by this account, as counted for the daily cap."""
+        return int(await self._get(self._cap_key()) or 0)
+
+    async def _count_post(self) -> None:
+        await self._set(self._cap_key(), str(await self.posts_today() + 1))
+
+    async def _check_cap(self, needed: int, *, what: str) -> None:
+        if self.daily_post_cap is None:
+            return
+        used = await self.posts_today()
+        if used + needed > self.daily_post_cap:
+            day = utc_day(self._clock())
+            log.warning(
+                "x: daily post cap reached: %d of %d tweets used on %s (UTC), %d more needed; "
+                "not posting %s",
+                used,
+                self.daily_post_cap,
+                day,
+                needed,
+                what,
+            )
+            raise DailyPostCapError(
+                f"X daily post cap of {self.daily_post_cap} reached ({used} used on {day} UTC)"
+            )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, tweepy.HTTPException):
+        return str(exc).replace("\n", "; ")
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+__all__ = [
+    "X_HOSTS",
+    "DailyPostCapError",
+    "XConnector",
+    "XSettings",
+    "api_base_middleware",
+]
