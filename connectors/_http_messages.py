@@ -1,0 +1,174 @@
+"""``POST /v1/messages``: the request body, validated into a :class:`Message`, and the answer.
+
+Request body (JSON object)::
+
+    {"text": "hello",                    required unless there are attachments
+     "id": "client-42",                  optional; the idempotency key (a retry with the same
+                                         id is never handled twice)
+     "conversation_id": "alice",         optional; default: a new conversation per request
+     "author": {"id": "alice", "name": "Alice"},   optional
+     "attachments": [...], "reply_to": "...", "depth": 0, "payment": "...",
+     "metadata": {...},                  optional, as in Message
+     "callback_url": "https://..."}      optional; answer 202 now, POST the replies there
+
+``source`` and ``created_at`` are set by the server. Unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from agent_runner.errors import InvalidMessageError
+from agent_runner.message import Message, Reply
+from connectors._http_errors import RequestError
+
+CALLBACK_KEY = "http.callback_url"
+"""Where the callback URL travels in ``Message.metadata`` (journaled, so it survives restarts)."""
+RESERVED_PREFIX = "http."
+DEFAULT_AUTHOR = "http-client"
+MAX_URL_LENGTH = 2048
+
+CLIENT_FIELDS = frozenset(
+    {
+        "id",
+        "conversation_id",
+        "author",
+        "text",
+        "attachments",
+        "reply_to",
+        "depth",
+        "payment",
+        "metadata",
+        "callback_url",
+    }
+)
+SERVER_FIELDS = frozenset({"source", "created_at"})
+
+
+def check_callback_url(value: Any) -> str:
+    """A callback URL must be an absolute http(s) URL with a host."""
+    if not isinstance(value, str):
+        raise RequestError(422, "callback_url must be a string", code="invalid_callback_url")
+    if len(value) > MAX_URL_LENGTH:
+        raise RequestError(
+            422, f"callback_url is longer than {MAX_URL_LENGTH}", code="invalid_callback_url"
+        )
+    try:
+        parts = urlsplit(value)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # raises ValueError for a bad port
+    except ValueError:
+        valid = False
+    if not valid:
+        raise RequestError(
+            422, "callback_url must be an absolute http or https URL", code="invalid_callback_url"
+        )
+    return value
+
+
+def parse_message_body(
+    data: Any, *, source: str, new_id: Callable[[], str], now: datetime
+) -> Message:
+    """Validate a decoded JSON body into a Message (source and time set by the server).
+
+    Raises:
+        RequestError: 422 with the reason (wrong shape, unknown or server-set fields, an
+            invalid Message, a bad callback URL).
+    """
+    if not isinstance(data, Mapping):
+        raise RequestError(422, f"body must be a JSON object, not {_json_type(data)}")
+    server = sorted(SERVER_FIELDS & data.keys())
+    if server:
+        raise RequestError(422, f"{', '.join(server)}: set by the server, do not send")
+    unknown = sorted(str(k) for k in data.keys() - CLIENT_FIELDS - SERVER_FIELDS)
+    if unknown:
+        raise RequestError(422, f"unknown fields: {', '.join(unknown)}", code="unknown_fields")
+    fields = dict(data)
+    callback = fields.pop("callback_url", None)
+    metadata = fields.get("metadata")
+    if isinstance(metadata, Mapping) and any(
+        isinstance(k, str) and k.startswith(RESERVED_PREFIX) for k in metadata
+    ):
+        raise RequestError(422, f"metadata keys starting with {RESERVED_PREFIX!r} are reserved")
+    if callback is not None:
+        url = check_callback_url(callback)
+        base = metadata if isinstance(metadata, Mapping) else {}
+        if metadata is None or isinstance(metadata, Mapping):
+            fields["metadata"] = {**base, CALLBACK_KEY: url}
+    message_id = fields.get("id")
+    if message_id is None:
+        message_id = fields["id"] = new_id()
+    fields.setdefault("conversation_id", message_id)
+    fields.setdefault("author", {"id": DEFAULT_AUTHOR})
+    fields["source"] = source
+    fields["created_at"] = now
+    try:
+        return Message.parse(fields)
+    except InvalidMessageError as exc:
+        raise RequestError(422, exc.reason, details=exc.errors) from None
+
+
+def callback_url(message: Message) -> str | None:
+    """The callback URL a message asked for, if any."""
+    value = message.metadata.get(CALLBACK_KEY)
+    return value if isinstance(value, str) else None
+
+
+def reply_json(reply: Reply) -> dict[str, Any]:
+    """A reply as the API shows it (routing ``targets`` left out)."""
+    body: dict[str, Any] = {"text": reply.text}
+    if reply.attachments:
+        body["attachments"] = [
+            a.model_dump(mode="json", exclude_none=True) for a in reply.attachments
+        ]
+    if reply.metadata:
+        body["metadata"] = reply.metadata
+    return body
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    """The request as echoed in answers and callbacks (internal metadata left out)."""
+    body = message.model_dump(mode="json", exclude_defaults=True)
+    metadata = {k: v for k, v in message.metadata.items() if not k.startswith(RESERVED_PREFIX)}
+    body.pop("metadata", None)
+    if metadata:
+        body["metadata"] = metadata
+    body["created_at"] = message.created_at.isoformat()
+    return body
+
+
+def answer_json(message: Message, replies: Sequence[Reply]) -> dict[str, Any]:
+    """The synchronous answer: the message's ids and every reply, in order."""
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "replies": [reply_json(r) for r in replies],
+    }
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
+__all__ = [
+    "CALLBACK_KEY",
+    "answer_json",
+    "callback_url",
+    "check_callback_url",
+    "message_json",
+    "parse_message_body",
+    "reply_json",
+]

@@ -1,0 +1,282 @@
+"""Webhook output: POST each reply as JSON to a URL, signed, with retries and idempotency keys.
+
+Each reply is one request::
+
+    POST <url>
+    Content-Type: application/json
+    Idempotency-Key: http:42#0            (message key + "#" + reply index)
+    X-Timestamp: 1767225600               (with a secret)
+    X-Signature: sha256=<hex>             (HMAC-SHA256 over f"{timestamp}." + body)
+
+    {"message": {...the request...}, "reply": {"text": "..."}, "index": 0,
+     "idempotency_key": "http:42#0"}
+
+A receiver verifies the signature with :func:`connectors.webhook.verify` (same scheme as the
+HTTP connector's signed requests) and drops an ``Idempotency-Key`` it has seen: retries and
+restarts can deliver a reply twice, never a different reply under the same key.
+
+Connection errors, timeouts, 408/425/429 and 5xx are retried with capped exponential backoff
+and full jitter (a ``Retry-After`` is honoured up to ``max_retry_after``); other 4xx give up
+at once. Giving up raises :class:`~agent_runner.errors.DeliveryError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from agent_runner.connector import BaseConnector
+from agent_runner.errors import ConfigurationError, DeliveryError
+from agent_runner.message import Message, Reply
+from connectors._http_auth import DEFAULT_WINDOW, check_signature, signature_headers
+from connectors._http_errors import RequestError
+from connectors._http_messages import check_callback_url, message_json, reply_json
+from connectors._http_retry import RETRY_STATUSES, parse_retry_after, retry_wait
+
+logger = logging.getLogger("connectors.webhook")
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError, TimeoutError)
+"""Network failures worth retrying (connection refused/reset, timeouts, bad responses)."""
+
+
+class ReplyIndex:
+    """Numbers the replies of each message, so a retry of a reply keeps its index.
+
+    The runner sends the replies of a message in order and retries a failed send with the
+    same reply; a reply equal to one whose last delivery failed is that retry, anything else
+    is the message's next reply. Remembers the last ``size`` messages.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._seen: OrderedDict[str, list[tuple[str, bool]]] = OrderedDict()
+
+    def index(self, key: str, reply: Reply) -> int:
+        fingerprint = hashlib.sha256(reply.model_dump_json().encode()).hexdigest()
+        sent = self._seen.setdefault(key, [])
+        self._seen.move_to_end(key)
+        while len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+        if sent and sent[-1] == (fingerprint, False):
+            return len(sent) - 1
+        sent.append((fingerprint, False))
+        return len(sent) - 1
+
+    def delivered(self, key: str, index: int) -> None:
+        sent = self._seen.get(key)
+        if sent is not None and index < len(sent):
+            sent[index] = (sent[index][0], True)
+
+
+def payload(request: Message, reply: Reply, index: int) -> dict[str, Any]:
+    """The JSON body posted for reply ``index`` of ``request``."""
+    return {
+        "message": message_json(request),
+        "reply": reply_json(reply),
+        "index": index,
+        "idempotency_key": f"{request.key}#{index}",
+    }
+
+
+def verify(
+    secret: str | bytes,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float,
+    window: float = DEFAULT_WINDOW,
+) -> str | None:
+    """For receivers: None when ``body`` was signed with ``secret``, else the reason."""
+    return check_signature(
+        secret,
+        timestamp=headers.get("X-Timestamp"),
+        signature=headers.get("X-Signature"),
+        body=body,
+        now=now,
+        window=window,
+    )
+
+
+class WebhookSender:
+    """The delivery machinery: signing, idempotency keys, timeouts and capped retries.
+
+    :class:`WebhookOutput` sends to one URL with it; the HTTP connector sends each callback
+    to the URL its request named. Arguments are those of :class:`WebhookOutput`.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        max_retry_after: float = 60.0,
+        headers: Mapping[str, str] | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        if timeout <= 0 or max_retries < 0:
+            raise ConfigurationError("timeout must be > 0 and max_retries >= 0")
+        self._secret = secret
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._max_retry_after = max_retry_after
+        self._headers = dict(headers or {})
+        self._session = session
+        self._own_session = session is None
+        self._index = ReplyIndex()
+
+    async def open(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+            self._own_session = True
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and self._own_session:
+            await session.close()
+
+    async def deliver(self, url: str, request: Message, response: Reply) -> None:
+        """POST reply ``response`` of ``request`` to ``url``, retrying as configured."""
+        index = self._index.index(request.key, response)
+        key = f"{request.key}#{index}"
+        body = json.dumps(payload(request, response, index), separators=(",", ":")).encode()
+        await self.post(url, body, idempotency_key=key)
+        self._index.delivered(request.key, index)
+
+    async def post(self, url: str, body: bytes, *, idempotency_key: str) -> None:
+        """POST ``body`` with retries; return on a 2xx, raise DeliveryError when giving up."""
+        if self._session is None:
+            await self.open()
+        session = self._session
+        assert session is not None
+        attempt = 0
+        while True:
+            headers = {
+                **self._headers,
+                "Content-Type": "application/json",
+                IDEMPOTENCY_HEADER: idempotency_key,
+            }
+            if self._secret:
+                headers.update(signature_headers(self._secret, body))
+            retry_after: float | None = None
+            try:
+                async with session.post(
+                    url, data=body, headers=headers, timeout=self._timeout
+                ) as resp:
+                    if resp.status < 300:
+                        return
+                    problem = f"HTTP {resp.status}"
+                    if resp.status not in RETRY_STATUSES:
+                        raise DeliveryError(
+                            f"webhook {idempotency_key} refused by the receiver: {problem}"
+                        )
+                    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            except TRANSIENT_ERRORS as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            if attempt >= self._max_retries:
+                raise DeliveryError(
+                    f"webhook {idempotency_key} not delivered after {attempt + 1} "
+                    f"attempt(s): {problem}"
+                )
+            wait = retry_wait(
+                attempt,
+                retry_after,
+                base=self._backoff_base,
+                cap=self._backoff_cap,
+                max_retry_after=self._max_retry_after,
+            )
+            attempt += 1
+            logger.warning(
+                "webhook %s attempt %d failed (%s); retrying in %.2fs",
+                idempotency_key,
+                attempt,
+                problem,
+                wait,
+            )
+            await asyncio.sleep(wait)
+
+
+class WebhookOutput(BaseConnector):
+    """Deliver replies by POSTing them to ``url``.
+
+    Args:
+        url: where to POST (http or https).
+        secret: HMAC-SHA256 key for the ``X-Signature`` header (no signature when None).
+        timeout: seconds for one attempt (connect + send + response).
+        max_retries: retries after the first attempt before giving up.
+        name: the output's name (for routes).
+        backoff_base: first retry's maximum wait, seconds (doubles each retry).
+        backoff_cap: longest wait between attempts, seconds.
+        max_retry_after: longest ``Retry-After`` honoured; a longer one is cut to this.
+        headers: extra headers sent with every request.
+        session: an aiohttp session to use (default: one of its own, opened in ``open``).
+
+    Example:
+        >>> hook = WebhookOutput("https://example.com/hook", secret="s3cret")
+        >>> # AgentRuntime([http], [http, hook], agent, routes={"http": ["webhook"]})
+    """
+
+    name = "webhook"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        secret: str | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 5,
+        name: str = "webhook",
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        max_retry_after: float = 60.0,
+        headers: Mapping[str, str] | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        try:
+            self.url = check_callback_url(url)
+        except RequestError as exc:
+            raise ConfigurationError(f"WebhookOutput url: {exc.message}") from None
+        self.sender = WebhookSender(
+            secret=secret,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            max_retry_after=max_retry_after,
+            headers=headers,
+            session=session,
+        )
+
+    async def open(self) -> None:
+        await self.sender.open()
+
+    async def close(self) -> None:
+        await self.sender.close()
+
+    async def send(self, request: Message, response: Reply) -> None:
+        """POST ``response`` to the URL; raise DeliveryError when it cannot be delivered."""
+        await self.sender.deliver(self.url, request, response)
+
+
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "TRANSIENT_ERRORS",
+    "ReplyIndex",
+    "WebhookOutput",
+    "WebhookSender",
+    "payload",
+    "verify",
+]
