@@ -1,0 +1,78 @@
+"""LLM agents: model clients, tools from plain functions, and the runner's LLMAgent.
+
+::
+
+    from agent_runner.llm import LLMAgent, OpenAIClient
+
+    def get_time(city: str) -> str:
+        \"\"\"The local time in a city.\"\"\"
+        ...
+
+    agent = LLMAgent(
+        OpenAIClient(model="gpt-4o-mini"),          # or base_url=... for OpenRouter/Ollama/vLLM
+        system_prompt="You are a helpful bot. Be brief.",
+        tools=[get_time],
+    )
+    runtime = AgentRuntime([http], [http], agent, ShortTermMemory(), pricing)
+
+In tests, use :class:`ScriptedModelClient` instead of a real endpoint. The ``openai`` package
+(the ``llm`` extra) is imported only when an :class:`OpenAIClient` is built.
+"""
+
+from agent_runner.llm._agent import DEFAULT_LIMIT_REPLY, LIMIT_NOTE, LLMAgent
+from agent_runner.llm._client import (
+    ChatMessage,
+    ChatRole,
+    Completion,
+    ModelClient,
+    ModelRequest,
+    TextCallback,
+    ToolCall,
+    ToolChoice,
+    ToolDefinition,
+    Usage,
+)
+from agent_runner.llm._env import DEFAULT_OPENAI_MODEL, LLMSettings, agent_from_env
+from agent_runner.llm._estimate import (
+    estimate_completion_tokens,
+    estimate_prompt_tokens,
+    estimate_text_tokens,
+)
+from agent_runner.llm._openai import ModelResponseError, OpenAIClient
+from agent_runner.llm._retry import RetryPolicy, is_retryable_status, parse_retry_after, retry_delay
+from agent_runner.llm._scripted import ScriptAnswer, ScriptedModelClient, ScriptItem
+from agent_runner.llm._tools import Tool, ToolArgumentsError, tool
+
+__all__ = [
+    "ChatMessage",
+    "ChatRole",
+    "Completion",
+    "DEFAULT_LIMIT_REPLY",
+    "DEFAULT_OPENAI_MODEL",
+    "LIMIT_NOTE",
+    "LLMAgent",
+    "LLMSettings",
+    "ModelClient",
+    "ModelRequest",
+    "ModelResponseError",
+    "OpenAIClient",
+    "RetryPolicy",
+    "ScriptAnswer",
+    "ScriptItem",
+    "ScriptedModelClient",
+    "TextCallback",
+    "Tool",
+    "ToolArgumentsError",
+    "ToolCall",
+    "ToolChoice",
+    "ToolDefinition",
+    "Usage",
+    "agent_from_env",
+    "estimate_completion_tokens",
+    "estimate_prompt_tokens",
+    "estimate_text_tokens",
+    "is_retryable_status",
+    "parse_retry_after",
+    "retry_delay",
+    "tool",
+]

@@ -1,0 +1,258 @@
+"""LLMAgent: the runner's Agent backed by a chat model, with tools, memory and budgets.
+
+::
+
+    agent = LLMAgent(
+        OpenAIClient(model="gpt-4o-mini"),
+        system_prompt="You are a helpful Discord bot. Be brief.",
+        tools=[get_weather, search_docs],
+    )
+    runtime = AgentRuntime([discord], [discord], agent, ShortTermMemory(), pricing)
+
+For each message: the prompt is the system prompt, this conversation's short-term memory and
+the message; the model may call tools (several at once; they run concurrently) for up to
+``max_steps`` model calls and ``max_tool_calls`` tool calls; then it answers. Every model call
+is checked against the budget first (``context.cost.check``) and priced after
+(``context.cost.record``), so a budget stops spending before it is exceeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agent_runner.agent import AgentContext, ConversationMemory, MemoryItem
+from agent_runner.errors import AgentRunnerError, ModelClientError
+from agent_runner.llm._client import ChatMessage, ModelClient, ToolCall
+from agent_runner.llm._estimate import estimate_prompt_tokens
+from agent_runner.llm._tools import Tool, ToolArgumentsError
+from agent_runner.message import Message
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+LIMIT_NOTE = (
+    "You have used all the tool calls allowed for this message. Do not call tools again; "
+    "answer the user now with what you have."
+)
+"""Told to the model when a cap forces its final answer."""
+
+DEFAULT_LIMIT_REPLY = (
+    "Sorry, I could not finish this within my step limit. Please try a simpler request."
+)
+
+
+class LLMAgent:
+    """An :class:`~agent_runner.Agent` that answers with a chat model and calls tools.
+
+    Args:
+        model_client: any :class:`~agent_runner.llm.ModelClient` (``OpenAIClient``,
+            ``ScriptedModelClient``, your own).
+        system_prompt: the instructions that start every prompt.
+        tools: functions (sync or async, with type hints) or :class:`Tool` objects.
+        max_steps: most model calls per message. When the model is still calling tools at
+            the last step, that step is asked for a final answer without tools.
+        max_tool_calls: most tool calls per message; calls beyond it are answered "limit
+            reached" and the next step must answer without tools.
+        timeout: seconds for the whole message (all steps and tools), or None.
+        tool_timeout: seconds per tool call; a slow tool's result is an error the model sees.
+        max_output_tokens: the cap sent with each call, also what a budget check reserves.
+        max_tool_result_chars: a longer tool result is cut (the model is told so).
+        model_name: the name prices are looked up by (default: the client's model).
+        limit_reply: the reply when the model still calls tools after it was told to stop.
+        include_author_names: send authors' names with user messages (group chats).
+
+    Example:
+        >>> def add(a: int, b: int) -> int:
+        ...     \"\"\"Add two integers.\"\"\"
+        ...     return a + b
+        >>> agent = LLMAgent(ScriptedModelClient(["4"]), system_prompt="Be brief.", tools=[add])
+    """
+
+    def __init__(
+        self,
+        model_client: ModelClient,
+        *,
+        system_prompt: str,
+        tools: Sequence[Tool | Callable[..., Any]] = (),
+        max_steps: int = 8,
+        max_tool_calls: int = 16,
+        timeout: float | None = 120.0,
+        tool_timeout: float | None = 30.0,
+        max_output_tokens: int | None = 1024,
+        max_tool_result_chars: int = 16_000,
+        model_name: str | None = None,
+        limit_reply: str = DEFAULT_LIMIT_REPLY,
+        include_author_names: bool = True,
+    ) -> None:
+        if max_steps < 1:
+            raise ValueError("max_steps must be >= 1")
+        if max_tool_calls < 0:
+            raise ValueError("max_tool_calls must be >= 0")
+        self.model_client = model_client
+        self.system_prompt = system_prompt
+        self.tools: dict[str, Tool] = {}
+        for item in tools:
+            made = item if isinstance(item, Tool) else Tool(item)
+            if made.name in self.tools:
+                raise ValueError(f"two tools are named {made.name!r}")
+            self.tools[made.name] = made
+        self._definitions = tuple(t.definition for t in self.tools.values())
+        self.max_steps = max_steps
+        self.max_tool_calls = max_tool_calls
+        self.timeout = timeout
+        self.tool_timeout = tool_timeout
+        self.max_output_tokens = max_output_tokens
+        self.max_tool_result_chars = max_tool_result_chars
+        self.model_name = model_name or model_client.model
+        self.limit_reply = limit_reply
+        self.include_author_names = include_author_names
+
+    async def execute(self, message: Message, context: AgentContext) -> str | None:
+        """Answer ``message``: prompt, tool loop, final text (streamed when the output can)."""
+        prompt = self.build_prompt(message, context.memory)
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._run(prompt, context)
+        except TimeoutError:
+            raise ModelClientError(f"the model did not answer within {self.timeout:g} s") from None
+
+    def build_prompt(self, message: Message, memory: ConversationMemory) -> list[ChatMessage]:
+        """System prompt + this conversation's earlier turns + the current message."""
+        prompt = [ChatMessage.system(self.system_prompt)] if self.system_prompt else []
+        prompt.extend(self._from_memory(item) for item in memory.messages)
+        name = message.author.name or message.author.id if self.include_author_names else None
+        prompt.append(ChatMessage.user(message.text, name=_safe_name(name)))
+        return prompt
+
+    async def close(self) -> None:
+        """Close the model client."""
+        await self.model_client.close()
+
+    async def _run(self, prompt: list[ChatMessage], context: AgentContext) -> str | None:
+        calls_left = self.max_tool_calls
+        stream = _Streamer(context) if context.streaming else None
+        tools = self._definitions
+        for step in range(self.max_steps):
+            final = bool(tools) and (step == self.max_steps - 1 or calls_left <= 0)
+            if final:
+                prompt.append(ChatMessage.system(LIMIT_NOTE))
+            estimate = estimate_prompt_tokens(prompt, tools)
+            await context.cost.check(
+                self.model_name,
+                input_tokens=estimate,
+                max_output_tokens=self.max_output_tokens or 0,
+            )
+            completion = await self.model_client.complete(
+                prompt,
+                tools=tools,
+                tool_choice="none" if final else None,
+                max_output_tokens=self.max_output_tokens,
+                on_text=stream.send if stream is not None and stream.enabled else None,
+            )
+            usage = completion.usage
+            await context.cost.record(
+                self.model_name,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+            )
+            context.logger.debug(
+                "model step %d: %d tool calls, %d+%d tokens%s",
+                step + 1,
+                len(completion.tool_calls),
+                usage.input_tokens,
+                usage.output_tokens,
+                " (estimated)" if usage.estimated else "",
+            )
+            if not completion.tool_calls:
+                return completion.content
+            if final:
+                context.logger.warning(
+                    "the model kept calling tools after %d steps; replying with the limit text",
+                    step + 1,
+                )
+                return completion.content or self.limit_reply
+            prompt.append(
+                ChatMessage.assistant(completion.content, tool_calls=completion.tool_calls)
+            )
+            allowed = completion.tool_calls[: max(calls_left, 0)]
+            refused = completion.tool_calls[len(allowed) :]
+            calls_left -= len(allowed)
+            results = await asyncio.gather(*(self._call_tool(c, context) for c in allowed))
+            for call, result in zip(allowed, results, strict=True):
+                prompt.append(ChatMessage.tool(call.id, result, name=call.name))
+            for call in refused:
+                prompt.append(
+                    ChatMessage.tool(
+                        call.id,
+                        f"Error: not run: the limit of {self.max_tool_calls} tool calls "
+                        "per message is reached.",
+                        name=call.name,
+                    )
+                )
+        return self.limit_reply  # only reached without tools and a model that calls some
+
+    async def _call_tool(self, call: ToolCall, context: AgentContext) -> str:
+        """Run one tool call; every failure becomes a result the model can read."""
+        tool = self.tools.get(call.name)
+        if tool is None:
+            known = ", ".join(sorted(self.tools)) or "none"
+            return f"Error: there is no tool named {call.name!r} (available: {known})."
+        try:
+            async with asyncio.timeout(self.tool_timeout):
+                result = await tool.run(call.arguments, context=context)
+        except ToolArgumentsError as exc:
+            return f"Error: {exc}. Call {call.name} again with valid arguments."
+        except TimeoutError:
+            context.logger.warning("tool %s timed out after %s s", call.name, self.tool_timeout)
+            return f"Error: the tool did not finish within {self.tool_timeout:g} s."
+        except AgentRunnerError:
+            raise  # a budget or payment refusal inside a tool stops the request
+        except Exception as exc:  # the user's tool: any failure goes back to the model
+            context.logger.warning("tool %s failed: %r", call.name, exc, exc_info=True)
+            return f"Error: {type(exc).__name__}: {exc}"
+        if len(result) > self.max_tool_result_chars:
+            cut = len(result) - self.max_tool_result_chars
+            result = f"{result[: self.max_tool_result_chars]}\n[... {cut} more characters cut]"
+        return result
+
+    @staticmethod
+    def _from_memory(item: MemoryItem) -> ChatMessage:
+        if item.role == "user":
+            return ChatMessage.user(item.text, name=_safe_name(item.name))
+        if item.role == "assistant":
+            return ChatMessage.assistant(item.text)
+        if item.role == "tool":
+            label = f"{item.name} result" if item.name else "tool result"
+            return ChatMessage.system(f"[{label}] {item.text}")
+        return ChatMessage.system(item.text)
+
+
+class _Streamer:
+    """Forwards text to ``context.stream``; a failing output stops streaming, not the agent
+    (the runner still delivers the whole reply with ``send``)."""
+
+    def __init__(self, context: AgentContext) -> None:
+        self._context = context
+        self.enabled = True
+
+    async def send(self, chunk: str) -> None:
+        if not self.enabled:
+            return
+        try:
+            await self._context.stream(chunk)
+        except Exception as exc:  # an output's failure must not lose the answer
+            self.enabled = False
+            self._context.logger.warning("streaming stopped: %r", exc)
+
+
+def _safe_name(name: str | None) -> str | None:
+    """A chat ``name`` the OpenAI API accepts (letters, digits, _ and -; at most 64)."""
+    if not name:
+        return None
+    cleaned = _NAME_UNSAFE.sub("_", name).strip("_")[:64]
+    return cleaned or None
+
+
+__all__ = ["DEFAULT_LIMIT_REPLY", "LIMIT_NOTE", "LLMAgent"]

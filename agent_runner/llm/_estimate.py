@@ -1,0 +1,44 @@
+"""Offline token estimates, for budget checks before a call and for endpoints that report no
+usage. Deliberately a little generous: a budget check should refuse rather than overspend."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from agent_runner.llm._client import ChatMessage, ToolCall, ToolDefinition
+from agent_runner.memory import estimate_tokens
+
+_MESSAGE_OVERHEAD = 4
+"""Tokens a chat template adds around each message (role markers, separators)."""
+_PROMPT_OVERHEAD = 3
+
+
+def estimate_text_tokens(text: str) -> int:
+    """The short-term memory's estimate (:func:`agent_runner.memory.estimate_tokens`)."""
+    return estimate_tokens(text)
+
+
+def estimate_prompt_tokens(
+    messages: Sequence[ChatMessage], tools: Sequence[ToolDefinition] = ()
+) -> int:
+    """Estimate the input tokens of a prompt: every message, tool call and tool schema."""
+    total = _PROMPT_OVERHEAD
+    for message in messages:
+        total += _MESSAGE_OVERHEAD + estimate_text_tokens(message.content or "")
+        if message.name:
+            total += 1
+        for call in message.tool_calls:
+            total += _MESSAGE_OVERHEAD + estimate_text_tokens(call.name + call.arguments)
+    for tool in tools:
+        schema = json.dumps(dict(tool.parameters), separators=(",", ":"))
+        total += _MESSAGE_OVERHEAD + estimate_text_tokens(tool.name + tool.description + schema)
+    return total
+
+
+def estimate_completion_tokens(content: str | None, tool_calls: Sequence[ToolCall] = ()) -> int:
+    """Estimate the output tokens of an answer (text plus tool calls)."""
+    total = estimate_text_tokens(content or "")
+    for call in tool_calls:
+        total += _MESSAGE_OVERHEAD + estimate_text_tokens(call.name + call.arguments)
+    return total

@@ -1,0 +1,432 @@
+"""An OpenAI-compatible chat client: OpenAI, OpenRouter, Ollama, vLLM, llama.cpp server...
+
+The ``openai`` package is imported here only, when a client is built. The SDK's own retries
+are off: this client owns them (429, 408/409 and 5xx, connection errors and timeouts are
+retried with capped backoff that honours ``Retry-After``; anything else fails at once), so
+the cap is ours and the waits are visible in the logs.
+
+::
+
+    client = OpenAIClient(model="llama3.1", base_url="http://localhost:11434/v1")
+    completion = await client.complete([ChatMessage.user("hi")])
+    await client.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent_runner.errors import ConfigurationError, ModelClientError
+from agent_runner.llm._client import (
+    ChatMessage,
+    Completion,
+    TextCallback,
+    ToolCall,
+    ToolChoice,
+    ToolDefinition,
+    Usage,
+)
+from agent_runner.llm._estimate import estimate_completion_tokens, estimate_prompt_tokens
+from agent_runner.llm._retry import RetryPolicy, is_retryable_status, parse_retry_after, retry_delay
+
+logger = logging.getLogger("agent_runner.llm")
+
+_LOCAL_API_KEY = "not-needed"
+"""Sent when a base_url is set without a key: local servers ignore it, the SDK wants one."""
+
+
+class ModelResponseError(ModelClientError):
+    """The endpoint refused or failed a call (after the client's capped retries).
+
+    Attributes:
+        status_code: the HTTP status, or None for a connection error or timeout.
+        retry_after: the server's ``Retry-After`` in seconds, if it sent one.
+        attempts: how many calls were made.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.attempts = attempts
+
+
+class OpenAIClient:
+    """A :class:`~agent_runner.llm.ModelClient` for any OpenAI-compatible endpoint.
+
+    Args:
+        model: the model name sent with every call (``"gpt-4o-mini"``,
+            ``"meta-llama/llama-3.1-8b-instruct"``, ``"llama3.1"``...).
+        base_url: the endpoint, e.g. ``"https://openrouter.ai/api/v1"`` or
+            ``"http://localhost:11434/v1"`` (default: OpenAI's).
+        api_key: the key (default: ``OPENAI_API_KEY``; a placeholder when ``base_url`` is set,
+            for local servers that need none).
+        timeout: seconds per call attempt (for a streamed answer: the longest silence).
+        max_retries: retries after the first attempt, for transient failures.
+        temperature: sampling temperature (default: the endpoint's).
+        max_tokens_param: the request field for the output cap: ``"max_tokens"`` (understood
+            everywhere) or ``"max_completion_tokens"`` (OpenAI's reasoning models).
+        default_headers: extra headers on every call (e.g. OpenRouter's ``HTTP-Referer``).
+        extra_body: extra request fields for every call (endpoint-specific options).
+        retry: backoff caps (``max_retries`` above wins over ``retry.max_retries``).
+        sleep: the wait between retries (tests inject one that records the delays).
+
+    Example:
+        >>> client = OpenAIClient(model="gpt-4o-mini", api_key="sk-...")
+        >>> agent = LLMAgent(client, system_prompt="You are helpful.")
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        temperature: float | None = None,
+        max_tokens_param: str = "max_tokens",
+        default_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not model:
+            raise ConfigurationError("OpenAIClient needs a model name")
+        if timeout <= 0:
+            raise ValueError("timeout must be > 0")
+        import openai
+
+        self._openai = openai
+        self._model = model
+        self._timeout = timeout
+        base = retry or RetryPolicy()
+        self._retry = RetryPolicy(
+            max_retries=max_retries,
+            base_delay=base.base_delay,
+            max_delay=base.max_delay,
+            max_retry_after=base.max_retry_after,
+        )
+        self._temperature = temperature
+        self._max_tokens_param = max_tokens_param
+        self._extra_body = dict(extra_body or {})
+        self._sleep = sleep
+        if api_key is None and base_url is not None:
+            import os
+
+            api_key = os.environ.get("OPENAI_API_KEY") or _LOCAL_API_KEY
+        try:
+            self._client = openai.AsyncOpenAI(
+                api_key=api_key,
+                base_url=base_url,
+                timeout=timeout,
+                max_retries=0,
+                default_headers=dict(default_headers or {}) or None,
+            )
+        except openai.OpenAIError as exc:
+            raise ConfigurationError(f"cannot build the OpenAI client: {exc}") from None
+        self._transient: tuple[type[BaseException], ...] = (
+            openai.APIConnectionError,  # includes APITimeoutError
+            TimeoutError,
+        )
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def __aenter__(self) -> OpenAIClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        tools: Sequence[ToolDefinition] = (),
+        tool_choice: ToolChoice | None = None,
+        max_output_tokens: int | None = None,
+        on_text: TextCallback | None = None,
+    ) -> Completion:
+        request = self._request(messages, tools, tool_choice, max_output_tokens)
+        attempt = 0
+        while True:
+            state = _StreamState()
+            try:
+                if on_text is None:
+                    async with asyncio.timeout(self._timeout):
+                        completion = await self._create(request)
+                else:
+                    completion = await self._stream(request, on_text, state)
+            except ModelClientError:
+                raise
+            except self._openai.APIStatusError as exc:
+                status = exc.status_code
+                retry_after = parse_retry_after(exc.response.headers, now=time.time())
+                reason = f"{status} {_error_text(exc)}"
+                retryable = is_retryable_status(status)
+            except self._transient as exc:
+                status, retry_after = None, None
+                reason = _describe(exc, self._timeout)
+                retryable = True
+            except self._openai.APIError as exc:
+                raise ModelResponseError(
+                    f"{self._model}: bad response: {exc}", attempts=attempt + 1
+                ) from exc
+            else:
+                return _with_usage(completion, messages, tools)
+            delay = (
+                retry_delay(
+                    self._retry,
+                    attempt,
+                    retry_after=retry_after,
+                    jitter=random.random(),
+                )
+                if retryable and not state.streamed
+                else None
+            )
+            if delay is None:
+                why = (
+                    "not retryable"
+                    if not retryable
+                    else "the answer was partly streamed already"
+                    if state.streamed
+                    else f"Retry-After {retry_after:.0f} s is over the cap"
+                    if retry_after is not None and retry_after > self._retry.max_retry_after
+                    else f"gave up after {attempt + 1} attempts"
+                )
+                raise ModelResponseError(
+                    f"{self._model} at {self.base_url}: {reason} ({why})",
+                    status_code=status,
+                    retry_after=retry_after,
+                    attempts=attempt + 1,
+                )
+            logger.warning(
+                "model call failed (%s); retry %d/%d in %.2f s",
+                reason,
+                attempt + 1,
+                self._retry.max_retries,
+                delay,
+            )
+            await self._sleep(delay)
+            attempt += 1
+
+    def _request(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolDefinition],
+        tool_choice: ToolChoice | None,
+        max_output_tokens: int | None,
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "model": self._model,
+            "messages": [to_openai_message(m) for m in messages],
+        }
+        if tools:
+            request["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": dict(t.parameters),
+                    },
+                }
+                for t in tools
+            ]
+            if tool_choice is not None:
+                request["tool_choice"] = tool_choice
+        if max_output_tokens is not None:
+            request[self._max_tokens_param] = max_output_tokens
+        if self._temperature is not None:
+            request["temperature"] = self._temperature
+        if self._extra_body:
+            request["extra_body"] = self._extra_body
+        return request
+
+    async def _create(self, request: dict[str, Any]) -> Completion:
+        completions: Any = self._client.chat.completions
+        response = await completions.create(**request, timeout=self._timeout)
+        if not response.choices:
+            raise ModelResponseError(f"{self._model}: the response has no choices")
+        choice = response.choices[0]
+        message = choice.message
+        calls = tuple(
+            ToolCall(
+                id=call.id,
+                name=call.function.name,
+                arguments=call.function.arguments or "",
+            )
+            for call in (message.tool_calls or ())
+            if getattr(call, "function", None) is not None
+        )
+        usage = response.usage
+        return Completion(
+            content=message.content,
+            tool_calls=calls,
+            usage=Usage(
+                input_tokens=usage.prompt_tokens or 0,
+                output_tokens=usage.completion_tokens or 0,
+            )
+            if usage is not None
+            else Usage(estimated=True),
+            model=response.model or self._model,
+            finish_reason=choice.finish_reason,
+        )
+
+    async def _stream(
+        self, request: dict[str, Any], on_text: TextCallback, state: _StreamState
+    ) -> Completion:
+        completions: Any = self._client.chat.completions
+        stream = await completions.create(
+            **request,
+            stream=True,
+            stream_options={"include_usage": True},
+            timeout=self._timeout,
+        )
+        async with stream:
+            async for chunk in stream:
+                state.model = chunk.model or state.model
+                if chunk.usage is not None:
+                    state.usage = Usage(
+                        input_tokens=chunk.usage.prompt_tokens or 0,
+                        output_tokens=chunk.usage.completion_tokens or 0,
+                    )
+                for choice in chunk.choices or ():
+                    if choice.index not in (0, None):
+                        continue
+                    delta = choice.delta
+                    if delta is not None:
+                        if delta.content:
+                            state.text.append(delta.content)
+                            state.streamed = True
+                            await on_text(delta.content)
+                        for call in delta.tool_calls or ():
+                            state.add_call_delta(call)
+                    if choice.finish_reason:
+                        state.finish_reason = choice.finish_reason
+        return state.completion(self._model)
+
+
+@dataclass(slots=True)
+class _StreamState:
+    """What a streamed answer has said so far."""
+
+    text: list[str] = field(default_factory=list)
+    calls: dict[int, dict[str, str]] = field(default_factory=dict)
+    usage: Usage | None = None
+    model: str = ""
+    finish_reason: str | None = None
+    streamed: bool = False
+
+    def add_call_delta(self, call: Any) -> None:
+        index = call.index if call.index is not None else len(self.calls)
+        entry = self.calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+        if call.id:
+            entry["id"] = call.id
+        function = call.function
+        if function is not None:
+            if function.name and not entry["name"]:
+                entry["name"] = function.name
+            if function.arguments:
+                entry["arguments"] += function.arguments
+
+    def completion(self, model: str) -> Completion:
+        calls = tuple(
+            ToolCall(
+                id=entry["id"] or f"call_{index}", name=entry["name"], arguments=entry["arguments"]
+            )
+            for index, entry in sorted(self.calls.items())
+        )
+        return Completion(
+            content="".join(self.text) if self.text else None,
+            tool_calls=calls,
+            usage=self.usage or Usage(estimated=True),
+            model=self.model or model,
+            finish_reason=self.finish_reason,
+        )
+
+
+def to_openai_message(message: ChatMessage) -> dict[str, Any]:
+    """A ChatMessage in the chat-completions wire format."""
+    data: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.role == "assistant" and message.tool_calls:
+        data["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in message.tool_calls
+        ]
+    if message.role == "tool":
+        data["tool_call_id"] = message.tool_call_id
+        if data["content"] is None:
+            data["content"] = ""
+    elif message.name:
+        data["name"] = message.name
+    return data
+
+
+def _with_usage(
+    completion: Completion, messages: Sequence[ChatMessage], tools: Sequence[ToolDefinition]
+) -> Completion:
+    """Fill in an estimated usage when the endpoint reported none."""
+    if not completion.usage.estimated:
+        return completion
+    usage = Usage(
+        input_tokens=estimate_prompt_tokens(messages, tools),
+        output_tokens=estimate_completion_tokens(completion.content, completion.tool_calls),
+        estimated=True,
+    )
+    return Completion(
+        content=completion.content,
+        tool_calls=completion.tool_calls,
+        usage=usage,
+        model=completion.model,
+        finish_reason=completion.finish_reason,
+    )
+
+
+def _error_text(exc: Any) -> str:
+    """The endpoint's own error message, short (never the request, which may hold secrets)."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])[:300]
+        if isinstance(inner, str):
+            return inner[:300]
+    return str(getattr(exc, "message", "") or type(exc).__name__)[:300]
+
+
+def _describe(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, TimeoutError) or "timeout" in type(exc).__name__.lower():
+        return f"timed out after {timeout:g} s"
+    cause = exc.__cause__ or exc.__context__
+    detail = f": {cause}" if cause is not None else ""
+    return f"connection failed ({type(exc).__name__}{detail})"[:300]
+
+
+__all__ = ["ModelResponseError", "OpenAIClient", "to_openai_message"]
