@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agent_runner.agent import ConversationMemory, MemoryItem
 from agent_runner.errors import ConfigurationError
 from agent_runner.memory import ShortTermMemory, estimate_tokens, trim_to_budget
-from agent_runner.store import MemoryStore
+from agent_runner.store import MemoryStore, SQLiteStore
 
 
 @pytest.mark.parametrize(
@@ -133,3 +135,27 @@ async def test_items_stored_without_tokens_are_counted_on_load() -> None:
     await store.memory_append("c", [MemoryItem(role="user", text="a b c d")], keep=10)
     view = await ShortTermMemory(token_counter=lambda t: len(t.split())).load(store, "c")
     assert [m.tokens for m in view.messages] == [4]
+
+
+async def test_a_restart_keeps_the_context(tmp_path: Path) -> None:
+    path = tmp_path / "memory.sqlite3"
+    memory = ShortTermMemory(max_messages=4, max_tokens=1000)
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        view = await memory.load(store, "discord:c1")
+        for n in range(6):
+            await view.add("user" if n % 2 == 0 else "assistant", f"turn {n}", meta={"n": n})
+        before = view.messages
+    finally:
+        await store.close()
+
+    reopened = SQLiteStore(path)
+    await reopened.open()
+    try:
+        after = await memory.load(reopened, "discord:c1")
+        assert after.messages == before
+        assert [m.text for m in after.messages] == ["turn 2", "turn 3", "turn 4", "turn 5"]
+        assert (await memory.load(reopened, "discord:c2")).messages == ()
+    finally:
+        await reopened.close()
