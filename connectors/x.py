@@ -31,6 +31,7 @@ Offline, point it at :class:`agent_runner.testing.x.FakeX` with ``X_API_BASE`` (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -335,6 +336,10 @@ class XConnector(BaseConnector):
             self.username = str(me["data"]["username"])
             log.info("x: signed in as @%s (%s)", self.username, self.user_id)
 
+    async def __aenter__(self) -> XConnector:
+        await self.open()
+        return self
+
     async def close(self) -> None:
         """Close the HTTP session. Safe to call twice."""
         session, self._session, self._client = self._session, None, None
@@ -451,7 +456,8 @@ class XConnector(BaseConnector):
                 raise  # refused (401, 403, 400): the runner logs it and restarts with backoff
             except ConnectorError as exc:
                 log.warning("x: polling mentions failed: %s", exc)
-            await self._sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
 
     async def poll(self, sink: Sink) -> int:
         """Read new mentions once and push them oldest first; the number pushed.

@@ -1,0 +1,64 @@
+"""Fixtures for the X tests: a running fake X, connectors pointed at it, a fake clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from agent_runner.connector import Accepted
+from agent_runner.message import Message
+from agent_runner.testing.x import FakeX
+from connectors.x import XConnector
+
+
+class FakeClock:
+    """A clock whose ``sleep`` returns at once and moves time forward; records each wait."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class RecordingSink:
+    """A sink that accepts everything (the runner's sink, minus the runner)."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def __call__(self, message: Any, /) -> Accepted:
+        message = Message.parse(message)
+        duplicate = any(m.key == message.key for m in self.messages)
+        if not duplicate:
+            self.messages.append(message)
+        return Accepted(message.key, duplicate=duplicate)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def fake_x(clock: FakeClock) -> AsyncIterator[FakeX]:
+    async with FakeX(clock=clock) as fake:
+        yield fake
+
+
+def connector(fake: FakeX, clock: FakeClock, **overrides: Any) -> XConnector:
+    """An XConnector on ``fake`` with the fake clock; ``overrides`` as XConnector kwargs."""
+    options: dict[str, Any] = {"poll_interval": 0.02, "clock": clock, "sleep": clock.sleep}
+    options.update(overrides)
+    return XConnector.from_env(fake.env(), **options)
+
+
+__all__ = ["FakeClock", "RecordingSink", "clock", "connector", "fake_x"]
