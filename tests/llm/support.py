@@ -95,7 +95,7 @@ def make_context(
         memory=memory if memory is not None else ListMemory(msg.conversation_key),
         cost=cost if cost is not None else RecordingMeter(),
         runtime=cast(Any, None),
-        logger=logging.LoggerAdapter(logging.getLogger("tests.llm"), {"message": msg.key}),
+        logger=logging.LoggerAdapter(logging.getLogger("tests.llm"), {"message_key": msg.key}),
         store=cast(Any, None),
         streaming=stream is not None,
         _stream=stream,
