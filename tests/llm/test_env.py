@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
 from agent_runner.errors import ConfigurationError
 from agent_runner.llm import LLMAgent, LLMSettings, OpenAIClient, agent_from_env
@@ -80,4 +81,4 @@ def test_settings_keep_the_key_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = LLMSettings()
     assert settings.configured
     assert "sk-very-secret" not in repr(settings) and "sk-very-secret" not in str(settings)
-    assert LLMSettings(api_key="x", model="m").model == "m"
+    assert LLMSettings(api_key=SecretStr("x"), model="m").model == "m"

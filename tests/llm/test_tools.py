@@ -63,7 +63,7 @@ def test_schema_from_type_hints_and_docstring() -> None:
 
 
 def test_nested_models_annotated_fields_and_unannotated_parameters() -> None:
-    def place(
+    def place(  # type: ignore[no-untyped-def]
         where: Point,
         label: Annotated[str, Field(description="a short label", max_length=5)],
         anything=None,  # unannotated: any JSON value
