@@ -89,8 +89,9 @@ class RunnerSettings(BaseSettings):
 
     @property
     def llm_configured(self) -> bool:
-        """True when a model endpoint is configured (a base URL, a model or a key)."""
-        return bool(self.llm_base_url or self.llm_model or self.llm_api_key)
+        """True when a model endpoint is configured (a base URL or a key), as
+        ``agent_runner.llm.agent_from_env`` decides."""
+        return bool(self.llm_base_url or self.llm_api_key)
 
     def describe(self) -> dict[str, str]:
         """The settings as printable strings, secrets masked (for ``agent-runner check``)."""

@@ -232,7 +232,7 @@ class HTTPConnector(BaseConnector):
         auth = [
             n for n, on in (("bearer", self._auth.token), ("hmac", self._auth.hmac_secret)) if on
         ]
-        limit = f"{self._limiter.rate * 60:g}/min" if self._limiter else "off"
+        limit = f"{self._limiter.rate * 60:g}/min" if self._limiter is not None else "off"
         return (
             f"HTTP on {self.url} (auth: {'+'.join(auth) or 'none'}, rate limit: {limit}, "
             f"max body: {self._max_body} bytes, reply timeout: {self._reply_timeout:g}s)"
