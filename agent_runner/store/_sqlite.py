@@ -77,6 +77,7 @@ CREATE TABLE IF NOT EXISTS payments (
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 PRAGMA user_version = 1;
 """
+_VERSION = 1
 
 
 class SQLiteStore:
@@ -160,7 +161,8 @@ class SQLiteStore:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-            conn.executescript(_SCHEMA)
+            if conn.execute("PRAGMA user_version").fetchone()[0] < _VERSION:
+                conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
         except BaseException:
             conn.close()
             raise
@@ -301,10 +303,14 @@ class SQLiteStore:
                 " created_at, tokens, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            if keep <= 0:
+                conn.execute("DELETE FROM memory WHERE conversation_key = ?", (conversation_key,))
+                return
             conn.execute(
-                "DELETE FROM memory WHERE conversation_key = ? AND id NOT IN ("
-                "SELECT id FROM memory WHERE conversation_key = ? ORDER BY id DESC LIMIT ?)",
-                (conversation_key, conversation_key, max(keep, 0)),
+                "DELETE FROM memory WHERE conversation_key = ? AND id <= ("
+                "SELECT id FROM memory WHERE conversation_key = ? ORDER BY id DESC "
+                "LIMIT 1 OFFSET ?)",
+                (conversation_key, conversation_key, keep),
             )
 
         await self._write(memory_append)

@@ -46,7 +46,7 @@ async def accept_forever(path: str) -> None:
             n = next(counter)
             key = f"k{n}"
             assert await store.journal_accept(key, "c", json.dumps({"n": n}))
-            await store.memory_append("c", [MemoryItem(role="user", text=key)], keep=1_000_000)
+            await store.memory_append("c", [MemoryItem(role="user", text=key)], keep=10_000)
             await store.cursor_set(f"cursor-{n % 5}", key)
             sys.stdout.write(key + "\n")
             sys.stdout.flush()
