@@ -1,0 +1,103 @@
+"""autogen-core usage patterns, ported by changing only the import (seed 004's example)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from agent_runner.core import (
+    AgentId,
+    MessageContext,
+    RoutedAgent,
+    SingleThreadedAgentRuntime,
+    TopicId,
+    TypeSubscription,
+    event,
+    rpc,
+)
+
+
+@dataclass
+class WorkRequest:
+    work_id: str
+    data: str
+
+
+@dataclass
+class WorkResponse:
+    work_id: str
+    result: str
+
+
+@dataclass
+class ProgressEvent:
+    work_id: str
+    progress: float
+
+
+class Worker(RoutedAgent):
+    def __init__(self) -> None:
+        super().__init__("Worker agent")
+
+    @rpc
+    async def process_work(self, message: WorkRequest, ctx: MessageContext) -> WorkResponse:
+        for progress in [0.25, 0.5, 0.75, 1.0]:
+            await self.publish_message(
+                ProgressEvent(work_id=message.work_id, progress=progress),
+                TopicId(type="progress", source=message.work_id),
+            )
+            await asyncio.sleep(0)
+        result = f"Processed: {message.data}"
+        return WorkResponse(work_id=message.work_id, result=result)
+
+
+class Monitor(RoutedAgent):
+    def __init__(self) -> None:
+        super().__init__("Monitor agent")
+        self.progress_log: list[tuple[str, float]] = []
+
+    @event
+    async def track_progress(self, message: ProgressEvent, ctx: MessageContext) -> None:
+        self.progress_log.append((message.work_id, message.progress))
+
+
+async def test_worker_and_monitor_example() -> None:
+    runtime = SingleThreadedAgentRuntime()
+    await Worker.register(runtime, "worker", lambda: Worker())
+    await Monitor.register(runtime, "monitor", lambda: Monitor())
+    await runtime.add_subscription(TypeSubscription(topic_type="progress", agent_type="monitor"))
+    runtime.start()
+    try:
+        response = await runtime.send_message(
+            WorkRequest(work_id="task-1", data="sample data"),
+            recipient=AgentId("worker", "default"),
+        )
+        assert response == WorkResponse("task-1", "Processed: sample data")
+    finally:
+        await runtime.stop_when_idle()
+    monitor = await runtime.try_get_underlying_agent_instance(AgentId("monitor", "task-1"), Monitor)
+    # actor turns: the monitor saw the progress events in order
+    assert monitor.progress_log == [("task-1", p) for p in (0.25, 0.5, 0.75, 1.0)]
+    metadata = await runtime.agent_metadata(AgentId("worker", "default"))
+    assert (metadata["type"], metadata["key"], metadata["description"]) == (
+        "worker",
+        "default",
+        "Worker agent",
+    )
+    await runtime.close()
+
+
+async def test_register_factory_and_get_lowlevel_api() -> None:
+    runtime = SingleThreadedAgentRuntime()
+    agent_type = await runtime.register_factory(
+        type="my_agent", agent_factory=lambda: Worker(), expected_class=Worker
+    )
+    assert agent_type.type == "my_agent"
+    agent_id = await runtime.get(agent_type, key="instance-1", lazy=True)
+    assert agent_id == AgentId("my_agent", "instance-1")
+    runtime.start()
+    reply = await runtime.send_message(WorkRequest("w", "d"), agent_id)
+    assert reply.result == "Processed: d"
+    assert runtime.unprocessed_messages_count == 0
+    await runtime.stop()
+    await runtime.close()

@@ -1,0 +1,48 @@
+"""The runtime contract, run against SingleThreadedAgentRuntime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from agent_runner.core import InterventionHandler, MessageRuntime, SingleThreadedAgentRuntime
+from tests.core.contract import RuntimeContract, RuntimeFactory
+
+
+async def _shutdown(runtime: SingleThreadedAgentRuntime) -> None:
+    await runtime.close()
+
+
+class TestSingleThreadedRuntime(RuntimeContract):
+    @pytest.fixture
+    async def runtime(self) -> AsyncIterator[MessageRuntime]:
+        runtime = SingleThreadedAgentRuntime()
+        runtime.start()
+        yield runtime
+        await _shutdown(runtime)
+
+    @pytest.fixture
+    async def runtime_factory(self) -> AsyncIterator[RuntimeFactory]:
+        made: list[SingleThreadedAgentRuntime] = []
+
+        async def make(handlers: list[InterventionHandler]) -> MessageRuntime:
+            runtime = SingleThreadedAgentRuntime(intervention_handlers=handlers)
+            runtime.start()
+            made.append(runtime)
+            return runtime
+
+        yield make
+        for runtime in made:
+            await _shutdown(runtime)
+
+
+class TestSingleThreadedRuntimeWithDeactivation(TestSingleThreadedRuntime):
+    """The same contract while agents are deactivated aggressively (one live agent)."""
+
+    @pytest.fixture
+    async def runtime(self) -> AsyncIterator[MessageRuntime]:
+        runtime = SingleThreadedAgentRuntime(max_active_agents=1)
+        runtime.start()
+        yield runtime
+        await _shutdown(runtime)
