@@ -77,6 +77,7 @@ def tweet_message(
     username: str,
     users: Mapping[str, Mapping[str, Any]],
     bot_accounts: Collection[str] = (),
+    depth: int = 0,
 ) -> Message:
     """The :class:`Message` for one mention (raises InvalidMessageError if it has no text).
 
@@ -86,6 +87,7 @@ def tweet_message(
         username: the bot's own handle (stripped from the leading mentions).
         users: ``includes.users`` by id.
         bot_accounts: ids or usernames (lowercase) of accounts known to be bots.
+        depth: bot replies above this tweet in its thread (``Message.depth``).
     """
     tweet_id = str(tweet["id"])
     author_id = str(tweet.get("author_id") or "unknown")
@@ -111,6 +113,7 @@ def tweet_message(
         "author": {"id": author_id, "name": author_username, "is_bot": is_bot},
         "text": strip_leading_mentions(raw, username),
         "reply_to": replied_to(tweet),
+        "depth": depth,
         "metadata": metadata,
     }
     created = parse_time(tweet.get("created_at"))

@@ -43,7 +43,7 @@ from typing import Any, Literal
 import aiohttp
 import tweepy
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from tweepy.asynchronous import AsyncClient
 from yarl import URL
@@ -57,8 +57,9 @@ from agent_runner.errors import (
     RateLimitedError,
 )
 from agent_runner.message import Message, Reply
+from agent_runner.settings import settings_error
 from agent_runner.store import Store
-from connectors._x_mentions import EXPANSIONS, TWEET_FIELDS, tweet_message
+from connectors._x_mentions import EXPANSIONS, TWEET_FIELDS, replied_to, tweet_message
 from connectors._x_ratelimit import (
     RateWindow,
     RetryPolicy,
@@ -167,6 +168,13 @@ def _install_redaction() -> None:
         logger.addFilter(_RedactAuthorization())
 
 
+def _read_settings(**values: Any) -> XSettings:
+    try:
+        return XSettings(**values)
+    except ValidationError as exc:
+        raise ConfigurationError(settings_error(exc, prefix="X_")) from None
+
+
 def _secret(value: SecretStr | str | None) -> str | None:
     if isinstance(value, SecretStr):
         return value.get_secret_value() or None
@@ -266,7 +274,7 @@ class XConnector(BaseConnector):
     @classmethod
     def from_settings(cls, settings: XSettings | None = None, **overrides: Any) -> XConnector:
         """Build from :class:`XSettings` (the environment when omitted); kwargs override."""
-        s = settings if settings is not None else XSettings()
+        s = settings if settings is not None else _read_settings()
         kwargs: dict[str, Any] = {
             "api_key": _secret(s.api_key),
             "api_secret": _secret(s.api_secret),
@@ -293,7 +301,7 @@ class XConnector(BaseConnector):
         values: dict[str, Any] = {
             key[2:].lower(): value for key, value in (env or {}).items() if key.startswith("X_")
         }
-        return cls.from_settings(XSettings(**values), **overrides)
+        return cls.from_settings(_read_settings(**values), **overrides)
 
     def bind_store(self, store: Store) -> None:
         """Keep the ``since_id`` cursor, the daily post count and thread progress in ``store``."""
@@ -499,12 +507,19 @@ class XConnector(BaseConnector):
                 username=self.username or "",
                 users=users,
                 bot_accounts=self.bot_accounts,
+                depth=await self._depth_of(replied_to(tweet)),
             )
             accepted = await sink(message)
         except InvalidMessageError as exc:
             log.warning("x: skipped tweet %s: %s", tweet.get("id"), exc.reason)
             return 0
         return 0 if accepted.duplicate else 1
+
+    async def _depth_of(self, parent: str | None) -> int:
+        """Bot replies above a tweet replying to ``parent``: the depth stored for our tweets."""
+        if parent is None:
+            return 0
+        return int(await self._get(f"x:depth:{parent}") or 0)
 
     async def _read_new(
         self, client: Any, since: int | None
@@ -557,7 +572,11 @@ class XConnector(BaseConnector):
         reply_to = request.id if request.source == self.name else None
         label = f"reply to {request.key}" if reply_to else f"tweet for {request.key}"
         await self.post(
-            parts, in_reply_to=reply_to, key=f"{request.key}\n{response.text}", label=label
+            parts,
+            in_reply_to=reply_to,
+            key=f"{request.key}\n{response.text}",
+            label=label,
+            depth=request.depth + 1 if reply_to else 1,
         )
 
     async def post(
@@ -567,12 +586,15 @@ class XConnector(BaseConnector):
         in_reply_to: str | None = None,
         key: str | None = None,
         label: str = "tweet",
+        depth: int | None = None,
     ) -> list[str]:
         """Post a tweet or a thread (each part replying to the previous); the tweet ids.
 
         ``key`` makes a retried thread resume where it stopped instead of posting its first
         parts again (progress is kept in the store). Raises DailyPostCapError when the whole
         thread does not fit in today's cap; ``label`` names the post in that log line.
+        ``depth`` (bot replies in the thread, counting this one) is remembered per tweet, so
+        a reply to it arrives with ``Message.depth`` set and the runner can stop bot loops.
         """
         if isinstance(parts, str):
             parts = split_thread(parts, numbered=self.numbered)
@@ -588,6 +610,8 @@ class XConnector(BaseConnector):
             previous = done[-1] if done else in_reply_to
             for part in todo:
                 tweet_id = await self._post_one(part, previous)
+                if depth is not None and not self.dry_run:
+                    await self._set(f"x:depth:{tweet_id}", str(depth))
                 done.append(tweet_id)
                 if progress_key is not None and len(done) < len(parts):
                     await self._set(progress_key, json.dumps(done))

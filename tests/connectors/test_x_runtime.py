@@ -202,3 +202,35 @@ async def test_a_cron_job_is_posted_as_a_standalone_tweet(fake_x: FakeX, clock: 
         await settle(fake_x)
     assert tweet.text == "Good morning from the bot"
     assert tweet.in_reply_to_tweet_id is None and len(fake_x.posted) == 1
+
+
+async def test_a_loop_with_another_bot_stops_at_the_reply_depth_cap(
+    fake_x: FakeX, clock: FakeClock
+) -> None:
+    """Another bot (not known as one) answers every reply of ours; the depth cap ends it."""
+
+    async def other_bot() -> None:
+        seen: list[str] = []
+        while True:
+            await fake_x.wait_for(lambda: len(fake_x.posted) > len(seen), timeout=30)
+            for tweet in fake_x.posted[len(seen) :]:
+                fake_x.add_mention("and you?", author="chatty_bot", in_reply_to=tweet)
+                seen.append(tweet.id)
+
+    x = connector(fake_x, clock)
+    runtime = AgentRuntime(
+        [x], [x], answer, store=MemoryStore(), max_reply_depth=2, handle_signals=False
+    )
+    task = asyncio.create_task(runtime.run())
+    await runtime.wait_started()
+    await fake_x.wait_calls("mentions", 1)
+    loop = asyncio.create_task(other_bot())
+    fake_x.add_mention("hi both", author="alice")
+    await fake_x.wait_posted(3)
+    await settle(fake_x, polls=5)
+    loop.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loop
+    await runtime.stop()
+    await task
+    assert len(fake_x.posted) == 3  # depth 0, 1, 2 answered; the depth-3 mention refused
