@@ -1,0 +1,239 @@
+"""The conversation actor: one keyed agent per conversation in the core message runtime.
+
+The runner sends each accepted message as a :class:`Turn` to
+``AgentId(CONVERSATION_AGENT_TYPE, message.conversation_key)`` and gets a :class:`TurnResult`
+back (both pydantic models with registered serializers, so any ``MessageRuntime``, including
+the distributed one, can carry them). The actor:
+
+1. loads the conversation's short-term memory once and keeps it;
+2. checks the payment (``pricing.check_payment``) and the budget (``pricing.check_budget``);
+3. builds the :class:`~agent_runner.agent.AgentContext` and runs the user's agent with a
+   time limit;
+4. normalises what the agent returned and appends the turn to memory.
+
+An agent that raises or times out yields the configured error reply and a log line with the
+message key and traceback; the actor never raises for the agent's faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from agent_runner.agent import (
+    AgentContext,
+    AgentFunction,
+    AgentResult,
+    ConversationMemory,
+    CostMeter,
+    MemoryItem,
+    Role,
+    normalize_result,
+)
+from agent_runner.core import (
+    MessageContext,
+    MessageRuntime,
+    RoutedAgent,
+    rpc,
+    try_get_known_serializers_for_type,
+)
+from agent_runner.errors import BudgetExceededError, PaymentError
+from agent_runner.message import Message, Reply
+from agent_runner.pricing import NullMeter
+
+if TYPE_CHECKING:
+    from agent_runner.memory import ShortTermMemory
+    from agent_runner.pricing import Pricing
+    from agent_runner.store import Store
+
+CONVERSATION_AGENT_TYPE = "agent_runner.conversation"
+"""The core agent type of conversation actors; the agent key is the conversation key."""
+
+_log = logging.getLogger("agent_runner.runtime")
+_agent_log = logging.getLogger("agent_runner.agent")
+"""The logger agents get (as ``context.logger``, tagged with the message key)."""
+
+Outcome = Literal["ok", "error", "timeout", "budget", "payment"]
+
+
+class Turn(BaseModel):
+    """One message for the conversation actor to handle."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message: Message
+
+
+class TurnResult(BaseModel):
+    """What the actor produced: the replies to deliver, in order, and how the turn went."""
+
+    model_config = ConfigDict(frozen=True)
+
+    replies: list[Reply]
+    outcome: Outcome = "ok"
+
+
+class _KeyedLogger(logging.LoggerAdapter[logging.Logger]):
+    """Prefixes every line with the message key: ``[discord:123] looked up the weather``."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        return f"[{(self.extra or {}).get('message_key')}] {msg}", kwargs
+
+
+class _NoMemory:
+    """The memory an agent gets when the runner has no ``short_term_memory``: always empty."""
+
+    def __init__(self, conversation_key: str) -> None:
+        self._key = conversation_key
+
+    @property
+    def conversation_key(self) -> str:
+        return self._key
+
+    @property
+    def messages(self) -> Sequence[MemoryItem]:
+        return ()
+
+    async def add(self, role: Role, text: str, *, name: str | None = None) -> None:
+        return None
+
+
+StreamLookup = Callable[[Message], Callable[[str], Awaitable[None]] | None]
+"""Given a message, the function that streams a chunk to its output (or None: no streaming)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnHandler:
+    """Runs the user's agent for one turn; shared by every conversation actor of a runner."""
+
+    agent: AgentFunction
+    store: Store
+    memory: ShortTermMemory | None
+    pricing: Pricing | None
+    agent_timeout: float | None
+    error_reply: str | None
+    budget_reply: str | None
+    stream_lookup: StreamLookup | None = None
+
+    async def load_memory(self, conversation_key: str) -> ConversationMemory:
+        if self.memory is None:
+            return _NoMemory(conversation_key)
+        return await self.memory.load(self.store, conversation_key)
+
+    async def run(
+        self, message: Message, memory: ConversationMemory, runtime: MessageRuntime
+    ) -> TurnResult:
+        """Handle ``message``: payment, budget, the agent under its time limit, memory."""
+        cost: CostMeter = (
+            self.pricing.meter(
+                self.store, request_key=message.key, conversation_key=message.conversation_key
+            )
+            if self.pricing is not None
+            else NullMeter()
+        )
+        try:
+            return await self._run(message, memory, runtime, cost)
+        finally:
+            release = getattr(cost, "release", None)
+            if callable(release):  # free budget reserved by calls the agent never recorded
+                release()
+
+    async def _run(
+        self,
+        message: Message,
+        memory: ConversationMemory,
+        runtime: MessageRuntime,
+        cost: CostMeter,
+    ) -> TurnResult:
+        key = message.key
+        pricing = self.pricing
+        if pricing is not None:
+            try:
+                await pricing.check_payment(message, self.store)
+            except PaymentError as exc:
+                _log.info("refused %s: %s", key, exc)
+                return TurnResult(replies=[Reply(text=str(exc))], outcome="payment")
+            try:
+                await pricing.check_budget(self.store, message.conversation_key)
+            except BudgetExceededError as exc:
+                _log.info("budget used up, not running the agent for %s: %s", key, exc)
+                return self._reply(self.budget_reply, "budget")
+        stream = self.stream_lookup(message) if self.stream_lookup is not None else None
+        context = AgentContext(
+            message=message,
+            memory=memory,
+            cost=cost,
+            runtime=runtime,
+            logger=_KeyedLogger(_agent_log, {"message_key": key}),
+            store=self.store,
+            streaming=stream is not None,
+            _stream=stream,
+        )
+        timeout = self.agent_timeout
+        try:
+            async with asyncio.timeout(timeout) as deadline:
+                result: AgentResult = await self.agent(message, context)
+            replies = normalize_result(result)
+        except BudgetExceededError as exc:
+            _log.info("budget stopped the agent on %s: %s", key, exc)
+            return self._reply(self.budget_reply, "budget")
+        except TimeoutError:
+            if not deadline.expired():
+                _log.exception("the agent raised on %s", key)
+                return self._reply(self.error_reply, "error")
+            _log.error("the agent timed out on %s after %ss", key, timeout)
+            return self._reply(self.error_reply, "timeout")
+        except Exception:  # the user's code: any fault becomes the error reply
+            _log.exception("the agent raised on %s", key)
+            return self._reply(self.error_reply, "error")
+        try:
+            await memory.add("user", message.text, name=message.author.name or message.author.id)
+            for reply in replies:
+                if reply.text:
+                    await memory.add("assistant", reply.text)
+        except Exception:  # a memory write failing must not lose the replies
+            _log.exception("saving the turn of %s to memory failed", key)
+        return TurnResult(replies=replies)
+
+    @staticmethod
+    def _reply(text: str | None, outcome: Outcome) -> TurnResult:
+        return TurnResult(replies=[Reply(text=text)] if text else [], outcome=outcome)
+
+
+class ConversationAgent(RoutedAgent):
+    """The actor of one conversation (its agent key is the conversation key)."""
+
+    def __init__(self, handler: TurnHandler) -> None:
+        super().__init__("agent-runner conversation")
+        self._handler = handler
+        self._memory: ConversationMemory | None = None
+
+    @rpc
+    async def on_turn(self, message: Turn, ctx: MessageContext) -> TurnResult:
+        if self._memory is None:
+            self._memory = await self._handler.load_memory(self.id.key)
+        return await self._handler.run(message.message, self._memory, self.runtime)
+
+
+async def register_conversation_agent(runtime: MessageRuntime, handler: TurnHandler) -> None:
+    """Register the conversation actor type and its message serializers on ``runtime``."""
+    runtime.add_message_serializer(try_get_known_serializers_for_type(Turn))
+    runtime.add_message_serializer(try_get_known_serializers_for_type(TurnResult))
+    await ConversationAgent.register(
+        runtime, CONVERSATION_AGENT_TYPE, lambda: ConversationAgent(handler)
+    )
+
+
+__all__ = [
+    "CONVERSATION_AGENT_TYPE",
+    "ConversationAgent",
+    "Turn",
+    "TurnHandler",
+    "TurnResult",
+    "register_conversation_agent",
+]

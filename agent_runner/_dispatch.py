@@ -1,0 +1,144 @@
+"""The dispatcher: per-conversation mailboxes in front of the core runtime.
+
+Each conversation has a FIFO mailbox and at most one worker task. The worker takes the next
+message, sends it as a :class:`~agent_runner._conversation.Turn` to the conversation's actor
+(``runtime.send_message``), delivers the replies, then takes the next. So messages of one
+conversation are handled one at a time and their replies go out in arrival order, whatever
+``MessageRuntime`` carries the turns (autogen-style runtimes handle concurrent sends to one
+agent concurrently; a distributed runtime may run them on different workers). Different
+conversations run in parallel, at most ``max_concurrency`` agent turns at a time.
+
+A message enters its mailbox *before* the store has journaled it (with a future that tells
+whether the journal accepted it): that fixes its place in arrival order at the moment the
+input pushed it, and the worker waits for the journal only when the message reaches the head.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+from agent_runner._conversation import CONVERSATION_AGENT_TYPE, Turn, TurnResult
+from agent_runner._delivery import Deliverer
+from agent_runner.core import AgentId, MessageRuntime
+from agent_runner.message import Message, Reply
+
+_log = logging.getLogger("agent_runner.runtime")
+
+
+@dataclass(slots=True)
+class _Pending:
+    message: Message
+    accepted: asyncio.Future[bool]
+    """True once journaled, False for a duplicate; an exception when journaling failed."""
+
+
+class Dispatcher:
+    """Mailboxes, workers and the concurrency bound of one runner."""
+
+    def __init__(
+        self,
+        *,
+        runtime: MessageRuntime,
+        deliverer: Deliverer,
+        max_concurrency: int,
+        error_reply: str | None,
+    ) -> None:
+        self._runtime = runtime
+        self._deliverer = deliverer
+        self._error_reply = error_reply
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._boxes: dict[str, deque[_Pending]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+        self.handled = 0
+        """Messages handled (turn run and replies delivered) since start."""
+
+    def submit(self, message: Message, accepted: asyncio.Future[bool]) -> None:
+        """Queue ``message`` behind the earlier ones of its conversation."""
+        key = message.conversation_key
+        box = self._boxes.get(key)
+        if box is not None:
+            box.append(_Pending(message, accepted))
+            return
+        box = self._boxes[key] = deque((_Pending(message, accepted),))
+        task = asyncio.create_task(self._work(key, box), name=f"agent-runner conversation {key}")
+        self._workers.add(task)
+        task.add_done_callback(self._workers.discard)
+
+    @property
+    def busy(self) -> bool:
+        """True while any conversation has a message queued or in progress."""
+        return bool(self._workers)
+
+    async def join(self, grace: float | None) -> bool:
+        """Wait until every mailbox is empty; False when ``grace`` seconds passed first."""
+        loop = asyncio.get_running_loop()
+        deadline = None if grace is None else loop.time() + grace
+        while self._workers:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return False
+            await asyncio.wait(set(self._workers), timeout=remaining)
+        return True
+
+    async def cancel(self) -> int:
+        """Cancel every worker (their messages stay journaled); return how many were busy."""
+        workers = set(self._workers)
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        for box in self._boxes.values():
+            for pending in box:
+                pending.accepted.cancel()
+        self._boxes.clear()
+        return len(workers)
+
+    async def _work(self, key: str, box: deque[_Pending]) -> None:
+        try:
+            while box:
+                pending = box[0]
+                try:
+                    fresh = await pending.accepted
+                except asyncio.CancelledError:
+                    if pending.accepted.cancelled():
+                        box.popleft()  # the journal write was abandoned: not accepted
+                        continue
+                    raise
+                except Exception:  # journaling failed: the input was told, nothing to do
+                    box.popleft()
+                    continue
+                if fresh:
+                    await self._handle(pending.message)
+                box.popleft()
+        finally:
+            if self._boxes.get(key) is box:
+                del self._boxes[key]
+
+    async def _handle(self, message: Message) -> None:
+        try:
+            async with self._slots:
+                result = await self._turn(message)
+            await self._deliverer.deliver(message, result.replies)
+            self.handled += 1
+        except Exception:  # keep the conversation going; the journal keeps it pending
+            _log.exception(
+                "handling %s failed; it stays in the journal and is retried on restart",
+                message.key,
+            )
+
+    async def _turn(self, message: Message) -> TurnResult:
+        recipient = AgentId(CONVERSATION_AGENT_TYPE, message.conversation_key)
+        try:
+            result = await self._runtime.send_message(Turn(message=message), recipient)
+        except Exception:  # the core runtime failed (not the agent: the actor catches that)
+            _log.exception("the core runtime failed to run the turn of %s", message.key)
+            text = self._error_reply
+            return TurnResult(replies=[Reply(text=text)] if text else [], outcome="error")
+        if not isinstance(result, TurnResult):
+            result = TurnResult.model_validate(result)
+        return result
+
+
+__all__ = ["Dispatcher"]

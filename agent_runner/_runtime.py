@@ -1,0 +1,500 @@
+"""``AgentRuntime``: the I/O runner users meet first.
+
+Inputs push messages into the runner's sink; each message is validated, checked by the loop
+guards, journaled in the store, and queued in its conversation's mailbox; the conversation's
+actor in the core message runtime runs the agent; the replies go to the outputs. See
+:class:`AgentRuntime` for the whole contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from agent_runner._backoff import backoff_delay
+from agent_runner._conversation import TurnHandler, register_conversation_agent
+from agent_runner._delivery import Deliverer
+from agent_runner._dispatch import Dispatcher
+from agent_runner._guards import LoopGuard, RefusedMessageError
+from agent_runner._signals import stop_on_signals
+from agent_runner.agent import Agent, AgentFunction
+from agent_runner.connector import Accepted, AgentInput, AgentOutput, StreamingOutput
+from agent_runner.core import MessageRuntime, SingleThreadedAgentRuntime
+from agent_runner.errors import ConfigurationError, ConnectorError, InvalidMessageError
+from agent_runner.memory import ShortTermMemory
+from agent_runner.message import Message
+from agent_runner.pricing import Pricing
+from agent_runner.store import Store
+
+_log = logging.getLogger("agent_runner.runtime")
+
+DEFAULT_ERROR_REPLY = "Sorry, something went wrong while handling your message."
+DEFAULT_BUDGET_REPLY = "Sorry, I have reached my spending limit and cannot answer right now."
+
+
+class AgentRuntime:
+    """Runs an agent forever: inputs in, replies out, one conversation at a time each.
+
+    Creating it is cheap and starts nothing; :meth:`run` opens the store and connectors,
+    recovers unanswered inputs from the journal, starts the inputs and loops until
+    :meth:`stop`, SIGTERM or SIGINT.
+
+    Args:
+        inputs: connectors that push messages (``AgentInput``).
+        outputs: connectors that send replies (``AgentOutput``); a connector may be both.
+        agent: an :class:`~agent_runner.agent.Agent` (``execute(message, context)``) or a
+            plain async function ``(message, context)``.
+        short_term_memory: per-conversation memory, persisted in the store; ``None`` gives
+            the agent an always-empty memory.
+        pricing: cost metering, budgets and payment gating; ``None`` turns them off.
+        store: journal, reply claims, cursors, memory, ledger. Default: a SQLiteStore at
+            ``$AGENT_RUNNER_DATA_DIR/agent-runner.sqlite3``.
+        runtime: the core ``MessageRuntime`` carrying conversation turns (default: a new
+            ``SingleThreadedAgentRuntime``). A runtime the runner creates, it also starts
+            and stops; one given here it starts only if it is not running yet.
+        routes: input name -> output names, replacing the default for that input (the
+            output whose name equals ``message.source``). ``{"cron": ["x"]}`` posts the
+            replies to cron messages on X.
+        max_concurrency: how many agent turns run at once (across conversations).
+        agent_timeout: seconds an agent may take on one message (``None``: no limit).
+        error_reply: sent when the agent raises or times out (``None``: no reply).
+        budget_reply: sent when a budget stops the agent (``None``: no reply).
+        allow_bots: let messages from other bots (``author.is_bot``) through.
+        ignore_authors: author ids whose messages are dropped (the bot's own accounts).
+        max_reply_depth: messages deeper than this many bot replies are refused.
+        output_retries: how many times a failed send is retried before it is recorded as
+            failed (``DeliveryError`` gives up at once).
+        retry_base_delay: first wait between retries (and input restarts), seconds.
+        retry_max_delay: longest wait between retries (and input restarts), seconds.
+        shutdown_grace: seconds in-flight work may take to finish at shutdown; what is
+            left stays journaled and is handled on the next start.
+        handle_signals: stop on SIGTERM/SIGINT (only on the main thread).
+
+    Example:
+        >>> from connectors.memory import MemoryConnector
+        >>> async def echo(message, context):
+        ...     return message.text
+        >>> chat = MemoryConnector()
+        >>> runtime = AgentRuntime([chat], [chat], echo)
+        >>> # asyncio.run(runtime.run())  # until SIGTERM / SIGINT / runtime.stop()
+    """
+
+    def __init__(
+        self,
+        inputs: Sequence[AgentInput],
+        outputs: Sequence[AgentOutput],
+        agent: Agent | AgentFunction,
+        short_term_memory: ShortTermMemory | None = None,
+        pricing: Pricing | None = None,
+        *,
+        store: Store | None = None,
+        runtime: MessageRuntime | None = None,
+        routes: Mapping[str, Sequence[str]] | None = None,
+        max_concurrency: int = 64,
+        agent_timeout: float | None = 120.0,
+        error_reply: str | None = DEFAULT_ERROR_REPLY,
+        budget_reply: str | None = DEFAULT_BUDGET_REPLY,
+        allow_bots: bool = False,
+        ignore_authors: Collection[str] = (),
+        max_reply_depth: int = 8,
+        output_retries: int = 3,
+        retry_base_delay: float = 0.5,
+        retry_max_delay: float = 30.0,
+        shutdown_grace: float = 30.0,
+        handle_signals: bool = True,
+    ) -> None:
+        self._inputs = list(inputs)
+        self._outputs = _outputs_by_name(outputs)
+        self._streaming = {  # isinstance on a runtime Protocol is slow: check once
+            name: out for name, out in self._outputs.items() if isinstance(out, StreamingOutput)
+        }
+        self._agent = _agent_function(agent)
+        self._memory = short_term_memory
+        self._pricing = pricing
+        self._routes = _check_routes(routes, self._outputs)
+        if max_concurrency < 1:
+            raise ConfigurationError(f"max_concurrency must be >= 1, not {max_concurrency}")
+        if agent_timeout is not None and agent_timeout <= 0:
+            raise ConfigurationError(f"agent_timeout must be > 0 or None, not {agent_timeout}")
+        if output_retries < 0 or retry_base_delay < 0 or retry_max_delay < 0:
+            raise ConfigurationError("output_retries and retry delays must be >= 0")
+        if shutdown_grace < 0:
+            raise ConfigurationError(f"shutdown_grace must be >= 0, not {shutdown_grace}")
+        self._guard = _guard(ignore_authors, allow_bots, max_reply_depth)
+        self._max_concurrency = max_concurrency
+        self._agent_timeout = agent_timeout
+        self._error_reply = error_reply
+        self._budget_reply = budget_reply
+        self._output_retries = output_retries
+        self._retry_base = retry_base_delay
+        self._retry_max = retry_max_delay
+        self._shutdown_grace = shutdown_grace
+        self._handle_signals = handle_signals
+        self._store_given = store is not None
+        self.store: Store = store if store is not None else _default_store()
+        """The runner's store (journal, replies, cursors, memory, ledger)."""
+        self._runtime_given = runtime is not None
+        self.runtime: MessageRuntime = (
+            runtime if runtime is not None else SingleThreadedAgentRuntime(idle_timeout=600.0)
+        )
+        """The core message runtime carrying the conversation actors."""
+        self._started = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._accepting = False
+        self._dispatcher: Dispatcher | None = None
+        self._running = False
+
+    # -- public ----------------------------------------------------------------------
+    async def run(self) -> None:
+        """Run until :meth:`stop`, SIGTERM or SIGINT, then shut down gracefully and return.
+
+        Raises:
+            RuntimeError: when this runner is already running.
+            Exception: whatever opening the store or a connector raised (what was opened
+                is closed again first).
+        """
+        if self._running:
+            raise RuntimeError("this AgentRuntime is already running")
+        self._running = True
+        loop = asyncio.get_running_loop()
+        try:
+            with stop_on_signals(loop, self._on_signal, enabled=self._handle_signals):
+                async with contextlib.AsyncExitStack() as stack:
+                    await self._open(stack)
+                    await self._serve()
+        finally:
+            self._running = False
+            self._accepting = False
+            self._stop.clear()
+
+    async def stop(self) -> None:
+        """Ask :meth:`run` to shut down (returns at once; ``run()`` returns when done)."""
+        self._stop.set()
+
+    async def wait_started(self) -> None:
+        """Wait until :meth:`run` has recovered the journal and started every input."""
+        await self._started.wait()
+
+    @property
+    def started(self) -> bool:
+        """True while the runner is up (inputs started, not yet shutting down)."""
+        return self._started.is_set()
+
+    async def sink(self, data: Message | Mapping[str, Any], /) -> Accepted:
+        """Accept one message, as inputs do (``await sink(message_or_mapping)``).
+
+        Returns once the message is journaled; it is then handled in order within its
+        conversation.
+
+        Raises:
+            InvalidMessageError: ``data`` is not a valid message (``reason`` says why).
+            RefusedMessageError: a loop guard refused it (own/ignored author, another bot,
+                too deep).
+            ConnectorError: the runner is not accepting input (not started or stopping).
+            StoreError: the journal failed; the message was not accepted.
+        """
+        try:
+            message = Message.parse(data)
+        except InvalidMessageError as exc:
+            _log.warning("refused input from %s: %s", _source_of(data), exc.reason)
+            raise
+        reason = self._guard.check(message)
+        if reason is not None:
+            _log.info("refused %s: %s", message.key, reason)
+            raise RefusedMessageError(reason)
+        dispatcher = self._dispatcher
+        if dispatcher is None or not self._accepting:
+            raise ConnectorError(f"the runner is not accepting input; {message.key} refused")
+        accepted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        dispatcher.submit(message, accepted)  # its place in the conversation's order
+        try:
+            fresh = await self.store.journal_accept(
+                message.key, message.conversation_key, message.model_dump_json()
+            )
+        except BaseException as exc:
+            # Not accepted (or the caller gave up waiting: if the write still landed, the
+            # journal hands the message over at the next start).
+            if not accepted.done():
+                if isinstance(exc, Exception):
+                    accepted.set_exception(exc)
+                    accepted.exception()  # retrieved: the worker skips it quietly
+                else:
+                    accepted.cancel()
+            raise
+        accepted.set_result(fresh)
+        return Accepted(message.key, duplicate=not fresh)
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def _open(self, stack: contextlib.AsyncExitStack) -> None:
+        await self.store.open()
+        stack.push_async_callback(self._close_store)
+        connectors = _unique_connectors([*self._inputs, *self._outputs.values()])
+        for connector in connectors:
+            bind = getattr(connector, "bind_store", None)
+            if callable(bind):
+                bind(self.store)
+        for connector in connectors:
+            opener = getattr(connector, "open", None)
+            if callable(opener):
+                await opener()
+            closer = getattr(connector, "close", None)
+            if callable(closer):
+                stack.push_async_callback(_close_connector, connector, closer)
+        handler = TurnHandler(
+            agent=self._agent,
+            store=self.store,
+            memory=self._memory,
+            pricing=self._pricing,
+            agent_timeout=self._agent_timeout,
+            error_reply=self._error_reply,
+            budget_reply=self._budget_reply,
+            stream_lookup=self._stream_lookup,
+        )
+        await register_conversation_agent(self.runtime, handler)
+        if await _start_runtime(self.runtime, owned=not self._runtime_given):
+            stack.push_async_callback(_stop_runtime, self.runtime)
+        deliverer = Deliverer(
+            store=self.store,
+            outputs=self._outputs,
+            routes=self._routes,
+            retries=self._output_retries,
+            base_delay=self._retry_base,
+            max_delay=self._retry_max,
+        )
+        self._dispatcher = Dispatcher(
+            runtime=self.runtime,
+            deliverer=deliverer,
+            max_concurrency=self._max_concurrency,
+            error_reply=self._error_reply,
+        )
+        # Last in, first out: drain the turns before the runtime stops and the store closes.
+        stack.push_async_callback(self._drain)
+
+    async def _serve(self) -> None:
+        dispatcher = self._dispatcher
+        assert dispatcher is not None
+        await self._recover(dispatcher)
+        self._accepting = True
+        inputs = [
+            asyncio.create_task(self._run_input(i), name=f"agent-runner input {i.name}")
+            for i in self._inputs
+        ]
+        self._started.set()
+        _log.info(
+            "agent runner started: inputs %s, outputs %s",
+            [i.name for i in self._inputs],
+            list(self._outputs),
+        )
+        try:
+            await self._stop.wait()
+        finally:
+            _log.info("agent runner stopping")
+            self._started.clear()
+            await _stop_inputs(self._inputs, inputs, grace=max(self._shutdown_grace, 1.0))
+            self._accepting = False
+
+    async def _recover(self, dispatcher: Dispatcher) -> None:
+        pending = await self.store.journal_pending()
+        if not pending:
+            return
+        loop = asyncio.get_running_loop()
+        _log.info("recovering %d accepted input(s) not yet answered", len(pending))
+        for entry in pending:
+            try:
+                message = Message.model_validate_json(entry.payload)
+            except ValueError as exc:
+                _log.error("journal entry %s cannot be read, dropped: %s", entry.key, exc)
+                await self.store.journal_complete(entry.key)
+                continue
+            accepted: asyncio.Future[bool] = loop.create_future()
+            accepted.set_result(True)
+            dispatcher.submit(message, accepted)
+
+    async def _drain(self) -> None:
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            return
+        if not await dispatcher.join(self._shutdown_grace):
+            cancelled = await dispatcher.cancel()
+            _log.warning(
+                "shutdown grace (%ss) over: %d conversation(s) cut short; their messages "
+                "stay journaled and are handled on the next start",
+                self._shutdown_grace,
+                cancelled,
+            )
+        self._dispatcher = None
+
+    async def _close_store(self) -> None:
+        try:
+            await self.store.flush()
+        finally:
+            await self.store.close()
+
+    async def _run_input(self, connector: AgentInput) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            loop = asyncio.get_running_loop()
+            began = loop.time()
+            try:
+                await connector.start(self.sink)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a crashed input is restarted; the loop must survive
+                if loop.time() - began > self._retry_max:
+                    failures = 0  # it ran well for a while: start the backoff over
+                failures += 1
+                delay = backoff_delay(failures, base=self._retry_base, cap=self._retry_max)
+                _log.exception(
+                    "input %r crashed (%d in a row); restarting in %.2fs",
+                    connector.name,
+                    failures,
+                    delay,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+            else:
+                if not self._stop.is_set():
+                    _log.info("input %r finished", connector.name)
+                return
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        _log.info("received %s: shutting down", sig.name)
+        self._stop.set()
+
+    def _stream_lookup(self, message: Message) -> Callable[[str], Awaitable[None]] | None:
+        output = self._streaming.get(message.source)
+        if output is None or not output.wants_stream(message):
+            return None
+
+        async def stream(chunk: str) -> None:
+            await output.send_chunk(message, chunk)
+
+        return stream
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _source_of(data: object) -> str:
+    if isinstance(data, Mapping):
+        return repr(data.get("source", "?"))[:80]
+    return "?"
+
+
+def _agent_function(agent: Agent | AgentFunction) -> AgentFunction:
+    execute = getattr(agent, "execute", None)
+    if execute is not None and callable(execute):
+        return execute  # type: ignore[no-any-return]
+    if callable(agent) and (
+        inspect.iscoroutinefunction(agent)
+        or inspect.iscoroutinefunction(getattr(agent, "__call__", None))  # noqa: B004
+    ):
+        return agent
+    raise ConfigurationError(
+        f"agent must have an async execute(message, context) method or be an async "
+        f"function (message, context), not {type(agent).__name__}"
+    )
+
+
+def _outputs_by_name(outputs: Sequence[AgentOutput]) -> dict[str, AgentOutput]:
+    by_name: dict[str, AgentOutput] = {}
+    for output in outputs:
+        if output.name in by_name and by_name[output.name] is not output:
+            raise ConfigurationError(f"two outputs are named {output.name!r}")
+        by_name[output.name] = output
+    return by_name
+
+
+def _check_routes(
+    routes: Mapping[str, Sequence[str]] | None, outputs: Mapping[str, AgentOutput]
+) -> dict[str, tuple[str, ...]] | None:
+    if routes is None:
+        return None
+    checked: dict[str, tuple[str, ...]] = {}
+    for source, names in routes.items():
+        if isinstance(names, str):
+            raise ConfigurationError(f"routes[{source!r}] must be a list of output names")
+        unknown = [n for n in names if n not in outputs]
+        if unknown:
+            raise ConfigurationError(f"routes[{source!r}] names unknown outputs {unknown}")
+        checked[source] = tuple(names)
+    return checked
+
+
+def _guard(ignore: Collection[str], allow_bots: bool, max_depth: int) -> LoopGuard:
+    try:
+        return LoopGuard.of(ignore_authors=ignore, allow_bots=allow_bots, max_reply_depth=max_depth)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
+def _default_store() -> Store:
+    from agent_runner.settings import load_settings
+    from agent_runner.store import SQLiteStore
+
+    return SQLiteStore(load_settings().store_path)
+
+
+def _unique_connectors(connectors: Sequence[object]) -> list[object]:
+    seen: dict[int, object] = {}
+    for connector in connectors:
+        seen.setdefault(id(connector), connector)
+    return list(seen.values())
+
+
+async def _close_connector(connector: object, close: Any) -> None:
+    try:
+        await close()
+    except Exception:  # closing one connector must not keep the others open
+        _log.exception("closing connector %r failed", getattr(connector, "name", connector))
+
+
+async def _start_runtime(runtime: MessageRuntime, *, owned: bool) -> bool:
+    """Start the core runtime unless it is already running; True when this call started it."""
+    start = getattr(runtime, "start", None)
+    if not callable(start):
+        return False
+    try:
+        result = start()
+        if inspect.isawaitable(result):
+            await result
+    except RuntimeError:
+        if owned:
+            raise
+        # autogen-core and agent_runner.core raise RuntimeError("... already started")
+        _log.debug("the given core runtime is already running; it stays the caller's")
+        return False
+    return True
+
+
+async def _stop_runtime(runtime: MessageRuntime) -> None:
+    for name in ("close", "stop"):
+        method = getattr(runtime, name, None)
+        if callable(method):
+            result = method()
+            if inspect.isawaitable(result):
+                await result
+            return
+
+
+async def _stop_inputs(
+    inputs: Sequence[AgentInput], tasks: Sequence[asyncio.Task[None]], *, grace: float
+) -> None:
+    for connector in inputs:
+        try:
+            await connector.stop()
+        except Exception:  # one input failing to stop must not keep the others running
+            _log.exception("stopping input %r failed", connector.name)
+    if not tasks:
+        return
+    _, late = await asyncio.wait(tasks, timeout=grace)
+    for task in late:
+        _log.warning("input %s did not return after stop(); cancelled", task.get_name())
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+__all__ = ["DEFAULT_BUDGET_REPLY", "DEFAULT_ERROR_REPLY", "AgentRuntime"]

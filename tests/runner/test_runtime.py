@@ -1,0 +1,447 @@
+"""AgentRuntime end to end: MemoryConnector in, the real runner, the real stores, replies out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from agent_runner import (
+    AgentContext,
+    ConfigurationError,
+    ConnectorError,
+    DeliveryError,
+    InvalidMessageError,
+    Message,
+    Reply,
+)
+from agent_runner._guards import RefusedMessageError
+from agent_runner.store import Store
+from connectors.memory import MemoryConnector
+from tests.runner.support import make, running
+
+
+async def echo(message: Message, context: AgentContext) -> str:
+    return message.text
+
+
+class EchoAgent:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def execute(self, message: Message, context: AgentContext) -> Reply:
+        self.seen.append(message.text)
+        return Reply(text=f"echo: {message.text}")
+
+
+async def test_echo_round_trip_with_an_agent_object(store: Store) -> None:
+    chat = MemoryConnector()
+    agent = EchoAgent()
+    async with running(make([chat], [chat], agent, store=store)):
+        accepted = await chat.push("hello", conversation_id="c1", id="m1")
+        assert accepted.key == "memory:m1" and not accepted.duplicate
+        [(request, reply)] = await chat.wait_for_replies(1)
+    assert request.id == "m1" and request.conversation_id == "c1"
+    assert reply.text == "echo: hello"
+    assert agent.seen == ["hello"]
+
+
+async def test_plain_async_function_agent_and_several_replies(store: Store) -> None:
+    chat = MemoryConnector()
+
+    async def twice(message: Message, context: AgentContext) -> list[str]:
+        return [message.text, message.text.upper(), "  "]  # blank replies are dropped
+
+    async with running(make([chat], [chat], twice, store=store)):
+        await chat.push("hi")
+        sent = await chat.wait_for_replies(2)
+    assert [r.text for _, r in sent] == ["hi", "HI"]
+
+
+async def test_agent_returning_none_sends_nothing_and_completes(store: Store) -> None:
+    chat = MemoryConnector()
+    handled = asyncio.Event()
+
+    async def silent(message: Message, context: AgentContext) -> None:
+        handled.set()
+
+    async with running(make([chat], [chat], silent, store=store)):
+        await chat.push("hi")
+        await handled.wait()
+    assert chat.sent == []
+    await store.open()
+    assert await store.journal_pending() == []  # completed, nothing to recover
+    await store.close()
+
+
+async def test_invalid_inputs_are_refused_with_reasons_and_the_loop_goes_on(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = MemoryConnector()
+    calls: list[str] = []
+
+    async def agent(message: Message, context: AgentContext) -> str:
+        calls.append(message.text)
+        return message.text
+
+    runtime = make([chat], [chat], agent, store=store)
+    async with running(runtime):
+        with pytest.raises(InvalidMessageError, match="text is empty") as empty:
+            await chat.push("   ")
+        assert empty.value.reason.startswith("invalid message")
+        with pytest.raises(InvalidMessageError, match="text: String should have at most"):
+            await chat.push("x" * 100_001)
+        with pytest.raises(InvalidMessageError, match="author.id"):
+            await chat.push("hi", author={"id": ""})
+        with pytest.raises(InvalidMessageError, match="must be an object"):
+            await runtime.sink(["not", "a", "message"])  # type: ignore[arg-type]
+        with pytest.raises(InvalidMessageError, match="unexpected"):
+            await chat.push("hi", unexpected_field=1)
+        await chat.push("still alive")
+        [(_, reply)] = await chat.wait_for_replies(1)
+    assert reply.text == "still alive"
+    assert calls == ["still alive"]
+    refusals = [r.getMessage() for r in caplog.records if "refused input" in r.getMessage()]
+    assert len(refusals) == 5 and "'memory'" in refusals[0]
+
+
+async def test_own_and_other_bots_messages_are_dropped(store: Store) -> None:
+    chat = MemoryConnector()
+    calls: list[str] = []
+
+    async def agent(message: Message, context: AgentContext) -> str:
+        calls.append(message.text)
+        return message.text
+
+    async with running(make([chat], [chat], agent, store=store, ignore_authors={"me"})):
+        with pytest.raises(RefusedMessageError, match="'me' is ignored"):
+            await chat.push("my own post", author_id="me")
+        with pytest.raises(RefusedMessageError, match="is a bot") as bot:
+            await chat.push("beep", author={"id": "other-bot", "is_bot": True})
+        assert isinstance(bot.value, InvalidMessageError)
+        await chat.push("human")
+        await chat.wait_for_replies(1)
+    assert calls == ["human"]
+
+
+async def test_allow_bots_lets_other_bots_through_but_not_itself(store: Store) -> None:
+    chat = MemoryConnector()
+    runtime = make([chat], [chat], echo, store=store, allow_bots=True, ignore_authors=["me"])
+    async with running(runtime):
+        await chat.push("beep", author={"id": "other-bot", "is_bot": True})
+        with pytest.raises(RefusedMessageError):
+            await chat.push("loop", author={"id": "me", "is_bot": True})
+        [(_, reply)] = await chat.wait_for_replies(1)
+    assert reply.text == "beep"
+
+
+async def test_reply_depth_is_capped(store: Store) -> None:
+    chat = MemoryConnector()
+    async with running(make([chat], [chat], echo, store=store, max_reply_depth=2)):
+        await chat.push("depth 2", depth=2)
+        with pytest.raises(RefusedMessageError, match="depth 3 is over max_reply_depth 2"):
+            await chat.push("depth 3", depth=3)
+        sent = await chat.wait_for_replies(1)
+    assert [r.text for _, r in sent] == ["depth 2"]
+
+
+async def test_conversations_run_in_parallel(store: Store) -> None:
+    chat = MemoryConnector()
+    a_started = asyncio.Event()
+    release_a = asyncio.Event()
+
+    async def agent(message: Message, context: AgentContext) -> str:
+        if message.conversation_id == "A":
+            a_started.set()
+            await release_a.wait()
+        return f"{message.conversation_id} done"
+
+    async with running(make([chat], [chat], agent, store=store)):
+        await chat.push("slow", conversation_id="A")
+        await a_started.wait()
+        await chat.push("fast", conversation_id="B")
+        [(request, reply)] = await chat.wait_for_replies(1)  # B completes while A is blocked
+        assert (request.conversation_id, reply.text) == ("B", "B done")
+        release_a.set()
+        sent = await chat.wait_for_replies(2)
+    assert [r.text for _, r in sent] == ["B done", "A done"]
+
+
+async def test_one_conversation_stays_ordered(store: Store) -> None:
+    chat = MemoryConnector()
+    active = 0
+    overlap = False
+
+    async def agent(message: Message, context: AgentContext) -> str:
+        nonlocal active, overlap
+        active += 1
+        overlap = overlap or active > 1
+        for _ in range(int(message.text) % 4):  # uneven work: a race would reorder
+            await asyncio.sleep(0)
+        active -= 1
+        return message.text
+
+    async with running(make([chat], [chat], agent, store=store, max_concurrency=8)):
+        await asyncio.gather(*(chat.push(str(i), conversation_id="one") for i in range(100)))
+        sent = await chat.wait_for_replies(100)
+    assert [r.text for _, r in sent] == [str(i) for i in range(100)]
+    assert not overlap
+
+
+async def test_max_concurrency_bounds_turns_across_conversations(store: Store) -> None:
+    chat = MemoryConnector()
+    active = 0
+    peak = 0
+    gate = asyncio.Event()
+
+    async def agent(message: Message, context: AgentContext) -> str:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        if active == 2:
+            gate.set()
+        await gate.wait()
+        await asyncio.sleep(0)
+        active -= 1
+        return "ok"
+
+    async with running(make([chat], [chat], agent, store=store, max_concurrency=2)):
+        await asyncio.gather(*(chat.push("x", conversation_id=f"c{i}") for i in range(6)))
+        await chat.wait_for_replies(6)
+    assert peak == 2
+
+
+async def test_agent_exception_gives_error_reply_and_next_message_is_answered(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = MemoryConnector()
+
+    async def agent(message: Message, context: AgentContext) -> str:
+        if message.text == "boom":
+            raise RuntimeError("kaboom")
+        return message.text
+
+    async with running(make([chat], [chat], agent, store=store, error_reply="oops")):
+        await chat.push("boom", id="bad")
+        await chat.push("fine")
+        sent = await chat.wait_for_replies(2)
+    assert [r.text for _, r in sent] == ["oops", "fine"]
+    [record] = [r for r in caplog.records if "raised" in r.getMessage()]
+    assert "memory:bad" in record.getMessage()
+    assert record.exc_info is not None and "kaboom" in str(record.exc_info[1])
+
+
+async def test_agent_timeout_gives_error_reply(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = MemoryConnector()
+    never = asyncio.Event()
+
+    async def agent(message: Message, context: AgentContext) -> str:
+        if message.text == "hang":
+            await never.wait()
+        return message.text
+
+    runtime = make([chat], [chat], agent, store=store, agent_timeout=0.05)
+    async with running(runtime):
+        await chat.push("hang", id="h1")
+        await chat.push("after")
+        sent = await chat.wait_for_replies(2)
+    assert [r.text for _, r in sent][0].startswith("Sorry")
+    assert sent[1][1].text == "after"
+    assert any(
+        "timed out" in r.getMessage() and "memory:h1" in r.getMessage() for r in caplog.records
+    )
+
+
+async def test_error_reply_none_sends_nothing(store: Store) -> None:
+    chat = MemoryConnector()
+
+    async def agent(message: Message, context: AgentContext) -> str:
+        if message.text == "boom":
+            raise ValueError("x")
+        return message.text
+
+    async with running(make([chat], [chat], agent, store=store, error_reply=None)):
+        await chat.push("boom")
+        await chat.push("ok")
+        sent = await chat.wait_for_replies(1)
+    assert [r.text for _, r in sent] == ["ok"]
+
+
+async def test_routing_sends_cron_replies_to_x_only(store: Store) -> None:
+    cron = MemoryConnector("cron")
+    x = MemoryConnector("x")
+    discord = MemoryConnector("discord")
+    runtime = make([cron, discord], [x, discord], echo, store=store, routes={"cron": ["x"]})
+    async with running(runtime):
+        await cron.push("daily post")
+        await discord.push("question")
+        [(request, reply)] = await x.wait_for_replies(1)
+        assert (request.source, reply.text) == ("cron", "daily post")
+        [(request, reply)] = await discord.wait_for_replies(1)
+        assert (request.source, reply.text) == ("discord", "question")
+    assert len(x.sent) == 1 and len(discord.sent) == 1 and cron.sent == []
+
+
+async def test_no_output_of_the_source_name_means_no_reply_and_no_broadcast(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    cron = MemoryConnector("cron")
+    x = MemoryConnector("x")
+    handled = asyncio.Event()
+
+    async def agent(message: Message, context: AgentContext) -> str:
+        handled.set()
+        return "post"
+
+    async with running(make([cron], [x], agent, store=store)):
+        await cron.push("tick", id="t1")
+        await handled.wait()
+    assert x.sent == [] and cron.sent == []
+    assert any("no output named 'cron'" in r.getMessage() for r in caplog.records)
+
+
+async def test_reply_targets_override_routing(store: Store) -> None:
+    chat = MemoryConnector()
+    audit = MemoryConnector("audit")
+
+    async def agent(message: Message, context: AgentContext) -> list[Reply]:
+        return [Reply(text="to you"), Reply(text="to both", targets=("memory", "audit"))]
+
+    async with running(make([chat], [chat, audit], agent, store=store)):
+        await chat.push("hi")
+        await chat.wait_for_replies(2)
+        [(_, logged)] = await audit.wait_for_replies(1)
+    assert [r.text for _, r in chat.sent] == ["to you", "to both"]
+    assert logged.text == "to both"
+
+
+async def test_output_failing_twice_then_succeeding_is_retried(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = MemoryConnector()
+    chat.fail_next_sends(2)
+    async with running(make([chat], [chat], echo, store=store, output_retries=3)):
+        await chat.push("hi", id="r1")
+        [(_, reply)] = await chat.wait_for_replies(1)
+    assert reply.text == "hi"
+    retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(retries) == 2 and "memory:r1#0" in retries[0]
+
+
+async def test_output_always_failing_is_recorded_failed_and_loop_goes_on(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = MemoryConnector()
+    chat.fail_next_sends(3)  # output_retries=2: three attempts, all fail
+    async with running(make([chat], [chat], echo, store=store, output_retries=2)) as runtime:
+        await chat.push("lost", id="f1")
+        await chat.push("next", id="f2")
+        [(_, reply)] = await chat.wait_for_replies(1)
+        assert reply.text == "next"
+        assert not await runtime.store.reply_claim("memory:f1#0", "memory")  # recorded
+    assert any("giving up" in r.getMessage() and "f1" in r.getMessage() for r in caplog.records)
+
+
+async def test_delivery_error_gives_up_at_once(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = MemoryConnector()
+    chat.fail_next_sends(1, DeliveryError("message too long for this platform"))
+    async with running(make([chat], [chat], echo, store=store, output_retries=5)):
+        await chat.push("big")
+        await chat.push("small")
+        [(_, reply)] = await chat.wait_for_replies(1)
+    assert reply.text == "small"
+    assert not any("retrying" in r.getMessage() for r in caplog.records)
+    assert any("after 1 attempt(s)" in r.getMessage() for r in caplog.records)
+
+
+async def test_duplicate_message_id_is_answered_once(store: Store) -> None:
+    chat = MemoryConnector()
+    async with running(make([chat], [chat], echo, store=store)):
+        first, second = await asyncio.gather(chat.push("hi", id="same"), chat.push("hi", id="same"))
+        third = await chat.push("hi", id="same")
+        await chat.push("other")
+        await chat.wait_for_replies(2)
+    assert sorted([first.duplicate, second.duplicate]) == [False, True] and third.duplicate
+    assert [r.text for _, r in chat.sent] == ["hi", "other"]
+
+
+async def test_streaming_output_gets_chunks(store: Store) -> None:
+    chat = MemoryConnector(streaming=True)
+    plain = MemoryConnector("plain")
+
+    async def agent(message: Message, context: AgentContext) -> str:
+        if context.streaming:
+            for piece in ("Hel", "lo"):
+                await context.stream(piece)
+        return "Hello"
+
+    async with running(make([chat, plain], [chat, plain], agent, store=store)):
+        await chat.push("hi")
+        await plain.push("hi")
+        await chat.wait_for_replies(1)
+        await plain.wait_for_replies(1)
+    assert [c for _, c in chat.chunks] == ["Hel", "lo"]
+    assert plain.chunks == []
+
+
+async def test_context_gives_logger_runtime_store_and_meter(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = MemoryConnector()
+
+    async def agent(message: Message, context: AgentContext) -> str:
+        context.logger.info("thinking about %s", message.text)
+        await context.store.state_set("seen", message.id)
+        assert context.runtime is not None
+        assert context.cost.spent == 0.0
+        return "ok"
+
+    with caplog.at_level(logging.INFO):
+        async with running(make([chat], [chat], agent, store=store)) as runtime:
+            await chat.push("x", id="ctx1")
+            await chat.wait_for_replies(1)
+            assert await runtime.store.state_get("seen") == "ctx1"
+    assert any(r.getMessage() == "[memory:ctx1] thinking about x" for r in caplog.records)
+
+
+async def test_crashing_input_is_restarted(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    chat = MemoryConnector()
+
+    class Flaky(MemoryConnector):
+        starts = 0
+
+        async def run(self, sink: object) -> None:
+            Flaky.starts += 1
+            if Flaky.starts <= 2:
+                raise ConnectorError("connection reset")
+            await super().run(sink)  # type: ignore[arg-type]
+
+    flaky = Flaky("flaky")
+    async with running(make([flaky, chat], [flaky, chat], echo, store=store)):
+        await flaky.push("finally up")
+        await flaky.wait_for_replies(1)
+    assert Flaky.starts == 3
+    crashes = [r for r in caplog.records if "crashed" in r.getMessage()]
+    assert len(crashes) == 2 and "'flaky'" in crashes[0].getMessage()
+
+
+def test_configuration_errors() -> None:
+    chat = MemoryConnector()
+    with pytest.raises(ConfigurationError, match="unknown outputs"):
+        make([chat], [chat], echo, routes={"memory": ["nope"]})
+    with pytest.raises(ConfigurationError, match="max_concurrency"):
+        make([chat], [chat], echo, max_concurrency=0)
+    with pytest.raises(ConfigurationError, match="two outputs"):
+        make([chat], [chat, MemoryConnector()], echo)
+    with pytest.raises(ConfigurationError, match="async execute"):
+        make([chat], [chat], lambda m, c: m.text)
+
+
+async def test_push_without_a_runner_fails_clearly() -> None:
+    with pytest.raises(ConnectorError, match="not started"):
+        await MemoryConnector().push("hi", wait=0.01)
