@@ -55,13 +55,17 @@ class LLMAgent:
             the last step, that step is asked for a final answer without tools.
         max_tool_calls: most tool calls per message; calls beyond it are answered "limit
             reached" and the next step must answer without tools.
-        timeout: seconds for the whole message (all steps and tools), or None.
+        timeout: seconds for the whole message (all steps and tools), or None. The default
+            is below the runner's ``agent_timeout`` (120 s) so this clearer error comes first.
         tool_timeout: seconds per tool call; a slow tool's result is an error the model sees.
-        max_output_tokens: the cap sent with each call, also what a budget check reserves.
+        max_output_tokens: the cap sent with each call, also what a budget check reserves
+            (None: no cap is sent and budget checks count the input only).
         max_tool_result_chars: a longer tool result is cut (the model is told so).
         model_name: the name prices are looked up by (default: the client's model).
         limit_reply: the reply when the model still calls tools after it was told to stop.
-        include_author_names: send authors' names with user messages (group chats).
+        include_author_names: send authors' names as the chat ``name`` field of user
+            messages (useful in group chats; off by default because some OpenAI-compatible
+            providers refuse the field).
 
     Example:
         >>> def add(a: int, b: int) -> int:
@@ -78,13 +82,13 @@ class LLMAgent:
         tools: Sequence[Tool | Callable[..., Any]] = (),
         max_steps: int = 8,
         max_tool_calls: int = 16,
-        timeout: float | None = 120.0,
+        timeout: float | None = 100.0,
         tool_timeout: float | None = 30.0,
         max_output_tokens: int | None = 1024,
         max_tool_result_chars: int = 16_000,
         model_name: str | None = None,
         limit_reply: str = DEFAULT_LIMIT_REPLY,
-        include_author_names: bool = True,
+        include_author_names: bool = False,
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be >= 1")
@@ -217,10 +221,10 @@ class LLMAgent:
             result = f"{result[: self.max_tool_result_chars]}\n[... {cut} more characters cut]"
         return result
 
-    @staticmethod
-    def _from_memory(item: MemoryItem) -> ChatMessage:
+    def _from_memory(self, item: MemoryItem) -> ChatMessage:
         if item.role == "user":
-            return ChatMessage.user(item.text, name=_safe_name(item.name))
+            name = _safe_name(item.name) if self.include_author_names else None
+            return ChatMessage.user(item.text, name=name)
         if item.role == "assistant":
             return ChatMessage.assistant(item.text)
         if item.role == "tool":

@@ -39,7 +39,12 @@ def explode(reason: str) -> str:
 
 @pytest.fixture
 async def agent(client: OpenAIClient) -> AsyncIterator[LLMAgent]:
-    yield LLMAgent(client, system_prompt="You are a test bot.", tools=[multiply, lookup, explode])
+    yield LLMAgent(
+        client,
+        system_prompt="You are a test bot.",
+        tools=[multiply, lookup, explode],
+        include_author_names=True,
+    )
 
 
 def tool_messages(body: Body) -> list[Body]:
