@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Callable, Mapping
 
 from agent_runner.message import Message
@@ -56,7 +55,8 @@ class Pricing:
         self.budget = budget
         self.payment = payment
         self._clock = clock
-        self._ledgers: weakref.WeakKeyDictionary[Store, BudgetLedger] = weakref.WeakKeyDictionary()
+        # keyed by identity (a store need not be hashable); the store is kept alive with it
+        self._ledgers: dict[int, tuple[Store, BudgetLedger]] = {}
 
     def price_for(self, model: str) -> ModelPrice:
         """The price of ``model`` (raises ConfigurationError when it has none)."""
@@ -64,10 +64,10 @@ class Pricing:
 
     def ledger(self, store: Store) -> BudgetLedger:
         """The running budget totals kept for ``store`` (one per store, shared by meters)."""
-        ledger = self._ledgers.get(store)
-        if ledger is None:
-            ledger = self._ledgers[store] = BudgetLedger(store)
-        return ledger
+        entry = self._ledgers.get(id(store))
+        if entry is None:
+            entry = self._ledgers[id(store)] = (store, BudgetLedger(store))
+        return entry[1]
 
     def meter(self, store: Store, *, request_key: str, conversation_key: str) -> RequestMeter:
         """The cost meter of one request (given to the agent as ``context.cost``)."""

@@ -101,6 +101,14 @@ async def test_synchronous_setting(tmp_path: Path, synchronous: str, level: int)
         await store.close()
 
 
+async def test_an_unusable_path_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "a-directory").mkdir()
+    store = SQLiteStore(tmp_path / "a-directory")
+    with pytest.raises(StoreError, match="cannot open the SQLite store"):
+        await store.open()
+    await store.close()
+
+
 async def test_calls_before_open_are_refused(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.sqlite3")
     with pytest.raises(StoreError, match="not open"):
