@@ -35,13 +35,14 @@ class RetryPolicy:
     Args:
         max_retries: retries after the first attempt (429, 5xx, network errors).
         max_wait: most seconds one call may spend waiting, all waits together. A rate-limit
-            reset further away than that raises RateLimitedError instead of waiting.
+            reset further away than that raises RateLimitedError instead of waiting. The
+            default covers one full 15-minute window (plus a margin).
         backoff_base: first backoff for errors without a reset time (doubles each retry).
         backoff_max: longest single backoff.
     """
 
     max_retries: int = 5
-    max_wait: float = 900.0
+    max_wait: float = 960.0
     backoff_base: float = 1.0
     backoff_max: float = 60.0
 

@@ -107,7 +107,8 @@ class FakeX:
         username, name: the authenticated account (``GET /2/users/me``).
         limits: calls per 15-minute window per endpoint (``users_me``, ``mentions``,
             ``create_tweet``), defaults :data:`DEFAULT_LIMITS`.
-        clock: Unix time source for windows, timestamps and ``created_at``.
+        clock: Unix time source for rate-limit windows and ``created_at`` (OAuth timestamps
+            are checked against the real time, as the client stamps them with it).
     """
 
     def __init__(
@@ -302,12 +303,10 @@ class FakeX:
                 return forced
         return None
 
-    def _authenticate(self, request: web.Request, *, allow_bearer: bool) -> str | None:
+    def _authenticate(self, request: web.Request) -> str | None:
         """``"oauth1"``/``"bearer"`` when the request is authentic, else None."""
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
-            if not allow_bearer:
-                return None
             token = header[len("Bearer ") :]
             ok = oauth.signatures_match(token, self.bearer_token)
             return "bearer" if ok else None
@@ -329,7 +328,7 @@ class FakeX:
         except ValueError:
             return False
         nonce = params.get("oauth_nonce", "")
-        if not nonce or abs(stamp - self._clock()) > _TIMESTAMP_SKEW or nonce in self._nonces:
+        if not nonce or abs(stamp - time.time()) > _TIMESTAMP_SKEW or nonce in self._nonces:
             return False
         path = request.raw_path.split("?", 1)[0]
         query = list(request.rel_url.query.items())
@@ -363,15 +362,23 @@ class FakeX:
                 body = await request.json()
             except ValueError:
                 body = None
-        auth = self._authenticate(request, allow_bearer=allow_bearer)
+        auth = self._authenticate(request)
         window = self._window(endpoint)
         headers: dict[str, str] = {}
         if auth is None:
             status, payload = _problem(401, "Unauthorized", "Unauthorized")
+        elif auth == "bearer" and not allow_bearer:
+            status, payload = _problem(
+                403,
+                "Unsupported Authentication",
+                "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint."
+                "  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User "
+                "Context].",
+            )
         elif (forced := self._take_forced(endpoint)) is not None:
-            if forced.status == 429:
-                window.remaining = 0
-                window.reset = float(int(self._clock() + forced.reset_in))
+            if forced.status == 429:  # reported as a spent window; the real one is untouched
+                headers["x-rate-limit-remaining"] = "0"
+                headers["x-rate-limit-reset"] = str(int(self._clock() + forced.reset_in))
                 status, payload = _problem(429, "Too Many Requests", "Too Many Requests")
             else:
                 status, payload = _problem(forced.status, "Service Unavailable", "Try later")
@@ -383,9 +390,9 @@ class FakeX:
                 status, payload = handle(auth, body)
             except InvalidParameter as exc:
                 status, payload = 400, _invalid_request(exc)
-        headers["x-rate-limit-limit"] = str(window.limit)
-        headers["x-rate-limit-remaining"] = str(max(0, window.remaining))
-        headers["x-rate-limit-reset"] = str(int(window.reset))
+        headers.setdefault("x-rate-limit-limit", str(window.limit))
+        headers.setdefault("x-rate-limit-remaining", str(max(0, window.remaining)))
+        headers.setdefault("x-rate-limit-reset", str(int(window.reset)))
         self.requests.append(
             FakeRequest(
                 request.method, request.path, endpoint, auth, status, dict(request.query), body
