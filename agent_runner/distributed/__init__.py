@@ -1,0 +1,10 @@
+"""The distributed runtime: the core's MessageRuntime over Redis Streams, and RedisStore.
+
+Needs the ``redis`` extra (``pip install 'agent-runner[redis]'``). The wire format, for
+workers in other languages, is in ``docs/distributed.md``.
+"""
+
+from agent_runner.distributed._errors import PayloadTooLargeError, RemoteError
+from agent_runner.distributed._runtime import DistributedAgentRuntime
+
+__all__ = ["DistributedAgentRuntime", "PayloadTooLargeError", "RemoteError"]

@@ -1,0 +1,476 @@
+"""The worker side: one XREADGROUP loop, per-agent mailboxes, handling, replies and acks.
+
+Entries read from the owned partitions go to the mailbox of their agent: one agent handles
+one message at a time, in stream order (agents of a class with ``concurrent_handling`` start
+each message at once). A call that comes back to an agent waiting in the same call chain
+(A asks B, B asks A, across workers) runs at once instead of deadlocking: RPC headers carry
+the chain. After a handler returns, its reply, the agent's changed state and the ``XACK`` go
+out together in the next pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, cast
+
+import redis.asyncio as redis
+from redis.exceptions import ResponseError
+
+from agent_runner.core import (
+    Agent,
+    AgentId,
+    AgentInstantiationContext,
+    BaseAgent,
+    CancellationToken,
+    MessageContext,
+    MessageHandlerContext,
+    TopicId,
+)
+from agent_runner.core._message_handler_context import CURRENT_FRAME, HandlerFrame
+from agent_runner.distributed._claim import ensure_group
+from agent_runner.distributed._codec import PayloadCodec
+from agent_runner.distributed._options import Options
+from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
+from agent_runner.distributed._partitions import PartitionState, PartitionTable
+from agent_runner.distributed._registry import Partition, backoff_delay
+from agent_runner.distributed._wire import (
+    CANCEL,
+    ERROR,
+    EVENT,
+    GROUP,
+    JSON_CONTENT_TYPE,
+    LOAD_STATE,
+    METADATA,
+    REPLY,
+    RPC,
+    SAVE_STATE,
+    WAKE,
+    Header,
+    Keys,
+    dump_header,
+    error_info,
+    load_header,
+    partition_of,
+    stream_entries,
+)
+from agent_runner.errors import SerializationError
+
+if TYPE_CHECKING:
+    from agent_runner.core import MessageRuntime
+
+logger = logging.getLogger(__name__)
+
+AgentFactory = Callable[[AgentId], Awaitable[Agent]]
+
+
+class Delivery:
+    __slots__ = ("data", "entry_id", "header", "part")
+
+    def __init__(self, part: PartitionState, entry_id: bytes, header: Header, data: bytes):
+        self.part = part
+        self.entry_id = entry_id
+        self.header = header
+        self.data = data
+
+
+class _Mailbox:
+    __slots__ = ("queue", "running")
+
+    def __init__(self) -> None:
+        self.queue: deque[Delivery] = deque()
+        self.running = False
+
+
+class _RemoteFrame:
+    """A handler invocation waiting in another process, from an RPC header's ``chain``."""
+
+    __slots__ = ("active", "agent_id", "parent")
+
+    def __init__(self, agent_id: AgentId, parent: HandlerFrame | None) -> None:
+        self.agent_id = agent_id
+        self.parent = parent
+        self.active = True
+
+
+def _remote_chain(chain: list[str] | None) -> HandlerFrame | None:
+    frame: HandlerFrame | None = None
+    for text in chain or ():
+        try:
+            frame = _RemoteFrame(AgentId.from_str(text), frame)
+        except ValueError:
+            continue
+    return frame
+
+
+def _has_own_state(agent: Agent) -> bool:
+    save = getattr(type(agent), "save_state", None)
+    return save is not None and save is not BaseAgent.save_state
+
+
+class Host:
+    """Hosts agent types for one runtime: reads, dispatches, handles, acknowledges."""
+
+    def __init__(
+        self,
+        runtime: MessageRuntime,
+        client: redis.Redis,
+        keys: Keys,
+        outbox: Outbox,
+        codec: PayloadCodec,
+        table: PartitionTable,
+        options: Options,
+        worker_id: str,
+    ) -> None:
+        self._runtime = runtime
+        self._client = client
+        self._keys = keys
+        self._outbox = outbox
+        self._codec = codec
+        self.table = table
+        self._options = options
+        self.worker_id = worker_id
+        self.factories: dict[str, AgentFactory] = {}
+        self.agents: dict[AgentId, Agent] = {}
+        self._activating: dict[AgentId, asyncio.Future[Agent]] = {}
+        self._saved: dict[AgentId, str] = {}
+        self._mailboxes: dict[AgentId, _Mailbox] = {}
+        self._tokens: dict[str, CancellationToken] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.inflight = 0
+        self._capacity = asyncio.Event()
+        self._capacity.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = False
+        self.on_rebalance: Callable[[], None] = lambda: None
+
+    # -- agents ----------------------------------------------------------------------
+    async def get_agent(self, agent_id: AgentId) -> Agent:
+        agent = self.agents.get(agent_id)
+        if agent is not None:
+            return agent
+        pending = self._activating.get(agent_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        factory = self.factories.get(agent_id.type)
+        if factory is None:
+            raise LookupError(f"Agent type {agent_id.type!r} is not hosted by {self.worker_id}")
+        future: asyncio.Future[Agent] = asyncio.get_running_loop().create_future()
+        self._activating[agent_id] = future
+        try:
+            with AgentInstantiationContext.populate_context((self._runtime, agent_id)):
+                agent = await factory(agent_id)
+            saved = await self._client.hget(self._keys.state(agent_id.type), agent_id.key)
+            if saved is not None:
+                text = saved.decode() if isinstance(saved, bytes) else str(saved)
+                await agent.load_state(json.loads(text))
+                self._saved[agent_id] = text
+            self.agents[agent_id] = agent
+            future.set_result(agent)
+            return agent
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters get it through shield
+            raise
+        finally:
+            del self._activating[agent_id]
+
+    async def deactivate(self, partitions: set[Partition], *, pinned: set[AgentId]) -> None:
+        """Close the agents of partitions given up: their state is re-read on return."""
+        counts = self.table.partition_counts
+        for agent_id in list(self.agents):
+            if agent_id in pinned:
+                continue
+            count = counts.get(agent_id.type)
+            if count and (agent_id.type, partition_of(agent_id.key, count)) in partitions:
+                if agent_id in self._mailboxes:
+                    continue
+                agent = self.agents.pop(agent_id)
+                self._saved.pop(agent_id, None)
+                try:
+                    await agent.close()
+                except Exception:
+                    logger.exception("closing agent %s failed", agent_id)
+
+    # -- read loop -------------------------------------------------------------------
+    async def read_loop(self, read_client: redis.Redis) -> None:
+        control = self._keys.control(self.worker_id)
+        control_b = control.encode()
+        await ensure_group(self._client, control, "$")
+        attempt = 0
+        while not self._stopping:
+            if self.inflight >= self._options.max_inflight:
+                self._capacity.clear()
+                await self._capacity.wait()
+                continue
+            streams: dict[str, str] = {control: ">"}
+            for part in self.table.readable():
+                streams[part.stream] = part.cursor
+            try:
+                response = await cast(Any, read_client).xreadgroup(
+                    GROUP,
+                    self.worker_id,
+                    streams,
+                    count=self._options.read_count,
+                    block=self._options.block_ms,
+                )
+                attempt = 0
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):
+                    for name in streams:
+                        await ensure_group(self._client, name, "$" if name == control else "0")
+                    continue
+                logger.exception("worker %s: XREADGROUP failed", self.worker_id)
+                await asyncio.sleep(self._options.heartbeat_interval)
+                continue
+            except TRANSIENT_ERRORS as exc:
+                delay = backoff_delay(attempt, base=0.05, cap=2.0, jitter=random.random())
+                attempt += 1
+                logger.warning(
+                    "worker %s: redis unavailable (%r), retry in %.2fs", self.worker_id, exc, delay
+                )
+                await asyncio.sleep(delay)
+                continue
+            for stream, entries in stream_entries(response):
+                if stream == control_b:
+                    self._on_control(control, entries)
+                    continue
+                owned = self.table.by_stream.get(stream)
+                if owned is None or owned.draining:
+                    continue  # lost meanwhile: the entries stay pending for the next owner
+                if owned.cursor != ">":
+                    if not entries:
+                        owned.cursor = ">"
+                        continue
+                    owned.cursor = entries[-1][0].decode()
+                for entry_id, fields in entries:
+                    owned.last_read = entry_id
+                    self._dispatch(owned, entry_id, fields)
+
+    def _on_control(self, control: str, entries: list[Any]) -> None:
+        for entry_id, fields in entries:
+            self._outbox.ack(control, entry_id)
+            try:
+                header = load_header(fields[b"h"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            if header.get("kind") == WAKE and header.get("id") == "rebalance":
+                self.on_rebalance()
+
+    def _dispatch(self, part: PartitionState, entry_id: bytes, fields: Any) -> None:
+        if not fields:  # an entry deleted while pending
+            self._outbox.ack(part.stream, entry_id)
+            return
+        try:
+            header = load_header(fields[b"h"])
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.error("%s %s: malformed envelope dropped: %s", part.stream, entry_id, exc)
+            self._outbox.ack(part.stream, entry_id)
+            return
+        kind = header["kind"]
+        if kind == CANCEL:
+            token = self._tokens.get(header.get("rid", ""))
+            if token is not None:
+                token.cancel()
+            self._outbox.ack(part.stream, entry_id)
+            return
+        if entry_id in part.inflight:
+            return
+        delivery = Delivery(part, entry_id, header, fields.get(b"d", b""))
+        try:
+            agent_id = AgentId.from_str(header.get("to", ""))
+        except ValueError as exc:
+            self._finish(delivery, None, SerializationError(f"bad recipient: {exc}"))
+            return
+        part.inflight.add(entry_id)
+        self.inflight += 1
+        self._idle.clear()
+        chain = header.get("chain")
+        if isinstance(chain, list) and str(agent_id) in chain:
+            self._spawn(self._handle(agent_id, delivery))
+            return
+        box = self._mailboxes.get(agent_id)
+        if box is None:
+            box = self._mailboxes[agent_id] = _Mailbox()
+        box.queue.append(delivery)
+        if not box.running:
+            box.running = True
+            self._spawn(self._drain(agent_id, box))
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self, agent_id: AgentId, box: _Mailbox) -> None:
+        try:
+            while box.queue:
+                delivery = box.queue.popleft()
+                agent = self.agents.get(agent_id)
+                if agent is None:
+                    try:
+                        agent = await self.get_agent(agent_id)
+                    except Exception:
+                        agent = None  # _handle reports the error to the caller
+                if agent is not None and getattr(type(agent), "concurrent_handling", False):
+                    self._spawn(self._handle(agent_id, delivery))
+                else:
+                    await self._handle(agent_id, delivery)
+        finally:
+            box.running = False
+            if not box.queue:
+                self._mailboxes.pop(agent_id, None)
+
+    # -- handling --------------------------------------------------------------------
+    async def _handle(self, agent_id: AgentId, delivery: Delivery) -> None:
+        header = delivery.header
+        kind = header["kind"]
+        rid = header.get("rid")
+        reply: tuple[str, str, bytes] | None = None
+        error: BaseException | None = None
+        agent: Agent | None = None
+        try:
+            agent = await self.get_agent(agent_id)
+            if kind == RPC or kind == EVENT:
+                reply = await self._deliver(agent, agent_id, delivery)
+            elif kind == SAVE_STATE:
+                state = await agent.save_state()
+                reply = ("dict", JSON_CONTENT_TYPE, json.dumps(dict(state)).encode())
+            elif kind == LOAD_STATE:
+                await agent.load_state(json.loads(delivery.data))
+                reply = self._codec.encode(None)
+            elif kind == METADATA:
+                reply = ("dict", JSON_CONTENT_TYPE, json.dumps(dict(agent.metadata)).encode())
+            else:
+                raise SerializationError(f"unknown message kind {kind!r}")
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if self._stopping or (task is not None and task.cancelling()):
+                self._release_inflight(delivery)
+                raise
+            error = exc
+        except Exception as exc:
+            error = exc
+        if error is not None and kind == EVENT:
+            logger.error(
+                "agent %s failed on event %s (message %s)",
+                agent_id,
+                header.get("type"),
+                header.get("id"),
+                exc_info=error,
+            )
+        if agent is not None and _has_own_state(agent):
+            await self._save_state(agent_id, agent)
+        if rid is not None:
+            self._tokens.pop(rid, None)
+        self._finish(delivery, reply, error)
+
+    async def _deliver(
+        self, agent: Agent, agent_id: AgentId, delivery: Delivery
+    ) -> tuple[str, str, bytes] | None:
+        header = delivery.header
+        codec = self._codec
+        type_name = header.get("type", "")
+        codec.check_size(len(delivery.data), type_name)
+        message = codec.decode(type_name, header.get("ct", JSON_CONTENT_TYPE), delivery.data)
+        token = CancellationToken()
+        rid = header.get("rid")
+        if rid is not None:
+            self._tokens[rid] = token
+        sender = header.get("sender")
+        topic = header.get("topic")
+        is_rpc = header["kind"] == RPC
+        ctx = MessageContext(
+            sender=AgentId.from_str(sender) if sender else None,
+            topic_id=TopicId(topic[0], topic[1]) if topic else None,
+            is_rpc=is_rpc,
+            cancellation_token=token,
+            message_id=header.get("id"),
+        )
+        chain = header.get("chain")
+        reset = CURRENT_FRAME.set(_remote_chain(chain if isinstance(chain, list) else None))
+        try:
+            with MessageHandlerContext.populate_context(agent_id):
+                result = await agent.on_message(message, ctx)
+        finally:
+            CURRENT_FRAME.reset(reset)
+        return codec.encode(result) if is_rpc else None
+
+    async def _save_state(self, agent_id: AgentId, agent: Agent) -> None:
+        try:
+            state = await agent.save_state()
+            text = json.dumps(dict(state), sort_keys=True, separators=(",", ":"))
+        except Exception:
+            logger.exception("agent %s: save_state failed; state not persisted", agent_id)
+            return
+        if self._saved.get(agent_id) != text:
+            self._saved[agent_id] = text
+            self._outbox.push("HSET", self._keys.state(agent_id.type), agent_id.key, text)
+
+    def _finish(
+        self, delivery: Delivery, reply: tuple[str, str, bytes] | None, error: BaseException | None
+    ) -> None:
+        header = delivery.header
+        rid = header.get("rid")
+        reply_to = header.get("reply_to")
+        if rid is not None and reply_to and header["kind"] != EVENT:
+            out: Header = {"v": 1, "rid": rid, "worker": self.worker_id}
+            data = b""
+            if error is not None:
+                out["kind"] = ERROR
+                out["error"] = error_info(error)
+                out["to"] = header.get("to", "")
+            else:
+                if reply is None:
+                    reply = ("null", JSON_CONTENT_TYPE, b"null")
+                out["kind"] = REPLY
+                out["type"], out["ct"], data = reply
+            self._outbox.push("XADD", reply_to, "*", "h", dump_header(out), "d", data)
+        self._outbox.ack(delivery.part.stream, delivery.entry_id)
+        self._release_inflight(delivery)
+
+    def _release_inflight(self, delivery: Delivery) -> None:
+        part = delivery.part
+        if delivery.entry_id in part.inflight:
+            part.inflight.discard(delivery.entry_id)
+            self.inflight -= 1
+            if self.inflight < self._options.max_inflight:
+                self._capacity.set()
+            if self.inflight == 0:
+                self._idle.set()
+            if part.draining and not part.inflight:
+                self.on_rebalance()
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def wait_idle(self, grace: float) -> bool:
+        try:
+            async with asyncio.timeout(grace):
+                await self._idle.wait()
+            return True
+        except TimeoutError:
+            return False
+
+    async def stop(self, grace: float) -> None:
+        """Finish in-flight messages (up to ``grace`` seconds), then cancel the rest."""
+        if not await self.wait_idle(grace):
+            logger.warning(
+                "worker %s: %d messages unfinished at stop", self.worker_id, self.inflight
+            )
+        self._stopping = True
+        self._capacity.set()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._mailboxes.clear()
+        self._stopping = False
+
+    async def close_agents(self) -> None:
+        agents, self.agents = self.agents, {}
+        for agent in agents.values():
+            await agent.close()

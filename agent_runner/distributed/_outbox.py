@@ -1,0 +1,162 @@
+"""Group-commit writer: every Redis write of a process goes through one pipeline at a time.
+
+Commands queued while a pipeline is in flight go together in the next one, so 2,000
+concurrent RPCs cost a handful of round trips, not 2,000. A batch that fails with a
+connection error is retried with capped backoff (Redis restarting) for up to
+``retry_for`` seconds; after that its waiters get the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any
+
+import redis.asyncio as redis
+from redis.exceptions import BusyLoadingError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from agent_runner.distributed._registry import backoff_delay
+from agent_runner.distributed._wire import GROUP
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    BusyLoadingError,
+    ConnectionError,
+    TimeoutError,
+)
+"""Errors after which a Redis call is retried (the server restarting or unreachable)."""
+
+_Op = tuple[tuple[Any, ...], "asyncio.Future[Any] | None"]
+
+
+class Outbox:
+    """Batches commands into pipelines; one pipeline in flight at a time."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        max_batch: int = 2000,
+        retry_for: float = 30.0,
+        backoff_base: float = 0.05,
+        backoff_cap: float = 2.0,
+    ) -> None:
+        self._client = client
+        self._max_batch = max_batch
+        self._retry_for = retry_for
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._ops: list[_Op] = []
+        self._acks: dict[str, list[Any]] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="agent-runner-outbox")
+
+    def push(self, *args: Any) -> None:
+        """Queue a command whose result nobody waits for (errors are logged)."""
+        self._ops.append((args, None))
+        self._wake.set()
+
+    def ack(self, stream: str, entry_id: Any) -> None:
+        """Queue an ``XACK``; the acks of one batch go last, after the replies and states."""
+        ids = self._acks.get(stream)
+        if ids is None:
+            self._acks[stream] = [entry_id]
+        else:
+            ids.append(entry_id)
+        self._wake.set()
+
+    def call(self, *args: Any) -> asyncio.Future[Any]:
+        """Queue a command; the future gets its result or error."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._ops.append((args, future))
+        self._wake.set()
+        return future
+
+    async def flush(self) -> None:
+        """Wait until every command queued so far has been sent (or failed)."""
+        if self._task is None or self._task.done():
+            return
+        await asyncio.shield(self.call())
+
+    async def close(self) -> None:
+        """Send what is queued, then stop."""
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(self.flush(), timeout=self._retry_for + 5)
+        except TimeoutError:
+            logger.warning("outbox: %d commands not sent at close", len(self._ops))
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+        for _, future in self._ops:
+            if future is not None and not future.done():
+                future.set_exception(ConnectionError("the runtime is closed"))
+        self._ops.clear()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._ops or self._acks:
+                batch = self._ops[: self._max_batch]
+                del self._ops[: self._max_batch]
+                if self._acks:
+                    acks, self._acks = self._acks, {}
+                    batch += [(("XACK", s, GROUP, *ids), None) for s, ids in acks.items()]
+                await self._send(batch)
+
+    async def _send(self, batch: list[_Op]) -> None:
+        commands = [args for args, _ in batch if args]
+        results: list[Any] = []
+        if commands:
+            started = time.monotonic()
+            attempt = 0
+            while True:
+                try:
+                    pipe = self._client.pipeline(transaction=False)
+                    for args in commands:
+                        pipe.execute_command(*args)
+                    results = await pipe.execute(raise_on_error=False)
+                    break
+                except TRANSIENT_ERRORS as exc:
+                    if time.monotonic() - started > self._retry_for:
+                        logger.error("outbox: giving up on %d commands: %r", len(commands), exc)
+                        for _, future in batch:
+                            if future is not None and not future.done():
+                                future.set_exception(exc)
+                        return
+                    delay = backoff_delay(
+                        attempt,
+                        base=self._backoff_base,
+                        cap=self._backoff_cap,
+                        jitter=random.random(),
+                    )
+                    logger.warning("outbox: redis unavailable (%r), retrying in %.2fs", exc, delay)
+                    attempt += 1
+                    await asyncio.sleep(delay)
+        it = iter(results)
+        for args, future in batch:
+            result = next(it) if args else None
+            if future is None:
+                if isinstance(result, Exception):
+                    logger.warning("outbox: %s failed: %s", args[0], result)
+            elif not future.done():
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)

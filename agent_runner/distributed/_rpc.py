@@ -1,0 +1,87 @@
+"""Pending RPCs of one runtime: every call ends with a reply, an error or a timeout.
+
+Each call gets a request id (``rid``) unique to its runtime. The reply loop resolves calls by
+``rid``; a timer fails the call with :class:`~agent_runner.errors.RPCTimeoutError` naming the
+recipient; on timeout or cancellation a ``cancel`` envelope is sent after the request, on the
+same stream, so the worker handling it cancels the handler's token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent_runner.errors import RPCTimeoutError, RuntimeStoppedError
+
+
+@dataclass(slots=True)
+class Call:
+    """One RPC in flight."""
+
+    rid: str
+    recipient: str
+    stream: str
+    future: asyncio.Future[Any]
+    timer: asyncio.TimerHandle | None = field(default=None)
+
+
+class PendingCalls:
+    """RPCs awaiting a reply, by request id."""
+
+    def __init__(self, runtime_id: str, on_abandon: Callable[[Call], None]) -> None:
+        self._prefix = f"{runtime_id}:"
+        self._counter = itertools.count(1)
+        self._calls: dict[str, Call] = {}
+        self._on_abandon = on_abandon
+        """Called when a call is given up (timeout, cancellation): sends the cancel envelope."""
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def new_rid(self) -> str:
+        return f"{self._prefix}{next(self._counter)}"
+
+    def add(self, rid: str, recipient: str, stream: str, timeout: float | None) -> Call:
+        loop = asyncio.get_running_loop()
+        call = Call(rid, recipient, stream, loop.create_future())
+        if timeout is not None:
+            call.timer = loop.call_later(timeout, self._expire, rid, timeout)
+        self._calls[rid] = call
+        call.future.add_done_callback(lambda f: self._done(rid, f))
+        return call
+
+    def pop(self, rid: str) -> Call | None:
+        call = self._calls.pop(rid, None)
+        if call is not None and call.timer is not None:
+            call.timer.cancel()
+        return call
+
+    def _done(self, rid: str, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():
+            call = self.pop(rid)
+            if call is not None:
+                self._on_abandon(call)
+
+    def _expire(self, rid: str, timeout: float) -> None:
+        call = self.pop(rid)
+        if call is None or call.future.done():
+            return
+        call.future.set_exception(
+            RPCTimeoutError(f"no reply from {call.recipient} within {timeout:g}s (rid {rid})")
+        )
+        self._on_abandon(call)
+
+    def fail_all(self, reason: str) -> None:
+        """Fail every pending call (the runtime is closing)."""
+        calls = list(self._calls.values())
+        self._calls.clear()
+        for call in calls:
+            if call.timer is not None:
+                call.timer.cancel()
+            if not call.future.done():
+                call.future.set_exception(
+                    RuntimeStoppedError(f"{reason}: no reply from {call.recipient}")
+                )

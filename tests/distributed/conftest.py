@@ -1,0 +1,48 @@
+"""Redis for the distributed tests.
+
+``redis_url``: the local server on 127.0.0.1:6379 when it answers PING, else a redis-server
+started on a free port for the session. Neither possible: under CI=true the test fails with
+the reason, elsewhere it is skipped. ``redis_prefix`` gives every test its own key prefix
+and deletes its keys afterwards, so parallel runs don't collide.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis.asyncio as redis
+
+from tests.distributed._servers import RedisServer, ping
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    if ping(6379):
+        yield "redis://127.0.0.1:6379/0"
+        return
+    server = RedisServer()
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    return redis_server_url
+
+
+@pytest.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
