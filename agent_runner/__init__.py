@@ -1,9 +1,20 @@
 """agent-runner: run autonomous agents forever.
 
 Inputs push validated messages, each conversation is an actor in the core message runtime,
-the agent answers, outputs deliver the reply.
+the agent answers, outputs deliver the reply::
+
+    from agent_runner import AgentRuntime, ShortTermMemory
+
+    async def echo(message, context):
+        return message.text
+
+    runtime = AgentRuntime(inputs=[chat], outputs=[chat], agent=echo,
+                           short_term_memory=ShortTermMemory())
+    asyncio.run(runtime.run())     # until SIGTERM / SIGINT / runtime.stop()
 """
 
+from agent_runner._guards import RefusedMessageError
+from agent_runner._runtime import AgentRuntime
 from agent_runner.agent import (
     Agent,
     AgentContext,
@@ -33,7 +44,10 @@ from agent_runner.errors import (
     RateLimitedError,
     StoreError,
 )
+from agent_runner.memory import ShortTermMemory
 from agent_runner.message import Attachment, Author, Message, Reply
+from agent_runner.pricing import Budget, ModelPrice, PaymentGate, PaymentVerifier, Pricing
+from agent_runner.store import MemoryStore, SQLiteStore, Store
 
 __all__ = [
     "Accepted",
@@ -45,9 +59,11 @@ __all__ = [
     "AgentOutput",
     "AgentResult",
     "AgentRunnerError",
+    "AgentRuntime",
     "Attachment",
     "Author",
     "BaseConnector",
+    "Budget",
     "BudgetExceededError",
     "ConfigurationError",
     "ConnectorError",
@@ -56,11 +72,20 @@ __all__ = [
     "DeliveryError",
     "InvalidMessageError",
     "MemoryItem",
+    "MemoryStore",
     "Message",
+    "ModelPrice",
     "PaymentError",
+    "PaymentGate",
+    "PaymentVerifier",
+    "Pricing",
     "RateLimitedError",
+    "RefusedMessageError",
     "Reply",
+    "SQLiteStore",
+    "ShortTermMemory",
     "Sink",
+    "Store",
     "StoreError",
     "StreamingOutput",
 ]

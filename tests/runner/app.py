@@ -18,9 +18,16 @@ import logging
 import sys
 from pathlib import Path
 
-from agent_runner import AgentContext, BaseConnector, InvalidMessageError, Message, Reply, Sink
-from agent_runner._runtime import AgentRuntime
-from agent_runner.store import SQLiteStore
+from agent_runner import (
+    AgentContext,
+    AgentRuntime,
+    BaseConnector,
+    InvalidMessageError,
+    Message,
+    Reply,
+    Sink,
+    SQLiteStore,
+)
 
 
 def say(line: str) -> None:

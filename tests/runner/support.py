@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from agent_runner._runtime import AgentRuntime
+from agent_runner import AgentRuntime
 
 FAST = {"handle_signals": False, "retry_base_delay": 0.001, "retry_max_delay": 0.01}
 """Keyword arguments that keep a test runner fast and out of the process's signals."""

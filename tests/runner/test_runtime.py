@@ -14,9 +14,9 @@ from agent_runner import (
     DeliveryError,
     InvalidMessageError,
     Message,
+    RefusedMessageError,
     Reply,
 )
-from agent_runner._guards import RefusedMessageError
 from agent_runner.store import Store
 from connectors.memory import MemoryConnector
 from tests.runner.support import make, running
