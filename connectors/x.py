@@ -317,6 +317,8 @@ class XConnector(BaseConnector):
                 "X needs X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET "
                 "(or X_BEARER_TOKEN with X_USER_ID for a read-only input)"
             )
+        if self.mentions_auth == "app" and not self._bearer and not self.dry_run:
+            raise ConfigurationError('mentions_auth="app" needs X_BEARER_TOKEN')
         _install_redaction()
         middlewares = (api_base_middleware(self.api_base),) if self.api_base else ()
         self._session = aiohttp.ClientSession(
@@ -343,6 +345,18 @@ class XConnector(BaseConnector):
             self.user_id = str(me["data"]["id"])
             self.username = str(me["data"]["username"])
             log.info("x: signed in as @%s (%s)", self.username, self.user_id)
+        elif self.user_id is not None and self.username is None and self._bearer:
+            user_id = self.user_id  # an app-auth read: who is this account?
+            try:
+                found = await self._call("users_id", lambda: client.get_user(id=user_id))
+            except BaseException:
+                await self.close()
+                raise
+            if "data" not in found:
+                await self.close()
+                raise ConfigurationError(f"X_USER_ID {user_id} is not an X account")
+            self.username = str(found["data"]["username"])
+            log.info("x: reading mentions of @%s (%s), app-only", self.username, user_id)
 
     async def __aenter__(self) -> XConnector:
         await self.open()

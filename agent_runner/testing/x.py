@@ -3,6 +3,7 @@
 It speaks the endpoints a mentions bot uses, as tweepy's ``AsyncClient`` calls them:
 
 - ``GET /2/users/me`` (OAuth 1.0a user context),
+- ``GET /2/users/:id`` (user context or app-only bearer token),
 - ``GET /2/users/:id/mentions`` (user context or app-only bearer token; ``since_id``,
   ``until_id``, ``max_results``, ``pagination_token``, ``expansions``, ``tweet.fields``,
   ``user.fields``; answers ``data``/``includes``/``meta`` with ``newest_id``, ``oldest_id``
@@ -61,7 +62,12 @@ from agent_runner.testing._x_timeline import (
 
 WINDOW_SECONDS = 900.0
 """X's rate-limit window: 15 minutes."""
-DEFAULT_LIMITS: Mapping[str, int] = {"users_me": 75, "mentions": 180, "create_tweet": 200}
+DEFAULT_LIMITS: Mapping[str, int] = {
+    "users_me": 75,
+    "users_id": 300,
+    "mentions": 180,
+    "create_tweet": 200,
+}
 """Calls per window per endpoint (X's user-context limits)."""
 MAX_CODE_POINTS = 280
 _TIMESTAMP_SKEW = 300.0
@@ -105,8 +111,8 @@ class FakeX:
             credentials it accepts (any other signature is refused with 401).
         bearer_token: the app-only token it accepts on app-auth reads.
         username, name: the authenticated account (``GET /2/users/me``).
-        limits: calls per 15-minute window per endpoint (``users_me``, ``mentions``,
-            ``create_tweet``), defaults :data:`DEFAULT_LIMITS`.
+        limits: calls per 15-minute window per endpoint (``users_me``, ``users_id``,
+            ``mentions``, ``create_tweet``), defaults :data:`DEFAULT_LIMITS`.
         clock: Unix time source for rate-limit windows and ``created_at`` (OAuth timestamps
             are checked against the real time, as the client stamps them with it).
     """
@@ -155,6 +161,7 @@ class FakeX:
         app = web.Application()
         app.router.add_get("/2/users/me", self._users_me)
         app.router.add_get("/2/users/{id}/mentions", self._mentions)
+        app.router.add_get("/2/users/{id}", self._user_by_id)
         app.router.add_post("/2/tweets", self._create_tweet)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -221,8 +228,9 @@ class FakeX:
     ) -> None:
         """Answer the next ``n`` requests (to ``endpoint`` if given) with 429.
 
-        ``endpoint`` is ``"users_me"``, ``"mentions"`` or ``"create_tweet"``; the 429 carries
-        ``x-rate-limit-remaining: 0`` and ``x-rate-limit-reset`` ``reset_in`` seconds ahead.
+        ``endpoint`` is ``"users_me"``, ``"users_id"``, ``"mentions"`` or ``"create_tweet"``;
+        the 429 carries ``x-rate-limit-remaining: 0`` and ``x-rate-limit-reset`` ``reset_in``
+        seconds ahead (the endpoint's real window is left as it was).
         """
         self._forced.append(_Forced(n, 429, reset_in, endpoint))
 
@@ -414,6 +422,30 @@ class FakeX:
             return 200, {"data": self.me.render(fields)}
 
         return await self._answer(request, "users_me", allow_bearer=False, handle=handle)
+
+    async def _user_by_id(self, request: web.Request) -> web.Response:
+        def handle(auth: str, body: Any) -> tuple[int, Any]:
+            fields = csv(request.query.get("user.fields"))
+            check_fields("user.fields", fields, USER_FIELDS)
+            wanted = request.match_info["id"]
+            user = next((u for u in self._users.values() if u.id == wanted), None)
+            if user is None:
+                return 200, {
+                    "errors": [
+                        {
+                            "value": wanted,
+                            "detail": f"Could not find user with id: [{wanted}].",
+                            "title": "Not Found Error",
+                            "resource_type": "user",
+                            "parameter": "id",
+                            "resource_id": wanted,
+                            "type": "https://api.twitter.com/2/problems/resource-not-found",
+                        }
+                    ]
+                }
+            return 200, {"data": user.render(fields)}
+
+        return await self._answer(request, "users_id", allow_bearer=True, handle=handle)
 
     async def _mentions(self, request: web.Request) -> web.Response:
         def handle(auth: str, body: Any) -> tuple[int, Any]:

@@ -7,7 +7,12 @@ import logging
 import pytest
 from pydantic import SecretStr
 
-from agent_runner.errors import ConnectorError, DeliveryError, RateLimitedError
+from agent_runner.errors import (
+    ConfigurationError,
+    ConnectorError,
+    DeliveryError,
+    RateLimitedError,
+)
 from agent_runner.message import Author, Message, Reply
 from agent_runner.store import MemoryStore
 from agent_runner.testing.x import FakeX
@@ -86,8 +91,13 @@ async def test_app_only_bearer_token_reads_mentions(fake_x: FakeX, clock: FakeCl
     fake_x.add_mention("hello app")
     sink = RecordingSink()
     async with x:
+        assert x.username == fake_x.me.username  # looked up with the bearer token
         assert await x.poll(sink) == 1
-    assert [r.auth for r in fake_x.requests] == ["bearer"]
+    assert [(r.endpoint, r.auth) for r in fake_x.requests] == [
+        ("users_id", "bearer"),
+        ("mentions", "bearer"),
+    ]
+    assert sink.messages[0].text == "hello app"  # our handle stripped: the username is known
 
 
 @pytest.mark.parametrize(
@@ -110,9 +120,28 @@ async def test_bad_oauth_credentials_are_rejected(
 
 async def test_a_wrong_bearer_token_is_rejected(fake_x: FakeX, clock: FakeClock) -> None:
     x = XConnector(bearer_token="nope", user_id=fake_x.me.id, api_base=fake_x.url)
-    async with x:
-        with pytest.raises(DeliveryError, match="401"):
-            await x.poll(RecordingSink())
+    with pytest.raises(DeliveryError, match="401"):
+        await x.open()
+    await x.close()
+
+
+async def test_an_unknown_user_id_is_a_configuration_error(fake_x: FakeX) -> None:
+    x = XConnector(bearer_token=fake_x.bearer_token, user_id="999999", api_base=fake_x.url)
+    with pytest.raises(ConfigurationError, match="999999"):
+        await x.open()
+
+
+async def test_missing_credentials_are_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="X_API_KEY"):
+        await XConnector(api_key="only-this").open()
+    with pytest.raises(ConfigurationError, match="X_BEARER_TOKEN"):
+        await XConnector(
+            api_key="k",
+            api_secret="s",
+            access_token="t",
+            access_token_secret="ts",
+            mentions_auth="app",
+        ).open()
 
 
 async def test_a_long_reply_is_an_ordered_thread_within_the_weighted_limit(
