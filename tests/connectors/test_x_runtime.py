@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from agent_runner import AgentContext, AgentInput, Message
-from agent_runner._runtime import AgentRuntime
+from agent_runner import AgentContext, AgentInput, AgentRuntime, Message
 from agent_runner.store import MemoryStore, SQLiteStore, Store
 from agent_runner.testing.x import FakeX
 from connectors._x_ratelimit import RetryPolicy
