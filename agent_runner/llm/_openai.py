@@ -108,7 +108,12 @@ class OpenAIClient:
             raise ConfigurationError("OpenAIClient needs a model name")
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
-        import openai
+        try:
+            import openai
+        except ImportError:
+            raise ConfigurationError(
+                "OpenAIClient needs the openai package: pip install 'agent-runner[llm]'"
+            ) from None
 
         self._openai = openai
         self._model = model
@@ -196,26 +201,13 @@ class OpenAIClient:
                 ) from exc
             else:
                 return _with_usage(completion, messages, tools)
-            delay = (
-                retry_delay(
-                    self._retry,
-                    attempt,
-                    retry_after=retry_after,
-                    jitter=random.random(),
+            delay = None
+            if retryable and not state.streamed:
+                delay = retry_delay(
+                    self._retry, attempt, retry_after=retry_after, jitter=random.random()
                 )
-                if retryable and not state.streamed
-                else None
-            )
             if delay is None:
-                why = (
-                    "not retryable"
-                    if not retryable
-                    else "the answer was partly streamed already"
-                    if state.streamed
-                    else f"Retry-After {retry_after:.0f} s is over the cap"
-                    if retry_after is not None and retry_after > self._retry.max_retry_after
-                    else f"gave up after {attempt + 1} attempts"
-                )
+                why = self._why_not(retryable, state.streamed, retry_after, attempt)
                 raise ModelResponseError(
                     f"{self._model} at {self.base_url}: {reason} ({why})",
                     status_code=status,
@@ -231,6 +223,20 @@ class OpenAIClient:
             )
             await self._sleep(delay)
             attempt += 1
+
+    def _why_not(
+        self, retryable: bool, streamed: bool, retry_after: float | None, attempt: int
+    ) -> str:
+        """Why a failed call is not retried, for the error message."""
+        if not retryable:
+            return "not retryable"
+        if streamed:
+            return "the answer was partly streamed already"
+        if retry_after is not None and retry_after > self._retry.max_retry_after:
+            return (
+                f"Retry-After {retry_after:.0f} s is over the {self._retry.max_retry_after:g} s cap"
+            )
+        return f"gave up after {attempt + 1} attempts"
 
     def _request(
         self,

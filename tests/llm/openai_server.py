@@ -48,6 +48,8 @@ class Answer:
     chunk_size: int = 4
     gate: asyncio.Event | None = None
     hang: bool = False
+    cut: bool = False
+    """When streaming: drop the connection after the first content chunk."""
 
 
 def text(content: str, *, usage: tuple[int, int] | None = (10, 5)) -> Answer:
@@ -218,6 +220,10 @@ class OpenAIServer:
             await response.write(chunk({"content": piece}))
             if index == 0 and answer.gate is not None:
                 await answer.gate.wait()
+            if index == 0 and answer.cut:
+                assert request.transport is not None
+                request.transport.abort()
+                return response
         for index, call in enumerate(self._tool_calls(answer)):
             head = {
                 "index": index,

@@ -251,3 +251,18 @@ def test_configuration() -> None:
         OpenAIClient(model="")
     with pytest.raises(ValueError):
         OpenAIClient(model="m", base_url="http://127.0.0.1:1/v1", timeout=0)
+
+
+async def test_a_stream_cut_after_some_text_is_not_retried(
+    server: OpenAIServer, client: OpenAIClient, sleeps: Sleeps
+) -> None:
+    server.script(Answer(content="Hello there, partial answer", cut=True), text("unused"))
+    pieces: list[str] = []
+
+    async def on_text(piece: str) -> None:
+        pieces.append(piece)
+
+    with pytest.raises(ModelResponseError, match="partly streamed already"):
+        await client.complete(PROMPT, on_text=on_text)
+    assert pieces == ["Hell"]  # shown once, never repeated by a retry
+    assert sleeps.delays == [] and len(server.requests) == 1
