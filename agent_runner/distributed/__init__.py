@@ -6,5 +6,6 @@ workers in other languages, is in ``docs/distributed.md``.
 
 from agent_runner.distributed._errors import PayloadTooLargeError, RemoteError
 from agent_runner.distributed._runtime import DistributedAgentRuntime
+from agent_runner.distributed._store import RedisStore
 
-__all__ = ["DistributedAgentRuntime", "PayloadTooLargeError", "RemoteError"]
+__all__ = ["DistributedAgentRuntime", "PayloadTooLargeError", "RedisStore", "RemoteError"]

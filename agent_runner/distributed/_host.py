@@ -16,6 +16,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 
 import redis.asyncio as redis
@@ -31,7 +32,6 @@ from agent_runner.core import (
     MessageHandlerContext,
     TopicId,
 )
-from agent_runner.core._message_handler_context import CURRENT_FRAME, HandlerFrame
 from agent_runner.distributed._claim import ensure_group
 from agent_runner.distributed._codec import PayloadCodec
 from agent_runner.distributed._options import Options
@@ -86,25 +86,8 @@ class _Mailbox:
         self.running = False
 
 
-class _RemoteFrame:
-    """A handler invocation waiting in another process, from an RPC header's ``chain``."""
-
-    __slots__ = ("active", "agent_id", "parent")
-
-    def __init__(self, agent_id: AgentId, parent: HandlerFrame | None) -> None:
-        self.agent_id = agent_id
-        self.parent = parent
-        self.active = True
-
-
-def _remote_chain(chain: list[str] | None) -> HandlerFrame | None:
-    frame: HandlerFrame | None = None
-    for text in chain or ():
-        try:
-            frame = _RemoteFrame(AgentId.from_str(text), frame)
-        except ValueError:
-            continue
-    return frame
+CALL_CHAIN: ContextVar[tuple[str, ...]] = ContextVar("agent_runner_distributed_chain", default=())
+"""The agents (``type/key``) whose handlers wait in the current call chain, outermost first."""
 
 
 def _has_own_state(agent: Agent) -> bool:
@@ -393,12 +376,13 @@ class Host:
             message_id=header.get("id"),
         )
         chain = header.get("chain")
-        reset = CURRENT_FRAME.set(_remote_chain(chain if isinstance(chain, list) else None))
+        outer = tuple(chain) if isinstance(chain, list) else ()
+        reset = CALL_CHAIN.set((*outer, str(agent_id)))
         try:
             with MessageHandlerContext.populate_context(agent_id):
                 result = await agent.on_message(message, ctx)
         finally:
-            CURRENT_FRAME.reset(reset)
+            CALL_CHAIN.reset(reset)
         return codec.encode(result) if is_rpc else None
 
     async def _save_state(self, agent_id: AgentId, agent: Agent) -> None:

@@ -38,10 +38,9 @@ from agent_runner.core import (
     Subscription,
     TopicId,
 )
-from agent_runner.core._message_handler_context import CURRENT_FRAME
 from agent_runner.distributed._codec import PayloadCodec
 from agent_runner.distributed._errors import remote_exception
-from agent_runner.distributed._host import Host
+from agent_runner.distributed._host import CALL_CHAIN, Host
 from agent_runner.distributed._options import Options
 from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
 from agent_runner.distributed._partitions import PartitionTable
@@ -76,17 +75,6 @@ from agent_runner.errors import (
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T", bound=Agent)
-
-
-def _chain() -> list[str] | None:
-    frame = CURRENT_FRAME.get()
-    chain: list[str] = []
-    while frame is not None:
-        if frame.active:
-            chain.append(str(frame.agent_id))
-        frame = frame.parent
-    chain.reverse()
-    return chain or None
 
 
 def _dropped(value: Any) -> bool:
@@ -536,9 +524,9 @@ class DistributedAgentRuntime:
         header["to"] = str(recipient)
         header["sender"] = None if sender is None else str(sender)
         header["reply_to"] = self._reply_stream
-        chain = _chain()
+        chain = CALL_CHAIN.get()
         if chain:
-            header["chain"] = chain
+            header["chain"] = list(chain)
         call = self._pending.add(rid, str(recipient), stream, self._options.rpc_timeout)
         written = self._outbox.call("XADD", stream, "*", "h", dump_header(header), "d", data)
         written.add_done_callback(lambda f: self._on_written(rid, f))
