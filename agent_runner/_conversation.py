@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -212,6 +212,13 @@ class ConversationAgent(RoutedAgent):
         super().__init__("agent-runner conversation")
         self._handler = handler
         self._memory: ConversationMemory | None = None
+
+    async def save_state(self) -> Mapping[str, Any]:
+        """Nothing to save: the conversation's memory lives in the store."""
+        return {}
+
+    async def load_state(self, state: Mapping[str, Any]) -> None:
+        """Nothing to load: the memory view is reloaded from the store on the next turn."""
 
     @rpc
     async def on_turn(self, message: Turn, ctx: MessageContext) -> TurnResult:

@@ -445,3 +445,30 @@ def test_configuration_errors() -> None:
 async def test_push_without_a_runner_fails_clearly() -> None:
     with pytest.raises(ConnectorError, match="not started"):
         await MemoryConnector().push("hi", wait=0.01)
+
+
+async def test_a_given_core_runtime_with_idle_deactivation(store: Store) -> None:
+    from agent_runner.core import SingleThreadedAgentRuntime
+    from agent_runner.memory import ShortTermMemory
+
+    chat = MemoryConnector()
+    core = SingleThreadedAgentRuntime(idle_timeout=0.01)
+    core.start()  # already running: the runner uses it and leaves it running
+
+    async def count(message: Message, context: AgentContext) -> str:
+        return str(len(context.memory.messages))
+
+    runtime = make(
+        [chat], [chat], count, store=store, runtime=core, short_term_memory=ShortTermMemory()
+    )
+    async with running(runtime):
+        await chat.push("one")
+        await chat.wait_for_replies(1)
+        # let the idle sweeper deactivate the conversation actor, then talk again
+        async with asyncio.timeout(5):
+            while core.active_agents_count:  # noqa: ASYNC110 - the idle sweep has no event
+                await asyncio.sleep(0.01)
+        await chat.push("two")
+        await chat.wait_for_replies(2)
+    assert [r.text for _, r in chat.sent] == ["0", "2"]  # memory reloaded from the store
+    await core.stop()  # still ours to stop
