@@ -127,7 +127,7 @@ class LLMAgent:
         prompt = [ChatMessage.system(self.system_prompt)] if self.system_prompt else []
         prompt.extend(self._from_memory(item) for item in memory.messages)
         name = message.author.name or message.author.id if self.include_author_names else None
-        prompt.append(ChatMessage.user(message.text, name=_safe_name(name)))
+        prompt.append(ChatMessage.user(_user_text(message), name=_safe_name(name)))
         return prompt
 
     async def close(self) -> None:
@@ -249,6 +249,16 @@ class _Streamer:
         except Exception as exc:  # an output's failure must not lose the answer
             self.enabled = False
             self._context.logger.warning("streaming stopped: %r", exc)
+
+
+def _user_text(message: Message) -> str:
+    """The message's text, with its attachments listed (the model sees what was sent)."""
+    lines = [message.text] if message.text else []
+    for attachment in message.attachments:
+        kind = f" ({attachment.content_type})" if attachment.content_type else ""
+        label = attachment.filename or "file"
+        lines.append(f"[attachment: {label}{kind} {attachment.url}]")
+    return "\n".join(lines)
 
 
 def _safe_name(name: str | None) -> str | None:

@@ -15,6 +15,7 @@ the cap is ours and the waits are visible in the logs.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -280,11 +281,11 @@ class OpenAIClient:
         message = choice.message
         calls = tuple(
             ToolCall(
-                id=call.id,
-                name=call.function.name,
-                arguments=call.function.arguments or "",
+                id=call.id or f"call_{index}",
+                name=call.function.name or "",
+                arguments=_arguments_text(call.function.arguments),
             )
-            for call in (message.tool_calls or ())
+            for index, call in enumerate(message.tool_calls or ())
             if getattr(call, "function", None) is not None
         )
         usage = response.usage
@@ -356,7 +357,7 @@ class _StreamState:
             if function.name and not entry["name"]:
                 entry["name"] = function.name
             if function.arguments:
-                entry["arguments"] += function.arguments
+                entry["arguments"] += _arguments_text(function.arguments)
 
     def completion(self, model: str) -> Completion:
         calls = tuple(
@@ -393,6 +394,15 @@ def to_openai_message(message: ChatMessage) -> dict[str, Any]:
     elif message.name:
         data["name"] = message.name
     return data
+
+
+def _arguments_text(arguments: Any) -> str:
+    """Tool-call arguments as JSON text (a few servers send a JSON object, not a string)."""
+    if arguments is None:
+        return ""
+    if isinstance(arguments, str):
+        return arguments
+    return json.dumps(arguments)
 
 
 def _with_usage(

@@ -50,6 +50,8 @@ class Answer:
     hang: bool = False
     cut: bool = False
     """When streaming: drop the connection after the first content chunk."""
+    loose_calls: bool = False
+    """Tool calls without ids and with arguments as a JSON object (some local servers)."""
 
 
 def text(content: str, *, usage: tuple[int, int] | None = (10, 5)) -> Answer:
@@ -157,13 +159,15 @@ class OpenAIServer:
         out = []
         for name, arguments in answer.calls:
             raw = arguments if isinstance(arguments, str) else json.dumps(dict(arguments))
-            out.append(
-                {
-                    "id": f"call_{next(self._ids)}",
-                    "type": "function",
-                    "function": {"name": name, "arguments": raw},
-                }
-            )
+            call: Body = {
+                "id": f"call_{next(self._ids)}",
+                "type": "function",
+                "function": {"name": name, "arguments": raw},
+            }
+            if answer.loose_calls:
+                del call["id"]
+                call["function"]["arguments"] = json.loads(raw)
+            out.append(call)
         return out
 
     def _completion(self, body: Body, answer: Answer) -> Body:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agent_runner import MemoryItem
+from agent_runner import Agent, Attachment, Author, MemoryItem, Message
 from agent_runner.errors import BudgetExceededError, ModelClientError
 from agent_runner.llm import DEFAULT_LIMIT_REPLY, LIMIT_NOTE, LLMAgent, OpenAIClient
 from tests.llm.openai_server import Answer, Body, OpenAIServer, calls, text
@@ -282,3 +282,38 @@ async def test_long_tool_results_are_cut(server: OpenAIServer, client: OpenAICli
     content = tool_messages(server.requests[1])[0]["content"]
     assert content.startswith("x" * 100) and content.endswith("[... 400 more characters cut]")
     assert json.dumps(server.requests[1]).count("x" * 101) == 0
+
+
+async def test_it_is_the_runners_agent_and_sees_attachments(
+    server: OpenAIServer, agent: LLMAgent
+) -> None:
+    assert isinstance(agent, Agent)
+    msg = Message(
+        id="m1",
+        conversation_id="c1",
+        source="test",
+        author=Author(id="u1"),
+        text="What is this?",
+        attachments=[
+            Attachment(url="https://cdn/x.png", filename="x.png", content_type="image/png")
+        ],
+    )
+    server.script(text("A picture."))
+    assert await agent.execute(msg, make_context(msg)) == "A picture."
+    assert server.requests[0]["messages"][-1] == {
+        "role": "user",
+        "content": "What is this?\n[attachment: x.png (image/png) https://cdn/x.png]",
+        "name": "u1",
+    }
+
+
+async def test_servers_that_send_arguments_as_objects_or_no_ids(
+    server: OpenAIServer, agent: LLMAgent
+) -> None:
+    server.script(Answer(calls=[("multiply", {"a": 2, "b": 5})], loose_calls=True), text("10"))
+    assert await agent.execute(message(), make_context(message())) == "10"
+    assert tool_messages(server.requests[1])[0] == {
+        "role": "tool",
+        "content": "10.0",
+        "tool_call_id": "call_0",
+    }
