@@ -294,9 +294,9 @@ async def test_it_is_the_runners_agent_and_sees_attachments(
         source="test",
         author=Author(id="u1"),
         text="What is this?",
-        attachments=[
-            Attachment(url="https://cdn/x.png", filename="x.png", content_type="image/png")
-        ],
+        attachments=(
+            Attachment(url="https://cdn/x.png", filename="x.png", content_type="image/png"),
+        ),
     )
     server.script(text("A picture."))
     assert await agent.execute(msg, make_context(msg)) == "A picture."
