@@ -81,7 +81,7 @@ class GroupCommitter:
         """Queue ``op``; return a future of its result (None when ``wait`` is false)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] | None = loop.create_future() if wait else None
-        self._queue.append(_Job(op, write, future, name or getattr(op, "__name__", "op")))
+        self._queue.append(_Job(op, write, future, name))
         if self._drainer is None:
             self._drainer = loop.create_task(self._drain())
         return future
@@ -126,7 +126,7 @@ class GroupCommitter:
                 for job, (ok, value) in zip(batch, outcomes, strict=True):
                     if job.future is None:
                         if not ok:
-                            logger.error("SQLite lazy write %s failed: %r", job.name, value)
+                            logger.error("SQLite lazy write %s failed: %r", _name(job), value)
                     elif not job.future.done():
                         if ok:
                             job.future.set_result(value)
@@ -182,9 +182,13 @@ def _run(job: _Job, conn: sqlite3.Connection) -> _Outcome:
     try:
         return True, job.op(conn)
     except sqlite3.Error as exc:
-        return False, StoreError(f"{job.name} failed: {exc}")
+        return False, StoreError(f"{_name(job)} failed: {exc}")
     except Exception as exc:  # a bug in one operation goes to its caller, not the batch
         return False, exc
+
+
+def _name(job: _Job) -> str:
+    return job.name or getattr(job.op, "__name__", "operation")
 
 
 def _nothing(conn: sqlite3.Connection) -> None:

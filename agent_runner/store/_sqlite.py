@@ -24,9 +24,11 @@ from agent_runner.errors import StoreError
 from agent_runner.store._base import CostEntry, JournalEntry
 from agent_runner.store._group_commit import GroupCommitter
 
+# Rowids (``seq``, ``id``) are max(rowid) + 1 on insert, so they grow in insertion order
+# (AUTOINCREMENT is not needed and costs a write to sqlite_sequence per insert).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     key TEXT NOT NULL UNIQUE,
     conversation_key TEXT NOT NULL,
     payload TEXT NOT NULL,
@@ -45,7 +47,7 @@ CREATE TABLE IF NOT EXISTS replies (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS memory (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     conversation_key TEXT NOT NULL,
     role TEXT NOT NULL,
     text TEXT NOT NULL,
@@ -57,7 +59,7 @@ CREATE TABLE IF NOT EXISTS memory (
 );
 CREATE INDEX IF NOT EXISTS memory_conversation ON memory (conversation_key, id);
 CREATE TABLE IF NOT EXISTS costs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     request_key TEXT NOT NULL,
     conversation_key TEXT NOT NULL,
     model TEXT NOT NULL,
@@ -173,11 +175,15 @@ class SQLiteStore:
             raise StoreError(f"{self!r} is not open: await store.open() first")
         return self._db
 
-    async def _write(self, op: Callable[[sqlite3.Connection], Any]) -> Any:
-        return await self._require().call(op, write=True)
+    def _write(self, op: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
+        """Queue a write; the future resolves once its transaction committed."""
+        future: asyncio.Future[Any] = self._require().submit(op, write=True)
+        return future
 
-    async def _read(self, op: Callable[[sqlite3.Connection], Any]) -> Any:
-        return await self._require().call(op, write=False)
+    def _read(self, op: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
+        """Queue a read behind every write issued before it."""
+        future: asyncio.Future[Any] = self._require().submit(op, write=False)
+        return future
 
     # -- journal -------------------------------------------------------------------
     async def journal_accept(self, key: str, conversation_key: str, payload: str) -> bool:
