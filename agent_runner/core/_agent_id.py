@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import builtins
 import re
-from typing import Any, Self
+from operator import itemgetter
+from typing import TYPE_CHECKING, Self
 
 from agent_runner.core._agent_type import AgentType
 
@@ -16,11 +16,16 @@ def is_valid_agent_type(value: str) -> bool:
     return bool(_AGENT_TYPE_RE.match(value))
 
 
-class AgentId:
+_VALID_TYPES: set[str] = set()
+
+
+class AgentId(tuple[str, str]):
     """Identifies one agent instance in a runtime (also across workers): ``type/key``.
 
     Frozen and hashable; ``str(AgentId("worker", "k1")) == "worker/k1"`` and
-    :meth:`from_str` parses it back.
+    :meth:`from_str` parses it back. It is a 2-tuple ``(type, key)`` underneath (so hashing
+    and comparing cost no Python code on the runtime's hot path); it equals the plain tuple
+    ``(type, key)``.
 
     Args:
         type: The agent type (``str`` or :class:`AgentType`); must match ``^[\\w\\-\\.]+\\Z``.
@@ -32,48 +37,34 @@ class AgentId:
         assert AgentId.from_str(str(worker)) == worker
     """
 
-    __slots__ = ("_hash", "_key", "_type")
+    __slots__ = ()
 
-    _type: str
-    _key: str
-    _hash: int
+    def __new__(cls, type: str | AgentType, key: str) -> Self:
+        if type.__class__ is not str:
+            if isinstance(type, AgentType):
+                type = type.type
+            elif not isinstance(type, str):
+                raise TypeError(f"Agent type must be a str or AgentType, not {type!r}")
+        if type not in _VALID_TYPES:
+            if not _AGENT_TYPE_RE.match(type):
+                raise ValueError(
+                    f"Invalid agent type: {type}. "
+                    "Allowed values MUST match the regex: `^[\\w\\-\\.]+\\Z`"
+                )
+            if len(_VALID_TYPES) < 4096:
+                _VALID_TYPES.add(type)
+        if not isinstance(key, str):
+            raise TypeError(f"Agent key must be a str, not {key!r}")
+        return tuple.__new__(cls, (type, key))
 
-    def __init__(self, type: str | AgentType, key: str) -> None:
-        if isinstance(type, AgentType):
-            type = type.type
-        if not _AGENT_TYPE_RE.match(type):
-            raise ValueError(
-                f"Invalid agent type: {type}. "
-                "Allowed values MUST match the regex: `^[\\w\\-\\.]+\\Z`"
-            )
-        object.__setattr__(self, "_type", type)
-        object.__setattr__(self, "_key", key)
-        object.__setattr__(self, "_hash", hash((type, key)))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("AgentId is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError("AgentId is immutable")
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, value: object) -> bool:
-        if self is value:
-            return True
-        if not isinstance(value, AgentId):
-            return False
-        return self._hash == value._hash and self._type == value._type and self._key == value._key
+    def __getnewargs__(self) -> tuple[str, str]:
+        return (self[0], self[1])
 
     def __str__(self) -> str:
-        return f"{self._type}/{self._key}"
+        return f"{self[0]}/{self[1]}"
 
     def __repr__(self) -> str:
-        return f'AgentId(type="{self._type}", key="{self._key}")'
-
-    def __reduce__(self) -> tuple[builtins.type[AgentId], tuple[str, str]]:
-        return (AgentId, (self._type, self._key))
+        return f'AgentId(type="{self[0]}", key="{self[1]}")'
 
     @classmethod
     def from_str(cls, agent_id: str) -> Self:
@@ -83,15 +74,21 @@ class AgentId:
             raise ValueError(f"Invalid agent id: {agent_id}")
         return cls(items[0], items[1])
 
-    @property
-    def type(self) -> str:
-        """The agent type: which factory creates this instance."""
-        return self._type
+    if TYPE_CHECKING:
 
-    @property
-    def key(self) -> str:
-        """The instance key within its type."""
-        return self._key
+        @property
+        def type(self) -> str:
+            """The agent type: which factory creates this instance."""
+            ...
+
+        @property
+        def key(self) -> str:
+            """The instance key within its type."""
+            ...
+
+    else:
+        type = property(itemgetter(0), doc="The agent type: which factory creates this instance.")
+        key = property(itemgetter(1), doc="The instance key within its type.")
 
 
 __all__ = ["AgentId", "is_valid_agent_type"]

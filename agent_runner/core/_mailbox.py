@@ -1,9 +1,9 @@
 """Envelopes and per-agent mailboxes of the single-threaded runtime.
 
-An :class:`Envelope` is at once the message in transit, the handler's
-:class:`MessageContext` and (for an RPC) the :class:`HandlerFrame` of the handler's turn,
-so a delivery allocates one object. A :class:`Mailbox` exists only while its agent has work:
-one drain task empties it and then removes it.
+An :class:`Envelope` is at once the message in transit and the handler's
+:class:`MessageContext` (one object per send, shared by every recipient of a publish).
+A :class:`Mailbox` exists only while its agent has work: one drain task empties it and then
+removes it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from agent_runner.core._topic import TopicId
 class Envelope(MessageContext):
     """A message in transit with its context (one per send, one per publish)."""
 
-    __slots__ = ("active", "agent_id", "future", "message", "parent", "trace")
+    __slots__ = ("future", "message", "parent", "trace")
 
     def __init__(
         self,
@@ -32,7 +32,6 @@ class Envelope(MessageContext):
         is_rpc: bool,
         cancellation_token: CancellationToken,
         message_id: str | None,
-        agent_id: AgentId,
         parent: HandlerFrame | None,
     ) -> None:
         self.sender = sender
@@ -41,28 +40,14 @@ class Envelope(MessageContext):
         self.cancellation_token = cancellation_token
         self._message_id = message_id
         self.message = message
-        self.agent_id = agent_id
         self.parent = parent
-        self.active = False
+        """The frame of the sending handler when it waits for the reply (RPCs), else None."""
         self.future: asyncio.Future[Any] | None = None
         self.trace: Any = None
 
 
-class _Deactivate:
-    """Mailbox item asking the drain task to deactivate its agent."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "DEACTIVATE"
-
-
-DEACTIVATE = _Deactivate()
-
-NO_AGENT = AgentId("none", "")
-"""Placeholder ``agent_id`` of publish envelopes (their frames are separate objects)."""
-
-MailboxItem = Envelope | _Deactivate
+DEACTIVATE = Envelope(None, None, None, False, CancellationToken(), "deactivate", None)
+"""Mailbox item asking the drain task to deactivate its agent (compared by identity)."""
 
 
 class Mailbox:
@@ -70,10 +55,10 @@ class Mailbox:
 
     __slots__ = ("agent_id", "items", "task")
 
-    def __init__(self, agent_id: AgentId, first: MailboxItem) -> None:
+    def __init__(self, agent_id: AgentId, first: Envelope) -> None:
         self.agent_id = agent_id
-        self.items: deque[MailboxItem] = deque((first,))
+        self.items: deque[Envelope] = deque((first,))
         self.task: asyncio.Task[None] | None = None
 
 
-__all__ = ["DEACTIVATE", "NO_AGENT", "Envelope", "Mailbox", "MailboxItem"]
+__all__ = ["DEACTIVATE", "Envelope", "Mailbox"]

@@ -1,6 +1,6 @@
 """MessageHandlerContext: which agent's handler is running, and the call chain it belongs to.
 
-A runtime marks every handler invocation with a :class:`HandlerFrame` kept in a context
+A runtime marks every handler invocation with a :data:`HandlerFrame` kept in a context
 variable. The frames link back to the frame of the handler that sent the message, so a
 runtime can tell when a call comes back to an agent that is waiting in the same chain
 (A asks B, B asks A) and run it at once instead of queueing it behind the waiting turn.
@@ -11,30 +11,25 @@ from __future__ import annotations
 from collections.abc import Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from agent_runner.core._agent_id import AgentId
 
+HandlerFrame = list[Any]
+"""One running handler invocation: ``[agent_id, parent_frame, active]``.
 
-class HandlerFrame(Protocol):
-    """One running handler invocation: the agent, the frame it was called from, and whether
-    the invocation is still running (``active``). Any object with these attributes is a
-    frame (a runtime's RPC envelope can serve as its own frame)."""
+``parent_frame`` is the frame of the handler that sent the message (None when the sender is
+outside the runtime or is not waiting for the reply); ``active`` turns False when the
+invocation ends. A plain list, because runtimes make one per delivered message.
+"""
 
-    agent_id: AgentId
-    parent: HandlerFrame | None
-    active: bool
+AGENT, PARENT, ACTIVE = 0, 1, 2
+"""Indexes of a :data:`HandlerFrame`."""
 
 
-class Frame:
-    """A plain :class:`HandlerFrame`."""
-
-    __slots__ = ("active", "agent_id", "parent")
-
-    def __init__(self, agent_id: AgentId, parent: HandlerFrame | None, active: bool = True) -> None:
-        self.agent_id = agent_id
-        self.parent = parent
-        self.active = active
+def new_frame(agent_id: AgentId, parent: HandlerFrame | None) -> HandlerFrame:
+    """An active frame for ``agent_id`` called from ``parent``."""
+    return [agent_id, parent, True]
 
 
 CURRENT_FRAME: ContextVar[HandlerFrame | None] = ContextVar(
@@ -46,9 +41,9 @@ CURRENT_FRAME: ContextVar[HandlerFrame | None] = ContextVar(
 def chain_contains(frame: HandlerFrame | None, agent_id: AgentId) -> bool:
     """Whether ``agent_id`` has a running invocation in the chain that ends at ``frame``."""
     while frame is not None:
-        if frame.active and frame.agent_id == agent_id:
+        if frame[2] and frame[0] == agent_id:
             return True
-        frame = frame.parent
+        frame = frame[1]
     return False
 
 
@@ -75,12 +70,12 @@ class MessageHandlerContext:
     @contextmanager
     def populate_context(cls, ctx: AgentId) -> Generator[None, Any, None]:
         """:meta private: Mark ``ctx`` as the agent whose handler runs in this block."""
-        frame = Frame(ctx, CURRENT_FRAME.get())
+        frame = new_frame(ctx, CURRENT_FRAME.get())
         token = CURRENT_FRAME.set(frame)
         try:
             yield
         finally:
-            frame.active = False
+            frame[ACTIVE] = False
             CURRENT_FRAME.reset(token)
 
     @classmethod
@@ -91,7 +86,17 @@ class MessageHandlerContext:
             raise RuntimeError(
                 "MessageHandlerContext.agent_id() must be called within a message handler."
             )
-        return frame.agent_id
+        agent_id: AgentId = frame[AGENT]
+        return agent_id
 
 
-__all__ = ["CURRENT_FRAME", "Frame", "HandlerFrame", "MessageHandlerContext", "chain_contains"]
+__all__ = [
+    "ACTIVE",
+    "AGENT",
+    "CURRENT_FRAME",
+    "PARENT",
+    "HandlerFrame",
+    "new_frame",
+    "MessageHandlerContext",
+    "chain_contains",
+]

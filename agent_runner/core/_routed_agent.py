@@ -108,6 +108,12 @@ def _make_handler(
                 raise ValueError(text)
             logger.warning(text)
 
+    # An event annotated ``-> None`` or a handler annotated ``-> Any`` needs no check at run
+    # time: the router then hands the handler's own coroutine to the runtime.
+    needs_check = not (
+        (kind == _EVENT and set(return_types) <= {types.NoneType}) or produces is None
+    )
+
     @wraps(func)
     async def wrapper(self: AgentT, message: ReceivesT, ctx: MessageContext) -> Any:
         if type(message) not in targets and AnyType not in targets:
@@ -130,7 +136,7 @@ def _make_handler(
     else:
         handler.router = match or (lambda _m, _c: True)
     wrapper_any = cast(Any, wrapper)
-    wrapper_any._route = (kind, match, func, check_result)
+    wrapper_any._route = (kind, match, func, check_result if needs_check else None)
     return handler
 
 
@@ -252,7 +258,15 @@ def rpc(
     return _decorate(func, _RPC, strict, match)
 
 
-_Route = tuple[_Kind, "Match[Any] | None", "HandlerFunc[Any, Any, Any]", Callable[[Any], None]]
+_Route = tuple[
+    _Kind, "Match[Any] | None", "HandlerFunc[Any, Any, Any]", Callable[[Any], None] | None
+]
+
+
+async def _checked(result: Coroutine[Any, Any, Any], check: Callable[[Any], None]) -> Any:
+    value = await result
+    check(value)
+    return value
 
 
 class RoutedAgent(BaseAgent):
@@ -277,10 +291,12 @@ class RoutedAgent(BaseAgent):
     """
 
     _routes_by_type: ClassVar[dict[type[Any], tuple[_Route, ...]] | None] = None
+    _direct: ClassVar[dict[tuple[type[Any], bool], HandlerFunc[Any, Any, Any] | None]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._routes_by_type = None
+        cls._direct = {}
 
     def __init__(self, description: str) -> None:
         if type(self)._routes_by_type is None:
@@ -300,6 +316,40 @@ class RoutedAgent(BaseAgent):
 
     async def on_message_impl(self, message: Any, ctx: MessageContext) -> Any:
         """Route ``message`` to its handler. Do not override; add decorated handlers."""
+        return await self.route_message(message, ctx)
+
+    @classmethod
+    def direct_handler(
+        cls, message_type: type[Any], is_rpc: bool
+    ) -> HandlerFunc[Any, Any, Any] | None:
+        """The handler function that always takes messages of ``message_type`` (RPC or not)
+        when no ``match`` or return check stands in the way, else None. Runtimes call it as
+        ``handler(agent, message, ctx)`` to skip routing on their hot path."""
+        key = (message_type, is_rpc)
+        try:
+            return cls._direct[key]
+        except KeyError:
+            pass
+        routes = cls._routes_by_type
+        if routes is None:
+            routes = cls._build_routes()
+        candidates = routes.get(message_type)
+        if candidates is None:
+            candidates = routes.get(AnyType, ())
+        found: HandlerFunc[Any, Any, Any] | None = None
+        for kind, match, func, check in candidates:
+            if (kind == _RPC and not is_rpc) or (kind == _EVENT and is_rpc):
+                continue
+            if match is None and check is None:
+                found = func
+            break
+        if len(cls._direct) < 1024:
+            cls._direct[key] = found
+        return found
+
+    def route_message(self, message: Any, ctx: MessageContext) -> Coroutine[Any, Any, Any]:
+        """The coroutine of the handler that takes ``message`` (used by runtimes to skip one
+        coroutine per message; :meth:`on_message_impl` awaits it)."""
         routes = self._routes_by_type
         if routes is None:
             routes = type(self)._build_routes()
@@ -308,7 +358,7 @@ class RoutedAgent(BaseAgent):
             candidates = routes.get(AnyType)
         if candidates is not None:
             is_rpc = ctx.is_rpc
-            for kind, match, func, check_result in candidates:
+            for kind, match, func, check in candidates:
                 if kind == _RPC:
                     if not is_rpc:
                         continue
@@ -316,10 +366,10 @@ class RoutedAgent(BaseAgent):
                     continue
                 if match is not None and not match(message, ctx):
                     continue
-                result = await func(self, message, ctx)
-                check_result(result)
-                return result
-        return await self.on_unhandled_message(message, ctx)
+                if check is None:
+                    return func(self, message, ctx)
+                return _checked(func(self, message, ctx), check)
+        return self.on_unhandled_message(message, ctx)
 
     async def on_unhandled_message(self, message: Any, ctx: MessageContext) -> Any:
         """Called for a message no handler takes: raises CantHandleException for an RPC,

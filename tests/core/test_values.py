@@ -50,9 +50,13 @@ def test_agent_id_rejects_bad_types(bad: str) -> None:
 def test_agent_id_is_frozen_and_not_equal_to_other_things() -> None:
     agent_id = AgentId("a", "b")
     with pytest.raises(AttributeError):
-        agent_id._key = "c"
-    assert agent_id != ("a", "b")
-    assert agent_id != "a/b"
+        agent_id.key = "c"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        agent_id.other = "c"  # type: ignore[attr-defined]
+    assert agent_id == ("a", "b")  # a (type, key) tuple underneath
+    assert str(agent_id) == "a/b"
+    with pytest.raises(TypeError):
+        AgentId("a", 1)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         AgentId.from_str("no-slash")
 

@@ -1,0 +1,371 @@
+"""Delivery: mailboxes and the drain loop that runs agents' handlers, one turn at a time.
+
+Each busy agent has a :class:`Mailbox` and one task draining it; the task exits (and the
+mailbox goes away) when the agent has no more work, so an idle agent costs nothing but its
+instance. This loop is the runtime's hot path: the common case (no tracing, actor turns)
+is inlined and does no per-message bookkeeping beyond the handler frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeGuard
+
+from agent_runner.core._agent import Agent
+from agent_runner.core._agent_directory import AgentDirectory
+from agent_runner.core._agent_id import AgentId
+from agent_runner.core._base_agent import BaseAgent
+from agent_runner.core._mailbox import DEACTIVATE, Envelope, Mailbox
+from agent_runner.core._message_gate import MessageGate
+from agent_runner.core._message_handler_context import ACTIVE, CURRENT_FRAME, new_frame
+from agent_runner.core._routed_agent import RoutedAgent
+from agent_runner.core._telemetry import RuntimeTracer
+from agent_runner.errors import RuntimeStoppedError
+
+logger = logging.getLogger("agent_runner.core")
+
+_Handler = Callable[[Any, Any], Awaitable[Any]]
+
+
+def _task_cancelled() -> bool:
+    """Whether the current task is being cancelled (not just a handler raising CancelledError)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _plain_routed(agent: Agent) -> TypeGuard[RoutedAgent]:
+    """A RoutedAgent that routes like RoutedAgent (neither routing method overridden)."""
+    if not isinstance(agent, RoutedAgent):
+        return False
+    cls = type(agent)
+    return (
+        cls.on_message_impl is RoutedAgent.on_message_impl
+        and cls.route_message is RoutedAgent.route_message
+    )
+
+
+def _handler_of(agent: Agent) -> _Handler:
+    # BaseAgent.on_message is final and only awaits on_message_impl, and RoutedAgent's
+    # on_message_impl only awaits route_message: skip those coroutines.
+    if _plain_routed(agent):
+        return agent.route_message
+    if isinstance(agent, BaseAgent):
+        return agent.on_message_impl
+    return agent.on_message
+
+
+def _stopped_error() -> RuntimeStoppedError:
+    return RuntimeStoppedError("The runtime stopped before the message was handled")
+
+
+class Delivery:
+    """:meta private: The delivery half of SingleThreadedAgentRuntime."""
+
+    def __init__(
+        self,
+        directory: AgentDirectory,
+        gate: MessageGate,
+        tracer: RuntimeTracer | None,
+        *,
+        ignore_unhandled_exceptions: bool,
+        max_queued_messages: int | None,
+    ) -> None:
+        self._directory = directory
+        self._factories = directory.factories
+        self._agents = directory.agents
+        self._gate = gate
+        self._gated = gate.interventions is not None or gate.strict
+        """Whether messages and replies pass intervention handlers or serialization checks."""
+        self._tracer = tracer
+        self._ignore_unhandled = ignore_unhandled_exceptions
+        self._max_queued = max_queued_messages
+        self._bounded = max_queued_messages is not None
+        self._queued = 0
+        """Messages waiting in mailboxes; counted only when ``max_queued_messages`` is set."""
+        self._mailboxes: dict[AgentId, Mailbox] = {}
+        self._handler_tasks: set[asyncio.Task[None]] = set()
+        self._idle_waiters: list[asyncio.Future[None]] = []
+        self._space_waiters: deque[asyncio.Future[None]] = deque()
+        self._background_exception: BaseException | None = None
+
+    # ------------------------------------------------------------------ mailboxes
+
+    def _enqueue(self, agent_id: AgentId, env: Envelope) -> None:
+        box = self._mailboxes.get(agent_id)
+        if box is None:
+            self._open_mailbox(agent_id, env)
+        else:
+            box.items.append(env)
+        if self._bounded:
+            self._queued += 1
+
+    def _open_mailbox(self, agent_id: AgentId, first: Envelope) -> None:
+        box = Mailbox(agent_id, first)
+        self._mailboxes[agent_id] = box
+        box.task = asyncio.get_running_loop().create_task(self._drain(box))
+
+    async def _drain(self, box: Mailbox) -> None:
+        """Handle ``box``'s messages one by one, then remove it."""
+        agent_id = box.agent_id
+        items = box.items
+        directory = self._directory
+        set_frame = CURRENT_FRAME.set
+        agent: Agent | None = None
+        handler: _Handler | None = None
+        direct: Callable[..., Awaitable[Any]] | None = None
+        direct_type: type | None = None
+        direct_rpc = False
+        routed: type[RoutedAgent] | None = None
+        inline = concurrent = False
+        bounded = self._bounded
+        deactivate = DEACTIVATE
+        try:
+            while True:
+                while items:
+                    item = items.popleft()
+                    if item is deactivate:
+                        if not items:
+                            await directory.deactivate(agent_id)
+                            agent = handler = None
+                        continue
+                    if bounded:
+                        self._queued -= 1
+                        if self._space_waiters:
+                            self._wake_room()
+                    if handler is None:
+                        agent = self._agents.get(agent_id)
+                        if agent is None:
+                            try:
+                                agent = await directory.get(agent_id)
+                            except Exception as e:
+                                self._fail_activation(item, box, e)
+                                return
+                            if directory.over_capacity():
+                                self._sweep()
+                        handler = _handler_of(agent)
+                        routed = type(agent) if _plain_routed(agent) else None
+                        direct_type = None
+                        concurrent = bool(getattr(type(agent), "concurrent_handling", False))
+                        inline = not concurrent and self._tracer is None
+                    future = item.future
+                    if future is not None and future.done():
+                        continue  # the caller gave up before the turn began
+                    if not inline:
+                        await self._deliver_slow(handler, agent_id, item, concurrent)
+                        continue
+                    # The hot path: one turn, inline.
+                    message = item.message
+                    if routed is not None:
+                        if message.__class__ is not direct_type or item.is_rpc is not direct_rpc:
+                            direct_type = message.__class__
+                            direct_rpc = item.is_rpc
+                            direct = routed.direct_handler(direct_type, direct_rpc)
+                        if direct is not None:
+                            call = direct(agent, message, item)
+                        else:
+                            call = handler(message, item)
+                    else:
+                        call = handler(message, item)
+                    frame = [agent_id, item.parent, True]
+                    set_frame(frame)
+                    if future is None:  # a published message
+                        try:
+                            await call
+                        except asyncio.CancelledError:
+                            if _task_cancelled():
+                                raise
+                        except Exception as e:
+                            self._event_failed(agent_id, item, e)
+                    else:
+                        try:
+                            result = await call
+                            if self._gated:
+                                result = await self._gate.on_response(result, agent_id, item.sender)
+                        except asyncio.CancelledError:
+                            if _task_cancelled():
+                                if not future.done():
+                                    future.set_exception(_stopped_error())
+                                raise
+                            future.cancel()
+                        except Exception as e:
+                            if not future.done():
+                                future.set_exception(e)
+                        else:
+                            if not future.done():
+                                future.set_result(result)
+                    frame[2] = False
+                # Linger one loop iteration: a caller awaiting our reply often sends again.
+                await asyncio.sleep(0)
+                if not items:
+                    break
+        finally:
+            if self._mailboxes.get(agent_id) is box:
+                del self._mailboxes[agent_id]
+            if directory.tracks_idle:
+                directory.mark_idle(agent_id)
+            if self._idle_waiters and self._is_idle():
+                self._wake_idle()
+
+    async def _deliver_slow(
+        self, handler: _Handler, agent_id: AgentId, env: Envelope, concurrent: bool
+    ) -> None:
+        if concurrent:  # start it and go on with the next message
+            task = asyncio.get_running_loop().create_task(self._deliver(handler, agent_id, env))
+            self._handler_tasks.add(task)
+            task.add_done_callback(self._handler_done)
+        else:
+            await self._deliver(handler, agent_id, env)
+
+    def _handler_done(self, task: asyncio.Task[None]) -> None:
+        self._handler_tasks.discard(task)
+        if self._idle_waiters and self._is_idle():
+            self._wake_idle()
+
+    async def _deliver(self, handler: _Handler, agent_id: AgentId, env: Envelope) -> None:
+        """Run one message's handler and settle its reply (traced or concurrent handling)."""
+        future = env.future
+        if future is not None and future.done():
+            return  # the caller gave up before the turn began
+        frame = new_frame(agent_id, env.parent)
+        CURRENT_FRAME.set(frame)
+        try:
+            if self._tracer is not None:
+                with self._tracer.span("process", agent_id, parent=env.trace):
+                    result = await handler(env.message, env)
+            else:
+                result = await handler(env.message, env)
+            if future is not None and self._gated:
+                result = await self._gate.on_response(result, agent_id, env.sender)
+        except asyncio.CancelledError:
+            if _task_cancelled():
+                if future is not None and not future.done():
+                    future.set_exception(_stopped_error())
+                raise
+            if future is not None:
+                future.cancel()
+        except Exception as e:
+            if future is None:
+                self._event_failed(agent_id, env, e)
+            elif not future.done():
+                future.set_exception(e)
+        else:
+            if future is not None and not future.done():
+                future.set_result(result)
+        finally:
+            frame[ACTIVE] = False
+
+    async def _call_inline(self, agent_id: AgentId, env: Envelope) -> Any:
+        """Run a reentrant call (its recipient waits in the caller's chain) in this task."""
+        agent = await self._directory.get(agent_id)
+        frame = new_frame(agent_id, env.parent)
+        reset = CURRENT_FRAME.set(frame)
+        try:
+            result = await agent.on_message(env.message, env)
+        except asyncio.CancelledError:
+            env.cancellation_token.cancel()
+            raise
+        finally:
+            frame[ACTIVE] = False
+            CURRENT_FRAME.reset(reset)
+        if self._gated:
+            result = await self._gate.on_response(result, agent_id, env.sender)
+        return result
+
+    def _fail_activation(self, first: Envelope, box: Mailbox, error: Exception) -> None:
+        failed = [first]
+        while box.items:
+            item = box.items.popleft()
+            if item is not DEACTIVATE:
+                failed.append(item)
+                if self._bounded:
+                    self._queued -= 1
+        for env in failed:
+            if env.future is None:
+                self._event_failed(box.agent_id, env, error)
+            elif not env.future.done():
+                env.future.set_exception(error)
+
+    def _event_failed(self, agent_id: AgentId, env: Envelope, error: BaseException) -> None:
+        logger.error(
+            "Error handling published message %s for %s",
+            type(env.message).__name__,
+            agent_id,
+            exc_info=error,
+        )
+        if not self._ignore_unhandled and self._background_exception is None:
+            self._background_exception = error
+
+    def _sweep(self) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ idle and room
+
+    def _is_idle(self) -> bool:
+        return not self._mailboxes and not self._handler_tasks
+
+    async def _wait_idle(self) -> None:
+        while not self._is_idle():
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._idle_waiters.append(waiter)
+            await waiter
+
+    def _wake_idle(self) -> None:
+        waiters, self._idle_waiters = self._idle_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _wait_for_room(self) -> None:
+        limit = self._max_queued
+        assert limit is not None
+        while self._queued >= limit:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._space_waiters.append(waiter)
+            await waiter
+
+    def _wake_room(self) -> None:
+        limit = self._max_queued
+        assert limit is not None
+        while self._space_waiters and self._queued < limit:
+            waiter = self._space_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _raise_background_exception(self) -> None:
+        error = self._background_exception
+        if error is not None:
+            self._background_exception = None
+            raise error
+
+    def _cancel_work(self) -> list[asyncio.Task[Any]]:
+        """Fail every queued RPC, cancel drain and handler tasks (except the current one) and
+        return them to be awaited."""
+        current = asyncio.current_task()
+        tasks: list[asyncio.Task[Any]] = []
+        for box in list(self._mailboxes.values()):
+            for item in box.items:
+                if item.future is not None and not item.future.done():
+                    item.future.set_exception(_stopped_error())
+            box.items.clear()
+            if box.task is not None and box.task is not current:
+                box.task.cancel()
+                tasks.append(box.task)
+                del self._mailboxes[box.agent_id]
+        for task in list(self._handler_tasks):
+            if task is not current:
+                task.cancel()
+                tasks.append(task)
+        while self._space_waiters:
+            waiter = self._space_waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(_stopped_error())
+        self._queued = 0
+        self._wake_idle()
+        return tasks
+
+
+__all__ = ["Delivery"]

@@ -1,0 +1,83 @@
+"""Small helpers shared by the benchmarks: timing, memory, and a plain-text table."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+
+def run(coro_factory: Callable[[], Awaitable[Any]]) -> Any:
+    """Run one coroutine in a fresh event loop (each measurement starts clean)."""
+
+    async def main() -> Any:
+        return await coro_factory()
+
+    return asyncio.run(main())
+
+
+def best_seconds(workload: Callable[[], Awaitable[float]], repeats: int) -> float:
+    """The smallest of ``repeats`` runs; ``workload`` returns its own measured seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        gc.collect()
+        best = min(best, run(workload))
+    return best
+
+
+class Stopwatch:
+    """``async with``/``with`` timer: ``.seconds`` after the block."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._start = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._start
+
+
+async def traced_bytes(work: Callable[[], Awaitable[Any]], count: int) -> float:
+    """Bytes still allocated after ``work()`` (whose result is kept alive), per item.
+
+    Uses tracemalloc; the result of ``work`` (e.g. the runtime holding the agents) is held
+    while measuring, then released.
+    """
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        keep = await work()
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    del keep
+    return (after - before) / count
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A left-aligned text table."""
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    line = "  ".join("-" * w for w in widths)
+    out = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)), line]
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(out)
+
+
+def rate(count: int, seconds: float) -> str:
+    """Messages per second, rounded."""
+    return f"{count / seconds:,.0f}" if seconds > 0 else "-"
+
+
+def ratio(ours: float | None, other: float | None) -> str:
+    """``ours / other`` as ``0.53`` (or ``-`` when a side is missing)."""
+    if ours is None or other is None or other == 0:
+        return "-"
+    return f"{ours / other:.2f}"
