@@ -117,7 +117,11 @@ class Store(Protocol):
 
     # -- payments --------------------------------------------------------------------
     async def payment_use(self, reference: str, *, key: str) -> bool:
-        """Mark a payment reference used by request ``key``. False if it was used before."""
+        """Mark a payment reference used by request ``key``.
+
+        True the first time, and again for the same ``key`` (that request handled again after
+        a restart); False when another request used it (a replay).
+        """
         ...
 
     # -- key-value state -------------------------------------------------------------
