@@ -35,8 +35,10 @@ from agent_runner.llm._client import (
 from agent_runner.llm._env import DEFAULT_OPENAI_MODEL, LLMSettings, agent_from_env
 from agent_runner.llm._estimate import (
     estimate_completion_tokens,
+    estimate_message_tokens,
     estimate_prompt_tokens,
     estimate_text_tokens,
+    estimate_tools_tokens,
 )
 from agent_runner.llm._openai import ModelResponseError, OpenAIClient
 from agent_runner.llm._retry import RetryPolicy, is_retryable_status, parse_retry_after, retry_delay
@@ -69,8 +71,10 @@ __all__ = [
     "Usage",
     "agent_from_env",
     "estimate_completion_tokens",
+    "estimate_message_tokens",
     "estimate_prompt_tokens",
     "estimate_text_tokens",
+    "estimate_tools_tokens",
     "is_retryable_status",
     "parse_retry_after",
     "retry_delay",

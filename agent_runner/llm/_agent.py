@@ -26,7 +26,11 @@ from typing import Any
 from agent_runner.agent import AgentContext, ConversationMemory, MemoryItem
 from agent_runner.errors import AgentRunnerError, ModelClientError
 from agent_runner.llm._client import ChatMessage, ModelClient, ToolCall
-from agent_runner.llm._estimate import estimate_prompt_tokens
+from agent_runner.llm._estimate import (
+    estimate_message_tokens,
+    estimate_prompt_tokens,
+    estimate_tools_tokens,
+)
 from agent_runner.llm._tools import Tool, ToolArgumentsError
 from agent_runner.message import Message
 
@@ -103,6 +107,7 @@ class LLMAgent:
                 raise ValueError(f"two tools are named {made.name!r}")
             self.tools[made.name] = made
         self._definitions = tuple(t.definition for t in self.tools.values())
+        self._tools_tokens = estimate_tools_tokens(self._definitions)
         self.max_steps = max_steps
         self.max_tool_calls = max_tool_calls
         self.timeout = timeout
@@ -138,11 +143,17 @@ class LLMAgent:
         calls_left = self.max_tool_calls
         stream = _Streamer(context) if context.streaming else None
         tools = self._definitions
+        estimate = estimate_prompt_tokens(prompt) + self._tools_tokens
+
+        def add(item: ChatMessage) -> None:  # keeps the running estimate for budget checks
+            nonlocal estimate
+            prompt.append(item)
+            estimate += estimate_message_tokens(item)
+
         for step in range(self.max_steps):
             final = bool(tools) and (step == self.max_steps - 1 or calls_left <= 0)
             if final:
-                prompt.append(ChatMessage.system(LIMIT_NOTE))
-            estimate = estimate_prompt_tokens(prompt, tools)
+                add(ChatMessage.system(LIMIT_NOTE))
             await context.cost.check(
                 self.model_name,
                 input_tokens=estimate,
@@ -177,17 +188,15 @@ class LLMAgent:
                     step + 1,
                 )
                 return completion.content or self.limit_reply
-            prompt.append(
-                ChatMessage.assistant(completion.content, tool_calls=completion.tool_calls)
-            )
+            add(ChatMessage.assistant(completion.content, tool_calls=completion.tool_calls))
             allowed = completion.tool_calls[: max(calls_left, 0)]
             refused = completion.tool_calls[len(allowed) :]
             calls_left -= len(allowed)
             results = await asyncio.gather(*(self._call_tool(c, context) for c in allowed))
             for call, result in zip(allowed, results, strict=True):
-                prompt.append(ChatMessage.tool(call.id, result, name=call.name))
+                add(ChatMessage.tool(call.id, result, name=call.name))
             for call in refused:
-                prompt.append(
+                add(
                     ChatMessage.tool(
                         call.id,
                         f"Error: not run: the limit of {self.max_tool_calls} tool calls "

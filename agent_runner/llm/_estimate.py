@@ -23,13 +23,25 @@ def estimate_prompt_tokens(
     messages: Sequence[ChatMessage], tools: Sequence[ToolDefinition] = ()
 ) -> int:
     """Estimate the input tokens of a prompt: every message, tool call and tool schema."""
-    total = _PROMPT_OVERHEAD
+    total = _PROMPT_OVERHEAD + estimate_tools_tokens(tools)
     for message in messages:
-        total += _MESSAGE_OVERHEAD + estimate_text_tokens(message.content or "")
-        if message.name:
-            total += 1
-        for call in message.tool_calls:
-            total += _MESSAGE_OVERHEAD + estimate_text_tokens(call.name + call.arguments)
+        total += estimate_message_tokens(message)
+    return total
+
+
+def estimate_message_tokens(message: ChatMessage) -> int:
+    """Estimate the tokens one prompt message adds (content, name, tool calls)."""
+    total = _MESSAGE_OVERHEAD + estimate_text_tokens(message.content or "")
+    if message.name:
+        total += 1
+    for call in message.tool_calls:
+        total += _MESSAGE_OVERHEAD + estimate_text_tokens(call.name + call.arguments)
+    return total
+
+
+def estimate_tools_tokens(tools: Sequence[ToolDefinition]) -> int:
+    """Estimate the tokens the tool definitions add to every prompt."""
+    total = 0
     for tool in tools:
         schema = json.dumps(dict(tool.parameters), separators=(",", ":"))
         total += _MESSAGE_OVERHEAD + estimate_text_tokens(tool.name + tool.description + schema)

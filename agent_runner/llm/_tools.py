@@ -99,6 +99,7 @@ class Tool:
         self._model: type[BaseModel] = create_model(
             f"{self.name}_arguments", __config__=ConfigDict(extra="ignore"), **fields
         )
+        self._fields = tuple(self._model.model_fields)
         self.parameters: dict[str, Any] = _strip_titles(self._model.model_json_schema())
         self.parameters.setdefault("properties", {})
         self._is_async = inspect.iscoroutinefunction(func) or (
@@ -132,7 +133,7 @@ class Tool:
                 for err in exc.errors(include_url=False)[:5]
             )
             raise ToolArgumentsError(f"invalid arguments: {problems}") from None
-        return {key: getattr(model, key) for key in type(model).model_fields}
+        return {key: getattr(model, key) for key in self._fields}
 
     async def run(
         self, arguments: str | Mapping[str, Any], *, context: AgentContext | None = None
