@@ -32,21 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Literal
 
 import aiohttp
 import tweepy
-from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from tweepy.asynchronous import AsyncClient
-from yarl import URL
 
 from agent_runner.connector import BaseConnector, Sink
 from agent_runner.errors import (
@@ -57,7 +50,6 @@ from agent_runner.errors import (
     RateLimitedError,
 )
 from agent_runner.message import Message, Reply
-from agent_runner.settings import settings_error
 from agent_runner.store import Store
 from connectors._x_mentions import EXPANSIONS, TWEET_FIELDS, replied_to, tweet_message
 from connectors._x_ratelimit import (
@@ -70,12 +62,12 @@ from connectors._x_ratelimit import (
     utc_day,
     wait_for_window,
 )
+from connectors._x_session import X_HOSTS, api_base_middleware, install_redaction
+from connectors._x_settings import XSettings, read_settings
+from connectors._x_state import XState
 from connectors._x_text import MAX_TWEET_WEIGHT, split_thread
 
 log = logging.getLogger(__name__)
-
-X_HOSTS = frozenset({"api.twitter.com", "api.x.com"})
-"""Hosts tweepy talks to; ``api_base`` replaces them."""
 
 _TRANSIENT_API_ERRORS: tuple[type[BaseException], ...] = (
     tweepy.TwitterServerError,
@@ -85,100 +77,8 @@ _TRANSIENT_API_ERRORS: tuple[type[BaseException], ...] = (
 """Failures worth retrying (after a backoff): X's 5xx, network errors, timeouts."""
 
 
-class XSettings(BaseSettings):
-    """The X connector's settings, from ``X_*`` environment variables.
-
-    Attributes:
-        api_key: ``X_API_KEY``, the OAuth 1.0a consumer key.
-        api_secret: ``X_API_SECRET``, the consumer secret.
-        access_token: ``X_ACCESS_TOKEN``, the bot account's access token.
-        access_token_secret: ``X_ACCESS_TOKEN_SECRET``, its secret.
-        bearer_token: ``X_BEARER_TOKEN``, app-only token for reads.
-        user_id: ``X_USER_ID``, the bot's numeric id (looked up when unset and OAuth is set).
-        api_base: ``X_API_BASE``, another API root (a proxy, a compatible server, the fake);
-            unset means the real X.
-        poll_interval: ``X_POLL_INTERVAL``, seconds between mention polls.
-        daily_post_cap: ``X_DAILY_POST_CAP``, most tweets per UTC day (unset: no cap).
-        dry_run: ``X_DRY_RUN``, log tweets instead of posting them.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="X_", extra="ignore")
-
-    api_key: SecretStr | None = None
-    api_secret: SecretStr | None = None
-    access_token: SecretStr | None = None
-    access_token_secret: SecretStr | None = None
-    bearer_token: SecretStr | None = None
-    user_id: str | None = None
-    api_base: str | None = None
-    poll_interval: float = Field(default=60.0, gt=0)
-    daily_post_cap: int | None = Field(default=None, ge=0)
-    dry_run: bool = False
-
-
 class DailyPostCapError(DeliveryError):
     """The daily post cap is reached: the reply was not posted (and will not be retried)."""
-
-
-def api_base_middleware(
-    base: str,
-) -> Callable[[ClientRequest, ClientHandlerType], Awaitable[ClientResponse]]:
-    """An aiohttp client middleware sending X API requests to ``base`` instead.
-
-    The ``Host`` header keeps the real host, so OAuth 1.0a signatures computed for
-    ``https://api.twitter.com/...`` still verify. Use it to point any tweepy ``AsyncClient``
-    at a proxy or at :class:`agent_runner.testing.x.FakeX`::
-
-        session = aiohttp.ClientSession(middlewares=(api_base_middleware(fake.url),))
-        client = tweepy.asynchronous.AsyncClient(...); client.session = session
-    """
-    root = URL(base.rstrip("/"))
-    prefix = root.raw_path.rstrip("/")
-
-    async def rewrite(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
-        url = request.url
-        if url.host in X_HOSTS:
-            request.url = URL.build(
-                scheme=root.scheme,
-                host=root.raw_host or "",
-                port=root.explicit_port,
-                path=prefix + url.raw_path,
-                query_string=url.raw_query_string,
-                encoded=True,
-            )
-        return await handler(request)
-
-    return rewrite
-
-
-class _RedactAuthorization(logging.Filter):
-    """tweepy logs request headers at DEBUG; keep bearer tokens and signatures out of logs."""
-
-    _HEADER = re.compile(r"'Authorization': '[^']*'")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "Authorization" in record.msg:
-            record.msg = self._HEADER.sub("'Authorization': '<redacted>'", record.msg)
-        return True
-
-
-def _install_redaction() -> None:
-    logger = logging.getLogger("tweepy.asynchronous.client")
-    if not any(isinstance(f, _RedactAuthorization) for f in logger.filters):
-        logger.addFilter(_RedactAuthorization())
-
-
-def _read_settings(**values: Any) -> XSettings:
-    try:
-        return XSettings(**values)
-    except ValidationError as exc:
-        raise ConfigurationError(settings_error(exc, prefix="X_")) from None
-
-
-def _secret(value: SecretStr | str | None) -> str | None:
-    if isinstance(value, SecretStr):
-        return value.get_secret_value() or None
-    return value or None
 
 
 class XConnector(BaseConnector):
@@ -262,8 +162,7 @@ class XConnector(BaseConnector):
         self.request_timeout = request_timeout
         self._clock = clock
         self._sleep = sleep
-        self._store: Store | None = None
-        self._state: dict[str, str] = {}
+        self._state = XState()
         self._session: aiohttp.ClientSession | None = None
         self._client: Any = None
         self._windows: dict[str, RateWindow] = {}
@@ -274,19 +173,8 @@ class XConnector(BaseConnector):
     @classmethod
     def from_settings(cls, settings: XSettings | None = None, **overrides: Any) -> XConnector:
         """Build from :class:`XSettings` (the environment when omitted); kwargs override."""
-        s = settings if settings is not None else _read_settings()
-        kwargs: dict[str, Any] = {
-            "api_key": _secret(s.api_key),
-            "api_secret": _secret(s.api_secret),
-            "access_token": _secret(s.access_token),
-            "access_token_secret": _secret(s.access_token_secret),
-            "bearer_token": _secret(s.bearer_token),
-            "user_id": s.user_id,
-            "api_base": s.api_base,
-            "poll_interval": s.poll_interval,
-            "daily_post_cap": s.daily_post_cap,
-            "dry_run": s.dry_run,
-        }
+        s = settings if settings is not None else read_settings()
+        kwargs = s.connector_options()
         kwargs.update(overrides)
         return cls(**kwargs)
 
@@ -301,11 +189,11 @@ class XConnector(BaseConnector):
         values: dict[str, Any] = {
             key[2:].lower(): value for key, value in (env or {}).items() if key.startswith("X_")
         }
-        return cls.from_settings(_read_settings(**values), **overrides)
+        return cls.from_settings(read_settings(**values), **overrides)
 
     def bind_store(self, store: Store) -> None:
         """Keep the ``since_id`` cursor, the daily post count and thread progress in ``store``."""
-        self._store = store
+        self._state.store = store
 
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
@@ -319,7 +207,7 @@ class XConnector(BaseConnector):
             )
         if self.mentions_auth == "app" and not self._bearer and not self.dry_run:
             raise ConfigurationError('mentions_auth="app" needs X_BEARER_TOKEN')
-        _install_redaction()
+        install_redaction()
         middlewares = (api_base_middleware(self.api_base),) if self.api_base else ()
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.request_timeout), middlewares=middlewares
@@ -436,32 +324,6 @@ class XConnector(BaseConnector):
             raise ConnectorError("the X connector is not open (call open() or use async with)")
         return self._client
 
-    # -- store-backed state ----------------------------------------------------------------
-    async def _get(self, key: str, *, cursor: bool = False) -> str | None:
-        if self._store is None:
-            return self._state.get(key)
-        if cursor:
-            return await self._store.cursor_get(key)
-        return await self._store.state_get(key)
-
-    async def _set(self, key: str, value: str, *, cursor: bool = False) -> None:
-        if self._store is None:
-            self._state[key] = value
-        elif cursor:
-            await self._store.cursor_set(key, value)
-        else:
-            await self._store.state_set(key, value)
-
-    async def _delete(self, key: str) -> None:
-        if self._store is None:
-            self._state.pop(key, None)
-        else:
-            await self._store.state_delete(key)
-
-    @property
-    def _cursor_key(self) -> str:
-        return f"x:{self.user_id}:mentions_since_id"
-
     # -- input -------------------------------------------------------------------------------
     async def run(self, sink: Sink) -> None:
         """Poll mentions every ``poll_interval`` until stopped."""
@@ -488,11 +350,12 @@ class XConnector(BaseConnector):
         and past the bot's own tweets; never past one that was not handed over.
         """
         client = self._require_client()
-        cursor = await self._get(self._cursor_key, cursor=True)
+        user_id = self.user_id or ""
+        cursor = await self._state.since_id(user_id)
         if cursor is None and self.first_run == "latest":
             body = await self._mentions_page(client, since_id=None, token=None, size=5)
             newest = body.get("meta", {}).get("newest_id")
-            await self._set(self._cursor_key, str(newest or 0), cursor=True)
+            await self._state.set_since_id(user_id, str(newest or 0))
             log.info("x: first run; answering mentions newer than %s", newest or "now")
             return 0
         since = int(cursor) if cursor and cursor != "0" else None
@@ -508,7 +371,7 @@ class XConnector(BaseConnector):
                 last = tweet_id
         finally:
             if last is not None and last != since:
-                await self._set(self._cursor_key, str(last), cursor=True)
+                await self._state.set_since_id(user_id, str(last))
         return pushed
 
     async def _push(
@@ -521,19 +384,13 @@ class XConnector(BaseConnector):
                 username=self.username or "",
                 users=users,
                 bot_accounts=self.bot_accounts,
-                depth=await self._depth_of(replied_to(tweet)),
+                depth=await self._state.depth_of(replied_to(tweet)),
             )
             accepted = await sink(message)
         except InvalidMessageError as exc:
             log.warning("x: skipped tweet %s: %s", tweet.get("id"), exc.reason)
             return 0
         return 0 if accepted.duplicate else 1
-
-    async def _depth_of(self, parent: str | None) -> int:
-        """Bot replies above a tweet replying to ``parent``: the depth stored for our tweets."""
-        if parent is None:
-            return 0
-        return int(await self._get(f"x:depth:{parent}") or 0)
 
     async def _read_new(
         self, client: Any, since: int | None
@@ -612,12 +469,8 @@ class XConnector(BaseConnector):
         """
         if isinstance(parts, str):
             parts = split_thread(parts, numbered=self.numbered)
-        progress_key = "x:thread:" + hashlib.sha256(key.encode()).hexdigest()[:32] if key else None
         async with self._post_lock:
-            done: list[str] = []
-            if progress_key is not None:
-                saved = await self._get(progress_key)
-                done = json.loads(saved) if saved else []
+            done = await self._state.thread_progress(key) if key else []
             todo = parts[len(done) :]
             if not self.dry_run:
                 await self._check_cap(len(todo), what=label)
@@ -625,13 +478,13 @@ class XConnector(BaseConnector):
             for part in todo:
                 tweet_id = await self._post_one(part, previous)
                 if depth is not None and not self.dry_run:
-                    await self._set(f"x:depth:{tweet_id}", str(depth))
+                    await self._state.set_depth(tweet_id, depth)
                 done.append(tweet_id)
-                if progress_key is not None and len(done) < len(parts):
-                    await self._set(progress_key, json.dumps(done))
+                if key and len(done) < len(parts):
+                    await self._state.save_thread_progress(key, done)
                 previous = tweet_id
-            if progress_key is not None and len(parts) > 1:
-                await self._delete(progress_key)
+            if key and len(parts) > 1:
+                await self._state.forget_thread(key)
         return done
 
     async def _post_one(self, text: str, in_reply_to: str | None) -> str:
@@ -652,18 +505,12 @@ class XConnector(BaseConnector):
                 text=text, in_reply_to_tweet_id=in_reply_to, user_auth=True
             ),
         )
-        await self._count_post()
+        await self._state.count_post(self.user_id or "", utc_day(self._clock()))
         return str(body["data"]["id"])
-
-    def _cap_key(self) -> str:
-        return f"x:{self.user_id}:posts:{utc_day(self._clock())}"
 
     async def posts_today(self) -> int:
         """Tweets posted today (UTC) by this account, as counted for the daily cap."""
-        return int(await self._get(self._cap_key()) or 0)
-
-    async def _count_post(self) -> None:
-        await self._set(self._cap_key(), str(await self.posts_today() + 1))
+        return await self._state.posts_on(self.user_id or "", utc_day(self._clock()))
 
     async def _check_cap(self, needed: int, *, what: str) -> None:
         if self.daily_post_cap is None:
