@@ -257,8 +257,15 @@ class XConnector(BaseConnector):
             await session.close()
 
     # -- HTTP with rate limits and retries -------------------------------------------------
-    async def _call(self, endpoint: str, call: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
-        """One API call with the connector's waits and bounded retries; the JSON body."""
+    async def _call(
+        self, endpoint: str, call: Callable[[], Awaitable[Any]], *, idempotent: bool = True
+    ) -> dict[str, Any]:
+        """One API call with the connector's waits and bounded retries; the JSON body.
+
+        A call that is not ``idempotent`` (creating a tweet) is retried only when X surely
+        did not act on it (429, 503, no connection): after a timeout or a 500 the tweet may
+        exist, and posting it again would answer twice.
+        """
         waited, attempt = 0.0, 0
         while True:
             delay = wait_for_window(self._windows.get(endpoint), self._clock())
@@ -298,6 +305,11 @@ class XConnector(BaseConnector):
                 self._windows.pop(endpoint, None)
                 continue
             except _TRANSIENT_API_ERRORS as exc:
+                if not idempotent and not _surely_not_applied(exc):
+                    raise DeliveryError(
+                        f"X {endpoint}: outcome unknown ({_describe(exc)}); not retried, to "
+                        "avoid posting twice"
+                    ) from exc
                 delay = backoff(attempt, self.retry)
                 if not may_wait(delay, waited=waited, attempt=attempt, policy=self.retry):
                     raise ConnectorError(
@@ -504,6 +516,7 @@ class XConnector(BaseConnector):
             lambda: client.create_tweet(
                 text=text, in_reply_to_tweet_id=in_reply_to, user_auth=True
             ),
+            idempotent=False,
         )
         await self._state.count_post(self.user_id or "", utc_day(self._clock()))
         return str(body["data"]["id"])
@@ -530,6 +543,13 @@ class XConnector(BaseConnector):
             raise DailyPostCapError(
                 f"X daily post cap of {self.daily_post_cap} reached ({used} used on {day} UTC)"
             )
+
+
+def _surely_not_applied(exc: BaseException) -> bool:
+    """True for failures where X cannot have acted on the request."""
+    if isinstance(exc, tweepy.TwitterServerError):
+        return bool(exc.response.status == 503)
+    return isinstance(exc, aiohttp.ClientConnectorError)
 
 
 def _describe(exc: BaseException) -> str:

@@ -208,15 +208,30 @@ async def test_a_spent_window_is_waited_for_before_calling(clock: FakeClock) -> 
 async def test_server_errors_are_retried_a_bounded_number_of_times(
     fake_x: FakeX, clock: FakeClock
 ) -> None:
-    fake_x.fail_next(2, status=503, endpoint="create_tweet")
-    async with connector(fake_x, clock, retry=RetryPolicy(max_retries=3)) as x:
-        await x.post("survives two 503s")
-        fake_x.fail_next(10, status=500, endpoint="create_tweet")
+    sink = RecordingSink()
+    async with connector(fake_x, clock, retry=RetryPolicy(max_retries=3), first_run="all") as x:
+        fake_x.fail_next(2, status=500, endpoint="mentions")
+        fake_x.add_mention("still there?")
+        assert await x.poll(sink) == 1
+        fake_x.fail_next(10, status=502, endpoint="mentions")
         with pytest.raises(ConnectorError, match="after 4 attempts"):
-            await x.post("gives up")
-    assert [t.text for t in fake_x.posted] == ["survives two 503s"]
-    assert fake_x.calls("create_tweet") == 3 + 4
+            await x.poll(sink)
+    assert fake_x.calls("mentions") == 3 + 4
     assert clock.sleeps == [1.0, 2.0, 1.0, 2.0, 4.0]
+
+
+async def test_posting_retries_only_when_x_surely_did_not_post(
+    fake_x: FakeX, clock: FakeClock
+) -> None:
+    async with connector(fake_x, clock, retry=RetryPolicy(max_retries=3)) as x:
+        fake_x.fail_next(2, status=503, endpoint="create_tweet")  # unavailable: not posted
+        await x.post("survives two 503s")
+        fake_x.fail_next(1, status=500, endpoint="create_tweet")  # may have been posted
+        with pytest.raises(DeliveryError, match="outcome unknown"):
+            await x.post("not retried")
+    assert [t.text for t in fake_x.posted] == ["survives two 503s"]
+    assert fake_x.calls("create_tweet") == 3 + 1
+    assert clock.sleeps == [1.0, 2.0]
 
 
 async def test_a_failed_thread_resumes_without_reposting_its_first_parts(
