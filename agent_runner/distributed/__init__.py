@@ -7,5 +7,12 @@ workers in other languages, is in ``docs/distributed.md``.
 from agent_runner.distributed._errors import PayloadTooLargeError, RemoteError
 from agent_runner.distributed._runtime import DistributedAgentRuntime
 from agent_runner.distributed._store import RedisStore
+from agent_runner.distributed._worker_cli import worker_command
 
-__all__ = ["DistributedAgentRuntime", "PayloadTooLargeError", "RedisStore", "RemoteError"]
+__all__ = [
+    "DistributedAgentRuntime",
+    "PayloadTooLargeError",
+    "RedisStore",
+    "RemoteError",
+    "worker_command",
+]

@@ -44,17 +44,8 @@ async def claim_pending(
     start = "0-0"
     claimed = 0
     for _ in range(10_000):
-        reply: Any = await _command(
-            client,
-            "XAUTOCLAIM",
-            stream,
-            GROUP,
-            consumer,
-            min_idle_ms,
-            start,
-            "COUNT",
-            batch,
-            "JUSTID",
+        reply: Any = await client.xautoclaim(
+            stream, GROUP, consumer, min_idle_ms, start_id=start, count=batch
         )
         cursor, ids = reply[0], reply[1]
         claimed += len(ids)

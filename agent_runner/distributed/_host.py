@@ -148,7 +148,7 @@ class Host:
         try:
             with AgentInstantiationContext.populate_context((self._runtime, agent_id)):
                 agent = await factory(agent_id)
-            saved = await self._client.hget(self._keys.state(agent_id.type), agent_id.key)
+            saved = await self._outbox.call("HGET", self._keys.state(agent_id.type), agent_id.key)
             if saved is not None:
                 text = saved.decode() if isinstance(saved, bytes) else str(saved)
                 await agent.load_state(json.loads(text))

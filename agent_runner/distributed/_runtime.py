@@ -460,7 +460,7 @@ class DistributedAgentRuntime:
     async def _count_of(self, agent_type: str) -> int | None:
         count = self._counts.get(agent_type)
         if count is None:
-            raw = await self._client.hget(self._keys.types, agent_type)
+            raw = await self._outbox.call("HGET", self._keys.types, agent_type)
             if raw is None:
                 return None
             count = self._counts[agent_type] = int(raw)

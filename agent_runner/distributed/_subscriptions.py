@@ -11,6 +11,7 @@ travel and only route publishes made by the runtime they were added to.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -94,6 +95,7 @@ class SubscriptionTable:
         self.version: int | None = None
         """Version of the shared copy; None until loaded."""
         self._cache: dict[TopicId, list[AgentId]] = {}
+        self._loading: asyncio.Future[None] | None = None
 
     async def add(self, sub: Subscription) -> None:
         if any(existing == sub for existing in self.local):
@@ -138,7 +140,13 @@ class SubscriptionTable:
         self._cache.clear()
 
     async def load(self) -> None:
-        """Reload the shared copy (one round trip)."""
+        """Reload the shared copy (one round trip; concurrent callers share it)."""
+        loading = self._loading
+        if loading is None or loading.done():
+            loading = self._loading = asyncio.ensure_future(self._load())
+        await asyncio.shield(loading)
+
+    async def _load(self) -> None:
         pipe = self._client.pipeline(transaction=True)
         pipe.get(self._keys.subscriptions_version)
         pipe.hgetall(self._keys.subscriptions)
