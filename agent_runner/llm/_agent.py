@@ -14,6 +14,10 @@ the message; the model may call tools (several at once; they run concurrently) f
 ``max_steps`` model calls and ``max_tool_calls`` tool calls; then it answers. Every model call
 is checked against the budget first (``context.cost.check``) and priced after
 (``context.cost.record``), so a budget stops spending before it is exceeded.
+
+When the output can stream (``context.streaming``), every model call is streamed and its text
+goes to ``context.stream`` as it arrives. That is the final answer, plus any text a model
+writes next to its tool calls (most write none); the reply returned is the final answer.
 """
 
 from __future__ import annotations
@@ -181,6 +185,11 @@ class LLMAgent:
                 " (estimated)" if usage.estimated else "",
             )
             if not completion.tool_calls:
+                if not (completion.content or "").strip():
+                    context.logger.warning(
+                        "the model answered with no text (finish reason %s): no reply",
+                        completion.finish_reason,
+                    )
                 return completion.content
             if final:
                 context.logger.warning(
