@@ -74,8 +74,10 @@ async def bench_client() -> None:
             async def our_call() -> object:
                 return await ours.complete(prompt)
 
-            baseline = await rate("raw openai SDK (baseline)", n, raw_call)
-            mine = await rate("OpenAIClient.complete", n, our_call)
+            baseline = mine = 0.0
+            for _ in range(2):  # alternate, keep the best: the machine is shared and noisy
+                baseline = max(baseline, await rate("raw openai SDK (baseline)", n, raw_call))
+                mine = max(mine, await rate("OpenAIClient.complete", n, our_call))
             out(f"  ratio ours/baseline: {mine / baseline:.2f}x")
         finally:
             await raw.close()
