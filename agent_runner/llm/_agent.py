@@ -126,9 +126,11 @@ class LLMAgent:
         """Answer ``message``: prompt, tool loop, final text (streamed when the output can)."""
         prompt = self.build_prompt(message, context.memory)
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeout) as deadline:
                 return await self._run(prompt, context)
         except TimeoutError:
+            if not deadline.expired():
+                raise  # not our deadline: someone else's timeout
             raise ModelClientError(f"the model did not answer within {self.timeout:g} s") from None
 
     def build_prompt(self, message: Message, memory: ConversationMemory) -> list[ChatMessage]:
