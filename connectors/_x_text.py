@@ -19,6 +19,8 @@ X. Example::
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -39,6 +41,10 @@ _TRAILING_PUNCT = ".,;:!?)]}'\"”’…"
 _SENTENCE_END = ".!?…。！？"
 _CLOSERS = ")]}'\"”’»"
 _CJK_SENTENCE_END = "。！？"
+_KEYCAP_BASES = "0123456789#*"
+_GAP = re.compile(r"\s+")
+_CJK_BREAK = re.compile(r"[。！？](?=\S)")
+_KEYCAP_NEXT = ("\ufe0f", "\u20e3")
 
 
 def _char_weight(cp: int) -> int:
@@ -68,57 +74,68 @@ def _is_regional_indicator(cp: int) -> bool:
     return 0x1F1E6 <= cp <= 0x1F1FF
 
 
-@dataclass(frozen=True, slots=True)
-class Unit:
-    """An indivisible piece of text (a URL, an emoji sequence, a character) and its weight."""
-
-    start: int
-    end: int
-    weight: int
-
-
 def _url_spans(text: str) -> list[tuple[int, int, int]]:
     """(start, end, weight) of every URL, scheme URLs first; bare domains never overlap them."""
     spans: list[tuple[int, int, int]] = []
+    scheme_starts: list[int] = []
     for match in _SCHEME_URL.finditer(text):
         end = match.end()
         while end > match.start() and text[end - 1] in _TRAILING_PUNCT:
             end -= 1
         spans.append((match.start(), end, URL_WEIGHT))
+        scheme_starts.append(match.start())
+    scheme_count = len(spans)
     for match in _BARE_DOMAIN.finditer(text):
         start, end = match.start(), match.end()
         while end > start and text[end - 1] in _TRAILING_PUNCT:
             end -= 1
-        if any(s < end and start < e for s, e, _ in spans):
+        k = bisect.bisect_left(scheme_starts, end) - 1  # the last scheme URL starting before
+        if k >= 0 and spans[k][1] > start:
             continue
         own = sum(_char_weight(ord(c)) for c in text[start:end])
         spans.append((start, end, max(URL_WEIGHT, own)))
-    spans.sort()
+    if len(spans) > scheme_count:
+        spans.sort()
     return spans
 
 
-def units(text: str) -> list[Unit]:
-    """Cut (already NFC-normalised) ``text`` into indivisible weighted units, in order."""
-    out: list[Unit] = []
+Units = tuple[list[int], list[int]]
+"""``(starts, weights)``: unit ``k`` is ``text[starts[k]:starts[k + 1]]`` (the last one ends
+at ``len(text)``) and weighs ``weights[k]``."""
+
+
+def units(text: str) -> Units:
+    """Cut (already NFC-normalised) ``text`` into indivisible weighted units, in order.
+
+    A unit is a URL, an emoji sequence, or a character with its combining marks.
+    """
+    starts: list[int] = []
+    weights: list[int] = []
     spans = _url_spans(text)
-    span_at = {start: (end, weight) for start, end, weight in spans}
+    span_index = 0
+    next_span = spans[0][0] if spans else -1
     i, n = 0, len(text)
     while i < n:
-        if i in span_at:
-            end, weight = span_at[i]
-            out.append(Unit(i, end, weight))
+        if i == next_span:
+            _, end, weight = spans[span_index]
+            starts.append(i)
+            weights.append(weight)
             i = end
+            span_index += 1
+            next_span = spans[span_index][0] if span_index < len(spans) else -1
             continue
-        cp = ord(text[i])
+        ch = text[i]
         j = i + 1
-        if _is_regional_indicator(cp) and j < n and _is_regional_indicator(ord(text[j])):
-            out.append(Unit(i, j + 1, 2))
-            i = j + 1
+        if ch < "\u00a9" and not (ch in _KEYCAP_BASES and text[j : j + 1] in _KEYCAP_NEXT):
+            starts.append(i)  # the common case: ASCII and most of Latin-1, weight 1
+            weights.append(1)
+            i = j
             continue
-        keycap = text[i] in "0123456789#*" and (
-            text[j : j + 1] == "\u20e3" or text[j : j + 2] == "\ufe0f\u20e3"
-        )
-        if _is_emoji_base(cp) or keycap:
+        cp = ord(ch)
+        if _is_regional_indicator(cp) and j < n and _is_regional_indicator(ord(text[j])):
+            j += 1
+            weight = 2
+        elif _is_emoji_base(cp) or ch in _KEYCAP_BASES:
             while j < n:
                 nxt = ord(text[j])
                 if _is_emoji_modifier(nxt):
@@ -127,16 +144,16 @@ def units(text: str) -> list[Unit]:
                     j += 2
                 else:
                     break
-            out.append(Unit(i, j, 2))
-            i = j
-            continue
-        weight = _char_weight(cp)
-        while j < n and j not in span_at and unicodedata.combining(text[j]):
-            weight += _char_weight(ord(text[j]))
-            j += 1
-        out.append(Unit(i, j, weight))
+            weight = 2
+        else:
+            weight = _char_weight(cp)
+            while j < n and j != next_span and unicodedata.combining(text[j]):
+                weight += _char_weight(ord(text[j]))
+                j += 1
+        starts.append(i)
+        weights.append(weight)
         i = j
-    return out
+    return starts, weights
 
 
 def weighted_length(text: str) -> int:
@@ -146,7 +163,7 @@ def weighted_length(text: str) -> int:
         >>> weighted_length("日本語"), weighted_length("👍🏽"), weighted_length("https://x.com/a/b")
         (6, 2, 23)
     """
-    return sum(u.weight for u in units(unicodedata.normalize("NFC", text)))
+    return sum(units(unicodedata.normalize("NFC", text))[1])
 
 
 def fits(text: str, limit: int = MAX_TWEET_WEIGHT) -> bool:
@@ -154,80 +171,116 @@ def fits(text: str, limit: int = MAX_TWEET_WEIGHT) -> bool:
     return bool(text.strip()) and weighted_length(text) <= limit
 
 
-def _break_rank(text: str, pos: int) -> int:
-    """How good a place cutting before ``text[pos]`` is: 0 none ... 4 paragraph."""
-    if pos <= 0 or pos >= len(text):
-        return 0
-    before = text[pos - 1]
-    if not text[pos].isspace():
-        return 2 if before in _CJK_SENTENCE_END else 0
-    if before.isspace():
-        return 0  # only the first whitespace of a run
-    end = pos
-    while end < len(text) and text[end].isspace():
-        end += 1
-    gap = text[pos:end]
-    if gap.count("\n") >= 2:
-        return 4
-    if "\n" in gap:
-        return 3
-    head = text[:pos].rstrip(_CLOSERS)
-    if head and head[-1] in _SENTENCE_END:
-        return 2
-    return 1
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """What packing needs, computed once per text: units, their prefix sums, break points."""
+
+    starts: list[int]
+    acc: list[int]
+    """``acc[k]`` is the weight of units ``0..k-1``."""
+    break_units: list[int]
+    """Unit indices a part may start with (a cut right before them), ascending."""
+    break_ranks: list[int]
+    """4 paragraph break, 3 line break, 2 sentence end, 1 word boundary."""
 
 
-def _pack(text: str, limit: int) -> list[str]:
-    """Greedy split into parts of weight <= ``limit``, cut at the best boundary in reach."""
-    pieces = units(text)
+def _layout(text: str) -> _Layout:
+    starts, weights = units(text)
+    found: list[tuple[int, int]] = []
+    for match in _GAP.finditer(text):
+        pos, gap = match.start(), match.group()
+        if pos == 0:
+            continue
+        if gap.count("\n") >= 2:
+            rank = 4
+        elif "\n" in gap:
+            rank = 3
+        else:
+            q = pos - 1
+            while q > 0 and text[q] in _CLOSERS:
+                q -= 1
+            rank = 2 if text[q] in _SENTENCE_END else 1
+        found.append((pos, rank))
+    for match in _CJK_BREAK.finditer(text):
+        found.append((match.end(), 2))
+    found.sort()
+    break_units: list[int] = []
+    break_ranks: list[int] = []
+    for pos, rank in found:
+        k = bisect.bisect_left(starts, pos)
+        if k < len(starts) and starts[k] == pos:
+            break_units.append(k)
+            break_ranks.append(rank)
+    acc = list(itertools.accumulate(weights, initial=0))
+    return _Layout(starts, acc, break_units, break_ranks)
+
+
+def _pack(text: str, layout: _Layout, limit: int) -> list[str]:
+    """Greedy split into parts of weight <= ``limit``, cut at the best boundary in reach.
+
+    The best boundary is the last paragraph break, else line break, else sentence end that
+    leaves the part at least half full; else the last word boundary; else a hard cut.
+    """
+    starts, acc = layout.starts, layout.acc
+    count = len(starts)
     parts: list[str] = []
     i = 0
-    while i < len(pieces):
-        while i < len(pieces) and text[pieces[i].start].isspace():
+    while i < count:
+        while i < count and text[starts[i]].isspace():
             i += 1
-        if i >= len(pieces):
+        if i >= count:
             break
-        total, j = 0, i
-        while j < len(pieces) and total + pieces[j].weight <= limit:
-            total += pieces[j].weight
-            j += 1
-        if j >= len(pieces):
-            parts.append(text[pieces[i].start :].strip())
+        j = bisect.bisect_right(acc, acc[i] + limit) - 1  # units i..j-1 fit
+        if j >= count:
+            parts.append(text[starts[i] :].strip())
             break
-        if j == i:  # a single unit heavier than the limit (only with absurd limits)
-            j = i + 1
-        cut = _best_cut(text, pieces, i, j, limit)
-        part = text[pieces[i].start : pieces[cut].start].strip()
+        j = max(j, i + 1)  # a single unit heavier than the limit (only with absurd limits)
+        k = _best_cut(layout, i, j, limit)
+        part = text[starts[i] : starts[k]].strip()
         if part:
             parts.append(part)
-        i = cut
+        i = k
     return parts
 
 
-def _best_cut(text: str, pieces: list[Unit], i: int, j: int, limit: int) -> int:
+def _best_cut(layout: _Layout, i: int, j: int, limit: int) -> int:
     """Index of the unit to start the next part with, between ``i + 1`` and ``j``."""
+    acc, units_, ranks = layout.acc, layout.break_units, layout.break_ranks
+    lo = bisect.bisect_right(units_, i)
+    hi = bisect.bisect_right(units_, j)
     best: dict[int, int] = {}
-    filled = sum(p.weight for p in pieces[i:j])
-    for k in range(j, i, -1):
-        rank = _break_rank(text, pieces[k].start)
-        if rank and rank not in best:
-            if rank == 1 or filled * 2 >= limit:
-                best[rank] = k
-        if len(best) == 4:
+    for b in range(hi - 1, lo - 1, -1):
+        k = units_[b]
+        if (acc[k] - acc[i]) * 2 >= limit:
+            best.setdefault(ranks[b], k)
+            if 4 in best:
+                break
+        else:  # under half full: any boundary is only as good as a word boundary
+            best.setdefault(1, k)
             break
-        filled -= pieces[k - 1].weight
     for rank in (4, 3, 2, 1):
         if rank in best:
             return best[rank]
     return j
 
 
-def split_thread(text: str, *, limit: int = MAX_TWEET_WEIGHT, numbered: bool = True) -> list[str]:
+ELLIPSIS = "\u2026"
+"""Ends the last part of a thread cut short by ``max_parts``."""
+
+
+def split_thread(
+    text: str,
+    *,
+    limit: int = MAX_TWEET_WEIGHT,
+    numbered: bool = True,
+    max_parts: int | None = None,
+) -> list[str]:
     """Split ``text`` into tweets of weight <= ``limit``, in order.
 
     Cuts at paragraph, line, sentence or word boundaries (in that order of preference, when
     the part stays at least half full), never inside a URL or an emoji sequence. With
-    ``numbered``, parts of a multi-part thread end with `` i/n``.
+    ``numbered``, parts of a multi-part thread end with `` i/n``. With ``max_parts``, a
+    longer thread keeps its first ``max_parts`` parts, the last one ending with "…".
 
     Example:
         >>> split_thread("short"), len(split_thread("a " * 500))
@@ -236,25 +289,40 @@ def split_thread(text: str, *, limit: int = MAX_TWEET_WEIGHT, numbered: bool = T
     text = unicodedata.normalize("NFC", text).strip()
     if not text:
         return []
-    if weighted_length(text) <= limit:
+    layout = _layout(text)
+    if layout.acc[-1] <= limit:
         return [text]
-    if not numbered:
-        return _pack(text, limit)
     digits = 1
     while True:
         biggest = 10**digits - 1
-        reserve = len(f" {biggest}/{biggest}")
-        parts = _pack(text, limit - reserve)
+        reserve = len(f" {biggest}/{biggest}") if numbered else 0
+        parts = _pack(text, layout, limit - reserve)
+        if max_parts is not None and len(parts) > max_parts:
+            parts = parts[: max(1, max_parts)]
+            parts[-1] = _with_ellipsis(parts[-1], limit - reserve)
+        if not numbered:
+            return parts
         if len(parts) <= biggest:
             total = len(parts)
             return [f"{part} {n}/{total}" for n, part in enumerate(parts, start=1)]
         digits += 1
 
 
+def _with_ellipsis(part: str, limit: int) -> str:
+    """``part`` ending with "…", words dropped from its end until it fits ``limit``."""
+    candidate = part + ELLIPSIS
+    while weighted_length(candidate) > limit:
+        head, sep, _ = part.rpartition(" ")
+        part = head if sep else part[:-1]
+        candidate = part.rstrip() + " " + ELLIPSIS if sep else part + ELLIPSIS
+    return candidate
+
+
 __all__ = [
+    "ELLIPSIS",
     "MAX_TWEET_WEIGHT",
     "URL_WEIGHT",
-    "Unit",
+    "Units",
     "fits",
     "split_thread",
     "units",

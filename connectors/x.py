@@ -98,6 +98,8 @@ class XConnector(BaseConnector):
         first_run: with no cursor yet, ``"latest"`` answers only mentions that arrive after
             the first poll; ``"all"`` answers what the timeline still returns.
         numbered: end the parts of a multi-tweet thread with `` i/n``.
+        max_thread_parts: longest thread one reply may become; longer text is cut there
+            (the last part ends with "…") and a warning is logged. None: no limit.
         max_pages: most pages (of ``page_size``) read per poll.
         page_size: mentions per page (5-100).
         bot_accounts: ids or usernames of accounts known to be bots (``author.is_bot``).
@@ -131,6 +133,7 @@ class XConnector(BaseConnector):
         mentions_auth: Literal["user", "app"] | None = None,
         first_run: Literal["latest", "all"] = "latest",
         numbered: bool = True,
+        max_thread_parts: int | None = 25,
         max_pages: int = 10,
         page_size: int = 100,
         bot_accounts: Collection[str] = (),
@@ -155,6 +158,7 @@ class XConnector(BaseConnector):
         self.dry_run = dry_run
         self.first_run = first_run
         self.numbered = numbered
+        self.max_thread_parts = max_thread_parts
         self.max_pages = max_pages
         self.page_size = max(5, min(100, page_size))
         self.bot_accounts = frozenset(b.lower().lstrip("@") for b in bot_accounts)
@@ -452,6 +456,14 @@ class XConnector(BaseConnector):
         parts = split_thread(text, limit=MAX_TWEET_WEIGHT, numbered=self.numbered)
         if not parts:
             return
+        if self.max_thread_parts is not None and len(parts) > self.max_thread_parts:
+            log.warning(
+                "x: reply to %s needs %d tweets; posting the first %d (max_thread_parts)",
+                request.key,
+                len(parts),
+                self.max_thread_parts,
+            )
+            parts = split_thread(text, numbered=self.numbered, max_parts=self.max_thread_parts)
         reply_to = request.id if request.source == self.name else None
         label = f"reply to {request.key}" if reply_to else f"tweet for {request.key}"
         await self.post(

@@ -160,6 +160,19 @@ async def test_a_long_reply_is_an_ordered_thread_within_the_weighted_limit(
     assert " ".join(t.text.rsplit(" ", 1)[0] for t in thread) == text
 
 
+async def test_a_very_long_reply_is_cut_at_max_thread_parts(
+    fake_x: FakeX, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    mention = fake_x.add_mention("write a novel")
+    with caplog.at_level(logging.WARNING, logger="connectors.x"):
+        async with connector(fake_x, clock, max_thread_parts=3) as x:
+            await x.send(_request(mention.id), Reply(text="Once upon a time. " * 200))
+    thread = fake_x.thread(mention)
+    assert [t.text.rsplit(" ", 1)[1] for t in thread] == ["1/3", "2/3", "3/3"]
+    assert thread[-1].text.endswith("\u2026 3/3")
+    assert any("posting the first 3" in r.getMessage() for r in caplog.records)
+
+
 async def test_a_request_from_another_input_is_a_standalone_tweet(
     fake_x: FakeX, clock: FakeClock
 ) -> None:

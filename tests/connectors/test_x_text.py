@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors._x_text import MAX_TWEET_WEIGHT, fits, split_thread, weighted_length
+from connectors._x_text import ELLIPSIS, MAX_TWEET_WEIGHT, fits, split_thread, weighted_length
 
 
 @pytest.mark.parametrize(
@@ -129,3 +129,15 @@ def test_every_part_fits_and_nothing_is_lost(text: str) -> None:
     parts = split_thread(text, numbered=False)
     assert all(0 < weighted_length(p) <= MAX_TWEET_WEIGHT for p in parts)
     assert "".join("".join(p.split()) for p in parts) == "".join(text.split())
+
+
+@pytest.mark.parametrize("numbered", [True, False])
+def test_max_parts_cuts_a_thread_short_with_an_ellipsis(numbered: bool) -> None:
+    parts = split_thread("word " * 1000, max_parts=3, numbered=numbered)
+    assert len(parts) == 3
+    assert all(weighted_length(p) <= MAX_TWEET_WEIGHT for p in parts)
+    last = parts[-1].rsplit(" ", 1)[0] if numbered else parts[-1]
+    assert last.endswith(ELLIPSIS)
+    if numbered:
+        assert parts[-1].endswith(" 3/3")
+    assert split_thread("word " * 10, max_parts=3) == [("word " * 10).strip()]
