@@ -80,11 +80,11 @@ def parse_message_body(
     """
     if not isinstance(data, Mapping):
         raise RequestError(422, f"body must be a JSON object, not {_json_type(data)}")
-    server = sorted(SERVER_FIELDS & data.keys())
-    if server:
-        raise RequestError(422, f"{', '.join(server)}: set by the server, do not send")
-    unknown = sorted(str(k) for k in data.keys() - CLIENT_FIELDS - SERVER_FIELDS)
-    if unknown:
+    if not data.keys() <= CLIENT_FIELDS:
+        server = sorted(SERVER_FIELDS & data.keys())
+        if server:
+            raise RequestError(422, f"{', '.join(server)}: set by the server, do not send")
+        unknown = sorted(str(k) for k in data.keys() - CLIENT_FIELDS)
         raise RequestError(422, f"unknown fields: {', '.join(unknown)}", code="unknown_fields")
     fields = dict(data)
     callback = fields.pop("callback_url", None)

@@ -13,7 +13,7 @@ when it has one. Until a first ``complete`` is seen, a waiter returns at the fir
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Literal
 
 from agent_runner.message import Reply
@@ -23,14 +23,40 @@ Event = tuple[EventKind, "str | Reply | None"]
 
 
 class Waiter:
-    """One request's queue of events: text chunks, whole replies, then ``done``."""
+    """One request's events, oldest first: text chunks, whole replies, then ``done``.
 
-    __slots__ = ("key", "queue", "stream")
+    A deque and one future per wait: cheaper than an ``asyncio.Queue`` on the hot path.
+    """
+
+    __slots__ = ("_events", "_wakeup", "key", "stream")
 
     def __init__(self, key: str, *, stream: bool) -> None:
         self.key = key
         self.stream = stream
-        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._events: deque[Event] = deque()
+        self._wakeup: asyncio.Future[None] | None = None
+
+    def put(self, event: Event) -> None:
+        self._events.append(event)
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
+
+    async def get(self) -> Event:
+        """The next event, waiting for it if needed (cancel it to give up)."""
+        while not self._events:
+            self._wakeup = asyncio.get_running_loop().create_future()
+            try:
+                await self._wakeup
+            finally:
+                self._wakeup = None
+        return self._events.popleft()
+
+    def pending(self) -> list[Event]:
+        """Take every event already there, without waiting."""
+        events = list(self._events)
+        self._events.clear()
+        return events
 
 
 class Pending:
@@ -71,7 +97,7 @@ class Pending:
     def chunk(self, key: str, text: str) -> None:
         waiter = self._waiters.get(key)
         if waiter is not None:
-            waiter.queue.put_nowait(("chunk", text))
+            waiter.put(("chunk", text))
 
     def reply(self, key: str, reply: Reply) -> bool:
         """Record a reply; True when a request was waiting for it."""
@@ -80,7 +106,7 @@ class Pending:
         self._remember(key, replies, done=False)
         waiter = self._waiters.get(key)
         if waiter is not None:
-            waiter.queue.put_nowait(("reply", reply))
+            waiter.put(("reply", reply))
         return waiter is not None
 
     def done(self, key: str) -> None:
@@ -89,7 +115,7 @@ class Pending:
         self._remember(key, replies, done=True)
         waiter = self._waiters.get(key)
         if waiter is not None:
-            waiter.queue.put_nowait(("done", None))
+            waiter.put(("done", None))
 
     def _remember(self, key: str, replies: list[Reply], *, done: bool) -> None:
         self._answers[key] = (replies, done)
@@ -100,30 +126,20 @@ class Pending:
     # -- for handlers ----------------------------------------------------------------
     async def collect(self, waiter: Waiter, within: float) -> list[Reply] | None:
         """Wait for the replies of ``waiter``'s message; None when none came in time."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
         replies: list[Reply] = []
-        while True:
-            remaining = deadline - loop.time()
-            try:
-                kind, value = await asyncio.wait_for(waiter.queue.get(), max(0.0, remaining))
-            except TimeoutError:
-                return replies or None
-            if kind == "done":
-                return replies
-            if kind == "reply" and isinstance(value, Reply):
-                replies.append(value)
-                if not self.completes_seen:
-                    return replies + self._drain_replies(waiter)
-
-    @staticmethod
-    def _drain_replies(waiter: Waiter) -> list[Reply]:
-        extra: list[Reply] = []
-        while not waiter.queue.empty():
-            kind, value = waiter.queue.get_nowait()
-            if kind == "reply" and isinstance(value, Reply):
-                extra.append(value)
-        return extra
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    kind, value = await waiter.get()
+                    if kind == "done":
+                        return replies
+                    if kind == "reply" and isinstance(value, Reply):
+                        replies.append(value)
+                        if not self.completes_seen:
+                            extra = [v for k, v in waiter.pending() if k == "reply"]
+                            return replies + [v for v in extra if isinstance(v, Reply)]
+        except TimeoutError:
+            return replies or None
 
 
 __all__ = ["Event", "EventKind", "Pending", "Waiter"]

@@ -11,11 +11,10 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Bucket:
+class Bucket(NamedTuple):
     """A bucket's state: ``tokens`` left at time ``updated`` (seconds, any monotonic clock)."""
 
     tokens: float

@@ -11,13 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from agent_runner import AgentContext, Message
+from agent_runner import AgentContext, AgentRuntime, Message
 from agent_runner.store import MemoryStore, Store
-
-try:
-    from agent_runner import AgentRuntime  # type: ignore[attr-defined]
-except ImportError:  # until the runner is exported from the package
-    from agent_runner._runtime import AgentRuntime
 
 
 @asynccontextmanager
