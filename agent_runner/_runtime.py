@@ -144,7 +144,9 @@ class AgentRuntime:
         )
         """The core message runtime carrying the conversation actors."""
         self._started = asyncio.Event()
+        self._ended = asyncio.Event()
         self._stop = asyncio.Event()
+        self._hurry = asyncio.Event()
         self._accepting = False
         self._dispatcher: Dispatcher | None = None
         self._running = False
@@ -161,6 +163,8 @@ class AgentRuntime:
         if self._running:
             raise RuntimeError("this AgentRuntime is already running")
         self._running = True
+        self._ended.clear()
+        self._hurry.clear()
         loop = asyncio.get_running_loop()
         try:
             with stop_on_signals(loop, self._on_signal, enabled=self._handle_signals):
@@ -171,14 +175,29 @@ class AgentRuntime:
             self._running = False
             self._accepting = False
             self._stop.clear()
+            self._ended.set()
 
     async def stop(self) -> None:
         """Ask :meth:`run` to shut down (returns at once; ``run()`` returns when done)."""
         self._stop.set()
 
     async def wait_started(self) -> None:
-        """Wait until :meth:`run` has recovered the journal and started every input."""
-        await self._started.wait()
+        """Wait until :meth:`run` has recovered the journal and started every input.
+
+        Raises:
+            RuntimeError: ``run()`` ended (failed or stopped) before the runner was up.
+        """
+        if self._started.is_set():
+            return
+        started = asyncio.ensure_future(self._started.wait())
+        ended = asyncio.ensure_future(self._ended.wait())
+        try:
+            await asyncio.wait({started, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            started.cancel()
+            ended.cancel()
+        if not self._started.is_set():
+            raise RuntimeError("the runner is not running (run() ended or failed)")
 
     @property
     def started(self) -> bool:
@@ -319,7 +338,14 @@ class AgentRuntime:
         dispatcher = self._dispatcher
         if dispatcher is None:
             return
-        if not await dispatcher.join(self._shutdown_grace):
+        join = asyncio.ensure_future(dispatcher.join(self._shutdown_grace))
+        hurry = asyncio.ensure_future(self._hurry.wait())
+        try:
+            await asyncio.wait({join, hurry}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hurry.cancel()
+            join.cancel()
+        if not (join.done() and not join.cancelled() and join.result()):
             cancelled = await dispatcher.cancel()
             _log.warning(
                 "shutdown grace (%ss) over: %d conversation(s) cut short; their messages "
@@ -363,7 +389,11 @@ class AgentRuntime:
                 return
 
     def _on_signal(self, sig: signal.Signals) -> None:
-        _log.info("received %s: shutting down", sig.name)
+        if self._stop.is_set():
+            _log.warning("received %s again: cutting the shutdown grace short", sig.name)
+            self._hurry.set()
+            return
+        _log.info("received %s: shutting down (again to skip the grace period)", sig.name)
         self._stop.set()
 
     def _stream_lookup(self, message: Message) -> Callable[[str], Awaitable[None]] | None:

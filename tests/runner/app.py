@@ -6,7 +6,7 @@ prints ``READY <port>`` once the runner has started; each line sent to the port 
 journaled, or ``{"error": reason}``. Every reply is appended to OUT as
 ``{"key": request key, "text": reply text}``, then ``SENT <key>`` is printed. Messages whose
 ``metadata.n`` is at least ``--block-from`` make the agent hang (to be killed mid-run);
-``TURN <key>`` is printed when a turn starts.
+``TURN <key>`` is printed when a turn starts, ``STOPPING`` when the runner stops the input.
 """
 
 from __future__ import annotations
@@ -60,6 +60,10 @@ class LineConnector(BaseConnector):
         async with server:
             say(f"READY {server.sockets[0].getsockname()[1]}")
             await self._stopping.wait()
+
+    async def stop(self) -> None:
+        say("STOPPING")
+        await super().stop()
 
     async def send(self, request: Message, response: Reply) -> None:
         line = json.dumps({"key": request.key, "text": response.text}) + "\n"

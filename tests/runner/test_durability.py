@@ -170,6 +170,23 @@ async def test_sigterm_finishes_in_flight_work_and_exits_zero(tmp_path: Path) ->
     assert replies(tmp_path) == [{"key": "line:m1", "text": "re: message 1"}]
 
 
+async def test_a_second_sigterm_cuts_the_grace_short_and_the_restart_answers(
+    tmp_path: Path,
+) -> None:
+    async with bot(tmp_path, "--delay", "60") as proc:
+        await proc.send([msg(1)])
+        await proc.wait_turn("line:m1")
+        proc.proc.send_signal(signal.SIGTERM)
+        while await proc.next_line() != "STOPPING":  # the first is handled: shutting down
+            pass
+        assert await proc.finish(signal.SIGTERM) == 0  # not 60 s later
+    assert replies(tmp_path) == []
+    async with bot(tmp_path) as proc:
+        await wait_replies(proc, tmp_path, 1)
+        assert await proc.finish(signal.SIGTERM) == 0
+    assert replies(tmp_path) == [{"key": "line:m1", "text": "re: message 1"}]
+
+
 async def test_sigint_stops_gracefully_too(tmp_path: Path) -> None:
     async with bot(tmp_path) as proc:
         await proc.send([msg(1)])

@@ -472,3 +472,26 @@ async def test_a_given_core_runtime_with_idle_deactivation(store: Store) -> None
         await chat.wait_for_replies(2)
     assert [r.text for _, r in chat.sent] == ["0", "2"]  # memory reloaded from the store
     await core.stop()  # still ours to stop
+
+
+async def test_a_connector_failing_to_open_fails_run_and_closes_the_rest(store: Store) -> None:
+    closed: list[str] = []
+
+    class Tracked(MemoryConnector):
+        async def close(self) -> None:
+            closed.append(self.name)
+
+    class Broken(Tracked):
+        async def open(self) -> None:
+            raise ConnectorError("bad token")
+
+    good, broken = Tracked("good"), Broken("broken")
+    runtime = make([good, broken], [good], echo, store=store)
+    waiter = asyncio.create_task(runtime.wait_started())
+    with pytest.raises(ConnectorError, match="bad token"):
+        await runtime.run()
+    with pytest.raises(RuntimeError, match="not running"):
+        await waiter
+    assert closed == ["good"]  # opened, so closed; the broken one never opened
+    await store.open()  # the runner closed it: it opens again cleanly
+    await store.close()
