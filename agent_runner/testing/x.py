@@ -17,18 +17,38 @@ unknown key or token, a stale timestamp or a replayed nonce. Bearer tokens are c
 Every response carries ``x-rate-limit-limit/remaining/reset``; a spent window answers 429,
 and :meth:`FakeX.rate_limit_next` forces 429s on demand.
 
-Example::
+Example, a pytest test of your bot through the whole runner::
 
-    async with FakeX() as fake:
-        connector = XConnector.from_env(fake.env(), poll_interval=0.05)
-        fake.add_mention("what is 2+2?", author="alice")
-        ...run the bot...
-        [reply] = await fake.wait_posted(1)
-        assert reply.in_reply_to_tweet_id == ...
+    from agent_runner import AgentRuntime
+    from agent_runner.store import MemoryStore
+    from agent_runner.testing.x import FakeX
+    from connectors.x import XConnector
+
+    async def test_my_bot_answers_in_thread() -> None:
+        async with FakeX() as fake:
+            x = XConnector.from_env(fake.env(), poll_interval=0.05, first_run="all")
+            runtime = AgentRuntime([x], [x], my_agent, store=MemoryStore())
+            task = asyncio.create_task(runtime.run())
+            mention = fake.add_mention("what is 2+2?", author="alice")
+            [reply] = await fake.wait_posted(1)
+            assert reply.in_reply_to_tweet_id == mention.id
+            await runtime.stop()
+            await task
 
 The connector reaches it through ``X_API_BASE`` (its session rewrites
 ``https://api.twitter.com`` to the fake's URL and keeps the ``Host`` header, so the
-signatures the SDK computed for the real host still verify).
+signatures the SDK computed for the real host still verify). A bot written directly on
+tweepy can do the same with :func:`connectors.x.api_base_middleware`::
+
+    session = aiohttp.ClientSession(middlewares=(api_base_middleware(fake.url),))
+    client = tweepy.asynchronous.AsyncClient(consumer_key=fake.consumer_key, ...)
+    client.session = session
+
+Test hooks: :meth:`FakeX.add_mention` / :meth:`FakeX.add_tweet` publish tweets,
+:attr:`FakeX.posted` and :meth:`FakeX.thread` show what the bot tweeted,
+:meth:`FakeX.rate_limit_next` and :meth:`FakeX.fail_next` inject 429s and 5xx,
+:meth:`FakeX.wait_posted`, :meth:`FakeX.wait_calls` and :meth:`FakeX.wait_for` await events
+(no sleeping), :attr:`FakeX.requests` records every request with how it authenticated.
 """
 
 from __future__ import annotations
