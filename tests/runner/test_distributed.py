@@ -1,0 +1,39 @@
+"""The runner on the distributed runtime and RedisStore: the same code, turns over Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent_runner import AgentContext, Message, ShortTermMemory
+from agent_runner.distributed import DistributedAgentRuntime, RedisStore
+from connectors.memory import MemoryConnector
+from tests.distributed.conftest import redis_prefix, redis_server_url, redis_url
+from tests.runner.support import make, running
+
+__all__ = ["redis_prefix", "redis_server_url", "redis_url"]  # fixtures used here
+
+pytestmark = pytest.mark.redis
+
+
+async def test_runner_on_the_distributed_runtime(redis_url: str, redis_prefix: str) -> None:
+    chat = MemoryConnector()
+
+    async def recall(message: Message, context: AgentContext) -> str:
+        return f"{message.text} ({len(context.memory.messages)} earlier)"
+
+    runtime = make(
+        [chat],
+        [chat],
+        recall,
+        short_term_memory=ShortTermMemory(),
+        store=RedisStore(redis_url, prefix=redis_prefix),
+        runtime=DistributedAgentRuntime(redis_url, prefix=redis_prefix, block=0.05),
+    )
+    async with running(runtime):
+        for n in range(20):
+            await chat.push(str(n), conversation_id=f"c{n % 2}", id=f"m{n}")
+        duplicate = await chat.push("0", conversation_id="c0", id="m0")
+        await chat.wait_for_replies(20, timeout=20)
+    assert duplicate.duplicate
+    assert chat.replies_to("c0") == [f"{n} ({n} earlier)" for n in range(0, 20, 2)]
+    assert chat.replies_to("c1") == [f"{n} ({n - 1} earlier)" for n in range(1, 20, 2)]
