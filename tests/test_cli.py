@@ -139,9 +139,8 @@ def test_worker_without_the_distributed_runtime(
     assert "worker_command" in capsys.readouterr().err
 
 
-def test_init_then_run_the_scaffold_in_a_subprocess(tmp_path: Path) -> None:
-    project = tmp_path / "mybot"
-    subprocess.run([str(AGENT_RUNNER), "init", str(project)], check=True, capture_output=True)
+def run_bot_and_talk(bot: Path, tmp_path: Path, expected: list[str]) -> None:
+    """`agent-runner run bot` in a subprocess: POST messages, compare replies, SIGTERM -> 0."""
     env = {
         **os.environ,
         "HTTP_PORT": "0",
@@ -151,7 +150,7 @@ def test_init_then_run_the_scaffold_in_a_subprocess(tmp_path: Path) -> None:
     for name in ("LLM_BASE_URL", "LLM_API_KEY", "OPENAI_API_KEY"):
         env.pop(name, None)
     proc = subprocess.Popen(
-        [str(AGENT_RUNNER), "run", str(project / "run.py")],
+        [str(AGENT_RUNNER), "run", str(bot)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -174,12 +173,10 @@ def test_init_then_run_the_scaffold_in_a_subprocess(tmp_path: Path) -> None:
             data=json.dumps({"text": "hello", "conversation_id": "me"}).encode(),
             headers={"Content-Type": "application/json"},
         )
-        for expected in (1, 2):
+        for text in expected:
             with urllib.request.urlopen(request, timeout=10) as resp:
                 answer = json.loads(resp.read())
-            assert answer["replies"] == [
-                {"text": f"You said 'hello' (message {expected} in this conversation)"}
-            ]
+            assert answer["replies"] == [{"text": text}]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         assert (tmp_path / "data" / "agent-runner.sqlite3").exists()
@@ -190,3 +187,24 @@ def test_init_then_run_the_scaffold_in_a_subprocess(tmp_path: Path) -> None:
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_init_then_run_the_scaffold_in_a_subprocess(tmp_path: Path) -> None:
+    project = tmp_path / "mybot"
+    subprocess.run([str(AGENT_RUNNER), "init", str(project)], check=True, capture_output=True)
+    run_bot_and_talk(
+        project / "run.py",
+        tmp_path,
+        [f"You said 'hello' (message {n} in this conversation)" for n in (1, 2)],
+    )
+
+
+def test_the_main_job_runs_offline(tmp_path: Path) -> None:
+    run_bot_and_talk(
+        ROOT / "examples" / "run.py",
+        tmp_path,
+        [
+            "You said 'hello' (message 1 in this conversation)",
+            "You said 'hello' (message 2 in this conversation); before that you said 'hello'",
+        ],
+    )

@@ -302,3 +302,38 @@ def test_payload_and_verify() -> None:
     headers = {"X-Timestamp": "100", "X-Signature": sign("s", "100", raw)}
     assert verify("s", headers, raw, now=100.0) is None
     assert verify("other", headers, raw, now=100.0) == "signature does not match"
+
+
+# -- waiting requests ------------------------------------------------------------------
+async def test_pending_waits_for_done_once_the_runner_signals_completion() -> None:
+    from connectors._http_pending import Pending
+
+    pending = Pending(cache_size=2)
+    # Before any complete(): the first reply answers the request.
+    waiter = pending.open("k1")
+    pending.reply("k1", Reply(text="a"))
+    assert await pending.collect(waiter, within=1) == [Reply(text="a")]
+    pending.close(waiter)
+    assert pending.answer("k1") == [Reply(text="a")]
+    # After a complete(): every reply until done, and done with none is an empty answer.
+    pending.done("k1")
+    waiter = pending.open("k2")
+    with pytest.raises(KeyError):
+        pending.open("k2")
+    pending.reply("k2", Reply(text="b"))
+    pending.reply("k2", Reply(text="c"))
+    pending.done("k2")
+    assert await pending.collect(waiter, within=1) == [Reply(text="b"), Reply(text="c")]
+    pending.close(waiter)
+    waiter = pending.open("k3")
+    pending.done("k3")
+    assert await pending.collect(waiter, within=1) == []
+    pending.close(waiter)
+    assert pending.answer("k3") == []
+    assert pending.answer("k1") is None  # evicted (cache of 2)
+    waiter = pending.open("k4")
+    assert await pending.collect(waiter, within=0.01) is None  # timed out, nothing came
+    assert pending.reply("k4", Reply(text="late")) is True
+    pending.close(waiter)
+    assert pending.reply("k4", Reply(text="later")) is False
+    assert len(pending) == 0
