@@ -55,11 +55,27 @@ class EchoAgent(RoutedAgent):
         return message.text
 
 
+@dataclass(frozen=True)
+class Run:
+    messages: int
+    wall: float
+    cpu: float
+    """Process CPU seconds (all threads): steadier than wall time on a busy machine."""
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.wall
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu / self.messages * 1e6
+
+
 async def echo(message: Message, context: AgentContext) -> str:
     return message.text
 
 
-async def bench_core(messages: int, conversations: int, *, sequential: bool) -> float:
+async def bench_core(messages: int, conversations: int, *, sequential: bool) -> Run:
     runtime = SingleThreadedAgentRuntime()
     await EchoAgent.register(runtime, "echo", EchoAgent)
     runtime.start()
@@ -70,21 +86,19 @@ async def bench_core(messages: int, conversations: int, *, sequential: bool) -> 
         for i in range(per):
             await runtime.send_message(EchoRequest(f"m{i}"), recipient)
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     if sequential:
         recipient = AgentId("echo", "c0")
         for i in range(messages):
             await runtime.send_message(EchoRequest(f"m{i}"), recipient)
     else:
         await asyncio.gather(*(one_conversation(c) for c in range(conversations)))
-    elapsed = time.perf_counter() - began
+    result = Run(messages, time.perf_counter() - began, time.process_time() - cpu)
     await runtime.stop()
-    return messages / elapsed
+    return result
 
 
-async def bench_runner(
-    store: Store, messages: int, conversations: int, *, sequential: bool
-) -> float:
+async def bench_runner(store: Store, messages: int, conversations: int, *, sequential: bool) -> Run:
     chat = MemoryConnector()
     runtime = AgentRuntime(
         [chat],
@@ -102,7 +116,7 @@ async def bench_runner(
         for i in range(per):
             await chat.push(f"m{i}", conversation_id=f"c{c}")
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     if sequential:
         for i in range(messages):
             await chat.push(f"m{i}", conversation_id="c0")
@@ -110,11 +124,11 @@ async def bench_runner(
     else:
         await asyncio.gather(*(one_conversation(c) for c in range(conversations)))
         await chat.wait_for_replies(per * conversations, timeout=600)
-    elapsed = time.perf_counter() - began
+    result = Run(per * conversations, time.perf_counter() - began, time.process_time() - cpu)
     await runtime.stop()
     await task
     assert len(chat.sent) == per * conversations
-    return per * conversations / elapsed
+    return result
 
 
 CASES = (
@@ -125,7 +139,7 @@ CASES = (
 )
 
 
-async def measure(case: str, db: Path, count: int, conversations: int, sequential: bool) -> float:
+async def measure(case: str, db: Path, count: int, conversations: int, sequential: bool) -> Run:
     gc.collect()
     if case == CASES[0]:
         return await bench_core(count, conversations, sequential=sequential)
@@ -148,12 +162,14 @@ async def main(args: Any) -> None:
         ):
             print(title, flush=True)
             best = dict.fromkeys(CASES, 0.0)
+            cpu = dict.fromkeys(CASES, float("inf"))
             for _ in range(repeat):
                 for case in CASES:
-                    rate = await measure(case, Path(tmp), count, convs, sequential)
-                    best[case] = max(best[case], rate)
+                    run = await measure(case, Path(tmp), count, convs, sequential)
+                    best[case] = max(best[case], run.rate)
+                    cpu[case] = min(cpu[case], run.cpu_us)
             for case in CASES:
-                print(f"  {case:<32} {best[case]:>10,.0f} msgs/s")
+                print(f"  {case:<32} {best[case]:>10,.0f} msgs/s {cpu[case]:>8,.0f} CPU us/msg")
             core, off = best[CASES[0]], best[CASES[1]]
             print(f"  {'runner/memory / core':<32} {off / core:>10.2f}")
             for case in CASES[2:]:
