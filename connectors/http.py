@@ -88,6 +88,7 @@ class HTTPSettings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     rate_limit_per_minute: float = Field(default=600.0, ge=0)
     reply_timeout: float = Field(default=30.0, gt=0)
+    trust_forwarded: bool = False
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -140,6 +141,8 @@ class HTTPConnector(BaseConnector):
         signature_window: seconds a signature's timestamp may be off.
         callback_retries: retries of a callback POST before giving up.
         callback_timeout: seconds for one callback attempt.
+        trust_forwarded: rate-limit by the first ``X-Forwarded-For`` address (only behind
+            a reverse proxy that sets it) instead of the peer address.
         name: the connector's name (messages get it as ``source``).
         clock: wall clock for signatures; ``monotonic``: clock for rate limits (tests).
     """
@@ -161,6 +164,7 @@ class HTTPConnector(BaseConnector):
         signature_window: float = DEFAULT_WINDOW,
         callback_retries: int = 5,
         callback_timeout: float = 10.0,
+        trust_forwarded: bool = False,
         name: str = "http",
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
@@ -191,6 +195,7 @@ class HTTPConnector(BaseConnector):
             max_retries=callback_retries,
         )
         self._pending = Pending()
+        self._trust_forwarded = trust_forwarded
         self._sink: Sink | None = None
         self._runner: web.AppRunner | None = None
         self._bound_port: int | None = None
@@ -217,6 +222,7 @@ class HTTPConnector(BaseConnector):
             "max_body_bytes": settings.max_body_bytes,
             "rate_limit_per_minute": settings.rate_limit_per_minute,
             "reply_timeout": settings.reply_timeout,
+            "trust_forwarded": settings.trust_forwarded,
         }
         options.update(overrides)
         return cls(**options)
@@ -312,7 +318,7 @@ class HTTPConnector(BaseConnector):
     async def _admit(self, request: web.Request) -> bytes:
         """Rate limit, size limit and authentication; the body when the request may pass."""
         if self._limiter is not None:
-            wait = self._limiter.hit(request.remote or "unknown")
+            wait = self._limiter.hit(self._client(request))
             if wait > 0:
                 seconds = max(1, math.ceil(wait)) if math.isfinite(wait) else 60
                 raise RequestError(
@@ -330,6 +336,13 @@ class HTTPConnector(BaseConnector):
         if reason is not None:
             raise RequestError(401, reason, headers={"WWW-Authenticate": "Bearer"})
         return body
+
+    def _client(self, request: web.Request) -> str:
+        if self._trust_forwarded:
+            forwarded = request.headers.get("X-Forwarded-For", "").split(",", 1)[0].strip()
+            if forwarded:
+                return forwarded
+        return request.remote or "unknown"
 
     def _live_sink(self) -> Sink:
         sink = self._sink
@@ -444,10 +457,13 @@ class HTTPConnector(BaseConnector):
                     )
                 )
 
-            await response.write(event({"role": "assistant", "content": ""}))
-            await self._stream_events(response, waiter, event)
-            await response.write(DONE)
-            await response.write_eof()
+            try:
+                await response.write(event({"role": "assistant", "content": ""}))
+                await self._stream_events(response, waiter, event)
+                await response.write(DONE)
+                await response.write_eof()
+            except ConnectionResetError:  # the client went away; the reply is still kept
+                logger.info("stream of %s: the client disconnected", message.key)
             return response
         finally:
             self._pending.close(waiter)

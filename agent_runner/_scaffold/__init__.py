@@ -78,6 +78,8 @@ HTTP_CALLBACK_SECRET=
 HTTP_MAX_BODY_BYTES=1048576
 # Per client address; 0 turns it off.
 HTTP_RATE_LIMIT_PER_MINUTE=600
+# Behind a reverse proxy: rate-limit by the X-Forwarded-For address.
+HTTP_TRUST_FORWARDED=false
 # Seconds a request waits for its reply (then 504).
 HTTP_REPLY_TIMEOUT=30
 

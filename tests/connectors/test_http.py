@@ -187,6 +187,20 @@ async def test_rate_limit_per_client(client: aiohttp.ClientSession) -> None:
         assert (await post(client, url, {"text": "4"}))[0] == 200
         async with client.get(f"{http.url}/healthz") as health:  # probes are never limited
             assert health.status == 200
+        # Without trust_forwarded, a client cannot dodge the limit with a forged header.
+        forged = {"X-Forwarded-For": "10.9.9.9"}
+        assert (await post(client, url, {"text": "5"}, headers=forged))[0] == 429
+
+
+async def test_rate_limit_behind_a_proxy(client: aiohttp.ClientSession) -> None:
+    http = make_http(rate_limit_per_minute=60, rate_limit_burst=1, trust_forwarded=True)
+    async with running([http], [http], Recorder()):
+        url = f"{http.url}/v1/messages"
+        alice = {"X-Forwarded-For": "10.0.0.1, 10.0.0.254"}
+        bob = {"X-Forwarded-For": "10.0.0.2"}
+        assert (await post(client, url, {"text": "a"}, headers=alice))[0] == 200
+        assert (await post(client, url, {"text": "b"}, headers=bob))[0] == 200
+        assert (await post(client, url, {"text": "a2"}, headers=alice))[0] == 429
 
 
 async def test_duplicate_ids_are_answered_once(
@@ -387,3 +401,30 @@ async def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(ConfigurationError, match="HTTP_PORT"):
         HTTPConnector.from_env()
+
+
+async def test_a_client_leaving_a_stream_does_not_hurt_the_server(
+    client: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def streamer(message: Message, context: AgentContext) -> str:
+        if message.text == "leave":
+            await context.stream("first ")
+            started.set()
+            await release.wait()
+            await context.stream("second")
+        return f"done {message.text}"
+
+    http = make_http()
+    async with running([http], [http], streamer):
+        body = {"messages": [{"role": "user", "content": "leave"}], "stream": True}
+        resp = await client.post(f"{http.url}/v1/chat/completions", json=body)
+        await resp.content.readline()
+        await started.wait()
+        resp.close()  # drop the connection mid-stream
+        release.set()
+        status, answer, _ = await post(client, f"{http.url}/v1/messages", {"text": "next"})
+        assert status == 200 and answer["replies"] == [{"text": "done next"}]
+    assert "unexpected error" not in caplog.text
