@@ -150,6 +150,7 @@ class AgentRuntime:
         self._accepting = False
         self._dispatcher: Dispatcher | None = None
         self._running = False
+        self._registered_on: MessageRuntime | None = None
 
     # -- public ----------------------------------------------------------------------
     async def run(self) -> None:
@@ -274,7 +275,9 @@ class AgentRuntime:
             budget_reply=self._budget_reply,
             stream_lookup=self._stream_lookup,
         )
-        await register_conversation_agent(self.runtime, handler)
+        if self._registered_on is not self.runtime:  # once per core runtime (run() again)
+            await register_conversation_agent(self.runtime, handler)
+            self._registered_on = self.runtime
         if await _start_runtime(self.runtime, owned=not self._runtime_given):
             stack.push_async_callback(_stop_runtime, self.runtime)
         deliverer = Deliverer(

@@ -194,6 +194,23 @@ async def test_sigint_stops_gracefully_too(tmp_path: Path) -> None:
         assert await proc.finish(signal.SIGINT) == 0
 
 
+async def test_two_bot_processes_on_one_sqlite_file_answer_each_message_once(
+    tmp_path: Path,
+) -> None:
+    async with bot(tmp_path, "--delay", "0.01") as one, bot(tmp_path, "--delay", "0.01") as two:
+        messages = [msg(n) for n in range(20)]
+        acks_one, acks_two = await asyncio.gather(one.send(messages), two.send(messages))
+        firsts = [a["duplicate"] is False for a in acks_one + acks_two]
+        assert sum(firsts) == 20  # each id accepted by exactly one process
+        # a graceful stop finishes every accepted message before exiting
+        assert await asyncio.gather(one.finish(signal.SIGTERM), two.finish(signal.SIGTERM)) == [
+            0,
+            0,
+        ]
+    counts = Counter(r["key"] for r in replies(tmp_path))
+    assert counts == Counter({f"line:m{n}": 1 for n in range(20)})
+
+
 async def test_a_second_runner_on_the_same_sqlite_file_does_not_answer_twice(
     tmp_path: Path,
 ) -> None:

@@ -495,3 +495,16 @@ async def test_a_connector_failing_to_open_fails_run_and_closes_the_rest(store: 
     assert closed == ["good"]  # opened, so closed; the broken one never opened
     await store.open()  # the runner closed it: it opens again cleanly
     await store.close()
+
+
+async def test_run_again_after_stop(store: Store) -> None:
+    chat = MemoryConnector()
+    runtime = make([chat], [chat], echo, store=store)
+    async with running(runtime):
+        await chat.push("one")
+        await chat.wait_for_replies(1)
+    assert not runtime.started
+    async with running(runtime):
+        await chat.push("two")
+        await chat.wait_for_replies(2)
+    assert [r.text for _, r in chat.sent] == ["one", "two"]
