@@ -203,10 +203,8 @@ async def test_two_bot_processes_on_one_sqlite_file_answer_each_message_once(
         firsts = [a["duplicate"] is False for a in acks_one + acks_two]
         assert sum(firsts) == 20  # each id accepted by exactly one process
         # a graceful stop finishes every accepted message before exiting
-        assert await asyncio.gather(one.finish(signal.SIGTERM), two.finish(signal.SIGTERM)) == [
-            0,
-            0,
-        ]
+        codes = await asyncio.gather(one.finish(signal.SIGTERM), two.finish(signal.SIGTERM))
+        assert list(codes) == [0, 0]
     counts = Counter(r["key"] for r in replies(tmp_path))
     assert counts == Counter({f"line:m{n}": 1 for n in range(20)})
 
