@@ -1,0 +1,447 @@
+"""Discord, input and output, on discord.py: messages in, replies out (as replies).
+
+The connector listens on the gateway, hands each message it should answer to the runner
+(mentions of the bot in guild channels by default, every direct message), shows typing
+while the agent works, and sends the reply as a Discord reply to the triggering message,
+split at 2,000 characters without breaking code blocks. It drops its own messages and
+marks other bots (``author.is_bot``) so the runner drops them too.
+
+After downtime it backfills: the newest message id seen per channel is kept as a store
+cursor; on each new gateway session it reads what the channels got since, oldest first,
+and hands it to the runner, whose journal makes sure nothing is answered twice.
+
+Endpoints are configurable (``api_base``, ``gateway_url``, or ``DISCORD_API_BASE``,
+``DISCORD_GATEWAY_URL``) for proxies, compatible servers and offline tests against
+:class:`agent_runner.testing.discord.FakeDiscord`; unset, it talks to Discord.
+
+Example:
+    ::
+
+        from agent_runner import AgentRuntime
+        from connectors.discord import DiscordConnector
+
+        discord = DiscordConnector()          # DISCORD_TOKEN etc. from the environment
+        runtime = AgentRuntime([discord], [discord], agent)
+        await runtime.run()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection
+from typing import Literal
+
+import aiohttp
+
+from agent_runner.connector import BaseConnector, Sink
+from agent_runner.errors import (
+    ConfigurationError,
+    ConnectorError,
+    DeliveryError,
+    InvalidMessageError,
+    RateLimitedError,
+    StoreError,
+)
+from agent_runner.message import Message, Reply
+from agent_runner.store import Store
+from connectors._discord_client import ConnectorClient
+from connectors._discord_convert import Scope, guild_id_of, in_scope, to_fields, wanted
+from connectors._discord_cursors import ChannelCursors
+from connectors._discord_sdk import discord
+from connectors._discord_settings import DiscordSettings
+from connectors._discord_split import DISCORD_LIMIT, split_message
+
+_log = logging.getLogger("connectors.discord")
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientError,
+    OSError,
+    TimeoutError,
+    discord.DiscordServerError,
+)
+"""Failures worth retrying (the runner retries sends with capped backoff)."""
+_REST_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, discord.HTTPException)
+_TYPING_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, discord.DiscordException)
+TYPING_REFRESH = 8.0
+"""Seconds between typing triggers (Discord shows typing for 10 s after each)."""
+
+_Item = tuple[Literal["message"], discord.Message] | tuple[Literal["backfill", "init"], None]
+
+
+class DiscordConnector(BaseConnector):
+    """A Discord bot: input (gateway messages) and output (replies), both named ``discord``.
+
+    Every option left ``None`` comes from the environment (:class:`DiscordSettings`,
+    ``DISCORD_*``), then from the default shown.
+
+    Args:
+        token: the bot token (``DISCORD_TOKEN``). Required.
+        api_base: REST base URL (default ``https://discord.com/api/v10``).
+        gateway_url: gateway websocket URL (default ``wss://gateway.discord.gg/``).
+        channel_ids: guild channels to listen in (threads count as their parent channel);
+            empty: every channel the bot can read.
+        guild_ids: guilds to listen in; empty: every guild.
+        mentions_only: in guilds, only messages that mention the bot or reply to it
+            (default True). Direct messages are never filtered by mention.
+        direct_messages: listen to direct messages (default True).
+        message_content: ask for the privileged MESSAGE_CONTENT intent (default True;
+            enable it in the Developer Portal, or set False: then only mentions and DMs
+            carry text).
+        backfill: after downtime, read what arrived since the last seen message of each
+            known channel (default True; needs the runner's store).
+        backfill_limit: most messages read per channel per backfill (default 200).
+        max_rate_limit_wait: longest 429 wait discord.py may sleep for one request; a
+            longer one fails the send at once with :class:`RateLimitedError` (default and
+            minimum 30 s: discord.py also refuses requests whose bucket resets later than
+            the cap, so a shorter cap would refuse ordinary traffic).
+        post_channel_id: where replies to messages from other inputs (cron, HTTP) go,
+            unless a reply's ``metadata["discord_channel_id"]`` says otherwise.
+        typing: show typing while the agent works (default True).
+        typing_timeout: stop showing typing after this many seconds without a reply.
+        guild_ready_timeout: seconds discord.py waits for guilds after READY.
+        identify_delay: seconds to wait before identifying again after a session ended
+            (Discord allows one IDENTIFY per 5 s; tests against a local server use 0).
+        request_timeout: seconds for login and each REST call (plus rate-limit waits).
+        settings: read options from this instead of the environment.
+        name: the connector's name (default ``discord``).
+    """
+
+    name = "discord"
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        api_base: str | None = None,
+        gateway_url: str | None = None,
+        channel_ids: Collection[int | str] | None = None,
+        guild_ids: Collection[int | str] | None = None,
+        mentions_only: bool | None = None,
+        direct_messages: bool | None = None,
+        message_content: bool | None = None,
+        backfill: bool | None = None,
+        backfill_limit: int | None = None,
+        max_rate_limit_wait: float | None = None,
+        post_channel_id: int | str | None = None,
+        typing: bool = True,
+        typing_timeout: float = 120.0,
+        guild_ready_timeout: float = 2.0,
+        identify_delay: float = 5.0,
+        request_timeout: float = 30.0,
+        settings: DiscordSettings | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        env = settings if settings is not None else DiscordSettings.load()
+        secret = env.token.get_secret_value() if env.token else None
+        self._token = token if token is not None else secret
+        self._api_base = api_base if api_base is not None else env.api_base
+        self._gateway_url = gateway_url if gateway_url is not None else env.gateway_url
+        self._scope = Scope(
+            channel_ids=frozenset(int(c) for c in (channel_ids or env.channel_ids)),
+            guild_ids=frozenset(int(g) for g in (guild_ids or env.guild_ids)),
+            mentions_only=env.mentions_only if mentions_only is None else mentions_only,
+            direct_messages=env.direct_messages if direct_messages is None else direct_messages,
+        )
+        self._message_content = env.message_content if message_content is None else message_content
+        self._backfill = env.backfill if backfill is None else backfill
+        self._backfill_limit = env.backfill_limit if backfill_limit is None else backfill_limit
+        self._max_wait = (
+            env.max_rate_limit_wait if max_rate_limit_wait is None else max_rate_limit_wait
+        )
+        post = post_channel_id if post_channel_id is not None else env.post_channel_id
+        self._post_channel_id = int(post) if post is not None else None
+        self._typing = typing
+        self._typing_timeout = typing_timeout
+        self._guild_ready_timeout = guild_ready_timeout
+        self._identify_delay = identify_delay
+        self._request_timeout = request_timeout
+        self._store: Store | None = None
+        self._client: ConnectorClient | None = None
+        self._cursors = ChannelCursors(None, "")
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._typing_tasks: dict[str, asyncio.Task[None]] = {}
+        self._progress: dict[tuple[str, str], int] = {}
+        self._allowed_mentions = discord.AllowedMentions(
+            everyone=False, roles=False, users=True, replied_user=True
+        )
+
+    # -- lifecycle -------------------------------------------------------------------
+    def bind_store(self, store: Store) -> None:
+        """Use the runner's store for channel cursors (called by the runner before open)."""
+        self._store = store
+
+    @property
+    def bot_id(self) -> int | None:
+        """The bot account's user id, once logged in."""
+        client = self._client
+        return client.user.id if client is not None and client.user is not None else None
+
+    async def open(self) -> None:
+        """Log in over REST (checks the token) and load the channel cursors."""
+        if self._client is not None:
+            return
+        if not self._token:
+            raise ConfigurationError("Discord needs a bot token: set DISCORD_TOKEN")
+        intents = discord.Intents.none()
+        intents.guilds = True
+        intents.guild_messages = True
+        intents.dm_messages = self._scope.direct_messages
+        intents.message_content = self._message_content
+        client = ConnectorClient(
+            intents=intents,
+            api_base=self._api_base,
+            gateway_url=self._gateway_url,
+            max_rate_limit_wait=self._max_wait,
+            guild_ready_timeout=self._guild_ready_timeout,
+            identify_delay=self._identify_delay,
+            on_message=lambda message: self._queue.put_nowait(("message", message)),
+            on_connect=self._on_connect,
+            on_ready=self._on_ready,
+        )
+        try:
+            async with asyncio.timeout(self._request_timeout):
+                await client.login(self._token)
+        except discord.LoginFailure:
+            await client.close()
+            raise ConfigurationError("Discord rejected the bot token (DISCORD_TOKEN)") from None
+        except _REST_ERRORS as exc:
+            await client.close()
+            where = self._api_base or "discord.com"
+            raise ConnectorError(f"cannot log in to Discord at {where}: {exc!r}") from exc
+        assert client.user is not None
+        self._client = client
+        prefix = f"discord:{self.name}:{client.user.id}"
+        self._cursors = ChannelCursors(self._store if self._backfill else None, prefix)
+        await self._cursors.load()
+        _log.info("discord: logged in as %s (%s)", client.user, client.user.id)
+
+    async def close(self) -> None:
+        """Stop typing, save cursors, close the client. Safe to call twice."""
+        for task in list(self._typing_tasks.values()):
+            task.cancel()
+        self._typing_tasks.clear()
+        await self._flush_cursors()
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    async def run(self, sink: Sink) -> None:
+        """Listen on the gateway until stopped (the runner's input loop)."""
+        client = self._require_client()
+        consumer = asyncio.ensure_future(self._consume(sink))
+        gateway = asyncio.ensure_future(client.connect(reconnect=True))
+        try:
+            done, _ = await asyncio.wait({consumer, gateway}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        except discord.PrivilegedIntentsRequired:
+            raise ConfigurationError(
+                "Discord refused the MESSAGE_CONTENT intent: enable it for the bot in the "
+                "Developer Portal, or set DISCORD_MESSAGE_CONTENT=false"
+            ) from None
+        except discord.ConnectionClosed as exc:
+            if exc.code == 4004:
+                raise ConfigurationError("Discord rejected the bot token (DISCORD_TOKEN)") from None
+            raise ConnectorError(f"Discord gateway closed with code {exc.code}") from exc
+        finally:
+            for task in (gateway, consumer):
+                task.cancel()
+            await asyncio.gather(gateway, consumer, return_exceptions=True)
+            await client.close_gateway()
+            await self._flush_cursors()
+
+    # -- input -----------------------------------------------------------------------
+    def _on_connect(self) -> None:
+        # A new session (not a resume): what arrived meanwhile is only in channel history.
+        if self._backfill and self._cursors.persistent:
+            self._queue.put_nowait(("backfill", None))
+
+    async def _on_ready(self) -> None:
+        client = self._require_client()
+        _log.info("discord: gateway ready, %d guilds", len(client.guilds))
+        if self._backfill and self._cursors.persistent:
+            self._queue.put_nowait(("init", None))
+
+    async def _consume(self, sink: Sink) -> None:
+        """Hand queued events to the runner in arrival order; save cursors per batch."""
+        while True:
+            item = await self._queue.get()
+            await self._handle(item, sink)
+            while not self._queue.empty():
+                await self._handle(self._queue.get_nowait(), sink)
+            await self._flush_cursors()
+
+    async def _handle(self, item: _Item, sink: Sink) -> None:
+        if item[0] == "message":
+            await self._process(item[1], sink)
+        elif item[0] == "backfill":
+            await self._run_backfill(sink)
+        else:
+            self._init_cursors()
+
+    async def _process(self, message: discord.Message, sink: Sink) -> None:
+        bot_id = self.bot_id
+        if bot_id is None or not in_scope(message, self._scope):
+            return
+        channel_id = message.channel.id
+        last = self._cursors.get(channel_id)
+        if last is not None and message.id <= last:
+            return  # seen already (live, or read by a backfill)
+        if wanted(message, self._scope, bot_id):
+            fields = to_fields(message, source=self.name, bot_id=bot_id)
+            if fields is not None:
+                try:
+                    accepted = await sink(fields)
+                except InvalidMessageError as exc:
+                    _log.info("discord: message %s refused: %s", message.id, exc.reason)
+                else:
+                    if not accepted.duplicate and self._typing:
+                        self._start_typing(str(message.id), channel_id)
+        self._cursors.advance(channel_id, guild_id_of(message), message.id)
+
+    async def _run_backfill(self, sink: Sink) -> None:
+        client = self._require_client()
+        for channel_id, guild_id in self._cursors.channels():
+            after = self._cursors.get(channel_id)
+            if after is None:
+                continue
+            channel = client.get_partial_messageable(channel_id, guild_id=guild_id)
+            count = 0
+            try:
+                history = channel.history(
+                    after=discord.Object(id=after), limit=self._backfill_limit, oldest_first=True
+                )
+                async for message in history:
+                    await self._process(message, sink)
+                    count += 1
+            except _REST_ERRORS as exc:
+                _log.warning("discord: backfill of channel %s failed: %r", channel_id, exc)
+            if count:
+                _log.info("discord: backfill read %d messages in channel %s", count, channel_id)
+            if count >= self._backfill_limit:
+                _log.warning(
+                    "discord: backfill of channel %s stopped at %d messages (backfill_limit)",
+                    channel_id,
+                    count,
+                )
+
+    def _init_cursors(self) -> None:
+        """Start cursors of listed channels at their newest message, so later backfills
+        cover them even if the bot has not seen a message there yet."""
+        client = self._require_client()
+        for channel_id in self._scope.channel_ids:
+            channel = client.get_channel(channel_id)
+            last_id = getattr(channel, "last_message_id", None)
+            if self._cursors.get(channel_id) is None and isinstance(last_id, int):
+                guild = getattr(channel, "guild", None)
+                self._cursors.advance(channel_id, guild.id if guild else None, last_id)
+
+    async def _flush_cursors(self) -> None:
+        try:
+            await self._cursors.flush()
+        except StoreError as exc:
+            _log.warning("discord: could not save channel cursors: %r", exc)
+
+    # -- typing ----------------------------------------------------------------------
+    def _start_typing(self, message_id: str, channel_id: int) -> None:
+        if message_id in self._typing_tasks:
+            return
+        task = asyncio.ensure_future(self._type(channel_id))
+        self._typing_tasks[message_id] = task
+        task.add_done_callback(lambda _: self._typing_tasks.pop(message_id, None))
+
+    async def _type(self, channel_id: int) -> None:
+        client = self._require_client()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._typing_timeout
+        try:
+            while loop.time() < deadline:
+                async with asyncio.timeout(self._request_timeout):
+                    await client.http.send_typing(channel_id)
+                await asyncio.sleep(TYPING_REFRESH)
+        except _TYPING_ERRORS as exc:
+            _log.debug("discord: typing in %s stopped: %r", channel_id, exc)
+
+    def _stop_typing(self, message_id: str) -> None:
+        task = self._typing_tasks.pop(message_id, None)
+        if task is not None:
+            task.cancel()
+
+    # -- output ----------------------------------------------------------------------
+    async def send(self, request: Message, response: Reply) -> None:
+        """Send ``response`` as a reply to ``request``, split into 2,000-character parts.
+
+        A send that failed part-way resumes after the last part that went out when the
+        runner retries it. Raises :class:`RateLimitedError` when a 429 asks for a longer
+        wait than ``max_rate_limit_wait``, :class:`DeliveryError` when Discord refuses the
+        message (missing permission, unknown channel), :class:`ConnectorError` otherwise.
+        """
+        client = self._require_client()
+        channel_id, reference = self._target(request, response)
+        if request.source == self.name:
+            self._stop_typing(request.id)
+        text = response.text
+        if response.attachments:
+            text = "\n".join([text, *(a.url for a in response.attachments)]).strip()
+        parts = split_message(text, DISCORD_LIMIT)
+        key = (request.key, text)
+        channel = client.get_partial_messageable(channel_id)
+        for index in range(self._progress.get(key, 0), len(parts)):
+            try:
+                async with asyncio.timeout(self._max_wait + self._request_timeout):
+                    await channel.send(
+                        content=parts[index],
+                        reference=reference if index == 0 else None,  # type: ignore[arg-type]
+                        allowed_mentions=self._allowed_mentions,
+                    )
+            except discord.RateLimited as exc:
+                raise RateLimitedError(
+                    f"Discord asks to wait {exc.retry_after:.1f}s, over the "
+                    f"{self._max_wait:.1f}s cap (reply to {request.key})",
+                    retry_after=exc.retry_after,
+                ) from None
+            except (discord.Forbidden, discord.NotFound) as exc:
+                self._progress.pop(key, None)
+                raise DeliveryError(f"Discord refused the reply to {request.key}: {exc}") from None
+            except discord.DiscordServerError as exc:
+                raise ConnectorError(f"Discord failed the reply to {request.key}: {exc}") from exc
+            except discord.HTTPException as exc:
+                if exc.status == 429:
+                    raise RateLimitedError(f"Discord rate limit on {request.key}: {exc}") from None
+                self._progress.pop(key, None)
+                raise DeliveryError(f"Discord refused the reply to {request.key}: {exc}") from None
+            except TRANSIENT_ERRORS as exc:
+                raise ConnectorError(f"Discord unreachable for {request.key}: {exc!r}") from exc
+            self._progress[key] = index + 1
+            if len(self._progress) > 1000:
+                self._progress.pop(next(iter(self._progress)))
+        self._progress.pop(key, None)
+
+    def _target(
+        self, request: Message, response: Reply
+    ) -> tuple[int, discord.MessageReference | None]:
+        """The channel to post in and the message to reply to."""
+        override = response.metadata.get("discord_channel_id")
+        if request.source == self.name and override is None:
+            channel_id = int(str(request.metadata.get("channel_id") or request.conversation_id))
+            reference = discord.MessageReference(
+                message_id=int(request.id), channel_id=channel_id, fail_if_not_exists=False
+            )
+            return channel_id, reference
+        target = override if override is not None else self._post_channel_id
+        if target is None or not str(target).isdigit():
+            raise DeliveryError(
+                f"no Discord channel for the reply to {request.key}: set post_channel_id "
+                "(DISCORD_POST_CHANNEL_ID) or the reply's metadata['discord_channel_id']"
+            )
+        return int(str(target)), None
+
+    def _require_client(self) -> ConnectorClient:
+        if self._client is None:
+            raise ConnectorError("the Discord connector is not open (call open() first)")
+        return self._client
+
+
+__all__ = ["TRANSIENT_ERRORS", "DiscordConnector", "DiscordSettings", "split_message"]
