@@ -69,6 +69,24 @@ def wait_for_window(window: RateWindow | None, now: float) -> float:
     return max(0.0, window.reset + RESET_MARGIN - now)
 
 
+def pace(window: RateWindow | None, now: float, interval: float) -> float:
+    """Seconds until the next poll: ``interval``, stretched so the window's remaining calls
+    last until its reset (a poller that never hits 429).
+
+    Example:
+        >>> pace(RateWindow(limit=180, remaining=3, reset=130.0), 100.0, 5.0)
+        10.0
+    """
+    if window is None:
+        return interval
+    left = window.reset + RESET_MARGIN - now
+    if left <= 0:
+        return interval
+    if window.remaining <= 0:
+        return max(interval, left)
+    return max(interval, (window.reset - now) / window.remaining)
+
+
 def backoff(attempt: int, policy: RetryPolicy) -> float:
     """Exponential backoff for retry ``attempt`` (0-based), capped at ``policy.backoff_max``."""
     return backoff_delay(attempt + 1, base=policy.backoff_base, cap=policy.backoff_max)
@@ -97,6 +115,7 @@ __all__ = [
     "RetryPolicy",
     "backoff",
     "may_wait",
+    "pace",
     "parse_window",
     "rate_limited_delay",
     "utc_day",

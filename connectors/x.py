@@ -57,6 +57,7 @@ from connectors._x_ratelimit import (
     RetryPolicy,
     backoff,
     may_wait,
+    pace,
     parse_window,
     rate_limited_delay,
     utc_day,
@@ -342,19 +343,25 @@ class XConnector(BaseConnector):
 
     # -- input -------------------------------------------------------------------------------
     async def run(self, sink: Sink) -> None:
-        """Poll mentions every ``poll_interval`` until stopped."""
+        """Poll mentions every ``poll_interval`` until stopped.
+
+        When the rate-limit window runs low, polls are spread out so the remaining calls last
+        until its reset; a rate limit or a failure that outlasted the retries only delays the
+        next poll. A refused request (401, 403) ends the input (the runner restarts it).
+        """
         if self.user_id is None:
             raise ConfigurationError("X input needs X_USER_ID or OAuth 1.0a user credentials")
         while not self.stopping:
-            delay = self.poll_interval
             try:
                 await self.poll(sink)
+                delay = pace(self._windows.get("mentions"), self._clock(), self.poll_interval)
             except RateLimitedError as exc:
-                delay = max(delay, exc.retry_after or 0.0)
+                delay = max(self.poll_interval, exc.retry_after or 0.0)
                 log.warning("x: mentions rate limited; next poll in %.0fs", delay)
             except DeliveryError:
                 raise  # refused (401, 403, 400): the runner logs it and restarts with backoff
             except ConnectorError as exc:
+                delay = self.poll_interval
                 log.warning("x: polling mentions failed: %s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)

@@ -82,13 +82,16 @@ from agent_runner.testing._x_timeline import (
 
 WINDOW_SECONDS = 900.0
 """X's rate-limit window: 15 minutes."""
-DEFAULT_LIMITS: Mapping[str, int] = {
+X_LIMITS: Mapping[str, int] = {
     "users_me": 75,
     "users_id": 300,
     "mentions": 180,
     "create_tweet": 200,
 }
-"""Calls per window per endpoint (X's user-context limits)."""
+"""X's own calls per 15-minute window per endpoint (user context), for realistic tests."""
+DEFAULT_LIMITS: Mapping[str, int] = dict.fromkeys(X_LIMITS, 100_000)
+"""The fake's default: generous, so a connector that paces its polls to the window
+(as :class:`connectors.x.XConnector` does) still polls fast in tests."""
 MAX_CODE_POINTS = 280
 _TIMESTAMP_SKEW = 300.0
 _FIRST_ID = 1_860_000_000_000_000_000
@@ -132,7 +135,8 @@ class FakeX:
         bearer_token: the app-only token it accepts on app-auth reads.
         username, name: the authenticated account (``GET /2/users/me``).
         limits: calls per 15-minute window per endpoint (``users_me``, ``users_id``,
-            ``mentions``, ``create_tweet``), defaults :data:`DEFAULT_LIMITS`.
+            ``mentions``, ``create_tweet``); default :data:`DEFAULT_LIMITS` (generous),
+            :data:`X_LIMITS` for X's real numbers.
         clock: Unix time source for rate-limit windows and ``created_at`` (OAuth timestamps
             are checked against the real time, as the client stamps them with it).
     """
@@ -317,7 +321,7 @@ class FakeX:
         now = self._clock()
         window = self._windows.get(endpoint)
         if window is None or window.reset <= now:
-            limit = self._limits.get(endpoint, 100)
+            limit = self._limits.get(endpoint, 100_000)
             window = _Window(limit, limit, float(int(now + WINDOW_SECONDS)))
             self._windows[endpoint] = window
         return window
@@ -584,6 +588,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "MAX_CODE_POINTS",
     "WINDOW_SECONDS",
+    "X_LIMITS",
     "FakeRequest",
     "FakeTweet",
     "FakeUser",

@@ -9,7 +9,7 @@ import pytest
 import tweepy
 from tweepy.asynchronous import AsyncClient
 
-from agent_runner.testing.x import FakeX
+from agent_runner.testing.x import X_LIMITS, FakeX
 from connectors.x import api_base_middleware
 from tests.connectors._x_fixtures import FakeClock, clock, fake_x
 
@@ -111,7 +111,13 @@ async def test_invalid_parameters_are_refused_like_x(
         await x.create_tweet(text="to nowhere", in_reply_to_tweet_id="42")
 
 
-async def test_rate_limit_headers_and_forced_429s(
+async def test_rate_limit_headers_and_forced_429s(clock: FakeClock) -> None:
+    async with FakeX(clock=clock, limits=X_LIMITS) as fake_x:
+        async with aiohttp.ClientSession(middlewares=(api_base_middleware(fake_x.url),)) as s:
+            await _rate_limit_headers_and_forced_429s(fake_x, s, clock)
+
+
+async def _rate_limit_headers_and_forced_429s(
     fake_x: FakeX, session: aiohttp.ClientSession, clock: FakeClock
 ) -> None:
     x = client(fake_x, session)

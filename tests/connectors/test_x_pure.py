@@ -15,6 +15,7 @@ from connectors._x_ratelimit import (
     RetryPolicy,
     backoff,
     may_wait,
+    pace,
     parse_window,
     rate_limited_delay,
     utc_day,
@@ -63,6 +64,20 @@ def test_wait_for_window(window: RateWindow | None, now: float, wait: float) -> 
 )
 def test_rate_limited_delay(reset: float | None, now: float, attempt: int, delay: float) -> None:
     assert rate_limited_delay(reset, now, attempt, POLICY) == delay
+
+
+@pytest.mark.parametrize(
+    ("window", "now", "interval", "delay"),
+    [
+        (None, 100.0, 5.0, 5.0),
+        (RateWindow(180, 179, 500.0), 100.0, 5.0, 5.0),  # plenty left: the interval
+        (RateWindow(180, 3, 130.0), 100.0, 5.0, 10.0),  # 3 calls for 30 s: one per 10 s
+        (RateWindow(180, 0, 130.0), 100.0, 5.0, 31.0),  # spent: after the reset
+        (RateWindow(180, 0, 90.0), 100.0, 5.0, 5.0),  # reset already passed
+    ],
+)
+def test_pace(window: RateWindow | None, now: float, interval: float, delay: float) -> None:
+    assert pace(window, now, interval) == delay
 
 
 @pytest.mark.parametrize(("attempt", "delay"), [(0, 1.0), (1, 2.0), (3, 8.0), (10, 8.0)])

@@ -13,11 +13,11 @@ import pytest
 
 from agent_runner import AgentContext, AgentInput, AgentRuntime, Message
 from agent_runner.store import MemoryStore, SQLiteStore, Store
-from agent_runner.testing.x import FakeX
+from agent_runner.testing.x import X_LIMITS, FakeX
 from connectors._x_ratelimit import RetryPolicy
 from connectors._x_text import MAX_TWEET_WEIGHT, split_thread, weighted_length
 from connectors.x import XConnector
-from tests.connectors._x_fixtures import FakeClock, clock, connector, fake_x
+from tests.connectors._x_fixtures import FakeClock, RecordingSink, clock, connector, fake_x
 
 __all__ = ["clock", "fake_x"]  # fixtures
 
@@ -233,3 +233,16 @@ async def test_a_loop_with_another_bot_stops_at_the_reply_depth_cap(
     await runtime.stop()
     await task
     assert len(fake_x.posted) == 3  # depth 0, 1, 2 answered; the depth-3 mention refused
+
+
+async def test_polls_are_paced_to_the_rate_limit_window(clock: FakeClock) -> None:
+    """With X's real limits (180 calls per 15 minutes), polls are spread to ~1 per 5 s."""
+    async with FakeX(clock=clock, limits=X_LIMITS) as fake:
+        x = connector(fake, clock, poll_interval=0.01)
+        async with x:
+            run = asyncio.create_task(x.start(RecordingSink()))
+            await fake.wait_calls("mentions", 1)
+            await asyncio.sleep(0.2)  # at 0.01 s per poll this would be ~20 more polls
+            await x.stop()
+            await run
+    assert fake.calls("mentions") == 1
