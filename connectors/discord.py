@@ -295,7 +295,7 @@ class DiscordConnector(BaseConnector):
                 try:
                     accepted = await sink(fields)
                 except InvalidMessageError as exc:
-                    _log.info("discord: message %s refused: %s", message.id, exc.reason)
+                    _log.debug("discord: message %s refused: %s", message.id, exc.reason)
                 else:
                     if not accepted.duplicate and self._typing:
                         self._start_typing(str(message.id), channel_id)
