@@ -71,7 +71,7 @@ class AgentDirectory:
         self.saved: dict[AgentId, Mapping[str, Any]] = {}
         self._instance_types: dict[str, type[Agent]] = {}
         self._instance_ids: set[AgentId] = set()
-        self._activating: dict[AgentId, asyncio.Future[Agent]] = {}
+        self._activating: dict[AgentId, list[asyncio.Future[Agent]]] = {}
         self.idle_timeout = idle_timeout
         self.max_active_agents = max_active_agents
         self.tracks_idle = idle_timeout is not None or max_active_agents is not None
@@ -108,7 +108,7 @@ class AgentDirectory:
                         stacklevel=2,
                     )
                     made = cast(Callable[[Any, AgentId], Any], agent_factory)(runtime, agent_id)
-                if inspect.isawaitable(made):
+                if hasattr(made, "__await__"):
                     made = await made
             finally:
                 context_var.reset(token)
@@ -158,34 +158,35 @@ class AgentDirectory:
         agent = self.agents.get(agent_id)
         if agent is not None:
             return agent
-        pending = self._activating.get(agent_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
+        waiters = self._activating.get(agent_id)
+        if waiters is not None:  # someone else is creating it: wait for them
+            waiter: asyncio.Future[Agent] = asyncio.get_running_loop().create_future()
+            waiters.append(waiter)
+            return await waiter
         factory = self.factories.get(agent_id.type)
         if factory is None:
             raise LookupError(f"Agent with name {agent_id.type} not found.")
-        done: asyncio.Future[Agent] = asyncio.get_running_loop().create_future()
-        self._activating[agent_id] = done
+        waiters = self._activating[agent_id] = []
         try:
             agent = await factory(agent_id)
             state = self.saved.pop(agent_id, None)
             if state is not None:
                 await agent.load_state(state)
         except BaseException as e:
-            done.set_exception(e)
-            done.exception()  # retrieved: waiters (if any) re-raise it themselves
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(e)
             logger.error("Error constructing agent %s", agent_id, exc_info=True)
             raise
         finally:
             del self._activating[agent_id]
         self.agents[agent_id] = agent
-        done.set_result(agent)
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(agent)
         if self.tracks_idle:
             self._idle[agent_id] = time.monotonic()
         return agent
-
-    def agent_types(self) -> Mapping[str, Factory]:
-        return self.factories
 
     # deactivation -------------------------------------------------------------------------
 

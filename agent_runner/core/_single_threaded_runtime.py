@@ -139,50 +139,49 @@ class SingleThreadedAgentRuntime(Delivery):
         """
         if recipient[0] not in self._factories:
             raise UndeliverableException(f"No agent type {recipient.type!r} is registered")
+        span = None
         if self._tracer is not None:
-            with self._tracer.span("create", recipient):
-                return await self._send(message, recipient, sender, cancellation_token, message_id)
-        return await self._send(message, recipient, sender, cancellation_token, message_id)
-
-    async def _send(
-        self,
-        message: Any,
-        recipient: AgentId,
-        sender: AgentId | None,
-        cancellation_token: CancellationToken | None,
-        message_id: str | None,
-    ) -> Any:
+            span = self._tracer.span("create", recipient)
+            span.__enter__()
         token = CancellationToken()
         parent = CURRENT_FRAME.get()
         env = Envelope(message, sender, None, True, token, message_id, parent)
-        if self._gated:
-            if self._gate.strict:
-                self._gate.check_serializable(message)
-            env.message = await self._gate.on_send(message, env, recipient)
         if cancellation_token is not None:
             cancellation_token.add_callback(token.cancel)
         try:
+            if self._gated:
+                if self._gate.strict:
+                    self._gate.check_serializable(message)
+                env.message = await self._gate.on_send(message, env, recipient)
             if parent is not None and chain_contains(parent, recipient):
-                return await self._call_inline(recipient, env)
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            env.future = future
-            token.link_future(future)
-            if self._tracer is not None:
-                env.trace = self._tracer.current_context()
-            if not self._running:
-                self._add_pending(recipient, env)
+                result = await self._call_inline(recipient, env)
             else:
-                if self._bounded and parent is None:
-                    await self._wait_for_room()
-                self._enqueue(recipient, env)
-            try:
-                return await future
-            except asyncio.CancelledError:
-                token.cancel()
-                raise
+                future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                env.future = future
+                token.link_future(future)
+                if span is not None:
+                    env.trace = self._tracer.current_context()  # type: ignore[union-attr]
+                if not self._running:
+                    self._add_pending(recipient, env)
+                else:
+                    if self._bounded and parent is None:
+                        await self._wait_for_room()
+                    self._enqueue(recipient, env)
+                try:
+                    result = await future
+                except asyncio.CancelledError:
+                    token.cancel()
+                    raise
+        except BaseException as e:
+            if span is not None:
+                span.__exit__(type(e), e, e.__traceback__)
+            raise
         finally:
             if cancellation_token is not None:
                 cancellation_token.remove_callback(token.cancel)
+        if span is not None:
+            span.__exit__(None, None, None)
+        return result
 
     async def publish_message(
         self,
