@@ -249,7 +249,42 @@ class AgentRuntime:
         accepted.set_result(fresh)
         return Accepted(message.key, duplicate=not fresh)
 
+    async def register_conversations(self, runtime: MessageRuntime) -> None:
+        """Host this runner's conversation actors on another core runtime (a worker process).
+
+        With a distributed ``runtime``, the runner process takes the input, journals it and
+        delivers the replies, while the agent turns run on whichever worker owns the
+        conversation. A worker runs the same agent, store, memory and pricing; this opens
+        the store (it stays open for the worker's life) and registers the actor type.
+        Streaming is off on a worker (the outputs live in the runner process).
+
+        Example:
+            ::
+
+                # bot.py builds `runner = AgentRuntime(..., store=RedisStore(url),
+                #                                      runtime=DistributedAgentRuntime(url))`
+                # workers.py, run with `agent-runner worker workers`:
+                from bot import runner
+
+                async def register(runtime):
+                    await runner.register_conversations(runtime)
+        """
+        await self.store.open()
+        await register_conversation_agent(runtime, self._turn_handler(streaming=False))
+
     # -- lifecycle -------------------------------------------------------------------
+    def _turn_handler(self, *, streaming: bool) -> TurnHandler:
+        return TurnHandler(
+            agent=self._agent,
+            store=self.store,
+            memory=self._memory,
+            pricing=self._pricing,
+            agent_timeout=self._agent_timeout,
+            error_reply=self._error_reply,
+            budget_reply=self._budget_reply,
+            stream_lookup=self._stream_lookup if streaming else None,
+        )
+
     async def _open(self, stack: contextlib.AsyncExitStack) -> None:
         await self.store.open()
         stack.push_async_callback(self._close_store)
@@ -265,18 +300,8 @@ class AgentRuntime:
             closer = getattr(connector, "close", None)
             if callable(closer):
                 stack.push_async_callback(_close_connector, connector, closer)
-        handler = TurnHandler(
-            agent=self._agent,
-            store=self.store,
-            memory=self._memory,
-            pricing=self._pricing,
-            agent_timeout=self._agent_timeout,
-            error_reply=self._error_reply,
-            budget_reply=self._budget_reply,
-            stream_lookup=self._stream_lookup,
-        )
         if self._registered_on is not self.runtime:  # once per core runtime (run() again)
-            await register_conversation_agent(self.runtime, handler)
+            await register_conversation_agent(self.runtime, self._turn_handler(streaming=True))
             self._registered_on = self.runtime
         if await _start_runtime(self.runtime, owned=not self._runtime_given):
             stack.push_async_callback(_stop_runtime, self.runtime)

@@ -37,3 +37,45 @@ async def test_runner_on_the_distributed_runtime(redis_url: str, redis_prefix: s
     assert duplicate.duplicate
     assert chat.replies_to("c0") == [f"{n} ({n} earlier)" for n in range(0, 20, 2)]
     assert chat.replies_to("c1") == [f"{n} ({n - 1} earlier)" for n in range(1, 20, 2)]
+
+
+async def test_conversations_also_run_on_a_worker(redis_url: str, redis_prefix: str) -> None:
+    chat = MemoryConnector()
+    hosts: dict[str, list[str]] = {}
+
+    async def where(message: Message, context: AgentContext) -> str:
+        host = "worker" if context.runtime is worker_runtime else "runner"
+        hosts.setdefault(message.conversation_id, []).append(host)
+        return message.text
+
+    def distributed(worker_id: str) -> DistributedAgentRuntime:
+        return DistributedAgentRuntime(
+            redis_url,
+            prefix=redis_prefix,
+            worker_id=worker_id,
+            block=0.05,
+            heartbeat_interval=0.05,
+            heartbeat_ttl=1.0,
+        )
+
+    worker_runtime = distributed("worker-1")
+    runner = make(
+        [chat],
+        [chat],
+        where,
+        store=RedisStore(redis_url, prefix=redis_prefix),
+        runtime=distributed("runner-1"),
+    )
+    await runner.register_conversations(worker_runtime)  # what a worker module does
+    worker_runtime.start()
+    try:
+        async with running(runner):
+            for n in range(40):
+                await chat.push(str(n), conversation_id=f"c{n % 8}")
+            await chat.wait_for_replies(40, timeout=20)
+    finally:
+        await worker_runtime.close()
+        await runner.store.close()
+    for c in range(8):
+        assert chat.replies_to(f"c{c}") == [str(n) for n in range(c, 40, 8)]
+    assert any("worker" in h for h in hosts.values())
