@@ -136,6 +136,8 @@ class DiscordConnector(BaseConnector):
         env = settings if settings is not None else DiscordSettings.load()
         secret = env.token.get_secret_value() if env.token else None
         self._token = token if token is not None else secret
+        if not self._token:
+            raise ConfigurationError("the Discord connector needs a bot token: set DISCORD_TOKEN")
         self._api_base = api_base if api_base is not None else env.api_base
         self._gateway_url = gateway_url if gateway_url is not None else env.gateway_url
         self._scope = Scope(
@@ -182,8 +184,7 @@ class DiscordConnector(BaseConnector):
         """Log in over REST (checks the token) and load the channel cursors."""
         if self._client is not None:
             return
-        if not self._token:
-            raise ConfigurationError("Discord needs a bot token: set DISCORD_TOKEN")
+        assert self._token is not None
         intents = discord.Intents.none()
         intents.guilds = True
         intents.guild_messages = True
@@ -230,6 +231,10 @@ class DiscordConnector(BaseConnector):
     async def run(self, sink: Sink) -> None:
         """Listen on the gateway until stopped (the runner's input loop)."""
         client = self._require_client()
+        # Left over from a crashed run: dropped, the new session's backfill reads them again
+        # (the cursors never passed them).
+        while not self._queue.empty():
+            self._queue.get_nowait()
         consumer = asyncio.ensure_future(self._consume(sink))
         gateway = asyncio.ensure_future(client.connect(reconnect=True))
         try:

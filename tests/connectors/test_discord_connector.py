@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import pytest
 
-from agent_runner.errors import ConfigurationError, DeliveryError, RateLimitedError
+from agent_runner.connector import Accepted
+from agent_runner.errors import (
+    ConfigurationError,
+    DeliveryError,
+    RateLimitedError,
+    StoreError,
+)
 from agent_runner.message import Author, Message, Reply
 from agent_runner.store import MemoryStore
 from agent_runner.testing.discord import MAX_CONTENT, FakeDiscord
-from connectors.discord import DiscordSettings
+from connectors.discord import DiscordConnector, DiscordSettings
 from tests.connectors._discord_fixtures import RecordingSink, connector_for, running
 
 
@@ -289,3 +296,52 @@ async def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("DISCORD_BACKFILL_LIMIT", "many")
     with pytest.raises(ConfigurationError, match="DISCORD_"):
         DiscordSettings.load()
+
+
+class FlakySink(RecordingSink):
+    """Fails (like a store outage) the first time it is handed a given text."""
+
+    def __init__(self, fail_on: str) -> None:
+        super().__init__()
+        self.fail_on: str | None = fail_on
+
+    async def __call__(self, data: Message | Mapping[str, Any], /) -> Accepted:
+        message = Message.parse(data)
+        if message.text == self.fail_on:
+            self.fail_on = None
+            raise StoreError("journal unavailable")
+        return await super().__call__(message)
+
+
+async def test_a_failed_handoff_is_read_again_after_the_input_restarts(
+    fake: FakeDiscord,
+) -> None:
+    store = MemoryStore()
+    await store.open()
+    sink = FlakySink(fail_on="boom")
+    connector = connector_for(fake)
+    connector.bind_store(store)
+    await connector.open()
+    try:
+        task = asyncio.ensure_future(connector.start(sink))
+        await fake.wait_ready(1)
+        await fake.post_user_message(fake.channel_id, "first", mention_bot=True)
+        await sink.wait_for(1)
+        await fake.post_user_message(fake.channel_id, "boom", mention_bot=True)
+        await fake.post_user_message(fake.channel_id, "after", mention_bot=True)
+        with pytest.raises(StoreError):
+            await asyncio.wait_for(task, 5)
+        task = asyncio.ensure_future(connector.start(sink))  # what the runner does
+        await sink.wait_for(3)
+        await connector.stop()
+        await task
+    finally:
+        await connector.close()
+        await store.close()
+    assert sink.texts() == ["first", "boom", "after"]
+    assert fake.stats.identifies == 2
+
+
+async def test_a_token_is_required() -> None:
+    with pytest.raises(ConfigurationError, match="DISCORD_TOKEN"):
+        DiscordConnector(settings=DiscordSettings.model_construct())
