@@ -98,7 +98,8 @@ class DiscordConnector(BaseConnector):
         post_channel_id: where replies to messages from other inputs (cron, HTTP) go,
             unless a reply's ``metadata["discord_channel_id"]`` says otherwise.
         typing: show typing while the agent works (default True).
-        typing_timeout: stop showing typing after this many seconds without a reply.
+        typing_timeout: stop showing typing after this many seconds without a reply (an
+            agent may answer nothing; default 60 s).
         guild_ready_timeout: seconds discord.py waits for guilds after READY.
         identify_delay: seconds to wait before identifying again after a session ended
             (Discord allows one IDENTIFY per 5 s; tests against a local server use 0).
@@ -125,7 +126,7 @@ class DiscordConnector(BaseConnector):
         max_rate_limit_wait: float | None = None,
         post_channel_id: int | str | None = None,
         typing: bool = True,
-        typing_timeout: float = 120.0,
+        typing_timeout: float = 60.0,
         guild_ready_timeout: float = 2.0,
         identify_delay: float = 5.0,
         request_timeout: float = 30.0,

@@ -41,11 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import math
-import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,20 +63,7 @@ from agent_runner.testing._discord_payloads import (
     FakeUser,
     SnowflakeFactory,
 )
-
-MAX_CONTENT = 2000
-"""Discord's limit on a message's content, in characters."""
-API_VERSION = 10
-JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-@dataclass(slots=True)
-class _RateLimit:
-    skip: int
-    remaining: int
-    retry_after: float
-    is_global: bool
-    scope: str
+from agent_runner.testing._discord_rest import API_VERSION, MAX_CONTENT, RateLimitRule, RestApi
 
 
 class FakeDiscord:
@@ -122,7 +105,6 @@ class FakeDiscord:
         self.typing: dict[str, int] = {}
         self.requests: list[tuple[str, str]] = []
         self._by_id: dict[str, FakeMessage] = {}
-        self._limits: list[_RateLimit] = []
         self.rate_limited = 0
         """How many 429 responses were sent."""
         self._changed = asyncio.Event()
@@ -136,6 +118,7 @@ class FakeDiscord:
             notify=self._notify,
             allowed_intents=allowed,
         )
+        self._rest = RestApi(self)
         self._runner: web.AppRunner | None = None
         self._port = 0
 
@@ -144,7 +127,7 @@ class FakeDiscord:
         """Listen on a free port of ``host``."""
         app = web.Application()
         app.router.add_get("/gateway", self._gateway.handle)
-        app.router.add_route("*", "/api/v{version}/{path:.*}", self._rest)
+        app.router.add_route("*", "/api/v{version}/{path:.*}", self._rest.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, 0)
@@ -367,7 +350,7 @@ class FakeDiscord:
         """
         if scope not in ("messages", "typing", "all"):
             raise ValueError(f"unknown scope {scope!r}")
-        self._limits.append(_RateLimit(after, count, retry_after, is_global, scope))
+        self._rest.limits.append(RateLimitRule(after, count, retry_after, is_global, scope))
 
     # -- internals -------------------------------------------------------------------
     def _notify(self) -> None:
@@ -414,196 +397,6 @@ class FakeDiscord:
             or message.author.id == self.bot.id
             or any(u.id == self.bot.id for u in message.mentions)
         )
-
-    def _take_rate_limit(self, request: web.Request, kind: str) -> _RateLimit | None:
-        for limit in self._limits:
-            if limit.remaining > 0 and limit.scope in (kind, "all"):
-                if limit.skip > 0:
-                    limit.skip -= 1
-                    return None
-                limit.remaining -= 1
-                self.rate_limited += 1
-                return limit
-        return None
-
-    async def _rest(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append((request.method, request.match_info["path"]))
-        if request.match_info["version"] != str(API_VERSION):
-            return _error(404, "404: Not Found", 0)
-        path = request.match_info["path"].rstrip("/")
-        if path != "gateway" and request.headers.get("Authorization") != f"Bot {self.token}":
-            return _error(401, "401: Unauthorized", 0)
-        parts = path.split("/")
-        kind = "other"
-        if request.method == "POST" and len(parts) == 3 and parts[2] in ("messages", "typing"):
-            kind = parts[2]
-        limit = self._take_rate_limit(request, kind)
-        if limit is not None:
-            return _rate_limited(limit)
-        try:
-            response = await self._route(request, parts)
-        except KeyError:
-            response = _error(404, "404: Not Found", 0)
-        self._notify()
-        return response
-
-    async def _route(self, request: web.Request, parts: list[str]) -> web.Response:
-        method = request.method
-        if parts == ["gateway"] or parts == ["gateway", "bot"]:
-            data: Any = {"url": self.gateway_url}
-            if parts[-1] == "bot":
-                data |= {
-                    "shards": 1,
-                    "session_start_limit": {
-                        "total": 1000,
-                        "remaining": 999,
-                        "reset_after": 86_400_000,
-                        "max_concurrency": 1,
-                    },
-                }
-            return _json(data)
-        if parts == ["users", "@me"] and method == "GET":
-            return _json(self.bot.payload() | {"verified": True, "mfa_enabled": False})
-        if parts == ["oauth2", "applications", "@me"] and method == "GET":
-            return _json(self._application())
-        if len(parts) >= 2 and parts[0] == "channels":
-            channel = self.channels[parts[1]]
-            rest = parts[2:]
-            if rest == [] and method == "GET":
-                return _json(channel.payload())
-            if rest == ["typing"] and method == "POST":
-                self.typing[channel.id] = self.typing.get(channel.id, 0) + 1
-                return web.Response(status=204, headers=_ok_limit_headers())
-            if rest == ["messages"] and method == "GET":
-                return _json(self._history_page(channel.id, request.query))
-            if rest == ["messages"] and method == "POST":
-                return await self._create_message(channel, request)
-            if len(rest) == 2 and rest[0] == "messages" and method == "GET":
-                found = self._by_id.get(rest[1])
-                if found is None or found.channel_id != channel.id:
-                    return _error(404, "Unknown Message", 10008)
-                return _json(found.payload())
-        return _error(404, "404: Not Found", 0)
-
-    def _application(self) -> dict[str, Any]:
-        return {
-            "id": self.application_id,
-            "name": self.bot.username,
-            "description": "",
-            "icon": None,
-            "bot_public": True,
-            "bot_require_code_grant": False,
-            "owner": self.user.payload(),
-            "verify_key": "0" * 64,
-            "flags": 0,
-            "team": None,
-        }
-
-    def _history_page(self, channel_id: str, query: Any) -> list[dict[str, Any]]:
-        limit = max(1, min(100, int(query.get("limit", 50))))
-        items = self.messages.get(channel_id, [])
-        if "after" in query:
-            after = int(query["after"])
-            chosen = [m for m in items if int(m.id) > after][:limit]
-        elif "before" in query:
-            before = int(query["before"])
-            chosen = [m for m in items if int(m.id) < before][-limit:]
-        else:
-            chosen = items[-limit:]
-        return [
-            m.payload(referenced=self._by_id.get(m.reply_to) if m.reply_to else None)
-            for m in reversed(chosen)  # Discord returns newest first
-        ]
-
-    async def _create_message(self, channel: FakeChannel, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except json.JSONDecodeError:
-            return _error(400, "400: Bad Request", 50109)
-        content = str(body.get("content") or "")
-        if len(content) > MAX_CONTENT:
-            return _error(
-                400,
-                "Invalid Form Body",
-                50035,
-                {
-                    "content": {
-                        "_errors": [
-                            {
-                                "code": "BASE_TYPE_MAX_LENGTH",
-                                "message": "Must be 2000 or fewer in length.",
-                            }
-                        ]
-                    }
-                },
-            )
-        if not content.strip() and not body.get("embeds") and not body.get("sticker_ids"):
-            return _error(400, "Cannot send an empty message", 50006)
-        reply_to = None
-        reference = body.get("message_reference")
-        if isinstance(reference, dict) and reference.get("message_id"):
-            reply_to = str(reference["message_id"])
-            if reply_to not in self._by_id and reference.get("fail_if_not_exists", True):
-                return _error(400, "Unknown message", 10008)
-        message = FakeMessage(
-            id=self._ids(),
-            channel_id=channel.id,
-            guild_id=channel.guild_id,
-            author=self.bot,
-            content=content,
-            reply_to=reply_to,
-        )
-        await self._store_and_dispatch(message)
-        referenced = self._by_id.get(reply_to) if reply_to else None
-        return _json(message.payload(referenced=referenced))
-
-
-def _ok_limit_headers() -> dict[str, str]:
-    return {
-        "X-RateLimit-Limit": "50",
-        "X-RateLimit-Remaining": "49",
-        "X-RateLimit-Reset": f"{time.time() + 1:.3f}",
-        "X-RateLimit-Reset-After": "1.000",
-        "X-RateLimit-Bucket": "fake-bucket",
-    }
-
-
-def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(data).encode(),
-        headers={**JSON_HEADERS, **_ok_limit_headers(), **(headers or {})},
-    )
-
-
-def _error(status: int, message: str, code: int, errors: Any = None) -> web.Response:
-    data: dict[str, Any] = {"message": message, "code": code}
-    if errors is not None:
-        data["errors"] = errors
-    return web.Response(status=status, body=json.dumps(data).encode(), headers=JSON_HEADERS)
-
-
-def _rate_limited(limit: _RateLimit) -> web.Response:
-    headers = {
-        **JSON_HEADERS,
-        "X-RateLimit-Limit": "5",
-        "X-RateLimit-Remaining": "0",
-        "X-RateLimit-Reset": f"{time.time() + limit.retry_after:.3f}",
-        "X-RateLimit-Reset-After": f"{limit.retry_after:.3f}",
-        "X-RateLimit-Bucket": "fake-bucket",
-        "X-RateLimit-Scope": "user",
-        "Retry-After": str(max(1, math.ceil(limit.retry_after))),
-        "Via": "1.1 google",
-    }
-    if limit.is_global:
-        headers["X-RateLimit-Global"] = "true"
-    body = {
-        "message": "You are being rate limited.",
-        "retry_after": limit.retry_after,
-        "global": limit.is_global,
-        "code": 0,
-    }
-    return web.Response(status=429, body=json.dumps(body).encode(), headers=headers)
 
 
 __all__ = [
