@@ -98,6 +98,8 @@ class DiscordConnector(BaseConnector):
         post_channel_id: where replies to messages from other inputs (cron, HTTP) go,
             unless a reply's ``metadata["discord_channel_id"]`` says otherwise.
         typing: show typing while the agent works (default True).
+        typing_delay: seconds before typing shows (default 0.5): a reply that comes
+            sooner needs no indicator, and the REST call is saved.
         typing_timeout: stop showing typing after this many seconds without a reply (an
             agent may answer nothing; default 60 s).
         guild_ready_timeout: seconds discord.py waits for guilds after READY.
@@ -126,6 +128,7 @@ class DiscordConnector(BaseConnector):
         max_rate_limit_wait: float | None = None,
         post_channel_id: int | str | None = None,
         typing: bool = True,
+        typing_delay: float = 0.5,
         typing_timeout: float = 60.0,
         guild_ready_timeout: float = 2.0,
         identify_delay: float = 5.0,
@@ -156,6 +159,7 @@ class DiscordConnector(BaseConnector):
         post = post_channel_id if post_channel_id is not None else env.post_channel_id
         self._post_channel_id = int(post) if post is not None else None
         self._typing = typing
+        self._typing_delay = typing_delay
         self._typing_timeout = typing_timeout
         self._guild_ready_timeout = guild_ready_timeout
         self._identify_delay = identify_delay
@@ -363,6 +367,8 @@ class DiscordConnector(BaseConnector):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._typing_timeout
         try:
+            if self._typing_delay > 0:
+                await asyncio.sleep(self._typing_delay)
             while loop.time() < deadline:
                 async with asyncio.timeout(self._request_timeout):
                     await client.http.send_typing(channel_id)

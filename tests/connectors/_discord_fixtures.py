@@ -48,6 +48,7 @@ def connector_for(fake: FakeDiscord, **options: Any) -> DiscordConnector:
     """A connector pointed at the fake, its settings isolated from the environment."""
     options.setdefault("guild_ready_timeout", 0.01)
     options.setdefault("identify_delay", 0.0)
+    options.setdefault("typing_delay", 0.0)
     return DiscordConnector(
         token=fake.token,
         api_base=fake.url,
