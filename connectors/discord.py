@@ -108,6 +108,13 @@ class DiscordConnector(BaseConnector):
         request_timeout: seconds for login and each REST call (plus rate-limit waits).
         settings: read options from this instead of the environment.
         name: the connector's name (default ``discord``).
+
+    Example:
+        ::
+
+            discord = DiscordConnector(channel_ids=[123456789012345678])  # token from env
+            runtime = AgentRuntime([discord], [discord], agent)
+            # messages that mention the bot in that channel (and DMs) get replies
     """
 
     name = "discord"

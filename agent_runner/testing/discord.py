@@ -16,25 +16,37 @@ INVALID_SESSION, RECONNECT; intents (no MESSAGE_CONTENT intent: guild messages t
 mention the bot arrive with empty content, as on Discord).
 
 Example:
-    ::
+    A complete test of a bot (pytest with pytest-asyncio)::
 
+        import asyncio
+
+        from agent_runner import AgentRuntime
+        from agent_runner.store import MemoryStore
         from agent_runner.testing.discord import FakeDiscord
         from connectors.discord import DiscordConnector
 
-        async def test_my_bot() -> None:
-            async with FakeDiscord() as discord:
-                bot = DiscordConnector(token=discord.token, api_base=discord.url,
-                                       gateway_url=discord.gateway_url)
-                ...  # run it (e.g. in an AgentRuntime)
-                await discord.wait_ready()
-                await discord.post_user_message(discord.channel_id, "hi", mention_bot=True)
-                [reply] = await discord.wait_for_messages(discord.channel_id, 1)
-                assert reply.reply_to is not None
+        async def echo(message, context):
+            return f"echo: {message.text}"
 
-    A bot written with plain discord.py connects once the test sets
-    ``discord.http.Route.BASE = discord_fake.url`` and
-    ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(discord_fake.gateway_url)``
-    (e.g. with pytest's ``monkeypatch.setattr``, which restores them afterwards).
+        async def test_my_bot() -> None:
+            async with FakeDiscord() as fake:
+                bot = DiscordConnector(token=fake.token, api_base=fake.url,
+                                       gateway_url=fake.gateway_url, guild_ready_timeout=0.1)
+                runtime = AgentRuntime([bot], [bot], echo, store=MemoryStore(),
+                                       handle_signals=False)
+                task = asyncio.create_task(runtime.run())
+                await fake.wait_ready()
+                asked = await fake.post_user_message(fake.channel_id, "hi", mention_bot=True)
+                [reply] = await fake.wait_for_messages(fake.channel_id, 1)
+                assert reply.content == "echo: hi" and reply.reply_to == asked.id
+                await runtime.stop()
+                await task
+
+    A bot that builds its connector from the environment connects with
+    ``monkeypatch.setenv`` of each item of :meth:`FakeDiscord.env`. A bot written with plain
+    discord.py connects once the test sets ``discord.http.Route.BASE = fake.url`` and
+    ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)`` (e.g.
+    with ``monkeypatch.setattr``, which restores them afterwards).
 """
 
 from __future__ import annotations
@@ -157,6 +169,14 @@ class FakeDiscord:
     def gateway_url(self) -> str:
         """The gateway websocket URL, like ``wss://gateway.discord.gg/``."""
         return f"ws://{self._host}:{self._port}/gateway"
+
+    def env(self) -> dict[str, str]:
+        """``DISCORD_TOKEN``, ``DISCORD_API_BASE`` and ``DISCORD_GATEWAY_URL`` for this server."""
+        return {
+            "DISCORD_TOKEN": self.token,
+            "DISCORD_API_BASE": self.url,
+            "DISCORD_GATEWAY_URL": self.gateway_url,
+        }
 
     @property
     def stats(self) -> GatewayStats:

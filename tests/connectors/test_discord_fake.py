@@ -9,8 +9,11 @@ import aiohttp
 import pytest
 import yarl
 
+from agent_runner import AgentContext, AgentRuntime, Message
+from agent_runner.store import MemoryStore
 from agent_runner.testing.discord import FakeDiscord
 from connectors._discord_sdk import discord
+from connectors.discord import DiscordConnector
 from tests.connectors._discord_fixtures import RecordingSink, running
 
 
@@ -131,3 +134,24 @@ async def test_a_plain_discord_py_bot_runs_against_the_fake(
         await client.close()
         await task
     assert reply.content == "pong: ping" and reply.reply_to == sent.id
+
+
+async def echo(message: Message, context: AgentContext) -> str:
+    return f"echo: {message.text}"
+
+
+async def test_the_documented_example_with_a_connector_built_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with FakeDiscord() as fake:
+        for key, value in fake.env().items():
+            monkeypatch.setenv(key, value)
+        bot = DiscordConnector(guild_ready_timeout=0.1)
+        runtime = AgentRuntime([bot], [bot], echo, store=MemoryStore(), handle_signals=False)
+        task = asyncio.create_task(runtime.run())
+        await fake.wait_ready()
+        asked = await fake.post_user_message(fake.channel_id, "hi", mention_bot=True)
+        [reply] = await fake.wait_for_messages(fake.channel_id, 1)
+        assert reply.content == "echo: hi" and reply.reply_to == asked.id
+        await runtime.stop()
+        await task
