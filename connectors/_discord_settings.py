@@ -24,6 +24,7 @@ class DiscordSettings(BaseSettings):
     ``DISCORD_MESSAGE_CONTENT``     ask for the MESSAGE_CONTENT intent (true)
     ``DISCORD_BACKFILL``            read missed messages after downtime (true)
     ``DISCORD_BACKFILL_LIMIT``      most messages read per channel per backfill (200)
+    ``DISCORD_BACKFILL_MAX_AGE``    seconds; older missed messages are skipped (86400)
     ``DISCORD_MAX_RATE_LIMIT_WAIT`` longest 429 wait, seconds, before failing a send (30, min)
     ``DISCORD_POST_CHANNEL_ID``     channel for replies to other inputs' messages (cron)
     ==============================  ==========================================================
@@ -45,6 +46,7 @@ class DiscordSettings(BaseSettings):
     message_content: bool = True
     backfill: bool = True
     backfill_limit: int = Field(default=200, ge=1, le=10_000)
+    backfill_max_age: float = Field(default=86_400.0, ge=0)
     max_rate_limit_wait: float = Field(default=30.0, ge=30.0)
     post_channel_id: int | None = None
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection
+from datetime import UTC, datetime
 from typing import Literal
 
 import aiohttp
@@ -91,6 +92,8 @@ class DiscordConnector(BaseConnector):
         backfill: after downtime, read what arrived since the last seen message of each
             known channel (default True; needs the runner's store).
         backfill_limit: most messages read per channel per backfill (default 200).
+        backfill_max_age: seconds; older missed messages are skipped, not answered
+            (default one day).
         max_rate_limit_wait: longest 429 wait discord.py may sleep for one request; a
             longer one fails the send at once with :class:`RateLimitedError` (default and
             minimum 30 s: discord.py also refuses requests whose bucket resets later than
@@ -132,6 +135,7 @@ class DiscordConnector(BaseConnector):
         message_content: bool | None = None,
         backfill: bool | None = None,
         backfill_limit: int | None = None,
+        backfill_max_age: float | None = None,
         max_rate_limit_wait: float | None = None,
         post_channel_id: int | str | None = None,
         typing: bool = True,
@@ -160,6 +164,9 @@ class DiscordConnector(BaseConnector):
         self._message_content = env.message_content if message_content is None else message_content
         self._backfill = env.backfill if backfill is None else backfill
         self._backfill_limit = env.backfill_limit if backfill_limit is None else backfill_limit
+        self._backfill_max_age = (
+            env.backfill_max_age if backfill_max_age is None else backfill_max_age
+        )
         self._max_wait = (
             env.max_rate_limit_wait if max_rate_limit_wait is None else max_rate_limit_wait
         )
@@ -298,7 +305,9 @@ class DiscordConnector(BaseConnector):
         else:
             self._init_cursors()
 
-    async def _process(self, message: discord.Message, sink: Sink) -> None:
+    async def _process(
+        self, message: discord.Message, sink: Sink, *, backfilled: bool = False
+    ) -> None:
         bot_id = self.bot_id
         if bot_id is None or not in_scope(message, self._scope):
             return
@@ -306,7 +315,9 @@ class DiscordConnector(BaseConnector):
         last = self._cursors.get(channel_id)
         if last is not None and message.id <= last:
             return  # seen already (live, or read by a backfill)
-        if wanted(message, self._scope, bot_id):
+        if backfilled and self._too_old(message):
+            _log.info("discord: missed message %s is too old to answer; skipped", message.id)
+        elif wanted(message, self._scope, bot_id):
             fields = to_fields(message, source=self.name, bot_id=bot_id)
             if fields is not None:
                 try:
@@ -331,7 +342,7 @@ class DiscordConnector(BaseConnector):
                     after=discord.Object(id=after), limit=self._backfill_limit, oldest_first=True
                 )
                 async for message in history:
-                    await self._process(message, sink)
+                    await self._process(message, sink, backfilled=True)
                     count += 1
             except _REST_ERRORS as exc:
                 _log.warning("discord: backfill of channel %s failed: %r", channel_id, exc)
@@ -343,6 +354,10 @@ class DiscordConnector(BaseConnector):
                     channel_id,
                     count,
                 )
+
+    def _too_old(self, message: discord.Message) -> bool:
+        age = (datetime.now(UTC) - message.created_at).total_seconds()
+        return age > self._backfill_max_age
 
     def _init_cursors(self) -> None:
         """Start cursors of listed channels at their newest message, so later backfills

@@ -22,8 +22,15 @@ class SnowflakeFactory:
 
     def __init__(self) -> None:
         self._last = 0
+        self._backdated = 0
 
-    def __call__(self) -> str:
+    def __call__(self, at: datetime | None = None) -> str:
+        """A new id for now, or for the moment ``at`` (backdated ids are unique, not ordered
+        with the others)."""
+        if at is not None:
+            self._backdated = (self._backdated + 1) & 0x3FFFFF
+            ms = int(at.timestamp() * 1000) - DISCORD_EPOCH_MS
+            return str((ms << 22) | self._backdated)
         now = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
         self._last = max(self._last + 1, now)
         return str(self._last)

@@ -236,6 +236,7 @@ class FakeDiscord:
         reply_to: str | None = None,
         attachments: Iterable[tuple[str, str]] = (),
         webhook: bool = False,
+        created_at: datetime | None = None,
     ) -> FakeMessage:
         """Post a message as a user (default :attr:`user`) and dispatch MESSAGE_CREATE.
 
@@ -247,6 +248,8 @@ class FakeDiscord:
             reply_to: id of a message this one replies to.
             attachments: ``(filename, url)`` pairs.
             webhook: post as a webhook (author is then a bot-like webhook user).
+            created_at: backdate the message (its snowflake id encodes the time): to test
+                how a bot treats old messages. Keep backdated ids in posting order.
 
         The message is stored in the channel's history even when no bot is connected
         (so a bot that comes back can backfill it).
@@ -261,7 +264,7 @@ class FakeDiscord:
             for name, url in attachments
         )
         message = FakeMessage(
-            id=self._ids(),
+            id=self._ids(created_at),
             channel_id=channel_id,
             guild_id=self.channels[channel_id].guild_id,
             author=author,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -345,3 +346,26 @@ async def test_a_failed_handoff_is_read_again_after_the_input_restarts(
 async def test_a_token_is_required() -> None:
     with pytest.raises(ConfigurationError, match="DISCORD_TOKEN"):
         DiscordConnector(settings=DiscordSettings.model_construct())
+
+
+async def test_missed_messages_older_than_the_max_age_are_skipped(fake: FakeDiscord) -> None:
+    store = MemoryStore()
+    await store.open()
+    now = datetime.now(UTC)
+    first = RecordingSink()
+    async with running(fake, first, store=store):
+        await fake.post_user_message(
+            fake.channel_id, "seen", mention_bot=True, created_at=now - timedelta(hours=3)
+        )
+        await first.wait_for(1)
+    await fake.post_user_message(
+        fake.channel_id, "stale", mention_bot=True, created_at=now - timedelta(hours=2)
+    )
+    await fake.post_user_message(fake.channel_id, "recent", mention_bot=True)
+    fresh = RecordingSink()
+    async with running(fake, fresh, store=store, backfill_max_age=3600.0):
+        await fresh.wait_for(1)
+        await fake.post_user_message(fake.channel_id, "live", mention_bot=True)
+        await fresh.wait_for(2)
+    assert fresh.texts() == ["recent", "live"]  # "stale" was read, judged too old, skipped
+    await store.close()
