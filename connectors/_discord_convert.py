@@ -84,8 +84,13 @@ def strip_mention(content: str, bot_id: int) -> str:
     return re.sub(rf"<@!?{bot_id}>", "", content).strip()
 
 
-def to_fields(message: discord.Message, *, source: str, bot_id: int) -> dict[str, Any] | None:
-    """The runner's message fields, or None when there is nothing to answer (no text)."""
+def to_fields(
+    message: discord.Message, *, source: str, bot_id: int, depth: int = 0
+) -> dict[str, Any] | None:
+    """The runner's message fields, or None when there is nothing to answer (no text).
+
+    ``depth`` is how many bot replies deep the message's reply chain is (loop guard).
+    """
     text = strip_mention(message.content, bot_id)
     attachments = [
         {
@@ -121,6 +126,7 @@ def to_fields(message: discord.Message, *, source: str, bot_id: int) -> dict[str
         "text": text,
         "attachments": attachments,
         "reply_to": str(reference.message_id) if reference and reference.message_id else None,
+        "depth": depth,
         "metadata": metadata,
         "created_at": message.created_at,
     }

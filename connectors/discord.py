@@ -4,7 +4,9 @@ The connector listens on the gateway, hands each message it should answer to the
 (mentions of the bot in guild channels by default, every direct message), shows typing
 while the agent works, and sends the reply as a Discord reply to the triggering message,
 split at 2,000 characters without breaking code blocks. It drops its own messages and
-marks other bots (``author.is_bot``) so the runner drops them too.
+marks other bots (``author.is_bot``) so the runner drops them too; with bots allowed, a reply
+to one of its replies is one level deeper (``Message.depth``), so the runner's
+``max_reply_depth`` ends bot-to-bot ping-pong.
 
 After downtime it backfills: the newest message id seen per channel is kept as a store
 cursor; on each new gateway session it reads what the channels got since, oldest first,
@@ -64,6 +66,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 """Failures worth retrying (the runner retries sends with capped backoff)."""
 _REST_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, discord.HTTPException)
 _TYPING_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, discord.DiscordException)
+DEPTH_MEMORY = 10_000
+"""How many of its own sent message ids the connector remembers for reply depths."""
 TYPING_REFRESH = 8.0
 """Seconds between typing triggers (Discord shows typing for 10 s after each)."""
 
@@ -184,6 +188,7 @@ class DiscordConnector(BaseConnector):
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._typing_tasks: dict[str, asyncio.Task[None]] = {}
         self._progress: dict[tuple[str, str], int] = {}
+        self._depths: dict[int, int] = {}  # the bot's sent message ids -> their reply depth
         self._allowed_mentions = discord.AllowedMentions(
             everyone=False, roles=False, users=True, replied_user=True
         )
@@ -318,7 +323,9 @@ class DiscordConnector(BaseConnector):
         if backfilled and self._too_old(message):
             _log.info("discord: missed message %s is too old to answer; skipped", message.id)
         elif wanted(message, self._scope, bot_id):
-            fields = to_fields(message, source=self.name, bot_id=bot_id)
+            fields = to_fields(
+                message, source=self.name, bot_id=bot_id, depth=self._depth_of(message)
+            )
             if fields is not None:
                 try:
                     accepted = await sink(fields)
@@ -354,6 +361,13 @@ class DiscordConnector(BaseConnector):
                     channel_id,
                     count,
                 )
+
+    def _depth_of(self, message: discord.Message) -> int:
+        """Replies to the bot's own replies are one deeper than what those answered."""
+        reference = message.reference
+        if reference is None or reference.message_id is None:
+            return 0
+        return self._depths.get(reference.message_id, -1) + 1
 
     def _too_old(self, message: discord.Message) -> bool:
         age = (datetime.now(UTC) - message.created_at).total_seconds()
@@ -425,7 +439,7 @@ class DiscordConnector(BaseConnector):
         for index in range(self._progress.get(key, 0), len(parts)):
             try:
                 async with asyncio.timeout(self._max_wait + self._request_timeout):
-                    await channel.send(
+                    sent = await channel.send(
                         content=parts[index],
                         reference=reference if index == 0 else None,  # type: ignore[arg-type]
                         allowed_mentions=self._allowed_mentions,
@@ -451,6 +465,9 @@ class DiscordConnector(BaseConnector):
             self._progress[key] = index + 1
             if len(self._progress) > 1000:
                 self._progress.pop(next(iter(self._progress)))
+            self._depths[sent.id] = request.depth + 1
+            if len(self._depths) > DEPTH_MEMORY:
+                self._depths.pop(next(iter(self._depths)))
         self._progress.pop(key, None)
 
     def _target(

@@ -29,7 +29,12 @@ async def echo(message: Message, context: AgentContext) -> str:
 
 @contextlib.asynccontextmanager
 async def bot(
-    fake: FakeDiscord, agent: Any = echo, *, store: Store | None = None, **options: Any
+    fake: FakeDiscord,
+    agent: Any = echo,
+    *,
+    store: Store | None = None,
+    runner: dict[str, Any] | None = None,
+    **options: Any,
 ) -> AsyncIterator[AgentRuntime]:
     """A running bot: AgentRuntime with the Discord connector as input and output."""
     discord = connector_for(fake, **options)
@@ -41,6 +46,7 @@ async def bot(
         handle_signals=False,
         retry_base_delay=0.01,
         retry_max_delay=5.0,
+        **(runner or {}),
     )
     identified = fake.stats.identifies
     task = asyncio.ensure_future(runtime.run())
@@ -211,3 +217,26 @@ async def test_mentions_only_and_channel_filters(fake: FakeDiscord) -> None:
     assert [m.content for m in fake.messages_in(fake.channel_id)] == ["echo: for the bot"]
     assert replies_to(fake, asked)
     assert fake.messages_in(other.id) == []
+
+
+async def test_two_bots_answering_each_other_stop_at_the_reply_depth_cap(
+    fake: FakeDiscord,
+) -> None:
+    other = fake.new_user("other-bot", bot=True)
+    channel = fake.channel_id
+    async with bot(fake, runner={"allow_bots": True, "max_reply_depth": 2}):
+        await fake.post_user_message(channel, "ping 0", author=other, mention_bot=True)
+        [first] = await fake.wait_for_messages(channel, 1)  # our reply: depth 1
+        await fake.post_user_message(channel, "ping 1", author=other, reply_to=first.id)
+        second = (await fake.wait_for_messages(channel, 2))[1]  # depth 3
+        last = await fake.post_user_message(channel, "ping 2", author=other, reply_to=second.id)
+        # "ping 2" is 4 bot replies deep, over the cap of 2: refused. A human is still
+        # answered afterwards.
+        human = await fake.post_user_message(channel, "hello", mention_bot=True)
+        await fake.wait_until(lambda: bool(replies_to(fake, human)))
+    assert [m.content for m in fake.messages_in(channel)] == [
+        "echo: ping 0",
+        "echo: ping 1",
+        "echo: hello",
+    ]
+    assert replies_to(fake, last) == []
