@@ -120,17 +120,20 @@ class Delivery:
         direct_rpc = False
         routed: type[RoutedAgent] | None = None
         inline = concurrent = False
+        # The handler frame (see _message_handler_context). Turns that no call chain waits
+        # on (publishes, calls from outside) share one frame per drain run, re-marked active
+        # for each turn: a ContextVar.set per delivery would cost as much as the rest of it.
+        frame: list[Any] | None = None
+        root_frame: list[Any] | None = None
         bounded = self._bounded
-        deactivate = DEACTIVATE
         try:
+            if items[0] is DEACTIVATE:  # only ever first: sweeps post it to idle agents
+                items.popleft()
+                if not items:
+                    await directory.deactivate(agent_id)
             while True:
                 while items:
                     item = items.popleft()
-                    if item is deactivate:
-                        if not items:
-                            await directory.deactivate(agent_id)
-                            agent = handler = None
-                        continue
                     if bounded:
                         self._queued -= 1
                         if self._space_waiters:
@@ -169,8 +172,17 @@ class Delivery:
                             call = handler(message, item)
                     else:
                         call = handler(message, item)
-                    frame = [agent_id, item.parent, True]
-                    set_frame(frame)
+                    parent = item.parent
+                    if parent is None:  # nobody in a call chain waits on this turn
+                        if root_frame is None:
+                            root_frame = [agent_id, None, True]
+                        if frame is not root_frame:
+                            frame = root_frame
+                            set_frame(frame)
+                        frame[2] = True
+                    else:
+                        frame = [agent_id, parent, True]
+                        set_frame(frame)
                     if future is None:  # a published message
                         try:
                             await call

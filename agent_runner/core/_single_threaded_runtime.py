@@ -222,18 +222,17 @@ class SingleThreadedAgentRuntime(Delivery):
 
     def _fan_out(self, env: Envelope, topic_id: TopicId, sender: AgentId | None) -> None:
         mailboxes = self._mailboxes
-        count = 0
-        for agent_id in self._subscriptions.recipients(topic_id):
-            if agent_id == sender:
-                continue
+        recipients = self._subscriptions.recipients(topic_id)
+        if sender is not None and sender in recipients:
+            recipients = tuple(a for a in recipients if a != sender)
+        for agent_id in recipients:
             box = mailboxes.get(agent_id)
             if box is None:
                 self._open_mailbox(agent_id, env)
             else:
                 box.items.append(env)
-            count += 1
         if self._bounded:
-            self._queued += count
+            self._queued += len(recipients)
 
     def _add_pending(self, agent_id: AgentId | None, env: Envelope) -> None:
         self._pending.append((agent_id, env))
