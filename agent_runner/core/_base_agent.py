@@ -76,7 +76,9 @@ class BaseAgent(ABC, Agent):
 
     Subclasses implement :meth:`on_message_impl` (or use :class:`RoutedAgent`). One instance
     handles one message at a time, in arrival order; a call chain that comes back to the
-    agent (A asks B, B asks A) runs at once instead of waiting. Set
+    agent (A asks B, B asks A, A asks A) runs at once instead of waiting. Tasks a handler
+    starts (``asyncio.gather``, ``create_task``) belong to its turn: what they send back to
+    the agent also runs at once, so await them before the handler returns. Set
     ``concurrent_handling = True`` on a class to let its instances handle messages
     concurrently (autogen-core's behaviour).
 
@@ -114,10 +116,10 @@ class BaseAgent(ABC, Agent):
         cls.internal_unbound_subscriptions_list = []
 
     def __init__(self, description: str) -> None:
-        if AgentInstantiationContext.is_in_factory_call():
-            self._runtime = AgentInstantiationContext.current_runtime()
-            self._id = AgentInstantiationContext.current_agent_id()
-        if not isinstance(description, str):
+        created_by = AgentInstantiationContext._AGENT_INSTANTIATION_CONTEXT_VAR.get(None)
+        if created_by is not None:
+            self._runtime, self._id = created_by
+        if description.__class__ is not str and not isinstance(description, str):
             raise ValueError("Agent description must be a string")
         self._description = description
 

@@ -21,7 +21,7 @@ from agent_runner.core._base_agent import BaseAgent
 from agent_runner.core._mailbox import DEACTIVATE, Envelope, Mailbox
 from agent_runner.core._message_gate import MessageGate
 from agent_runner.core._message_handler_context import ACTIVE, CURRENT_FRAME, new_frame
-from agent_runner.core._routed_agent import RoutedAgent
+from agent_runner.core._routed_agent import DirectRoute, RoutedAgent
 from agent_runner.core._telemetry import RuntimeTracer
 from agent_runner.errors import RuntimeStoppedError
 
@@ -45,6 +45,26 @@ def _plain_routed(agent: Agent) -> TypeGuard[RoutedAgent]:
         cls.on_message_impl is RoutedAgent.on_message_impl
         and cls.route_message is RoutedAgent.route_message
     )
+
+
+_TRAITS: dict[type, tuple[type[RoutedAgent] | None, bool]] = {}
+
+
+def _class_traits(cls: type[Agent]) -> tuple[type[RoutedAgent] | None, bool]:
+    """``(the class if it routes like RoutedAgent, whether it handles concurrently)``."""
+    traits = _TRAITS.get(cls)
+    if traits is None:
+        routed = (
+            cls
+            if issubclass(cls, RoutedAgent)
+            and cls.on_message_impl is RoutedAgent.on_message_impl
+            and cls.route_message is RoutedAgent.route_message
+            else None
+        )
+        traits = (routed, bool(getattr(cls, "concurrent_handling", False)))
+        if len(_TRAITS) < 4096:
+            _TRAITS[cls] = traits
+    return traits
 
 
 def _handler_of(agent: Agent) -> _Handler:
@@ -115,7 +135,7 @@ class Delivery:
         set_frame = CURRENT_FRAME.set
         agent: Agent | None = None
         handler: _Handler | None = None
-        direct: Callable[..., Awaitable[Any]] | None = None
+        direct: DirectRoute | None = None
         direct_type: type | None = None
         direct_rpc = False
         routed: type[RoutedAgent] | None = None
@@ -146,12 +166,12 @@ class Delivery:
                             except Exception as e:
                                 self._fail_activation(item, box, e)
                                 return
-                            if directory.over_capacity():
-                                self._sweep()
+                            if directory.max_active_agents is not None:
+                                if directory.over_capacity():
+                                    self._sweep()
                         handler = _handler_of(agent)
-                        routed = type(agent) if _plain_routed(agent) else None
+                        routed, concurrent = _class_traits(type(agent))
                         direct_type = None
-                        concurrent = bool(getattr(type(agent), "concurrent_handling", False))
                         inline = not concurrent and self._tracer is None
                     future = item.future
                     if future is not None and future.done():
@@ -161,13 +181,16 @@ class Delivery:
                         continue
                     # The hot path: one turn, inline.
                     message = item.message
+                    check = None
+                    call: Awaitable[Any]
                     if routed is not None:
                         if message.__class__ is not direct_type or item.is_rpc is not direct_rpc:
                             direct_type = message.__class__
                             direct_rpc = item.is_rpc
                             direct = routed.direct_handler(direct_type, direct_rpc)
                         if direct is not None:
-                            call = direct(agent, message, item)
+                            call = direct[0](agent, message, item)
+                            check = direct[1]
                         else:
                             call = handler(message, item)
                     else:
@@ -185,7 +208,9 @@ class Delivery:
                         set_frame(frame)
                     if future is None:  # a published message
                         try:
-                            await call
+                            result = await call
+                            if check is not None:
+                                check(result)
                         except asyncio.CancelledError:
                             if _task_cancelled():
                                 raise
@@ -194,6 +219,8 @@ class Delivery:
                     else:
                         try:
                             result = await call
+                            if check is not None:
+                                check(result)
                             if self._gated:
                                 result = await self._gate.on_response(result, agent_id, item.sender)
                         except asyncio.CancelledError:

@@ -263,6 +263,10 @@ _Route = tuple[
 ]
 
 
+DirectRoute = tuple["HandlerFunc[Any, Any, Any]", Callable[[Any], None] | None]
+"""A handler function and the check of its result (None: no check needed)."""
+
+
 async def _checked(result: Coroutine[Any, Any, Any], check: Callable[[Any], None]) -> Any:
     value = await result
     check(value)
@@ -291,7 +295,7 @@ class RoutedAgent(BaseAgent):
     """
 
     _routes_by_type: ClassVar[dict[type[Any], tuple[_Route, ...]] | None] = None
-    _direct: ClassVar[dict[tuple[type[Any], bool], HandlerFunc[Any, Any, Any] | None]] = {}
+    _direct: ClassVar[dict[tuple[type[Any], bool], DirectRoute | None]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -319,12 +323,10 @@ class RoutedAgent(BaseAgent):
         return await self.route_message(message, ctx)
 
     @classmethod
-    def direct_handler(
-        cls, message_type: type[Any], is_rpc: bool
-    ) -> HandlerFunc[Any, Any, Any] | None:
-        """The handler function that always takes messages of ``message_type`` (RPC or not)
-        when no ``match`` or return check stands in the way, else None. Runtimes call it as
-        ``handler(agent, message, ctx)`` to skip routing on their hot path."""
+    def direct_handler(cls, message_type: type[Any], is_rpc: bool) -> DirectRoute | None:
+        """``(handler, check)`` for messages of ``message_type`` (RPC or not) when the routing
+        needs no ``match``, else None. Runtimes call ``handler(agent, message, ctx)`` and then
+        ``check(result)`` (when not None) to skip routing on their hot path."""
         key = (message_type, is_rpc)
         try:
             return cls._direct[key]
@@ -336,12 +338,12 @@ class RoutedAgent(BaseAgent):
         candidates = routes.get(message_type)
         if candidates is None:
             candidates = routes.get(AnyType, ())
-        found: HandlerFunc[Any, Any, Any] | None = None
+        found: DirectRoute | None = None
         for kind, match, func, check in candidates:
             if (kind == _RPC and not is_rpc) or (kind == _EVENT and is_rpc):
                 continue
-            if match is None and check is None:
-                found = func
+            if match is None:
+                found = (func, check)
             break
         if len(cls._direct) < 1024:
             cls._direct[key] = found

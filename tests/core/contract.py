@@ -241,6 +241,36 @@ class RuntimeContract:
             assert await events.get() == "event p on t/k"
             assert await events.get() == "note event"
 
+    async def test_return_types_are_checked_and_overrides_respected(
+        self, runtime: MessageRuntime
+    ) -> None:
+        seen: list[str] = []
+
+        class Liar(RoutedAgent):
+            def __init__(self) -> None:
+                super().__init__("returns the wrong type")
+
+            @rpc
+            async def on_ping(self, message: Ping, ctx: MessageContext) -> int:
+                return message.text  # type: ignore[return-value]
+
+            @rpc(strict=False)
+            async def on_note(self, message: Note, ctx: MessageContext) -> int:
+                return message.text  # type: ignore[return-value]
+
+        class Audited(Echo):
+            async def on_message_impl(self, message: Any, ctx: MessageContext) -> Any:
+                seen.append(type(message).__name__)
+                return await super().on_message_impl(message, ctx)
+
+        await Liar.register(runtime, "liar", Liar)
+        await Audited.register(runtime, "audited", Audited)
+        with pytest.raises(ValueError, match="Return type"):
+            await runtime.send_message(Ping("x"), AgentId("liar", "k"))
+        assert await runtime.send_message(Note("y"), AgentId("liar", "k")) == "y"
+        reply = await runtime.send_message(Ping("z"), AgentId("audited", "k"))
+        assert reply == Pong("z from none to audited/k") and seen == ["Ping"]
+
     async def test_closure_agent_and_instantiation_context(self, runtime: MessageRuntime) -> None:
         made: list[AgentId] = []
 
