@@ -160,8 +160,12 @@ class DiscordConnector(BaseConnector):
         self._api_base = api_base if api_base is not None else env.api_base
         self._gateway_url = gateway_url if gateway_url is not None else env.gateway_url
         self._scope = Scope(
-            channel_ids=frozenset(int(c) for c in (channel_ids or env.channel_ids)),
-            guild_ids=frozenset(int(g) for g in (guild_ids or env.guild_ids)),
+            channel_ids=frozenset(
+                int(c) for c in (env.channel_ids if channel_ids is None else channel_ids)
+            ),
+            guild_ids=frozenset(
+                int(g) for g in (env.guild_ids if guild_ids is None else guild_ids)
+            ),
             mentions_only=env.mentions_only if mentions_only is None else mentions_only,
             direct_messages=env.direct_messages if direct_messages is None else direct_messages,
         )
