@@ -604,6 +604,38 @@ class RuntimeContract:
             path = await runtime.send_message(Ask(5), AgentId("pp", "a"))
         assert path == ["pp/a", "pp/b", "pp/a", "pp/a", "pp/b", "pp/a"]
 
+    async def test_parallel_calls_that_call_back_do_not_deadlock(
+        self, runtime: MessageRuntime
+    ) -> None:
+        class Hub(RoutedAgent):
+            def __init__(self) -> None:
+                super().__init__("asks two spokes at once")
+
+            @rpc
+            async def on_ask(self, message: Ask, ctx: MessageContext) -> list[str]:
+                if message.hops == 0:
+                    return ["hub"]
+                replies = await asyncio.gather(
+                    self.send_message(Ask(0), AgentId("spoke", "1")),
+                    self.send_message(Ask(0), AgentId("spoke", "2")),
+                )
+                return [item for reply in replies for item in reply]
+
+        class Spoke(RoutedAgent):
+            def __init__(self) -> None:
+                super().__init__("calls the hub back")
+
+            @rpc
+            async def on_ask(self, message: Ask, ctx: MessageContext) -> list[str]:
+                back: list[str] = await self.send_message(Ask(0), AgentId("hub", "h"))
+                return [f"spoke {self.id.key}", *back]
+
+        await Hub.register(runtime, "hub", Hub)
+        await Spoke.register(runtime, "spoke", Spoke)
+        async with asyncio.timeout(WAIT):
+            got = await runtime.send_message(Ask(1), AgentId("hub", "h"))
+        assert got == ["spoke 1", "hub", "spoke 2", "hub"]
+
     async def test_turns_hold_after_a_reentrant_chain(self, runtime: MessageRuntime) -> None:
         order: list[str] = []
         release = asyncio.Event()
