@@ -90,7 +90,10 @@ class AgentDirectory:
         if agent_type.type in self.factories:
             raise ValueError(f"Agent with type {agent_type} already exists.")
         runtime = self._runtime
-        arity = len(inspect.signature(agent_factory).parameters)
+        try:
+            arity = len(inspect.signature(agent_factory).parameters)
+        except (TypeError, ValueError):  # no introspectable signature: call it without args
+            arity = 0
         if arity not in (0, 2):
             raise ValueError("Agent factory must take 0 or 2 arguments.")
         context_var = AgentInstantiationContext._AGENT_INSTANTIATION_CONTEXT_VAR

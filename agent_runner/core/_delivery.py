@@ -166,6 +166,10 @@ class Delivery:
                             except Exception as e:
                                 self._fail_activation(item, box, e)
                                 return
+                            except asyncio.CancelledError:  # stopping: the caller must know
+                                if item.future is not None and not item.future.done():
+                                    item.future.set_exception(_stopped_error())
+                                raise
                             if directory.max_active_agents is not None:
                                 if directory.over_capacity():
                                     self._sweep()

@@ -280,3 +280,39 @@ async def test_registration_rules() -> None:
         await runtime.send_message(Job(1), AgentId("wrong", "k"))
     assert await runtime.send_message(Job(2), AgentId("single", "one")) == 2
     await runtime.close()
+
+
+async def test_stop_during_agent_creation_fails_the_caller() -> None:
+    runtime = SingleThreadedAgentRuntime()
+    creating = asyncio.Event()
+
+    async def slow_factory() -> Counter:
+        creating.set()
+        await asyncio.Event().wait()
+        return Counter()
+
+    await runtime.register_factory("slow", slow_factory)
+    runtime.start()
+    call = asyncio.ensure_future(runtime.send_message(Job(1), AgentId("slow", "k")))
+    async with asyncio.timeout(WAIT):
+        await creating.wait()
+        await runtime.stop()
+        with pytest.raises(RuntimeStoppedError):
+            await call
+    await runtime.close()
+
+
+async def test_intervention_errors_reach_the_sender() -> None:
+    class Refuse(DefaultInterventionHandler):
+        async def on_send(
+            self, message: Any, *, message_context: MessageContext, recipient: AgentId
+        ) -> Any:
+            raise PermissionError("not allowed")
+
+    runtime = SingleThreadedAgentRuntime(intervention_handlers=[Refuse()])
+    await Counter.register(runtime, "counter", Counter)
+    runtime.start()
+    with pytest.raises(PermissionError):
+        await runtime.send_message(Job(1), AgentId("counter", "k"))
+    await runtime.stop_when_idle()
+    await runtime.close()

@@ -37,6 +37,10 @@ class TestSingleThreadedRuntime(RuntimeContract):
             await _shutdown(runtime)
 
 
+def test_satisfies_the_protocol() -> None:
+    assert isinstance(SingleThreadedAgentRuntime(), MessageRuntime)
+
+
 class TestSingleThreadedRuntimeWithDeactivation(TestSingleThreadedRuntime):
     """The same contract while agents are deactivated aggressively (one live agent)."""
 
