@@ -64,14 +64,22 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     discord.DiscordServerError,
 )
 """Failures worth retrying (the runner retries sends with capped backoff)."""
-_REST_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, discord.HTTPException)
+_REST_ERRORS: tuple[type[BaseException], ...] = (
+    *TRANSIENT_ERRORS,
+    discord.HTTPException,
+    discord.RateLimited,
+)
 _TYPING_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, discord.DiscordException)
 DEPTH_MEMORY = 10_000
 """How many of its own sent message ids the connector remembers for reply depths."""
 TYPING_REFRESH = 8.0
 """Seconds between typing triggers (Discord shows typing for 10 s after each)."""
 
-_Item = tuple[Literal["message"], discord.Message] | tuple[Literal["backfill", "init"], None]
+_Item = (
+    tuple[Literal["message"], discord.Message] | tuple[Literal["backfill", "retry", "init"], None]
+)
+BACKFILL_RETRY_MAX = 300.0
+"""Longest wait between retries of a failed backfill, in seconds."""
 
 
 class DiscordConnector(BaseConnector):
@@ -98,6 +106,8 @@ class DiscordConnector(BaseConnector):
         backfill_limit: most messages read per channel per backfill (default 200).
         backfill_max_age: seconds; older missed messages are skipped, not answered
             (default one day).
+        backfill_retry: seconds before a failed backfill is tried again (doubling, up to
+            5 minutes); meanwhile that channel's cursor stays put, so nothing is skipped.
         max_rate_limit_wait: longest 429 wait discord.py may sleep for one request; a
             longer one fails the send at once with :class:`RateLimitedError` (default and
             minimum 30 s: discord.py also refuses requests whose bucket resets later than
@@ -140,6 +150,7 @@ class DiscordConnector(BaseConnector):
         backfill: bool | None = None,
         backfill_limit: int | None = None,
         backfill_max_age: float | None = None,
+        backfill_retry: float = 5.0,
         max_rate_limit_wait: float | None = None,
         post_channel_id: int | str | None = None,
         typing: bool = True,
@@ -172,6 +183,9 @@ class DiscordConnector(BaseConnector):
         self._message_content = env.message_content if message_content is None else message_content
         self._backfill = env.backfill if backfill is None else backfill
         self._backfill_limit = env.backfill_limit if backfill_limit is None else backfill_limit
+        self._backfill_retry = backfill_retry
+        self._backfill_failed: dict[int, int] = {}  # channel id -> failures in a row
+        self._retry_timer: asyncio.TimerHandle | None = None
         self._backfill_max_age = (
             env.backfill_max_age if backfill_max_age is None else backfill_max_age
         )
@@ -282,6 +296,9 @@ class DiscordConnector(BaseConnector):
             for task in (gateway, consumer):
                 task.cancel()
             await asyncio.gather(gateway, consumer, return_exceptions=True)
+            if self._retry_timer is not None:
+                self._retry_timer.cancel()
+                self._retry_timer = None
             await client.close_gateway()
             await self._flush_cursors()
 
@@ -310,7 +327,9 @@ class DiscordConnector(BaseConnector):
         if item[0] == "message":
             await self._process(item[1], sink)
         elif item[0] == "backfill":
-            await self._run_backfill(sink)
+            await self._run_backfill(sink, [c for c, _ in self._cursors.channels()])
+        elif item[0] == "retry":
+            await self._run_backfill(sink, list(self._backfill_failed))
         else:
             self._init_cursors()
 
@@ -338,15 +357,18 @@ class DiscordConnector(BaseConnector):
                 else:
                     if not accepted.duplicate and self._typing:
                         self._start_typing(str(message.id), channel_id)
-        self._cursors.advance(channel_id, guild_id_of(message), message.id)
+        if channel_id not in self._backfill_failed or backfilled:
+            self._cursors.advance(channel_id, guild_id_of(message), message.id)
 
-    async def _run_backfill(self, sink: Sink) -> None:
+    async def _run_backfill(self, sink: Sink, channel_ids: list[int]) -> None:
+        """Read what each channel got after its cursor; a failure is retried later."""
         client = self._require_client()
-        for channel_id, guild_id in self._cursors.channels():
+        guilds = dict(self._cursors.channels())
+        for channel_id in channel_ids:
             after = self._cursors.get(channel_id)
             if after is None:
                 continue
-            channel = client.get_partial_messageable(channel_id, guild_id=guild_id)
+            channel = client.get_partial_messageable(channel_id, guild_id=guilds.get(channel_id))
             count = 0
             try:
                 history = channel.history(
@@ -356,7 +378,17 @@ class DiscordConnector(BaseConnector):
                     await self._process(message, sink, backfilled=True)
                     count += 1
             except _REST_ERRORS as exc:
-                _log.warning("discord: backfill of channel %s failed: %r", channel_id, exc)
+                failures = self._backfill_failed.get(channel_id, 0) + 1
+                self._backfill_failed[channel_id] = failures
+                _log.warning(
+                    "discord: backfill of channel %s failed (%d in a row), retrying: %r",
+                    channel_id,
+                    failures,
+                    exc,
+                )
+                self._schedule_retry()
+            else:
+                self._backfill_failed.pop(channel_id, None)
             if count:
                 _log.info("discord: backfill read %d messages in channel %s", count, channel_id)
             if count >= self._backfill_limit:
@@ -365,6 +397,18 @@ class DiscordConnector(BaseConnector):
                     channel_id,
                     count,
                 )
+
+    def _schedule_retry(self) -> None:
+        if self._retry_timer is not None:
+            return
+        failures = max(self._backfill_failed.values(), default=1)
+        delay = min(BACKFILL_RETRY_MAX, self._backfill_retry * 2 ** (failures - 1))
+
+        def retry() -> None:
+            self._retry_timer = None
+            self._queue.put_nowait(("retry", None))
+
+        self._retry_timer = asyncio.get_running_loop().call_later(delay, retry)
 
     def _depth_of(self, message: discord.Message) -> int:
         """Replies to the bot's own replies are one deeper than what those answered."""

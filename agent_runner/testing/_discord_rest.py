@@ -61,6 +61,8 @@ class RestApi:
         kind = "other"
         if request.method == "POST" and len(parts) == 3 and parts[2] in ("messages", "typing"):
             kind = parts[2]
+        elif request.method == "GET" and len(parts) == 3 and parts[2] == "messages":
+            kind = "history"
         limit = self._take_rate_limit(kind)
         if limit is not None:
             return _rate_limited(limit)

@@ -366,12 +366,13 @@ class FakeDiscord:
     ) -> None:
         """Answer the next ``count`` matching requests with 429 Too Many Requests.
 
-        ``scope`` is ``"messages"`` (POST .../messages), ``"typing"`` or ``"all"``. The
+        ``scope`` is ``"messages"`` (POST .../messages), ``"typing"``, ``"history"`` (GET
+        .../messages) or ``"all"``. The
         responses carry Discord's headers (``X-RateLimit-*``, ``Retry-After``, ``Via``) and
         body (``retry_after``, ``global``). ``after`` lets that many matching requests
         through first (to fail, say, the second part of a long reply).
         """
-        if scope not in ("messages", "typing", "all"):
+        if scope not in ("messages", "typing", "history", "all"):
             raise ValueError(f"unknown scope {scope!r}")
         self._rest.limits.append(RateLimitRule(after, count, retry_after, is_global, scope))
 

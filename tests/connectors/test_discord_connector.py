@@ -369,3 +369,27 @@ async def test_missed_messages_older_than_the_max_age_are_skipped(fake: FakeDisc
         await fresh.wait_for(2)
     assert fresh.texts() == ["recent", "live"]  # "stale" was read, judged too old, skipped
     await store.close()
+
+
+async def test_a_failed_backfill_is_retried_and_skips_nothing(fake: FakeDiscord) -> None:
+    store = MemoryStore()
+    await store.open()
+    first = RecordingSink()
+    async with running(fake, first, store=store):
+        await fake.post_user_message(fake.channel_id, "one", mention_bot=True)
+        await first.wait_for(1)
+    await fake.post_user_message(fake.channel_id, "two", mention_bot=True)  # while down
+    fake.rate_limit_next(1, retry_after=120.0, scope="history")  # the backfill fails
+    fresh = RecordingSink()
+    async with running(fake, fresh, store=store, backfill_retry=0.05):
+        await fake.wait_until(lambda: fake.rate_limited == 1)
+        await fake.post_user_message(fake.channel_id, "three", mention_bot=True)
+        await fresh.wait_for(2)
+    assert fresh.texts() == ["three", "two"]  # nothing lost; "three" is not answered twice
+    assert fresh.duplicates == 1
+    again = RecordingSink()
+    async with running(fake, again, store=store):
+        await fake.post_user_message(fake.channel_id, "four", mention_bot=True)
+        await again.wait_for(1)
+    assert again.texts() == ["four"] and again.duplicates == 0
+    await store.close()
