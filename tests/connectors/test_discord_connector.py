@@ -385,8 +385,8 @@ async def test_a_failed_backfill_is_retried_and_skips_nothing(fake: FakeDiscord)
         await fake.wait_until(lambda: fake.rate_limited == 1)
         await fake.post_user_message(fake.channel_id, "three", mention_bot=True)
         await fresh.wait_for(2)
-    assert fresh.texts() == ["three", "two"]  # nothing lost; "three" is not answered twice
-    assert fresh.duplicates == 1
+    # Nothing lost, nothing handed over twice (the retry may come before or after "three").
+    assert sorted(fresh.texts()) == ["three", "two"]
     again = RecordingSink()
     async with running(fake, again, store=store):
         await fake.post_user_message(fake.channel_id, "four", mention_bot=True)
