@@ -60,9 +60,10 @@ def _last_outside(window: str, sep: str, blocks: list[_Block]) -> int:
     """The last index of ``sep`` in ``window`` that is outside every code block, or -1."""
     index = window.rfind(sep)
     while index > 0:
-        if _inside(blocks, index) is None and _inside(blocks, index + len(sep) - 1) is None:
+        block = _inside(blocks, index) or _inside(blocks, index + len(sep) - 1)
+        if block is None:
             return index
-        index = window.rfind(sep, 0, index)
+        index = window.rfind(sep, 0, min(index, block.start + len(sep)))  # skip the block
     return -1
 
 
@@ -83,22 +84,30 @@ def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
     if limit < 32:
         raise ValueError("limit must be at least 32 characters")
     parts: list[str] = []
-    rest = text.strip("\n")
+    text = text.strip("\n")
+    pos = 0
     reopen = ""
-    while rest.strip():
-        candidate = reopen + rest
-        if len(candidate) <= limit:
-            parts.append(candidate.rstrip())
+    while pos < len(text):
+        if len(reopen) + len(text) - pos <= limit:
+            last = (reopen + text[pos:]).rstrip()
+            if last.strip():
+                parts.append(last)
             break
-        chunk, rest, reopen = _cut(candidate, limit)
+        # Two limits of text are enough to see every block a cut could touch.
+        candidate = reopen + text[pos : pos + 2 * limit]
+        chunk, offset, fence = _cut(candidate, limit)
         if chunk.strip():
             parts.append(chunk)
-        rest = rest.lstrip("\n") if not reopen else rest
+        pos += max(1, offset - len(reopen))
+        reopen = fence
+        if not reopen:
+            while pos < len(text) and text[pos] == "\n":
+                pos += 1
     return parts
 
 
-def _cut(candidate: str, limit: int) -> tuple[str, str, str]:
-    """One part off the front: ``(part, rest, fence to reopen the rest with)``."""
+def _cut(candidate: str, limit: int) -> tuple[str, int, str]:
+    """One part off the front: ``(part, where the rest starts, fence to reopen it with)``."""
     blocks = _code_blocks(candidate)
     window = candidate[:limit]
     open_block = _inside(blocks, limit)
@@ -111,9 +120,9 @@ def _cut(candidate: str, limit: int) -> tuple[str, str, str]:
         if index > 0:
             found.append((index, sep))
             if index >= limit // 2 or (open_block is not None and not big and sep != " "):
-                return candidate[:index].rstrip(), candidate[index + len(sep) :], ""
+                return candidate[:index].rstrip(), index + len(sep), ""
     if open_block is not None and not big and open_block.start > 0:
-        return candidate[: open_block.start].rstrip(), candidate[open_block.start :], ""
+        return candidate[: open_block.start].rstrip(), open_block.start, ""
     # 2. Inside a block too long for any part: cut at its last line that fits, close the
     #    fence there and reopen it (with its language) in the next part.
     if open_block is not None:
@@ -122,18 +131,18 @@ def _cut(candidate: str, limit: int) -> tuple[str, str, str]:
         body_start = candidate.find("\n", open_block.start)
         index = candidate.rfind("\n", 0, room)
         if 0 <= body_start < index:
-            return candidate[:index] + _CLOSE, candidate[index + 1 :], fence
+            return candidate[:index] + _CLOSE, index + 1, fence
         if found:
             index, sep = max(found)
-            return candidate[:index].rstrip(), candidate[index + len(sep) :], ""
+            return candidate[:index].rstrip(), index + len(sep), ""
         if open_block.start > 0:
-            return candidate[: open_block.start].rstrip(), candidate[open_block.start :], ""
-        return candidate[:room] + _CLOSE, candidate[room:], fence
+            return candidate[: open_block.start].rstrip(), open_block.start, ""
+        return candidate[:room] + _CLOSE, room, fence
     # 3. The best boundary there is, even if the part is short; else a hard cut.
     if found:
         index, sep = max(found)
-        return candidate[:index].rstrip(), candidate[index + len(sep) :], ""
-    return candidate[:limit], candidate[limit:], ""
+        return candidate[:index].rstrip(), index + len(sep), ""
+    return candidate[:limit], limit, ""
 
 
 __all__ = ["DISCORD_LIMIT", "split_message"]
