@@ -41,6 +41,7 @@ INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_MESSAGE_CONTENT = 1 << 15
 
+CLOSE_DECODE_ERROR = 4002
 CLOSE_AUTHENTICATION_FAILED = 4004
 CLOSE_DISALLOWED_INTENTS = 4014
 REPLAY_LIMIT = 5000
@@ -129,8 +130,16 @@ class Gateway:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
                     continue
-                payload = json.loads(msg.data)
+                try:
+                    payload = json.loads(msg.data)
+                except ValueError:
+                    await ws.close(
+                        code=CLOSE_DECODE_ERROR, message=b"Error while decoding payload."
+                    )
+                    break
                 session = await self._on_frame(ws, payload, session)
+        except (ConnectionError, RuntimeError):
+            pass  # the client went away mid-send
         finally:
             self.open_sockets.discard(ws)
             if session is not None and session.ws is ws:
