@@ -47,8 +47,9 @@ MessageHandler = Callable[[discord.Message], None]
 class ConnectorClient(discord.Client):
     """A ``discord.Client`` that hands gateway events to the connector.
 
-    ``on_message`` and ``on_connect`` are forwarded synchronously (so the connector
-    queues them in arrival order); ``on_ready`` is forwarded as a coroutine.
+    discord.py runs each event handler in a task of its own, started in arrival order;
+    ``on_message`` and ``on_connect`` hand the event over before their first ``await``, so
+    the connector queues them in arrival order. ``on_ready`` is forwarded as a coroutine.
     """
 
     def __init__(
@@ -74,6 +75,8 @@ class ConnectorClient(discord.Client):
             chunk_guilds_at_startup=False,
             max_ratelimit_timeout=max(30.0, max_rate_limit_wait),
         )
+        # discord.Client builds its HTTPClient itself: switching the instance's class to the
+        # routed subclass keeps every attribute and moves this client's traffic only.
         http = self.http
         http.__class__ = _RoutedHTTPClient
         assert isinstance(http, _RoutedHTTPClient)
