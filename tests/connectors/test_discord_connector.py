@@ -19,6 +19,7 @@ from agent_runner.errors import (
 from agent_runner.message import Author, Message, Reply
 from agent_runner.store import MemoryStore
 from agent_runner.testing.discord import MAX_CONTENT, FakeDiscord
+from connectors._discord_sdk import discord as discord_sdk
 from connectors.discord import DiscordConnector, DiscordSettings
 from tests.connectors._discord_fixtures import RecordingSink, connector_for, running
 
@@ -393,3 +394,24 @@ async def test_a_failed_backfill_is_retried_and_skips_nothing(fake: FakeDiscord)
         await again.wait_for(1)
     assert again.texts() == ["four"] and again.duplicates == 0
     await store.close()
+
+
+async def test_two_bots_in_one_process_each_talk_to_their_own_server(fake: FakeDiscord) -> None:
+    base, gateway = (
+        discord_sdk.http.Route.BASE,
+        discord_sdk.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+    )
+    async with FakeDiscord(token="second-token") as other:
+        sink_a, sink_b = RecordingSink(), RecordingSink()
+        async with running(fake, sink_a) as a, running(other, sink_b) as b:
+            await fake.post_user_message(fake.channel_id, "to a", mention_bot=True)
+            await other.post_user_message(other.channel_id, "to b", mention_bot=True)
+            [for_a] = await sink_a.wait_for(1)
+            [for_b] = await sink_b.wait_for(1)
+            await a.send(for_a, Reply(text="from a"))
+            await b.send(for_b, Reply(text="from b"))
+        assert [m.content for m in fake.messages_in(fake.channel_id)] == ["from a"]
+        assert [m.content for m in other.messages_in(other.channel_id)] == ["from b"]
+    # Nothing process-wide was changed.
+    assert discord_sdk.http.Route.BASE == base
+    assert discord_sdk.gateway.DiscordWebSocket.DEFAULT_GATEWAY == gateway
