@@ -51,7 +51,9 @@ class SingleThreadedAgentRuntime(Delivery):
             :meth:`stop_when_idle`. RPC handler exceptions always go to the caller.
         idle_timeout: Deactivate agents idle for this many seconds: their state is saved
             (``save_state``) and kept by the runtime, the object is released and ``close()``
-            is called; the next message recreates it and calls ``load_state``.
+            is called; the next message recreates it and calls ``load_state``. Agents that
+            do not implement ``save_state`` come back fresh; registered instances are never
+            deactivated.
         max_active_agents: Keep at most this many agents alive, deactivating the least
             recently used idle ones beyond it.
         max_queued_messages: Bound on messages waiting in mailboxes: senders outside agent

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from agent_runner.core import (
     AgentId,
+    AgentInstantiationContext,
+    ClosureAgent,
+    ClosureContext,
+    DefaultInterventionHandler,
+    DefaultSubscription,
+    DefaultTopicId,
     MessageContext,
     RoutedAgent,
     SingleThreadedAgentRuntime,
     TopicId,
     TypeSubscription,
     event,
+    message_handler,
     rpc,
 )
 
@@ -100,4 +108,84 @@ async def test_register_factory_and_get_lowlevel_api() -> None:
     assert reply.result == "Processed: d"
     assert runtime.unprocessed_messages_count == 0
     await runtime.stop()
+    await runtime.close()
+
+
+@dataclass
+class MyMessage:
+    content: str
+
+
+async def test_closure_agent_output_pattern() -> None:
+    # autogen-core's ClosureAgent.register_closure docstring example.
+    queue: asyncio.Queue[MyMessage] = asyncio.Queue()
+
+    async def output_result(_ctx: ClosureContext, message: MyMessage, ctx: MessageContext) -> None:
+        await queue.put(message)
+
+    runtime = SingleThreadedAgentRuntime()
+    await ClosureAgent.register_closure(
+        runtime, "output_result", output_result, subscriptions=lambda: [DefaultSubscription()]
+    )
+    runtime.start()
+    await runtime.publish_message(MyMessage("Hello, world!"), DefaultTopicId())
+    await runtime.stop_when_idle()
+    assert await queue.get() == MyMessage("Hello, world!")
+    await runtime.close()
+
+
+async def test_intervention_handler_pattern() -> None:
+    # autogen-core's InterventionHandler docstring example.
+    class MyInterventionHandler(DefaultInterventionHandler):
+        async def on_send(
+            self, message: Any, *, message_context: MessageContext, recipient: AgentId
+        ) -> MyMessage:
+            if isinstance(message, MyMessage):
+                message.content = message.content.upper()
+            return message  # type: ignore[no-any-return]
+
+    class Shout(RoutedAgent):
+        def __init__(self) -> None:
+            super().__init__("returns what it got")
+
+        @message_handler
+        async def handle(self, message: MyMessage, ctx: MessageContext) -> str:
+            return message.content
+
+    runtime = SingleThreadedAgentRuntime(intervention_handlers=[MyInterventionHandler()])
+    await Shout.register(runtime, "shout", Shout)
+    runtime.start()
+    assert await runtime.send_message(MyMessage("hi"), AgentId("shout", "default")) == "HI"
+    await runtime.stop()
+    await runtime.close()
+
+
+async def test_agent_instantiation_context_pattern() -> None:
+    # autogen-core's AgentInstantiationContext docstring example.
+    seen: list[str] = []
+
+    class TestAgent(RoutedAgent):
+        def __init__(self, description: str) -> None:
+            super().__init__(description)
+            _ = AgentInstantiationContext.current_runtime()
+            seen.append(f"ctor {AgentInstantiationContext.current_agent_id()}")
+
+        @message_handler
+        async def handle_test_message(self, message: MyMessage, ctx: MessageContext) -> None:
+            seen.append(f"got {message.content}")
+
+    def test_agent_factory() -> TestAgent:
+        seen.append(f"factory {AgentInstantiationContext.current_agent_id()}")
+        return TestAgent(description="Test agent")
+
+    runtime = SingleThreadedAgentRuntime()
+    runtime.start()
+    await runtime.register_factory("test_agent", test_agent_factory)
+    await runtime.send_message(MyMessage("Hello, world!"), AgentId("test_agent", "default"))
+    await runtime.stop()
+    assert seen == [
+        "factory test_agent/default",
+        "ctor test_agent/default",
+        "got Hello, world!",
+    ]
     await runtime.close()
