@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from contextvars import Context
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeGuard
 
@@ -125,7 +126,9 @@ class Delivery:
     def _open_mailbox(self, agent_id: AgentId, first: Envelope) -> None:
         box = Mailbox(agent_id, first)
         self._mailboxes[agent_id] = box
-        box.task = asyncio.get_running_loop().create_task(self._drain(box))
+        # A fresh context: the drain serves many senders and must not inherit the first
+        # one's context variables (its handler frame, its tracing span, ...).
+        box.task = asyncio.get_running_loop().create_task(self._drain(box), context=Context())
 
     async def _drain(self, box: Mailbox) -> None:
         """Handle ``box``'s messages one by one, then remove it."""

@@ -15,6 +15,7 @@ from agent_runner.core import (
     DefaultInterventionHandler,
     DropMessage,
     MessageContext,
+    MessageHandlerContext,
     RoutedAgent,
     RuntimeStoppedError,
     SingleThreadedAgentRuntime,
@@ -315,4 +316,27 @@ async def test_intervention_errors_reach_the_sender() -> None:
     with pytest.raises(PermissionError):
         await runtime.send_message(Job(1), AgentId("counter", "k"))
     await runtime.stop_when_idle()
+    await runtime.close()
+
+
+async def test_agents_do_not_inherit_the_first_senders_context() -> None:
+    runtime = SingleThreadedAgentRuntime()
+    in_factory: list[str] = []
+
+    def make() -> Counter:
+        try:
+            in_factory.append(str(MessageHandlerContext.agent_id()))
+        except RuntimeError:
+            in_factory.append("no handler")
+        return Counter()
+
+    async def caller(ctx: ClosureContext, message: Job, mctx: MessageContext) -> int:
+        result: int = await ctx.send_message(message, AgentId("counter", "k"))
+        return result
+
+    await runtime.register_factory("counter", make)
+    await ClosureAgent.register_closure(runtime, "caller", caller)
+    runtime.start()
+    assert await runtime.send_message(Job(2), AgentId("caller", "c")) == 2
+    assert in_factory == ["no handler"]
     await runtime.close()
