@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,9 +60,20 @@ def in_scope(message: discord.Message, scope: Scope) -> bool:
     return True
 
 
+def bot_role_ids(message: discord.Message, bot_id: int) -> set[int]:
+    """The bot's managed role(s) mentioned in the message (users often pick the role)."""
+    return {
+        role.id
+        for role in message.role_mentions
+        if role.tags is not None and role.tags.bot_id == bot_id
+    }
+
+
 def addressed_to_bot(message: discord.Message, bot_id: int) -> bool:
-    """Does the message mention the bot, or reply to one of its messages?"""
+    """Does the message mention the bot (or its role), or reply to one of its messages?"""
     if any(user.id == bot_id for user in message.mentions) or bot_id in message.raw_mentions:
+        return True
+    if bot_role_ids(message, bot_id):
         return True
     reference = message.reference
     resolved = reference.resolved if reference is not None else None
@@ -79,9 +91,10 @@ def wanted(message: discord.Message, scope: Scope, bot_id: int) -> bool:
     return True
 
 
-def strip_mention(content: str, bot_id: int) -> str:
-    """Remove the bot's mention(s) (``<@id>``, ``<@!id>``) and surrounding space."""
-    return re.sub(rf"<@!?{bot_id}>", "", content).strip()
+def strip_mention(content: str, bot_id: int, role_ids: Collection[int] = ()) -> str:
+    """Remove the bot's mentions (``<@id>``, ``<@!id>``, ``<@&role>``) and surrounding space."""
+    ids = "|".join([rf"@!?{bot_id}", *(rf"@&{role}" for role in role_ids)])
+    return re.sub(rf"<(?:{ids})>", "", content).strip()
 
 
 def to_fields(
@@ -91,7 +104,7 @@ def to_fields(
 
     ``depth`` is how many bot replies deep the message's reply chain is (loop guard).
     """
-    text = strip_mention(message.content, bot_id)
+    text = strip_mention(message.content, bot_id, bot_role_ids(message, bot_id))
     attachments = [
         {
             "url": a.url,
@@ -135,6 +148,7 @@ def to_fields(
 __all__ = [
     "Scope",
     "addressed_to_bot",
+    "bot_role_ids",
     "guild_id_of",
     "in_scope",
     "parent_id_of",

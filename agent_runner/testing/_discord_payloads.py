@@ -121,6 +121,8 @@ class FakeGuild:
 
     id: str
     name: str
+    bot_role_id: str
+    """The bot's managed role (what a user mentions when picking "@bot" as a role)."""
     channels: list[FakeChannel] = field(default_factory=list)
 
     def payload(self, bot: FakeUser, *, joined_at: datetime) -> JSON:
@@ -155,7 +157,19 @@ class FakeGuild:
                     "managed": False,
                     "mentionable": False,
                     "flags": 0,
-                }
+                },
+                {
+                    "id": self.bot_role_id,
+                    "name": bot.username,
+                    "color": 0,
+                    "hoist": False,
+                    "position": 1,
+                    "permissions": "0",
+                    "managed": True,
+                    "mentionable": True,
+                    "flags": 0,
+                    "tags": {"bot_id": bot.id},
+                },
             ],
             "emojis": [],
             "stickers": [],
@@ -164,7 +178,7 @@ class FakeGuild:
             "members": [
                 {
                     "user": bot.payload(),
-                    "roles": [],
+                    "roles": [self.bot_role_id],
                     "joined_at": iso(joined_at),
                     "deaf": False,
                     "mute": False,
@@ -215,6 +229,7 @@ class FakeMessage:
     content: str
     reply_to: str | None = None
     mentions: tuple[FakeUser, ...] = ()
+    mention_roles: tuple[str, ...] = ()
     attachments: tuple[FakeAttachment, ...] = ()
     webhook_id: str | None = None
 
@@ -235,7 +250,7 @@ class FakeMessage:
             "tts": False,
             "mention_everyone": False,
             "mentions": [u.payload() for u in self.mentions],
-            "mention_roles": [],
+            "mention_roles": list(self.mention_roles),
             "attachments": [a.payload() for a in self.attachments],
             "embeds": [],
             "pinned": False,

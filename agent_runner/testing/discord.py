@@ -108,7 +108,7 @@ class FakeDiscord:
         self.bot = FakeUser(id=self._ids(), username=bot_name, bot=True)
         self.user = FakeUser(id=self._ids(), username="alice", global_name="Alice")
         self.application_id = self.bot.id
-        guild = FakeGuild(id=self._ids(), name="Test Guild")
+        guild = FakeGuild(id=self._ids(), name="Test Guild", bot_role_id=self._ids())
         self.guilds: dict[str, FakeGuild] = {guild.id: guild}
         self.channels: dict[str, FakeChannel] = {}
         self.guild_id = guild.id
@@ -217,7 +217,7 @@ class FakeDiscord:
 
     def add_guild(self, name: str) -> FakeGuild:
         """Add a guild (sent in GUILD_CREATE to sessions identified afterwards)."""
-        guild = FakeGuild(id=self._ids(), name=name)
+        guild = FakeGuild(id=self._ids(), name=name, bot_role_id=self._ids())
         self.guilds[guild.id] = guild
         return guild
 
@@ -233,6 +233,7 @@ class FakeDiscord:
         *,
         author: FakeUser | None = None,
         mention_bot: bool = False,
+        mention_bot_role: bool = False,
         reply_to: str | None = None,
         attachments: Iterable[tuple[str, str]] = (),
         webhook: bool = False,
@@ -245,6 +246,8 @@ class FakeDiscord:
             content: the text; with ``mention_bot`` it is prefixed by ``<@bot_id> ``.
             author: who writes it (``new_user("other", bot=True)`` for another bot).
             mention_bot: mention the bot (in the content and in ``mentions``).
+            mention_bot_role: mention the bot's managed role instead (``<@&role_id>``), as
+                users do when they pick the bot's role from Discord's autocomplete.
             reply_to: id of a message this one replies to.
             attachments: ``(filename, url)`` pairs.
             webhook: post as a webhook (author is then a bot-like webhook user).
@@ -256,9 +259,15 @@ class FakeDiscord:
         """
         author = author or self.user
         mentions: tuple[FakeUser, ...] = ()
+        roles: tuple[str, ...] = ()
         if mention_bot:
             content = f"<@{self.bot.id}> {content}"
             mentions = (self.bot,)
+        channel = self.channels[channel_id]
+        if mention_bot_role and channel.guild_id is not None:
+            role = self.guilds[channel.guild_id].bot_role_id
+            content = f"<@&{role}> {content}"
+            roles = (role,)
         files = tuple(
             FakeAttachment(id=self._ids(), filename=name, url=url, size=0)
             for name, url in attachments
@@ -271,6 +280,7 @@ class FakeDiscord:
             content=content,
             reply_to=reply_to,
             mentions=mentions,
+            mention_roles=roles,
             attachments=files,
             webhook_id=self._ids() if webhook else None,
         )
@@ -420,6 +430,7 @@ class FakeDiscord:
             message.guild_id is None
             or message.author.id == self.bot.id
             or any(u.id == self.bot.id for u in message.mentions)
+            or bool(message.mention_roles)
         )
 
 

@@ -415,3 +415,11 @@ async def test_two_bots_in_one_process_each_talk_to_their_own_server(fake: FakeD
     # Nothing process-wide was changed.
     assert discord_sdk.http.Route.BASE == base
     assert discord_sdk.gateway.DiscordWebSocket.DEFAULT_GATEWAY == gateway
+
+
+async def test_a_mention_of_the_bots_role_counts_as_a_mention(fake: FakeDiscord) -> None:
+    sink = RecordingSink()
+    async with running(fake, sink):
+        await fake.post_user_message(fake.channel_id, "via the role", mention_bot_role=True)
+        [message] = await sink.wait_for(1)
+    assert message.text == "via the role"
