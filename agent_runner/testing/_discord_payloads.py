@@ -81,6 +81,8 @@ class FakeChannel:
     recipient: FakeUser | None = None
     position: int = 0
     last_message_id: str | None = None
+    read_only: bool = False
+    """The bot may read but not post here (sending answers 403 Missing Permissions)."""
 
     def payload(self) -> JSON:
         if self.guild_id is None:

@@ -141,6 +141,8 @@ class RestApi:
         ]
 
     async def _create_message(self, channel: FakeChannel, request: web.Request) -> web.Response:
+        if channel.read_only:
+            return _error(403, "Missing Permissions", 50013)
         try:
             body = await request.json()
         except json.JSONDecodeError:
@@ -168,8 +170,10 @@ class RestApi:
         reference = body.get("message_reference")
         if isinstance(reference, dict) and reference.get("message_id"):
             reply_to = str(reference["message_id"])
-            if reply_to not in self._fake._by_id and reference.get("fail_if_not_exists", True):
-                return _error(400, "Unknown message", 10008)
+            if reply_to not in self._fake._by_id:
+                if reference.get("fail_if_not_exists", True):
+                    return _error(400, "Unknown message", 10008)
+                reply_to = None  # sent as a plain message, as Discord does
         message = FakeMessage(
             id=self._fake._ids(),
             channel_id=channel.id,

@@ -240,3 +240,20 @@ async def test_two_bots_answering_each_other_stop_at_the_reply_depth_cap(
         "echo: hello",
     ]
     assert replies_to(fake, last) == []
+
+
+async def test_a_channel_the_bot_may_not_post_in_fails_the_reply_and_the_bot_goes_on(
+    fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="agent_runner")
+    muted = fake.add_channel("announcements")
+    muted.read_only = True
+    async with bot(fake):
+        await fake.post_user_message(muted.id, "hello?", mention_bot=True)
+        await fake.wait_until(
+            lambda: any("DeliveryError" in r.getMessage() for r in caplog.records)
+        )
+        asked = await fake.post_user_message(fake.channel_id, "and here?", mention_bot=True)
+        await fake.wait_for_messages(fake.channel_id, 1)
+    assert fake.messages_in(muted.id) == []
+    assert [m.content for m in replies_to(fake, asked)] == ["echo: and here?"]
