@@ -543,4 +543,12 @@ class DiscordConnector(BaseConnector):
         return self._client
 
 
-__all__ = ["TRANSIENT_ERRORS", "DiscordConnector", "DiscordSettings", "split_message"]
+__all__ = [
+    "BACKFILL_RETRY_MAX",
+    "DEPTH_MEMORY",
+    "DiscordConnector",
+    "DiscordSettings",
+    "TRANSIENT_ERRORS",
+    "TYPING_REFRESH",
+    "split_message",
+]

@@ -435,7 +435,6 @@ class FakeDiscord:
 
 
 __all__ = [
-    "MAX_CONTENT",
     "FakeAttachment",
     "FakeChannel",
     "FakeDiscord",
@@ -443,4 +442,5 @@ __all__ = [
     "FakeMessage",
     "FakeUser",
     "GatewayStats",
+    "MAX_CONTENT",
 ]
