@@ -14,6 +14,9 @@ from agent_runner.core import (
     MessageContext,
     MessageRuntime,
     RoutedAgent,
+    TopicId,
+    TypeSubscription,
+    message_handler,
     rpc,
 )
 from tests.core.contract_support import WAIT, Ask, Ping, Step
@@ -50,6 +53,37 @@ class TurnsContract:
             assert await asyncio.gather(*calls) == list(range(20))
         assert not overlap
         assert trace == [f"{what} {i}" for i in range(20) for what in ("start", "end")]
+
+    async def test_sends_and_publishes_keep_arrival_order(self, runtime: MessageRuntime) -> None:
+        handled: list[int] = []
+        done = asyncio.Event()
+
+        class Log(RoutedAgent):
+            def __init__(self) -> None:
+                super().__init__("logs steps in order")
+
+            @message_handler
+            async def on_step(self, message: Step, ctx: MessageContext) -> int:
+                await asyncio.sleep(0)
+                handled.append(message.index)
+                if len(handled) == 30:
+                    done.set()
+                return message.index
+
+        await Log.register(runtime, "log", Log)
+        await runtime.add_subscription(TypeSubscription("steps", "log"))
+        target = AgentId("log", "k")
+        calls = []
+        for i in range(30):
+            if i % 3 == 0:
+                await runtime.publish_message(Step(i), TopicId("steps", "k"))
+            else:
+                calls.append(asyncio.ensure_future(runtime.send_message(Step(i), target)))
+                await asyncio.sleep(0)  # the send is in the mailbox before the next message
+        async with asyncio.timeout(WAIT):
+            await asyncio.gather(*calls)
+            await done.wait()
+        assert handled == list(range(30))
 
     async def test_different_keys_run_concurrently(self, runtime: MessageRuntime) -> None:
         both_in = asyncio.Event()

@@ -340,3 +340,21 @@ async def test_agents_do_not_inherit_the_first_senders_context() -> None:
     assert await runtime.send_message(Job(2), AgentId("caller", "c")) == 2
     assert in_factory == ["no handler"]
     await runtime.close()
+
+
+async def test_process_next_raises_unhandled_event_errors_when_not_ignored() -> None:
+    runtime = SingleThreadedAgentRuntime(ignore_unhandled_exceptions=False)
+
+    async def broken(ctx: ClosureContext, message: Job, mctx: MessageContext) -> None:
+        raise KeyError("bad event")
+
+    await ClosureAgent.register_closure(
+        runtime, "broken", broken, subscriptions=lambda: [TypeSubscription("t", "broken")]
+    )
+    await runtime.publish_message(Job(1), TopicId("t", "k"))
+    await runtime.publish_message(Job(2), TopicId("t", "k"))
+    await runtime.process_next()
+    await asyncio.sleep(0)
+    with pytest.raises(KeyError, match="bad event"):
+        await runtime.process_next()
+    await runtime.close()
