@@ -4,9 +4,11 @@ tracing only when asked."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import textwrap
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -107,6 +109,22 @@ async def test_idle_timeout_deactivates_and_reactivates() -> None:
     assert Tally.closed == ["k"] and runtime.active_agents_count == 0
     assert await runtime.agent_save_state(AgentId("tally", "k")) == {"total": 3}
     assert await runtime.send_message(Add(4), AgentId("tally", "k")) == 7
+    await runtime.close()
+
+
+async def test_deactivated_agents_are_released() -> None:
+    runtime = SingleThreadedAgentRuntime(max_active_agents=1)
+    await Tally.register(runtime, "tally", Tally)
+    runtime.start()
+    await runtime.send_message(Add(1), AgentId("tally", "a"))
+    agent = await runtime.try_get_underlying_agent_instance(AgentId("tally", "a"), Tally)
+    first = weakref.ref(agent)
+    del agent
+    await runtime.send_message(Add(1), AgentId("tally", "b"))
+    await wait_closed(1)
+    gc.collect()
+    assert first() is None
+    assert runtime.active_agents_count == 1
     await runtime.close()
 
 
