@@ -204,7 +204,7 @@ class AgentDirectory:
     def over_capacity(self) -> bool:
         return self.max_active_agents is not None and len(self.agents) > self.max_active_agents
 
-    def pick_victims(self, busy: Mapping[AgentId, object], now: float) -> list[AgentId]:
+    def pick_victims(self, is_busy: Callable[[AgentId], bool], now: float) -> list[AgentId]:
         """Idle agents to deactivate now: expired ones, then the least recently used ones
         while there are more live agents than ``max_active_agents``."""
         over = 0
@@ -218,7 +218,7 @@ class AgentDirectory:
             if not expired and over <= 0:
                 break
             seen.append(agent_id)
-            if agent_id in busy or agent_id not in self.agents:
+            if is_busy(agent_id) or agent_id not in self.agents:
                 continue  # re-marked idle when its mailbox empties
             victims.append(agent_id)
             over -= 1

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from contextvars import Context
 from collections.abc import Awaitable, Callable
+from contextvars import Context
 from typing import Any, TypeGuard
 
 from agent_runner.core._agent import Agent
@@ -107,7 +107,9 @@ class Delivery:
         self._queued = 0
         """Messages waiting in mailboxes; counted only when ``max_queued_messages`` is set."""
         self._mailboxes: dict[AgentId, Mailbox] = {}
-        self._handler_tasks: set[asyncio.Task[None]] = set()
+        self._handler_tasks: dict[asyncio.Task[None], AgentId] = {}
+        """Handler tasks of agents with ``concurrent_handling``, and their agent."""
+        self._running_handlers: dict[AgentId, int] = {}
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._space_waiters: deque[asyncio.Future[None]] = deque()
         self._background_exception: BaseException | None = None
@@ -250,7 +252,7 @@ class Delivery:
         finally:
             if self._mailboxes.get(agent_id) is box:
                 del self._mailboxes[agent_id]
-            if directory.tracks_idle:
+            if directory.tracks_idle and agent_id not in self._running_handlers:
                 directory.mark_idle(agent_id)
             if self._idle_waiters and self._is_idle():
                 self._wake_idle()
@@ -260,15 +262,28 @@ class Delivery:
     ) -> None:
         if concurrent:  # start it and go on with the next message
             task = asyncio.get_running_loop().create_task(self._deliver(handler, agent_id, env))
-            self._handler_tasks.add(task)
+            self._handler_tasks[task] = agent_id
+            self._running_handlers[agent_id] = self._running_handlers.get(agent_id, 0) + 1
             task.add_done_callback(self._handler_done)
         else:
             await self._deliver(handler, agent_id, env)
 
     def _handler_done(self, task: asyncio.Task[None]) -> None:
-        self._handler_tasks.discard(task)
+        agent_id = self._handler_tasks.pop(task, None)
+        if agent_id is not None:
+            left = self._running_handlers.get(agent_id, 1) - 1
+            if left > 0:
+                self._running_handlers[agent_id] = left
+            else:
+                self._running_handlers.pop(agent_id, None)
+                if self._directory.tracks_idle and agent_id not in self._mailboxes:
+                    self._directory.mark_idle(agent_id)
         if self._idle_waiters and self._is_idle():
             self._wake_idle()
+
+    def _is_busy(self, agent_id: AgentId) -> bool:
+        """Whether the agent has queued messages or running handlers (never deactivate it)."""
+        return agent_id in self._mailboxes or agent_id in self._running_handlers
 
     async def _deliver(self, handler: _Handler, agent_id: AgentId, env: Envelope) -> None:
         """Run one message's handler and settle its reply (traced or concurrent handling)."""

@@ -333,7 +333,7 @@ class SingleThreadedAgentRuntime(Delivery):
             self._sweep()
 
     def _sweep(self) -> None:
-        for agent_id in self._directory.pick_victims(self._mailboxes, time.monotonic()):
+        for agent_id in self._directory.pick_victims(self._is_busy, time.monotonic()):
             self._open_mailbox(agent_id, DEACTIVATE)
 
     # ------------------------------------------------------------------ registry

@@ -128,6 +128,46 @@ async def test_deactivated_agents_are_released() -> None:
     await runtime.close()
 
 
+async def test_agents_with_running_concurrent_handlers_stay_active() -> None:
+    gate = asyncio.Event()
+    started = asyncio.Event()
+
+    class Parallel(RoutedAgent):
+        concurrent_handling = True
+
+        def __init__(self) -> None:
+            super().__init__("handles adds concurrently")
+            self.total = 0
+
+        @rpc
+        async def on_add(self, message: Add, ctx: MessageContext) -> int:
+            if message.n == 0:
+                started.set()
+                await gate.wait()
+            self.total += message.n
+            return self.total
+
+        async def close(self) -> None:
+            Tally.closed.append(self.id.key)
+            Tally.closing.set()
+
+    runtime = SingleThreadedAgentRuntime(max_active_agents=1)
+    await Parallel.register(runtime, "par", Parallel)
+    runtime.start()
+    waiting = asyncio.ensure_future(runtime.send_message(Add(0), AgentId("par", "a")))
+    await started.wait()
+    assert await runtime.send_message(Add(1), AgentId("par", "b")) == 1
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert "a" not in Tally.closed
+    gate.set()
+    async with asyncio.timeout(WAIT):
+        assert await waiting == 0
+    await runtime.send_message(Add(1), AgentId("par", "c"))
+    await wait_closed(1)
+    await runtime.close()
+
+
 async def test_registered_instances_are_never_deactivated() -> None:
     runtime = SingleThreadedAgentRuntime(max_active_agents=1)
     await Tally.register(runtime, "tally", Tally)
