@@ -204,7 +204,7 @@ class Host:
                 )
                 attempt = 0
             except ResponseError as exc:
-                if "NOGROUP" in str(exc):
+                if "NOGROUP" in str(exc) or "UNBLOCKED" in str(exc):
                     for name in streams:
                         await ensure_group(self._client, name, "$" if name == control else "0")
                     continue
@@ -452,6 +452,9 @@ class Host:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._mailboxes.clear()
+
+    def resume(self) -> None:
+        """Allow reading again after :meth:`stop` (the runtime is started again)."""
         self._stopping = False
 
     async def close_agents(self) -> None:

@@ -57,6 +57,7 @@ class Outbox:
         self._acks: dict[str, list[Any]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def start(self) -> None:
         if self._task is None:
@@ -94,22 +95,25 @@ class Outbox:
         if self._task is None:
             return
         try:
-            await asyncio.wait_for(self.flush(), timeout=self._retry_for + 5)
+            async with asyncio.timeout(self._retry_for + 5):
+                await self.flush()
         except TimeoutError:
             logger.warning("outbox: %d commands not sent at close", len(self._ops))
-        self._task.cancel()
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
+        self._closing = True
+        self._wake.set()
+        done, _ = await asyncio.wait({self._task}, timeout=self._retry_for + 5)
+        if not done:
+            self._task.cancel()
+            await asyncio.wait({self._task}, timeout=2.0)
         self._task = None
+        self._closing = False
         for _, future in self._ops:
             if future is not None and not future.done():
                 future.set_exception(ConnectionError("the runtime is closed"))
         self._ops.clear()
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             await self._wake.wait()
             self._wake.clear()
             while self._ops or self._acks:

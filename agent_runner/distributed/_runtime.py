@@ -204,6 +204,7 @@ class DistributedAgentRuntime:
         self._tick_event = asyncio.Event()
         self._tick_lock = asyncio.Lock()
         self._started = False
+        self._closing = False
         self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------
@@ -232,6 +233,7 @@ class DistributedAgentRuntime:
             raise RuntimeError("Runtime is already started")
         self._ensure_client()
         self._started = True
+        self._host.resume()
         self._host_tasks.append(asyncio.create_task(self._tick_loop(), name="heartbeat"))
         self._host_tasks.append(
             asyncio.create_task(self._host.read_loop(self._client), name="read-loop")
@@ -243,11 +245,11 @@ class DistributedAgentRuntime:
             raise RuntimeError("Runtime is not started")
         self._started = False
         tick, read = self._host_tasks
-        tick.cancel()
-        await asyncio.gather(tick, return_exceptions=True)
+        self._tick_event.set()
+        await self._end(tick)
         await self._host.stop(self._options.shutdown_grace)
-        read.cancel()
-        await asyncio.gather(read, return_exceptions=True)
+        self._wake_reader()
+        await self._end(read)
         self._host_tasks.clear()
         await self._outbox.flush()
         peers = {w for live in self._table.members.values() for w in live} - {self.worker_id}
@@ -287,15 +289,27 @@ class DistributedAgentRuntime:
             await self.stop()
         await self._host.close_agents()
         self._pending.fail_all("the runtime closed")
-        for task in self._client_tasks:
-            task.cancel()
-        await asyncio.gather(*self._client_tasks, return_exceptions=True)
+        self._closing = True
+        if self._client_tasks:
+            wake: Header = {"v": PROTOCOL_VERSION, "kind": WAKE, "id": "close"}
+            self._outbox.push("XADD", self._reply_stream, "*", "h", dump_header(wake), "d", b"")
+            for task in self._client_tasks:
+                await self._end(task)
         self._client_tasks.clear()
         if self._outbox_started():
             self._outbox.push("DEL", self._reply_stream, self._keys.control(self.worker_id))
         await self._outbox.close()
         self._closed = True
         await self._client.aclose()
+
+    async def _end(self, task: asyncio.Task[None]) -> None:
+        """Wait for a loop woken to see it must stop; cancel it if it does not."""
+        done, _ = await asyncio.wait({task}, timeout=self._options.block + 2.0)
+        if not done:
+            task.cancel()
+            await asyncio.wait({task}, timeout=2.0)
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            logger.error("%s ended with %r", task.get_name(), task.exception())
 
     def _outbox_started(self) -> bool:
         return bool(self._outbox._task)
@@ -329,7 +343,7 @@ class DistributedAgentRuntime:
 
     async def _tick_loop(self) -> None:
         attempt = 0
-        while True:
+        while self._started:
             try:
                 await self._tick()
                 attempt = 0
@@ -343,8 +357,11 @@ class DistributedAgentRuntime:
             except Exception:
                 logger.exception("worker %s: heartbeat step failed", self.worker_id)
                 delay = self._options.heartbeat_interval
+            if not self._started:
+                break
             try:
-                await asyncio.wait_for(self._tick_event.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._tick_event.wait()
             except TimeoutError:
                 pass
             self._tick_event.clear()
@@ -620,7 +637,7 @@ class DistributedAgentRuntime:
         last: Any = "0-0"
         attempt = 0
         block = self._options.block_ms
-        while True:
+        while not self._closing:
             try:
                 response = await self._client.xread({stream: last}, count=1000, block=block)
                 attempt = 0
