@@ -20,7 +20,15 @@ FAST = ("--heartbeat-interval", "0.1", "--heartbeat-ttl", "0.6", "--claim-min-id
 class Workers:
     """Starts ``python -m agent_runner.distributed`` children; kills leftovers at the end."""
 
-    def __init__(self, redis_url: str, prefix: str, module: str = "tests.distributed.agents"):
+    def __init__(
+        self,
+        redis_url: str,
+        prefix: str,
+        module: str = "tests.distributed.agents",
+        *,
+        record: bool = True,
+    ) -> None:
+        self.record = record
         self.redis_url = redis_url
         self.prefix = prefix
         self.module = module
@@ -35,7 +43,7 @@ class Workers:
         env = {
             **os.environ,
             "REDIS_URL": self.redis_url,
-            "TEST_RECORD_KEY": f"{self.prefix}:rec",
+            "TEST_RECORD_KEY": f"{self.prefix}:rec" if self.record else "",
             "PYTHONPATH": str(REPO),
         }
         with log.open("wb") as out:
