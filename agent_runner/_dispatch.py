@@ -44,6 +44,7 @@ class Dispatcher:
         runtime: MessageRuntime,
         deliverer: Deliverer,
         max_concurrency: int,
+        max_pending: int,
         error_reply: str | None,
     ) -> None:
         self._runtime = runtime
@@ -52,11 +53,34 @@ class Dispatcher:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._boxes: dict[str, deque[_Pending]] = {}
         self._workers: set[asyncio.Task[None]] = set()
+        self._max_pending = max_pending
+        self._room_waiters: deque[asyncio.Future[None]] = deque()
+        self.pending = 0
+        """Messages in mailboxes (queued or in progress)."""
         self.handled = 0
         """Messages handled (turn run and replies delivered) since start."""
 
+    async def wait_for_room(self) -> None:
+        """Wait while ``max_pending`` messages are in the mailboxes (back-pressure on inputs)."""
+        while self.pending >= self._max_pending:
+            waiter = asyncio.get_running_loop().create_future()
+            self._room_waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                self._wake()  # pass the turn on if this waiter was woken and gave up
+                raise
+
+    def _wake(self) -> None:
+        while self._room_waiters and self.pending < self._max_pending:
+            waiter = self._room_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
     def submit(self, message: Message, accepted: asyncio.Future[bool]) -> None:
         """Queue ``message`` behind the earlier ones of its conversation."""
+        self.pending += 1
         key = message.conversation_key
         box = self._boxes.get(key)
         if box is not None:
@@ -93,6 +117,9 @@ class Dispatcher:
             for pending in box:
                 pending.accepted.cancel()
         self._boxes.clear()
+        self.pending = 0
+        while self._room_waiters:  # waiting inputs go on (and are told the runner stopped)
+            self._wake()
         return len(workers)
 
     async def _work(self, key: str, box: deque[_Pending]) -> None:
@@ -102,19 +129,23 @@ class Dispatcher:
                 try:
                     fresh = await pending.accepted
                 except asyncio.CancelledError:
-                    if pending.accepted.cancelled():
-                        box.popleft()  # the journal write was abandoned: not accepted
-                        continue
-                    raise
+                    if not pending.accepted.cancelled():
+                        raise
+                    fresh = False  # the journal write was abandoned: not accepted
                 except Exception:  # journaling failed: the input was told, nothing to do
-                    box.popleft()
-                    continue
+                    fresh = False
                 if fresh:
                     await self._handle(pending.message)
                 box.popleft()
+                self._done_one()
         finally:
             if self._boxes.get(key) is box:
                 del self._boxes[key]
+
+    def _done_one(self) -> None:
+        self.pending -= 1
+        if self._room_waiters:
+            self._wake()
 
     async def _handle(self, message: Message) -> None:
         try:

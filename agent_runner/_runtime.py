@@ -61,6 +61,9 @@ class AgentRuntime:
             output whose name equals ``message.source``). ``{"cron": ["x"]}`` posts the
             replies to cron messages on X.
         max_concurrency: how many agent turns run at once (across conversations).
+        max_pending: how many accepted messages may wait in the conversations' mailboxes;
+            beyond it the sink waits for room (back-pressure: inputs slow down instead of
+            the process growing without bound).
         agent_timeout: seconds an agent may take on one message (``None``: no limit).
         error_reply: sent when the agent raises or times out (``None``: no reply).
         budget_reply: sent when a budget stops the agent (``None``: no reply).
@@ -96,6 +99,7 @@ class AgentRuntime:
         runtime: MessageRuntime | None = None,
         routes: Mapping[str, Sequence[str]] | None = None,
         max_concurrency: int = 64,
+        max_pending: int = 10_000,
         agent_timeout: float | None = 120.0,
         error_reply: str | None = DEFAULT_ERROR_REPLY,
         budget_reply: str | None = DEFAULT_BUDGET_REPLY,
@@ -117,8 +121,8 @@ class AgentRuntime:
         self._memory = short_term_memory
         self._pricing = pricing
         self._routes = _check_routes(routes, self._outputs)
-        if max_concurrency < 1:
-            raise ConfigurationError(f"max_concurrency must be >= 1, not {max_concurrency}")
+        if max_concurrency < 1 or max_pending < 1:
+            raise ConfigurationError("max_concurrency and max_pending must be >= 1")
         if agent_timeout is not None and agent_timeout <= 0:
             raise ConfigurationError(f"agent_timeout must be > 0 or None, not {agent_timeout}")
         if output_retries < 0 or retry_base_delay < 0 or retry_max_delay < 0:
@@ -127,6 +131,7 @@ class AgentRuntime:
             raise ConfigurationError(f"shutdown_grace must be >= 0, not {shutdown_grace}")
         self._guard = _guard(ignore_authors, allow_bots, max_reply_depth)
         self._max_concurrency = max_concurrency
+        self._max_pending = max_pending
         self._agent_timeout = agent_timeout
         self._error_reply = error_reply
         self._budget_reply = budget_reply
@@ -228,7 +233,9 @@ class AgentRuntime:
             _log.info("refused %s: %s", message.key, reason)
             raise RefusedMessageError(reason)
         dispatcher = self._dispatcher
-        if dispatcher is None or not self._accepting:
+        if dispatcher is not None and dispatcher.pending >= self._max_pending:
+            await dispatcher.wait_for_room()
+        if dispatcher is None or not self._accepting or dispatcher is not self._dispatcher:
             raise ConnectorError(f"the runner is not accepting input; {message.key} refused")
         accepted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         dispatcher.submit(message, accepted)  # its place in the conversation's order
@@ -317,6 +324,7 @@ class AgentRuntime:
             runtime=self.runtime,
             deliverer=deliverer,
             max_concurrency=self._max_concurrency,
+            max_pending=self._max_pending,
             error_reply=self._error_reply,
         )
         # Last in, first out: drain the turns before the runtime stops and the store closes.

@@ -508,3 +508,28 @@ async def test_run_again_after_stop(store: Store) -> None:
         await chat.push("two")
         await chat.wait_for_replies(2)
     assert [r.text for _, r in chat.sent] == ["one", "two"]
+
+
+async def test_max_pending_makes_inputs_wait_for_room(store: Store) -> None:
+    chat = MemoryConnector()
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def agent(message: Message, context: AgentContext) -> str:
+        started.set()
+        await release.wait()
+        return message.text
+
+    async with running(make([chat], [chat], agent, store=store, max_pending=2)):
+        await chat.push("1", conversation_id="a")
+        await chat.push("2", conversation_id="b")
+        await started.wait()
+        third = asyncio.create_task(chat.push("3", conversation_id="c"))
+        for _ in range(20):  # let it run as far as it can
+            await asyncio.sleep(0)
+        assert not third.done()  # two messages in the mailboxes: the input waits
+        release.set()
+        accepted = await third
+        assert not accepted.duplicate
+        sent = await chat.wait_for_replies(3)
+    assert sorted(r.text for _, r in sent) == ["1", "2", "3"]
