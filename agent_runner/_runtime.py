@@ -10,17 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from agent_runner._backoff import backoff_delay
+from agent_runner._config import (
+    agent_function,
+    check_routes,
+    default_store,
+    loop_guard,
+    outputs_by_name,
+)
 from agent_runner._conversation import TurnHandler, register_conversation_agent
 from agent_runner._delivery import Deliverer
 from agent_runner._dispatch import Dispatcher
-from agent_runner._guards import LoopGuard, RefusedMessageError
+from agent_runner._guards import RefusedMessageError
+from agent_runner._lifecycle import (
+    close_connector,
+    start_runtime,
+    stop_inputs,
+    stop_runtime,
+    supervise_input,
+    unique_connectors,
+)
 from agent_runner._signals import stop_on_signals
 from agent_runner.agent import Agent, AgentFunction
 from agent_runner.connector import Accepted, AgentInput, AgentOutput, StreamingOutput
@@ -113,14 +126,14 @@ class AgentRuntime:
         handle_signals: bool = True,
     ) -> None:
         self._inputs = list(inputs)
-        self._outputs = _outputs_by_name(outputs)
+        self._outputs = outputs_by_name(outputs)
         self._streaming = {  # isinstance on a runtime Protocol is slow: check once
             name: out for name, out in self._outputs.items() if isinstance(out, StreamingOutput)
         }
-        self._agent = _agent_function(agent)
+        self._agent = agent_function(agent)
         self._memory = short_term_memory
         self._pricing = pricing
-        self._routes = _check_routes(routes, self._outputs)
+        self._routes = check_routes(routes, self._outputs)
         if max_concurrency < 1 or max_pending < 1:
             raise ConfigurationError("max_concurrency and max_pending must be >= 1")
         if agent_timeout is not None and agent_timeout <= 0:
@@ -129,7 +142,7 @@ class AgentRuntime:
             raise ConfigurationError("output_retries and retry delays must be >= 0")
         if shutdown_grace < 0:
             raise ConfigurationError(f"shutdown_grace must be >= 0, not {shutdown_grace}")
-        self._guard = _guard(ignore_authors, allow_bots, max_reply_depth)
+        self._guard = loop_guard(ignore_authors, allow_bots, max_reply_depth)
         self._max_concurrency = max_concurrency
         self._max_pending = max_pending
         self._agent_timeout = agent_timeout
@@ -141,7 +154,7 @@ class AgentRuntime:
         self._shutdown_grace = shutdown_grace
         self._handle_signals = handle_signals
         self._store_given = store is not None
-        self.store: Store = store if store is not None else _default_store()
+        self.store: Store = store if store is not None else default_store()
         """The runner's store (journal, replies, cursors, memory, ledger)."""
         self._runtime_given = runtime is not None
         self.runtime: MessageRuntime = (
@@ -295,7 +308,7 @@ class AgentRuntime:
     async def _open(self, stack: contextlib.AsyncExitStack) -> None:
         await self.store.open()
         stack.push_async_callback(self._close_store)
-        connectors = _unique_connectors([*self._inputs, *self._outputs.values()])
+        connectors = unique_connectors([*self._inputs, *self._outputs.values()])
         for connector in connectors:
             bind = getattr(connector, "bind_store", None)
             if callable(bind):
@@ -306,12 +319,12 @@ class AgentRuntime:
                 await opener()
             closer = getattr(connector, "close", None)
             if callable(closer):
-                stack.push_async_callback(_close_connector, connector, closer)
+                stack.push_async_callback(close_connector, connector, closer)
         if self._registered_on is not self.runtime:  # once per core runtime (run() again)
             await register_conversation_agent(self.runtime, self._turn_handler(streaming=True))
             self._registered_on = self.runtime
-        if await _start_runtime(self.runtime, owned=not self._runtime_given):
-            stack.push_async_callback(_stop_runtime, self.runtime)
+        if await start_runtime(self.runtime, owned=not self._runtime_given):
+            stack.push_async_callback(stop_runtime, self.runtime)
         deliverer = Deliverer(
             store=self.store,
             outputs=self._outputs,
@@ -336,7 +349,12 @@ class AgentRuntime:
         await self._recover(dispatcher)
         self._accepting = True
         inputs = [
-            asyncio.create_task(self._run_input(i), name=f"agent-runner input {i.name}")
+            asyncio.create_task(
+                supervise_input(
+                    i, self.sink, stop=self._stop, base=self._retry_base, cap=self._retry_max
+                ),
+                name=f"agent-runner input {i.name}",
+            )
             for i in self._inputs
         ]
         self._started.set()
@@ -350,7 +368,7 @@ class AgentRuntime:
         finally:
             _log.info("agent runner stopping")
             self._started.clear()
-            await _stop_inputs(self._inputs, inputs, grace=max(self._shutdown_grace, 1.0))
+            await stop_inputs(self._inputs, inputs, grace=max(self._shutdown_grace, 1.0))
             self._accepting = False
 
     async def _recover(self, dispatcher: Dispatcher) -> None:
@@ -397,33 +415,6 @@ class AgentRuntime:
         finally:
             await self.store.close()
 
-    async def _run_input(self, connector: AgentInput) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            loop = asyncio.get_running_loop()
-            began = loop.time()
-            try:
-                await connector.start(self.sink)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a crashed input is restarted; the loop must survive
-                if loop.time() - began > self._retry_max:
-                    failures = 0  # it ran well for a while: start the backoff over
-                failures += 1
-                delay = backoff_delay(failures, base=self._retry_base, cap=self._retry_max)
-                _log.exception(
-                    "input %r crashed (%d in a row); restarting in %.2fs",
-                    connector.name,
-                    failures,
-                    delay,
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
-            else:
-                if not self._stop.is_set():
-                    _log.info("input %r finished", connector.name)
-                return
-
     def _on_signal(self, sig: signal.Signals) -> None:
         if self._stop.is_set():
             _log.warning("received %s again: cutting the shutdown grace short", sig.name)
@@ -448,119 +439,6 @@ def _source_of(data: object) -> str:
     if isinstance(data, Mapping):
         return repr(data.get("source", "?"))[:80]
     return "?"
-
-
-def _agent_function(agent: Agent | AgentFunction) -> AgentFunction:
-    execute = getattr(agent, "execute", None)
-    if execute is not None and callable(execute):
-        return execute  # type: ignore[no-any-return]
-    if callable(agent) and (
-        inspect.iscoroutinefunction(agent)
-        or inspect.iscoroutinefunction(getattr(agent, "__call__", None))  # noqa: B004
-    ):
-        return agent
-    raise ConfigurationError(
-        f"agent must have an async execute(message, context) method or be an async "
-        f"function (message, context), not {type(agent).__name__}"
-    )
-
-
-def _outputs_by_name(outputs: Sequence[AgentOutput]) -> dict[str, AgentOutput]:
-    by_name: dict[str, AgentOutput] = {}
-    for output in outputs:
-        if output.name in by_name and by_name[output.name] is not output:
-            raise ConfigurationError(f"two outputs are named {output.name!r}")
-        by_name[output.name] = output
-    return by_name
-
-
-def _check_routes(
-    routes: Mapping[str, Sequence[str]] | None, outputs: Mapping[str, AgentOutput]
-) -> dict[str, tuple[str, ...]] | None:
-    if routes is None:
-        return None
-    checked: dict[str, tuple[str, ...]] = {}
-    for source, names in routes.items():
-        if isinstance(names, str):
-            raise ConfigurationError(f"routes[{source!r}] must be a list of output names")
-        unknown = [n for n in names if n not in outputs]
-        if unknown:
-            raise ConfigurationError(f"routes[{source!r}] names unknown outputs {unknown}")
-        checked[source] = tuple(names)
-    return checked
-
-
-def _guard(ignore: Collection[str], allow_bots: bool, max_depth: int) -> LoopGuard:
-    try:
-        return LoopGuard.of(ignore_authors=ignore, allow_bots=allow_bots, max_reply_depth=max_depth)
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from None
-
-
-def _default_store() -> Store:
-    from agent_runner.settings import load_settings
-    from agent_runner.store import SQLiteStore
-
-    return SQLiteStore(load_settings().store_path)
-
-
-def _unique_connectors(connectors: Sequence[object]) -> list[object]:
-    seen: dict[int, object] = {}
-    for connector in connectors:
-        seen.setdefault(id(connector), connector)
-    return list(seen.values())
-
-
-async def _close_connector(connector: object, close: Any) -> None:
-    try:
-        await close()
-    except Exception:  # closing one connector must not keep the others open
-        _log.exception("closing connector %r failed", getattr(connector, "name", connector))
-
-
-async def _start_runtime(runtime: MessageRuntime, *, owned: bool) -> bool:
-    """Start the core runtime unless it is already running; True when this call started it."""
-    start = getattr(runtime, "start", None)
-    if not callable(start):
-        return False
-    try:
-        result = start()
-        if inspect.isawaitable(result):
-            await result
-    except RuntimeError:
-        if owned:
-            raise
-        # autogen-core and agent_runner.core raise RuntimeError("... already started")
-        _log.debug("the given core runtime is already running; it stays the caller's")
-        return False
-    return True
-
-
-async def _stop_runtime(runtime: MessageRuntime) -> None:
-    for name in ("close", "stop"):
-        method = getattr(runtime, name, None)
-        if callable(method):
-            result = method()
-            if inspect.isawaitable(result):
-                await result
-            return
-
-
-async def _stop_inputs(
-    inputs: Sequence[AgentInput], tasks: Sequence[asyncio.Task[None]], *, grace: float
-) -> None:
-    for connector in inputs:
-        try:
-            await connector.stop()
-        except Exception:  # one input failing to stop must not keep the others running
-            _log.exception("stopping input %r failed", connector.name)
-    if not tasks:
-        return
-    _, late = await asyncio.wait(tasks, timeout=grace)
-    for task in late:
-        _log.warning("input %s did not return after stop(); cancelled", task.get_name())
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 __all__ = ["DEFAULT_BUDGET_REPLY", "DEFAULT_ERROR_REPLY", "AgentRuntime"]

@@ -1,0 +1,74 @@
+"""Checking and normalising AgentRuntime's configuration (raising ConfigurationError early)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Collection, Mapping, Sequence
+
+from agent_runner._guards import LoopGuard
+from agent_runner.agent import Agent, AgentFunction
+from agent_runner.connector import AgentOutput
+from agent_runner.errors import ConfigurationError
+from agent_runner.store import Store
+
+
+def agent_function(agent: Agent | AgentFunction) -> AgentFunction:
+    """The coroutine function to call: ``agent.execute`` or the async function itself."""
+    execute = getattr(agent, "execute", None)
+    if execute is not None and callable(execute):
+        return execute  # type: ignore[no-any-return]
+    if callable(agent) and (
+        inspect.iscoroutinefunction(agent)
+        or inspect.iscoroutinefunction(getattr(agent, "__call__", None))  # noqa: B004
+    ):
+        return agent
+    raise ConfigurationError(
+        f"agent must have an async execute(message, context) method or be an async "
+        f"function (message, context), not {type(agent).__name__}"
+    )
+
+
+def outputs_by_name(outputs: Sequence[AgentOutput]) -> dict[str, AgentOutput]:
+    """Outputs by ``name`` (two different outputs may not share a name)."""
+    by_name: dict[str, AgentOutput] = {}
+    for output in outputs:
+        if output.name in by_name and by_name[output.name] is not output:
+            raise ConfigurationError(f"two outputs are named {output.name!r}")
+        by_name[output.name] = output
+    return by_name
+
+
+def check_routes(
+    routes: Mapping[str, Sequence[str]] | None, outputs: Mapping[str, AgentOutput]
+) -> dict[str, tuple[str, ...]] | None:
+    """``routes`` with every named output known (an unknown name is a typo: fail early)."""
+    if routes is None:
+        return None
+    checked: dict[str, tuple[str, ...]] = {}
+    for source, names in routes.items():
+        if isinstance(names, str):
+            raise ConfigurationError(f"routes[{source!r}] must be a list of output names")
+        unknown = [n for n in names if n not in outputs]
+        if unknown:
+            raise ConfigurationError(f"routes[{source!r}] names unknown outputs {unknown}")
+        checked[source] = tuple(names)
+    return checked
+
+
+def loop_guard(ignore: Collection[str], allow_bots: bool, max_depth: int) -> LoopGuard:
+    """The loop guard settings, checked."""
+    try:
+        return LoopGuard.of(ignore_authors=ignore, allow_bots=allow_bots, max_reply_depth=max_depth)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
+def default_store() -> Store:
+    """``SQLiteStore($AGENT_RUNNER_DATA_DIR/agent-runner.sqlite3)`` (not opened)."""
+    from agent_runner.settings import load_settings
+    from agent_runner.store import SQLiteStore
+
+    return SQLiteStore(load_settings().store_path)
+
+
+__all__ = ["agent_function", "check_routes", "default_store", "loop_guard", "outputs_by_name"]
