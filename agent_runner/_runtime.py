@@ -266,7 +266,8 @@ class AgentRuntime:
                 else:
                     accepted.cancel()
             raise
-        accepted.set_result(fresh)
+        if not accepted.done():  # (cancelled when shutdown cut the mailboxes short)
+            accepted.set_result(fresh)
         return Accepted(message.key, duplicate=not fresh)
 
     async def register_conversations(self, runtime: MessageRuntime) -> None:
