@@ -12,6 +12,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 _log = logging.getLogger("agent_runner.runtime")
 
@@ -25,22 +26,27 @@ def stop_on_signals(
     """Call ``on_signal(sig)`` on SIGTERM/SIGINT while inside the block; yield the installed.
 
     Nothing is installed when ``enabled`` is false or when not on the main thread; the
-    previous handlers come back on exit.
+    program's previous handlers come back on exit.
     """
     installed: list[signal.Signals] = []
+    previous: dict[signal.Signals, Any] = {}
     if enabled and threading.current_thread() is threading.main_thread():
         for sig in STOP_SIGNALS:
+            before = signal.getsignal(sig)
             try:
                 loop.add_signal_handler(sig, on_signal, sig)
             except (NotImplementedError, RuntimeError, ValueError) as exc:
                 _log.debug("cannot handle %s here: %r", sig.name, exc)
             else:
                 installed.append(sig)
+                previous[sig] = before
     try:
         yield installed
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+            if previous[sig] is not None:  # give back what the program had (not SIG_DFL)
+                signal.signal(sig, previous[sig])
 
 
 __all__ = ["STOP_SIGNALS", "stop_on_signals"]

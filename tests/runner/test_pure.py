@@ -1,6 +1,10 @@
-"""The runner's pure logic: backoff, loop guards, routing."""
+"""The runner's small parts: backoff, loop guards, routing, signal handlers."""
 
 from __future__ import annotations
+
+import asyncio
+import os
+import signal
 
 import pytest
 
@@ -8,6 +12,7 @@ from agent_runner import Message, Reply
 from agent_runner._backoff import backoff_delay, retry_wait
 from agent_runner._delivery import route
 from agent_runner._guards import LoopGuard
+from agent_runner._signals import stop_on_signals
 
 
 @pytest.mark.parametrize(
@@ -117,3 +122,25 @@ def test_route(
     reply = Reply(text="r", targets=targets)
     got = route(_message(source=source), reply, outputs=["discord", "x"], routes=routes)
     assert got == expected
+
+
+async def test_stop_on_signals_restores_the_programs_handlers() -> None:
+    seen: list[str] = []
+
+    def mine(signum: int, frame: object) -> None:
+        seen.append("mine")
+
+    before = signal.signal(signal.SIGTERM, mine)
+    try:
+        loop = asyncio.get_running_loop()
+        got = asyncio.Event()
+        with stop_on_signals(loop, lambda sig: got.set(), enabled=True) as installed:
+            assert signal.SIGTERM in installed
+            os.kill(os.getpid(), signal.SIGTERM)
+            await got.wait()
+        assert signal.getsignal(signal.SIGTERM) is mine
+        with stop_on_signals(loop, lambda sig: None, enabled=False) as installed:
+            assert installed == []
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert seen == []
