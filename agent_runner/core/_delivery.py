@@ -254,6 +254,8 @@ class Delivery:
                 del self._mailboxes[agent_id]
             if directory.tracks_idle and agent_id not in self._running_handlers:
                 directory.mark_idle(agent_id)
+                if directory.over_capacity():
+                    self._sweep()
             if self._idle_waiters and self._is_idle():
                 self._wake_idle()
 

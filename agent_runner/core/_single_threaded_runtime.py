@@ -258,7 +258,7 @@ class SingleThreadedAgentRuntime(Delivery):
         self._running = True
         while self._pending:
             self._dispatch_pending(*self._pending.popleft())
-        if self._directory.tracks_idle:
+        if self._directory.idle_timeout is not None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
 
     async def process_next(self) -> None:
@@ -326,8 +326,11 @@ class SingleThreadedAgentRuntime(Delivery):
             await agent.close()
 
     async def _sweep_forever(self) -> None:
-        directory = self._directory
-        period = directory.idle_timeout / 2 if directory.idle_timeout is not None else 0.05
+        """Deactivate agents idle longer than ``idle_timeout`` (``max_active_agents`` is
+        enforced when agents are created or become idle, without a timer)."""
+        timeout = self._directory.idle_timeout
+        assert timeout is not None
+        period = max(timeout / 2, 0.005)
         while True:
             await asyncio.sleep(period)
             self._sweep()
