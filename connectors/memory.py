@@ -38,6 +38,11 @@ class MemoryConnector(BaseConnector):
     Attributes:
         sent: every ``(request, reply)`` delivered to this output, in delivery order.
         chunks: every ``(request, chunk)`` streamed to this output.
+
+    Example:
+        >>> chat = MemoryConnector()
+        >>> # runtime = AgentRuntime([chat], [chat], agent); task = create_task(runtime.run())
+        >>> # await chat.push("hi", conversation_id="c1"); await chat.wait_for_replies(1)
     """
 
     name = "memory"
