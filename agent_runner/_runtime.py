@@ -55,7 +55,13 @@ class AgentRuntime:
 
     Creating it is cheap and starts nothing; :meth:`run` opens the store and connectors,
     recovers unanswered inputs from the journal, starts the inputs and loops until
-    :meth:`stop`, SIGTERM or SIGINT.
+    :meth:`stop`, SIGTERM or SIGINT (a second signal cuts the shutdown grace short).
+
+    Delivery: the sink returns once the message is journaled; a journaled message is handled
+    at least once (after a crash, on the next start). Each reply is claimed in the store
+    before it is sent, so it is sent at most once per output, also by a second process on
+    the same store; a crash between the claim and the send loses that one reply rather than
+    sending it twice.
 
     Args:
         inputs: connectors that push messages (``AgentInput``).
@@ -68,8 +74,8 @@ class AgentRuntime:
         store: journal, reply claims, cursors, memory, ledger. Default: a SQLiteStore at
             ``$AGENT_RUNNER_DATA_DIR/agent-runner.sqlite3``.
         runtime: the core ``MessageRuntime`` carrying conversation turns (default: a new
-            ``SingleThreadedAgentRuntime``). A runtime the runner creates, it also starts
-            and stops; one given here it starts only if it is not running yet.
+            ``SingleThreadedAgentRuntime``). The runner starts it (and stops it at the end)
+            unless it is already running, in which case it stays the caller's.
         routes: input name -> output names, replacing the default for that input (the
             output whose name equals ``message.source``). ``{"cron": ["x"]}`` posts the
             replies to cron messages on X.
