@@ -225,9 +225,13 @@ class AgentRuntime:
             raise RuntimeError("the runner is not running (run() ended or failed)")
 
     @property
-    def started(self) -> bool:
-        """True while the runner is up (inputs started, not yet shutting down)."""
-        return self._started.is_set()
+    def started(self) -> asyncio.Event:
+        """Set while the runner is up (inputs started, not yet shutting down).
+
+        ``runtime.started.is_set()`` to check; ``await runtime.wait_started()`` to wait (it
+        also raises when ``run()`` fails before the runner is up).
+        """
+        return self._started
 
     async def sink(self, data: Message | Mapping[str, Any], /) -> Accepted:
         """Accept one message, as inputs do (``await sink(message_or_mapping)``).

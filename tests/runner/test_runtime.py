@@ -383,7 +383,7 @@ async def test_run_again_after_stop(store: Store) -> None:
     async with running(runtime):
         await chat.push("one")
         await chat.wait_for_replies(1)
-    assert not runtime.started
+    assert not runtime.started.is_set()
     async with running(runtime):
         await chat.push("two")
         await chat.wait_for_replies(2)
