@@ -12,9 +12,11 @@ from agent_runner import (
     ConfigurationError,
     ConnectorError,
     InvalidMessageError,
+    MemoryStore,
     Message,
     RefusedMessageError,
     Reply,
+    StoreError,
 )
 from agent_runner.store import Store
 from connectors.memory import MemoryConnector
@@ -413,3 +415,27 @@ async def test_max_pending_makes_inputs_wait_for_room(store: Store) -> None:
         assert not accepted.duplicate
         sent = await chat.wait_for_replies(3)
     assert sorted(r.text for _, r in sent) == ["1", "2", "3"]
+
+
+async def test_a_journal_failure_is_reported_to_the_input_and_the_loop_goes_on() -> None:
+    class FlakyStore(MemoryStore):
+        fail = 1
+
+        async def journal_accept(self, key: str, conversation_key: str, payload: str) -> bool:
+            if self.fail:
+                self.fail -= 1
+                raise StoreError("disk full")
+            return await super().journal_accept(key, conversation_key, payload)
+
+    chat = MemoryConnector()
+    async with running(make([chat], [chat], echo, store=FlakyStore())):
+        first = asyncio.create_task(chat.push("lost", id="j1"))
+        second = asyncio.create_task(chat.push("kept", id="j2"))  # same conversation, behind
+        with pytest.raises(StoreError, match="disk full"):
+            await first
+        assert not (await second).duplicate
+        sent = await chat.wait_for_replies(1)
+        again = await chat.push("lost", id="j1")  # not journaled before: accepted now
+        assert not again.duplicate
+        sent = await chat.wait_for_replies(2)
+    assert [r.text for _, r in sent] == ["kept", "lost"]
