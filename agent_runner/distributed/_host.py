@@ -268,7 +268,7 @@ class Host:
         try:
             agent_id = AgentId.from_str(header.get("to", ""))
         except ValueError as exc:
-            self._finish(delivery, None, SerializationError(f"bad recipient: {exc}"))
+            self._refuse(delivery, SerializationError(f"bad recipient: {exc}"))
             return
         part.inflight.add(entry_id)
         self.inflight += 1
@@ -347,11 +347,27 @@ class Host:
                 header.get("id"),
                 exc_info=error,
             )
+        commands: list[tuple[Any, ...]] = []
         if agent is not None and _has_own_state(agent):
-            await self._save_state(agent_id, agent)
+            saved = await self._state_command(agent_id, agent)
+            if saved is not None:
+                commands.append(saved)
         if rid is not None:
             self._tokens.pop(rid, None)
-        self._finish(delivery, reply, error)
+        answer = self._reply_command(delivery, reply, error)
+        if answer is not None:
+            commands.append(answer)
+        part = delivery.part
+        sent = None
+        if self.inflight == 1:  # nothing else waits: send from here, skip the writer task
+            sent = await self._outbox.send_now(
+                *commands, ("XACK", part.stream, GROUP, delivery.entry_id)
+            )
+        if sent is None:
+            for command in commands:
+                self._outbox.push(*command)
+            self._outbox.ack(part.stream, delivery.entry_id)
+        self._release_inflight(delivery)
 
     async def _deliver(
         self, agent: Agent, agent_id: AgentId, delivery: Delivery
@@ -385,38 +401,47 @@ class Host:
             CALL_CHAIN.reset(reset)
         return codec.encode(result) if is_rpc else None
 
-    async def _save_state(self, agent_id: AgentId, agent: Agent) -> None:
+    async def _state_command(self, agent_id: AgentId, agent: Agent) -> tuple[Any, ...] | None:
+        """``HSET`` of the agent's state when it changed since it was last saved."""
         try:
             state = await agent.save_state()
             text = json.dumps(dict(state), sort_keys=True, separators=(",", ":"))
         except Exception:
             logger.exception("agent %s: save_state failed; state not persisted", agent_id)
-            return
-        if self._saved.get(agent_id) != text:
-            self._saved[agent_id] = text
-            self._outbox.push("HSET", self._keys.state(agent_id.type), agent_id.key, text)
+            return None
+        if self._saved.get(agent_id) == text:
+            return None
+        self._saved[agent_id] = text
+        return ("HSET", self._keys.state(agent_id.type), agent_id.key, text)
 
-    def _finish(
+    def _reply_command(
         self, delivery: Delivery, reply: tuple[str, str, bytes] | None, error: BaseException | None
-    ) -> None:
+    ) -> tuple[Any, ...] | None:
+        """The ``XADD`` of the reply or error to the caller's stream (None for events)."""
         header = delivery.header
         rid = header.get("rid")
         reply_to = header.get("reply_to")
-        if rid is not None and reply_to and header["kind"] != EVENT:
-            out: Header = {"v": 1, "rid": rid, "worker": self.worker_id}
-            data = b""
-            if error is not None:
-                out["kind"] = ERROR
-                out["error"] = error_info(error)
-                out["to"] = header.get("to", "")
-            else:
-                if reply is None:
-                    reply = ("null", JSON_CONTENT_TYPE, b"null")
-                out["kind"] = REPLY
-                out["type"], out["ct"], data = reply
-            self._outbox.push("XADD", reply_to, "*", "h", dump_header(out), "d", data)
+        if rid is None or not reply_to or header["kind"] == EVENT:
+            return None
+        out: Header = {"v": 1, "rid": rid, "worker": self.worker_id}
+        data = b""
+        if error is not None:
+            out["kind"] = ERROR
+            out["error"] = error_info(error)
+            out["to"] = header.get("to", "")
+        else:
+            if reply is None:
+                reply = ("null", JSON_CONTENT_TYPE, b"null")
+            out["kind"] = REPLY
+            out["type"], out["ct"], data = reply
+        return ("XADD", reply_to, "*", "h", dump_header(out), "d", data)
+
+    def _refuse(self, delivery: Delivery, error: BaseException) -> None:
+        """Answer a message that cannot be delivered at all, and acknowledge it."""
+        answer = self._reply_command(delivery, None, error)
+        if answer is not None:
+            self._outbox.push(*answer)
         self._outbox.ack(delivery.part.stream, delivery.entry_id)
-        self._release_inflight(delivery)
 
     def _release_inflight(self, delivery: Delivery) -> None:
         part = delivery.part

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import redis.asyncio as redis
-from redis.exceptions import BusyLoadingError
+from redis.exceptions import BusyLoadingError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -58,6 +58,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._busy = False
 
     def start(self) -> None:
         if self._task is None:
@@ -116,43 +117,73 @@ class Outbox:
         while not self._closing:
             await self._wake.wait()
             self._wake.clear()
-            while self._ops or self._acks:
-                batch = self._ops[: self._max_batch]
-                del self._ops[: self._max_batch]
-                if self._acks:
-                    acks, self._acks = self._acks, {}
-                    batch += [(("XACK", s, GROUP, *ids), None) for s, ids in acks.items()]
-                await self._send(batch)
+            while (self._ops or self._acks) and not self._busy:
+                self._busy = True
+                try:
+                    batch = self._ops[: self._max_batch]
+                    del self._ops[: self._max_batch]
+                    if self._acks:
+                        acks, self._acks = self._acks, {}
+                        batch += [(("XACK", s, GROUP, *ids), None) for s, ids in acks.items()]
+                    await self._send(batch)
+                finally:
+                    self._busy = False
+
+    async def send_now(self, *commands: tuple[Any, ...]) -> list[Any] | None:
+        """Send ``commands`` from the calling task when nothing else is queued or in flight.
+
+        Saves the hop through the writer task on an idle connection (a sequential caller).
+        Returns the results (errors as exception objects), or None when the outbox is busy:
+        then the caller queues the commands instead. Order with queued commands is kept.
+        """
+        if self._busy or self._ops or self._acks or self._task is None or self._closing:
+            return None
+        self._busy = True
+        try:
+            return await self._execute(list(commands))
+        finally:
+            self._busy = False
+            if self._ops or self._acks:
+                self._wake.set()
+
+    async def _execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Run commands in one round trip, retrying connection errors for ``retry_for``."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                if len(commands) == 1:  # no pipeline object for a lone command
+                    try:
+                        client: Any = self._client
+                        return [await client.execute_command(*commands[0])]
+                    except ResponseError as exc:
+                        return [exc]
+                pipe: Any = self._client.pipeline(transaction=False)
+                for args in commands:
+                    pipe.execute_command(*args)
+                return list(await pipe.execute(raise_on_error=False))
+            except TRANSIENT_ERRORS as exc:
+                if time.monotonic() - started > self._retry_for:
+                    logger.error("outbox: giving up on %d commands: %r", len(commands), exc)
+                    raise
+                delay = backoff_delay(
+                    attempt, base=self._backoff_base, cap=self._backoff_cap, jitter=random.random()
+                )
+                logger.warning("outbox: redis unavailable (%r), retrying in %.2fs", exc, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
 
     async def _send(self, batch: list[_Op]) -> None:
         commands = [args for args, _ in batch if args]
         results: list[Any] = []
         if commands:
-            started = time.monotonic()
-            attempt = 0
-            while True:
-                try:
-                    pipe = self._client.pipeline(transaction=False)
-                    for args in commands:
-                        pipe.execute_command(*args)
-                    results = await pipe.execute(raise_on_error=False)
-                    break
-                except TRANSIENT_ERRORS as exc:
-                    if time.monotonic() - started > self._retry_for:
-                        logger.error("outbox: giving up on %d commands: %r", len(commands), exc)
-                        for _, future in batch:
-                            if future is not None and not future.done():
-                                future.set_exception(exc)
-                        return
-                    delay = backoff_delay(
-                        attempt,
-                        base=self._backoff_base,
-                        cap=self._backoff_cap,
-                        jitter=random.random(),
-                    )
-                    logger.warning("outbox: redis unavailable (%r), retrying in %.2fs", exc, delay)
-                    attempt += 1
-                    await asyncio.sleep(delay)
+            try:
+                results = await self._execute(commands)
+            except TRANSIENT_ERRORS as exc:
+                for _, future in batch:
+                    if future is not None and not future.done():
+                        future.set_exception(exc)
+                return
         it = iter(results)
         for args, future in batch:
             result = next(it) if args else None

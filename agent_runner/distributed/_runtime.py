@@ -203,6 +203,7 @@ class DistributedAgentRuntime:
         self._starting: asyncio.Task[None] | None = None
         self._tick_event = asyncio.Event()
         self._tick_lock = asyncio.Lock()
+        self._reply_last: Any = None
         self._started = False
         self._closing = False
         self._closed = False
@@ -377,6 +378,8 @@ class DistributedAgentRuntime:
                 for stream, floor in self._table.take_trims():
                     self._outbox.push("XTRIM", stream, "MINID", "~", floor)
             await self._subscriptions.reassert()
+            if self._reply_last is not None:
+                self._outbox.push("XTRIM", self._reply_stream, "MINID", "~", self._reply_last)
             keep = max(60_000, self._options.ttl_ms * 10)
             self._outbox.push("PEXPIRE", self._reply_stream, keep)
             self._outbox.push("PEXPIRE", self._keys.control(self.worker_id), keep)
@@ -545,9 +548,19 @@ class DistributedAgentRuntime:
         if chain:
             header["chain"] = list(chain)
         call = self._pending.add(rid, str(recipient), stream, self._options.rpc_timeout)
-        written = self._outbox.call("XADD", stream, "*", "h", dump_header(header), "d", data)
-        written.add_done_callback(lambda f: self._on_written(rid, f))
         token.link_future(call.future)
+        command = ("XADD", stream, "*", "h", dump_header(header), "d", data)
+        try:
+            sent = await self._outbox.send_now(command)
+        except TRANSIENT_ERRORS:
+            self._pending.pop(rid)
+            raise
+        if sent is None:
+            written = self._outbox.call(*command)
+            written.add_done_callback(lambda f: self._on_written(rid, f))
+        elif isinstance(sent[0], Exception):
+            self._pending.pop(rid)
+            raise sent[0]
         return await call.future
 
     def _on_written(self, rid: str, written: asyncio.Future[Any]) -> None:
@@ -636,6 +649,7 @@ class DistributedAgentRuntime:
         stream = self._reply_stream
         last: Any = "0-0"
         attempt = 0
+        unread = 0
         block = self._options.block_ms
         while not self._closing:
             try:
@@ -654,9 +668,13 @@ class DistributedAgentRuntime:
                     self._on_reply(fields)
                 except Exception:
                     logger.exception("replies: bad entry %s dropped", entry_id)
-            if not entries:
-                continue
-            self._outbox.push("XTRIM", stream, "MINID", "~", last)
+            unread += len(entries)
+            self._reply_last = last
+            if unread >= 1000:
+                # Trim what was read; not after every batch, so a sequential caller's next
+                # request never waits behind a trim.
+                self._outbox.push("XTRIM", stream, "MINID", "~", last)
+                unread = 0
 
     def _on_reply(self, fields: Mapping[bytes, bytes]) -> None:
         header = load_header(fields[b"h"])
