@@ -141,6 +141,8 @@ class Delivery:
         agent: Agent | None = None
         handler: _Handler | None = None
         direct: DirectRoute | None = None
+        direct_fn: Callable[..., Awaitable[Any]] | None = None
+        check: Callable[[Any], None] | None = None
         direct_type: type | None = None
         direct_rpc = False
         routed: type[RoutedAgent] | None = None
@@ -180,7 +182,7 @@ class Delivery:
                                     self._sweep()
                         handler = _handler_of(agent)
                         routed, concurrent = _class_traits(type(agent))
-                        direct_type = None
+                        direct_type = direct_fn = check = None
                         inline = not concurrent and self._tracer is None
                     future = item.future
                     if future is not None and future.done():
@@ -190,29 +192,35 @@ class Delivery:
                         continue
                     # The hot path: one turn, inline.
                     message = item.message
-                    check = None
                     call: Awaitable[Any]
                     if routed is not None:
                         if message.__class__ is not direct_type or item.is_rpc is not direct_rpc:
                             direct_type = message.__class__
                             direct_rpc = item.is_rpc
                             direct = routed.direct_handler(direct_type, direct_rpc)
-                        if direct is not None:
-                            call = direct[0](agent, message, item)
-                            check = direct[1]
+                            if direct is None:
+                                direct_fn, check = None, None
+                            else:
+                                direct_fn, check = direct
+                        if direct_fn is not None:
+                            call = direct_fn(agent, message, item)
                         else:
                             call = handler(message, item)
                     else:
                         call = handler(message, item)
                     parent = item.parent
                     if parent is None:  # nobody in a call chain waits on this turn
-                        if root_frame is None:
-                            root_frame = [agent_id, None, True]
-                        if frame is not root_frame:
+                        if frame is not root_frame or frame is None:
+                            if frame is not None:
+                                frame[2] = False
+                            if root_frame is None:
+                                root_frame = [agent_id, None, True]
                             frame = root_frame
+                            frame[2] = True
                             set_frame(frame)
-                        frame[2] = True
                     else:
+                        if frame is not None:
+                            frame[2] = False
                         frame = [agent_id, parent, True]
                         set_frame(frame)
                     if future is None:  # a published message
@@ -244,7 +252,11 @@ class Delivery:
                         else:
                             if not future.done():
                                 future.set_result(result)
+                    # The frame stays active until the next turn takes over (nothing runs in
+                    # between) or the loop waits below.
+                if frame is not None:
                     frame[2] = False
+                    frame = None
                 # Linger one loop iteration: a caller awaiting our reply often sends again.
                 await asyncio.sleep(0)
                 if not items:

@@ -207,20 +207,24 @@ class SingleThreadedAgentRuntime(Delivery):
             dropped, env.message = await self._gate.on_publish(message, env)
             if dropped:
                 return
+        span = None
         if self._tracer is not None:
-            with self._tracer.span("publish", topic_id):
-                env.trace = self._tracer.current_context()
-                await self._publish(env, topic_id, sender)
-            return
-        await self._publish(env, topic_id, sender)
-
-    async def _publish(self, env: Envelope, topic_id: TopicId, sender: AgentId | None) -> None:
-        if not self._running:
-            self._add_pending(None, env)
-            return
-        if self._bounded and CURRENT_FRAME.get() is None:
-            await self._wait_for_room()
-        self._fan_out(env, topic_id, sender)
+            span = self._tracer.span("publish", topic_id)
+            span.__enter__()
+            env.trace = self._tracer.current_context()
+        try:
+            if not self._running:
+                self._add_pending(None, env)
+            else:
+                if self._bounded and CURRENT_FRAME.get() is None:
+                    await self._wait_for_room()
+                self._fan_out(env, topic_id, sender)
+        except BaseException as e:
+            if span is not None:
+                span.__exit__(type(e), e, e.__traceback__)
+            raise
+        if span is not None:
+            span.__exit__(None, None, None)
 
     def _fan_out(self, env: Envelope, topic_id: TopicId, sender: AgentId | None) -> None:
         mailboxes = self._mailboxes

@@ -305,6 +305,16 @@ async def test_spans_only_with_a_tracer_provider() -> None:
     create, process = spans["create tally/k"], spans["process tally/k"]
     assert process.parent is not None and create.context is not None
     assert process.parent.span_id == create.context.span_id
+    exporter.clear()
+    runtime.start()
+    await runtime.add_subscription(TypeSubscription("adds", "tally"))
+    await runtime.publish_message(Add(2), TopicId("adds", "k"))
+    await runtime.stop_when_idle()
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    assert sorted(spans) == ["process tally/k", "publish adds/k"]
+    publish, process = spans["publish adds/k"], spans["process tally/k"]
+    assert process.parent is not None and publish.context is not None
+    assert process.parent.span_id == publish.context.span_id
     await runtime.close()
     provider.shutdown()
 
