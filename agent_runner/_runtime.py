@@ -379,7 +379,7 @@ class AgentRuntime:
         finally:
             _log.info("agent runner stopping")
             self._started.clear()
-            await stop_inputs(self._inputs, inputs, grace=max(self._shutdown_grace, 1.0))
+            await stop_inputs(self._inputs, inputs, grace=self._shutdown_grace)
             self._accepting = False
 
     async def _recover(self, dispatcher: Dispatcher) -> None:

@@ -439,3 +439,36 @@ async def test_a_journal_failure_is_reported_to_the_input_and_the_loop_goes_on()
         assert not again.duplicate
         sent = await chat.wait_for_replies(2)
     assert [r.text for _, r in sent] == ["kept", "lost"]
+
+
+async def test_an_input_that_ignores_stop_is_cancelled_and_one_that_returns_is_not_restarted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    chat = MemoryConnector()
+    starts = {"stubborn": 0, "once": 0}
+
+    class Stubborn:
+        name = "stubborn"
+
+        async def start(self, sink: object) -> None:
+            starts["stubborn"] += 1
+            await asyncio.Event().wait()  # ignores stop()
+
+        async def stop(self) -> None:
+            return None
+
+    class Once(MemoryConnector):
+        async def run(self, sink: object) -> None:
+            starts["once"] += 1  # nothing to do: returns at once
+
+    caplog.set_level(logging.INFO)
+    runtime = make(
+        [chat, Stubborn(), Once("once")], [chat], echo, store=MemoryStore(), shutdown_grace=0.05
+    )
+    async with running(runtime):
+        await chat.push("hi")
+        await chat.wait_for_replies(1)
+    assert starts == {"stubborn": 1, "once": 1}
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("input 'once' finished" in m for m in messages)
+    assert any("stubborn did not return after stop(); cancelled" in m for m in messages)
