@@ -93,8 +93,9 @@ class AgentRuntime:
             failed (``DeliveryError`` gives up at once).
         retry_base_delay: first wait between retries (and input restarts), seconds.
         retry_max_delay: longest wait between retries (and input restarts), seconds.
-        shutdown_grace: seconds in-flight work may take to finish at shutdown; what is
-            left stays journaled and is handled on the next start.
+        shutdown_grace: seconds the shutdown may take (inputs returning, then in-flight and
+            queued work finishing); what is left stays journaled and is handled on the
+            next start.
         handle_signals: stop on SIGTERM/SIGINT (only on the main thread).
 
     Example:
@@ -158,6 +159,7 @@ class AgentRuntime:
         self._retry_base = retry_base_delay
         self._retry_max = retry_max_delay
         self._shutdown_grace = shutdown_grace
+        self._deadline: float | None = None
         self._handle_signals = handle_signals
         self._store_given = store is not None
         self.store: Store = store if store is not None else default_store()
@@ -379,6 +381,8 @@ class AgentRuntime:
         finally:
             _log.info("agent runner stopping")
             self._started.clear()
+            loop = asyncio.get_running_loop()
+            self._deadline = loop.time() + self._shutdown_grace  # one grace for all of it
             await stop_inputs(self._inputs, inputs, grace=self._shutdown_grace)
             self._accepting = False
 
@@ -403,7 +407,12 @@ class AgentRuntime:
         dispatcher = self._dispatcher
         if dispatcher is None:
             return
-        join = asyncio.ensure_future(dispatcher.join(self._shutdown_grace))
+        loop = asyncio.get_running_loop()
+        deadline = self._deadline
+        if deadline is None:
+            deadline = loop.time() + self._shutdown_grace
+        self._deadline = None
+        join = asyncio.ensure_future(dispatcher.join(max(0.0, deadline - loop.time())))
         hurry = asyncio.ensure_future(self._hurry.wait())
         try:
             await asyncio.wait({join, hurry}, return_when=asyncio.FIRST_COMPLETED)
