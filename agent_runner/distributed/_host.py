@@ -53,6 +53,7 @@ from agent_runner.distributed._wire import (
     Header,
     Keys,
     dump_header,
+    entry_messages,
     error_info,
     load_header,
     partition_of,
@@ -246,44 +247,45 @@ class Host:
                 self.on_rebalance()
 
     def _dispatch(self, part: PartitionState, entry_id: bytes, fields: Any) -> None:
-        if not fields:  # an entry deleted while pending
-            self._outbox.ack(part.stream, entry_id)
-            return
-        try:
-            header = load_header(fields[b"h"])
-        except (ValueError, KeyError, TypeError) as exc:
-            logger.error("%s %s: malformed envelope dropped: %s", part.stream, entry_id, exc)
-            self._outbox.ack(part.stream, entry_id)
-            return
-        kind = header["kind"]
-        if kind == CANCEL:
-            token = self._tokens.get(header.get("rid", ""))
-            if token is not None:
-                token.cancel()
-            self._outbox.ack(part.stream, entry_id)
-            return
         if entry_id in part.inflight:
+            return  # re-read of an entry still in hand
+        deliveries: list[tuple[AgentId, Delivery]] = []
+        for raw, data in entry_messages(fields) if fields else []:
+            try:
+                header = load_header(raw)
+            except (ValueError, TypeError) as exc:
+                logger.error("%s %s: malformed envelope dropped: %s", part.stream, entry_id, exc)
+                continue
+            if header["kind"] == CANCEL:
+                token = self._tokens.get(header.get("rid", ""))
+                if token is not None:
+                    token.cancel()
+                continue
+            delivery = Delivery(part, entry_id, header, data)
+            try:
+                agent_id = AgentId.from_str(header.get("to", ""))
+            except ValueError as exc:
+                self._refuse(delivery, SerializationError(f"bad recipient: {exc}"))
+                continue
+            deliveries.append((agent_id, delivery))
+        if not deliveries:
+            self._outbox.ack(part.stream, entry_id)
             return
-        delivery = Delivery(part, entry_id, header, fields.get(b"d", b""))
-        try:
-            agent_id = AgentId.from_str(header.get("to", ""))
-        except ValueError as exc:
-            self._refuse(delivery, SerializationError(f"bad recipient: {exc}"))
-            return
-        part.inflight.add(entry_id)
-        self.inflight += 1
+        part.inflight[entry_id] = len(deliveries)
+        self.inflight += len(deliveries)
         self._idle.clear()
-        chain = header.get("chain")
-        if isinstance(chain, list) and str(agent_id) in chain:
-            self._spawn(self._handle(agent_id, delivery))
-            return
-        box = self._mailboxes.get(agent_id)
-        if box is None:
-            box = self._mailboxes[agent_id] = _Mailbox()
-        box.queue.append(delivery)
-        if not box.running:
-            box.running = True
-            self._spawn(self._drain(agent_id, box))
+        for agent_id, delivery in deliveries:
+            chain = delivery.header.get("chain")
+            if isinstance(chain, list) and str(agent_id) in chain:
+                self._spawn(self._handle(agent_id, delivery))
+                continue
+            box = self._mailboxes.get(agent_id)
+            if box is None:
+                box = self._mailboxes[agent_id] = _Mailbox()
+            box.queue.append(delivery)
+            if not box.running:
+                box.running = True
+                self._spawn(self._drain(agent_id, box))
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -358,15 +360,17 @@ class Host:
         if answer is not None:
             commands.append(answer)
         part = delivery.part
+        last = part.inflight.get(delivery.entry_id, 1) <= 1  # the entry's last message
         sent = None
-        if self.inflight == 1:  # nothing else waits: send from here, skip the writer task
+        if self.inflight == 1 and last:  # nothing else waits: send from here, not the writer
             sent = await self._outbox.send_now(
                 *commands, ("XACK", part.stream, GROUP, delivery.entry_id)
             )
         if sent is None:
             for command in commands:
                 self._outbox.push(*command)
-            self._outbox.ack(part.stream, delivery.entry_id)
+            if last:
+                self._outbox.ack(part.stream, delivery.entry_id)
         self._release_inflight(delivery)
 
     async def _deliver(
@@ -437,23 +441,27 @@ class Host:
         return ("XADD", reply_to, "*", "h", dump_header(out), "d", data)
 
     def _refuse(self, delivery: Delivery, error: BaseException) -> None:
-        """Answer a message that cannot be delivered at all, and acknowledge it."""
+        """Answer a message that cannot be delivered at all."""
         answer = self._reply_command(delivery, None, error)
         if answer is not None:
             self._outbox.push(*answer)
-        self._outbox.ack(delivery.part.stream, delivery.entry_id)
 
     def _release_inflight(self, delivery: Delivery) -> None:
         part = delivery.part
-        if delivery.entry_id in part.inflight:
-            part.inflight.discard(delivery.entry_id)
-            self.inflight -= 1
-            if self.inflight < self._options.max_inflight:
-                self._capacity.set()
-            if self.inflight == 0:
-                self._idle.set()
-            if part.draining and not part.inflight:
-                self.on_rebalance()
+        left = part.inflight.get(delivery.entry_id)
+        if left is None:
+            return
+        if left <= 1:
+            del part.inflight[delivery.entry_id]
+        else:
+            part.inflight[delivery.entry_id] = left - 1
+        self.inflight -= 1
+        if self.inflight < self._options.max_inflight:
+            self._capacity.set()
+        if self.inflight == 0:
+            self._idle.set()
+        if part.draining and not part.inflight:
+            self.on_rebalance()
 
     # -- lifecycle -------------------------------------------------------------------
     async def wait_idle(self, grace: float) -> bool:

@@ -174,7 +174,8 @@ class Outbox:
                 await asyncio.sleep(delay)
 
     async def _send(self, batch: list[_Op]) -> None:
-        commands = [args for args, _ in batch if args]
+        merged = merge_xadds(batch)
+        commands = [args for args, _ in merged if args]
         results: list[Any] = []
         if commands:
             try:
@@ -185,13 +186,53 @@ class Outbox:
                         future.set_exception(exc)
                 return
         it = iter(results)
-        for args, future in batch:
+        for args, futures in merged:
             result = next(it) if args else None
-            if future is None:
-                if isinstance(result, Exception):
-                    logger.warning("outbox: %s failed: %s", args[0], result)
-            elif not future.done():
-                if isinstance(result, Exception):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+            for future in futures:
+                if future is None:
+                    if isinstance(result, Exception):
+                        logger.warning("outbox: %s failed: %s", args[0], result)
+                elif not future.done():
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+
+
+MAX_MESSAGES_PER_ENTRY = 128
+MAX_BYTES_PER_ENTRY = 512 * 1024
+
+
+def merge_xadds(
+    batch: list[_Op],
+) -> list[tuple[tuple[Any, ...], list[asyncio.Future[Any] | None]]]:
+    """Merge the plain ``XADD stream * h H d D`` of a batch that go to one stream into one
+    entry ``h, d, h1, d1, h2, d2, ...`` (docs/distributed.md), placed where the first was.
+
+    Entries of one stream keep their order; everything else keeps its place.
+    """
+    out: list[tuple[tuple[Any, ...], list[asyncio.Future[Any] | None]]] = []
+    open_entry: dict[Any, tuple[int, list[Any], int, int]] = {}
+    entries: list[tuple[int, list[Any]]] = []
+    for args, future in batch:
+        if len(args) == 7 and args[0] == "XADD" and args[2] == "*" and args[3] == "h":
+            stream = args[1]
+            found = open_entry.get(stream)
+            size = len(args[6])
+            if found is not None:
+                index, fields, count, total = found
+                if count < MAX_MESSAGES_PER_ENTRY and total + size <= MAX_BYTES_PER_ENTRY:
+                    fields += [f"h{count}", args[4], f"d{count}", args[6]]
+                    out[index][1].append(future)
+                    open_entry[stream] = (index, fields, count + 1, total + size)
+                    continue
+            fields = ["h", args[4], "d", args[6]]
+            open_entry[stream] = (len(out), fields, 1, size)
+            entries.append((len(out), fields))
+            out.append((("XADD", stream, "*"), [future]))
+            continue
+        out.append((args, [future]))
+    for index, fields in entries:
+        args, futures = out[index]
+        out[index] = ((*args, *fields), futures)
+    return out

@@ -33,7 +33,8 @@ class PartitionState:
         self.stream = stream
         self.cursor = "0-0"
         """Read position: an entry id while re-reading our pending entries, then ``>``."""
-        self.inflight: set[bytes] = set()
+        self.inflight: dict[bytes, int] = {}
+        """Entries being handled -> how many of their messages are not finished."""
         self.draining = False
         self.ready = False
         """True once no other consumer holds pending entries of this partition."""

@@ -61,6 +61,7 @@ from agent_runner.distributed._wire import (
     Header,
     Keys,
     dump_header,
+    entry_messages,
     load_header,
     partition_of,
     stream_entries,
@@ -677,16 +678,20 @@ class DistributedAgentRuntime:
                 unread = 0
 
     def _on_reply(self, fields: Mapping[bytes, bytes]) -> None:
-        header = load_header(fields[b"h"])
+        for raw, data in entry_messages(fields):
+            try:
+                self._on_one_reply(load_header(raw), data)
+            except (ValueError, TypeError, KeyError) as exc:
+                logger.error("replies: malformed reply dropped: %s", exc)
+
+    def _on_one_reply(self, header: Header, data: bytes) -> None:
         call = self._pending.pop(header.get("rid", ""))
         if call is None or call.future.done():
             return
         kind = header["kind"]
         if kind == REPLY:
             try:
-                value = self._codec.decode(
-                    header.get("type", "null"), header.get("ct", ""), fields.get(b"d", b"")
-                )
+                value = self._codec.decode(header.get("type", "null"), header.get("ct", ""), data)
             except CoreError as exc:
                 call.future.set_exception(exc)
                 return

@@ -215,6 +215,22 @@ def stream_entries(response: Any) -> list[tuple[bytes, list[Entry]]]:
     return out
 
 
+def entry_messages(fields: Mapping[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    """The ``(header, payload)`` pairs of a stream entry: ``h``/``d``, then ``h1``/``d1``,
+    ``h2``/``d2``... (a writer may put several messages for one stream in one entry)."""
+    first = fields.get(b"h")
+    if first is None:
+        return []
+    out = [(first, fields.get(b"d", b""))]
+    n = 1
+    while True:
+        header = fields.get(b"h%d" % n)
+        if header is None:
+            return out
+        out.append((header, fields.get(b"d%d" % n, b"")))
+        n += 1
+
+
 def fields(header: Header, data: bytes) -> Mapping[str, Any]:
     """The stream entry for a header and payload."""
     return {"h": dump_header(header), "d": data}

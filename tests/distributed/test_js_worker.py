@@ -6,6 +6,7 @@ without node/npm or the npm registry the test skips, or fails under CI=true.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import shutil
@@ -143,6 +144,11 @@ async def test_javascript_worker_answers_python_agents(
     for key in ("k1", "k2", "other key/with slash"):
         direct = await runtime.send_message(Ping("x"), AgentId("jsecho", key))
         assert direct.text.startswith(f"js x from none to jsecho/{key}")
+    # Concurrent calls: the caller packs several messages into one stream entry.
+    many = await asyncio.gather(
+        *(runtime.send_message(Ping(str(n)), AgentId("jsecho", f"k{n % 3}")) for n in range(50))
+    )
+    assert [p.text.split()[1] for p in many] == [str(n) for n in range(50)]
     with pytest.raises(CantHandleException, match="jsecho cannot handle Relay"):
         await runtime.send_message(Relay("k", "x"), AgentId("jsecho", "k"))
     metadata = await runtime.agent_metadata(AgentId("jsecho", "k9"))

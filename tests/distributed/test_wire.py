@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from agent_runner.distributed._errors import RemoteError, remote_exception
+from agent_runner.distributed._outbox import MAX_MESSAGES_PER_ENTRY, merge_xadds
 from agent_runner.distributed._registry import backoff_delay
 from agent_runner.distributed._wire import (
     Keys,
     assigned_partitions,
     dump_header,
+    entry_messages,
     error_info,
     load_header,
     owner_of,
@@ -96,3 +100,32 @@ def test_remote_errors_keep_their_type() -> None:
         worker="node",
     )
     assert type(odd) is RemoteError and odd.remote_type == "TypeError!"
+
+
+def test_xadds_to_one_stream_share_an_entry_in_order() -> None:
+    batch: list[Any] = [
+        (("XADD", "s1", "*", "h", b"a", "d", b"1"), None),
+        (("HSET", "state", "k", "v"), None),
+        (("XADD", "s2", "*", "h", b"x", "d", b""), None),
+        (("XADD", "s1", "*", "h", b"b", "d", b"2"), None),
+        (("XADD", "ctl", "MAXLEN", "~", 100, "*", "h", b"w", "d", b""), None),
+    ]
+    merged = [args for args, _ in merge_xadds(batch)]
+    assert merged == [
+        ("XADD", "s1", "*", "h", b"a", "d", b"1", "h1", b"b", "d1", b"2"),
+        ("HSET", "state", "k", "v"),
+        ("XADD", "s2", "*", "h", b"x", "d", b""),
+        ("XADD", "ctl", "MAXLEN", "~", 100, "*", "h", b"w", "d", b""),
+    ]
+    fields = dict(zip(merged[0][3::2], merged[0][4::2], strict=True))
+    raw = {k.encode(): v for k, v in fields.items()}
+    assert entry_messages(raw) == [(b"a", b"1"), (b"b", b"2")]
+    assert entry_messages({}) == []
+
+
+def test_entries_are_capped() -> None:
+    batch: list[Any] = [
+        (("XADD", "s", "*", "h", b"h", "d", b"x"), None) for _ in range(MAX_MESSAGES_PER_ENTRY + 1)
+    ]
+    merged = merge_xadds(batch)
+    assert [len(futures) for _, futures in merged] == [MAX_MESSAGES_PER_ENTRY, 1]

@@ -109,19 +109,27 @@ async function main() {
     }
   }
 
-  async function handle(stream, id, fields) {
+  // An entry carries one message (h, d) or several (h, d, h1, d1, h2, d2, ...).
+  async function handleEntry(stream, id, fields) {
+    for (let n = 0; fields[n === 0 ? 'h' : `h${n}`] !== undefined; n++) {
+      const suffix = n === 0 ? '' : String(n);
+      await handle(fields[`h${suffix}`], fields[`d${suffix}`] || '');
+    }
+    await client.xAck(stream, GROUP, id);
+  }
+
+  async function handle(rawHeader, payload) {
     let header;
     try {
-      header = JSON.parse(fields.h);
+      header = JSON.parse(rawHeader);
     } catch (e) {
-      await client.xAck(stream, GROUP, id); // malformed: dropped, never crashes the worker
-      return;
+      return; // malformed: dropped, never crashes the worker
     }
     if (['rpc', 'save_state', 'load_state', 'metadata'].includes(header.kind) && header.reply_to) {
       let out;
       if (header.kind === 'rpc') {
         try {
-          out = handleRpc(header, fields.d || '');
+          out = handleRpc(header, payload);
         } catch (e) {
           out = { header: { kind: 'error', error: { type: e.name, module: '', message: e.message } }, data: '' };
         }
@@ -135,7 +143,6 @@ async function main() {
       const reply = { v: 1, rid: header.rid, worker: workerId, to: header.to, ...out.header };
       await client.xAdd(header.reply_to, '*', { h: JSON.stringify(reply), d: out.data });
     }
-    await client.xAck(stream, GROUP, id);
   }
 
   const heartbeats = (async () => {
@@ -167,7 +174,7 @@ async function main() {
       continue;
     }
     for (const { name, messages } of response || []) {
-      for (const { id, message } of messages) await handle(name, id, message);
+      for (const { id, message } of messages) await handleEntry(name, id, message);
     }
   }
   await heartbeats;
