@@ -183,35 +183,12 @@ class Host:
 
     # -- read loop -------------------------------------------------------------------
     async def read_loop(self, read_client: redis.Redis) -> None:
-        control = self._keys.control(self.worker_id)
-        control_b = control.encode()
-        await ensure_group(self._client, control, "$")
+        """Read owned partitions and the control stream until :meth:`stop`; never dies."""
         attempt = 0
         while not self._stopping:
-            if self.inflight >= self._options.max_inflight:
-                self._capacity.clear()
-                await self._capacity.wait()
-                continue
-            streams: dict[str, str] = {control: ">"}
-            for part in self.table.readable():
-                streams[part.stream] = part.cursor
             try:
-                response = await cast(Any, read_client).xreadgroup(
-                    GROUP,
-                    self.worker_id,
-                    streams,
-                    count=self._options.read_count,
-                    block=self._options.block_ms,
-                )
+                await self._read_once(read_client)
                 attempt = 0
-            except ResponseError as exc:
-                if "NOGROUP" in str(exc) or "UNBLOCKED" in str(exc):
-                    for name in streams:
-                        await ensure_group(self._client, name, "$" if name == control else "0")
-                    continue
-                logger.exception("worker %s: XREADGROUP failed", self.worker_id)
-                await asyncio.sleep(self._options.heartbeat_interval)
-                continue
             except TRANSIENT_ERRORS as exc:
                 delay = backoff_delay(attempt, base=0.05, cap=2.0, jitter=random.random())
                 attempt += 1
@@ -219,22 +196,49 @@ class Host:
                     "worker %s: redis unavailable (%r), retry in %.2fs", self.worker_id, exc, delay
                 )
                 await asyncio.sleep(delay)
+            except Exception:
+                logger.exception("worker %s: read loop step failed", self.worker_id)
+                await asyncio.sleep(self._options.heartbeat_interval)
+
+    async def _read_once(self, read_client: redis.Redis) -> None:
+        control = self._keys.control(self.worker_id)
+        control_b = control.encode()
+        if self.inflight >= self._options.max_inflight:
+            self._capacity.clear()
+            await self._capacity.wait()
+            return
+        streams: dict[str, str] = {control: ">"}
+        for part in self.table.readable():
+            streams[part.stream] = part.cursor
+        try:
+            response = await cast(Any, read_client).xreadgroup(
+                GROUP,
+                self.worker_id,
+                streams,
+                count=self._options.read_count,
+                block=self._options.block_ms,
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
+                raise
+            for name in streams:  # Redis lost them (restarted without persistence)
+                await ensure_group(self._client, name, "$" if name == control else "0")
+            return
+        for stream, entries in stream_entries(response):
+            if stream == control_b:
+                self._on_control(control, entries)
                 continue
-            for stream, entries in stream_entries(response):
-                if stream == control_b:
-                    self._on_control(control, entries)
+            owned = self.table.by_stream.get(stream)
+            if owned is None or owned.draining:
+                continue  # lost meanwhile: the entries stay pending for the next owner
+            if owned.cursor != ">":
+                if not entries:
+                    owned.cursor = ">"
                     continue
-                owned = self.table.by_stream.get(stream)
-                if owned is None or owned.draining:
-                    continue  # lost meanwhile: the entries stay pending for the next owner
-                if owned.cursor != ">":
-                    if not entries:
-                        owned.cursor = ">"
-                        continue
-                    owned.cursor = entries[-1][0].decode()
-                for entry_id, fields in entries:
-                    owned.last_read = entry_id
-                    self._dispatch(owned, entry_id, fields)
+                owned.cursor = entries[-1][0].decode()
+            for entry_id, fields in entries:
+                owned.last_read = entry_id
+                self._dispatch(owned, entry_id, fields)
 
     def _on_control(self, control: str, entries: list[Any]) -> None:
         for entry_id, fields in entries:
