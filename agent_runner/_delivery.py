@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent_runner._backoff import retry_wait
 from agent_runner.connector import AgentOutput
@@ -69,6 +69,8 @@ class Deliverer:
     retries: int
     base_delay: float
     max_delay: float
+    sources: Mapping[str, object] = field(default_factory=dict)
+    """Connectors by name (inputs and outputs), told when their messages are handled."""
 
     async def deliver(self, message: Message, replies: Sequence[Reply]) -> None:
         """Send every reply of ``message`` (in order, per output), then complete its journal."""
@@ -86,6 +88,22 @@ class Deliverer:
             for name in targets:
                 await self._deliver_one(message, reply, f"{message.key}#{index}", name)
         await self.store.journal_complete(message.key)
+        await self.finished(message)
+
+    async def finished(self, message: Message) -> None:
+        """Call ``complete(message)`` on the connector named ``message.source``, if it has one.
+
+        It runs once per handled message, after every reply was sent (or given up), also when
+        there were none; an HTTP request then answers with all its replies, a cron job knows
+        its previous firing is done.
+        """
+        complete = getattr(self.sources.get(message.source), "complete", None)
+        if complete is None:
+            return
+        try:
+            await complete(message)
+        except Exception:  # a connector's hook must not stop the conversation
+            _log.exception("complete() of %r failed for %s", message.source, message.key)
 
     async def _deliver_one(self, message: Message, reply: Reply, key: str, name: str) -> None:
         if not await self.store.reply_claim(key, name):

@@ -158,6 +158,7 @@ class Dispatcher:
                 "handling %s failed; it stays in the journal and is retried on restart",
                 message.key,
             )
+            await self._deliverer.finished(message)
 
     async def _turn(self, message: Message) -> TurnResult:
         recipient = AgentId(CONVERSATION_AGENT_TYPE, message.conversation_key)

@@ -59,10 +59,13 @@ def unique_connectors(connectors: Sequence[object]) -> list[object]:
 
 
 async def close_connector(connector: object, close: Any) -> None:
+    """Call ``close()`` (sync or async) of a connector or agent; log, never raise."""
     try:
-        await close()
-    except Exception:  # closing one connector must not keep the others open
-        _log.exception("closing connector %r failed", getattr(connector, "name", connector))
+        result = close()
+        if inspect.isawaitable(result):
+            await result
+    except Exception:  # closing one part must not keep the others open
+        _log.exception("closing %r failed", getattr(connector, "name", connector))
 
 
 async def start_runtime(runtime: MessageRuntime, *, owned: bool) -> bool:

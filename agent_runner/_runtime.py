@@ -138,6 +138,7 @@ class AgentRuntime:
             name: out for name, out in self._outputs.items() if isinstance(out, StreamingOutput)
         }
         self._agent = agent_function(agent)
+        self._agent_object = agent
         self._memory = short_term_memory
         self._pricing = pricing
         self._routes = check_routes(routes, self._outputs)
@@ -321,6 +322,9 @@ class AgentRuntime:
     async def _open(self, stack: contextlib.AsyncExitStack) -> None:
         await self.store.open()
         stack.push_async_callback(self._close_store)
+        agent_close = getattr(self._agent_object, "close", None)
+        if callable(agent_close):  # e.g. an LLMAgent's HTTP client; closed after the drain
+            stack.push_async_callback(close_connector, self._agent_object, agent_close)
         connectors = unique_connectors([*self._inputs, *self._outputs.values()])
         for connector in connectors:
             bind = getattr(connector, "bind_store", None)
@@ -345,6 +349,10 @@ class AgentRuntime:
             retries=self._output_retries,
             base_delay=self._retry_base,
             max_delay=self._retry_max,
+            sources={
+                **{c.name: c for c in self._inputs},
+                **self._outputs,
+            },
         )
         self._dispatcher = Dispatcher(
             runtime=self.runtime,

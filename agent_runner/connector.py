@@ -18,6 +18,12 @@ Lifecycle, called by the runner: ``open()`` on every connector before any input 
 ``start(sink)`` on inputs (a long-running coroutine, restarted with backoff if it raises);
 ``send()`` on outputs; ``stop()`` on inputs at shutdown (start() must then return soon);
 ``close()`` on every connector last.
+
+Two optional hooks: ``bind_store(store)``, called once after the store is opened and before
+``open()``, for connectors that keep cursors (X's since_id, Discord's last seen id); and
+``async complete(message)``, called on the message's source connector once the message is
+handled (every reply sent or given up, also when there were none): an HTTP request then
+answers with all its replies, a typing indicator stops, a cron job knows its firing is done.
 """
 
 from __future__ import annotations

@@ -428,3 +428,27 @@ async def test_a_client_leaving_a_stream_does_not_hurt_the_server(
         status, answer, _ = await post(client, f"{http.url}/v1/messages", {"text": "next"})
         assert status == 200 and answer["replies"] == [{"text": "done next"}]
     assert "unexpected error" not in caplog.text
+
+
+async def test_every_reply_or_none_once_the_runner_signals_completion(
+    client: aiohttp.ClientSession,
+) -> None:
+    async def agent(message: Message, context: AgentContext) -> list[str] | None:
+        if message.text == "none":
+            return None
+        return ["one", "two", "three"]
+
+    http = make_http(reply_timeout=3)
+    async with running([http], [http], agent):
+        url = f"{http.url}/v1/messages"
+        status, body, _ = await post(client, url, {"text": "many"})
+        assert [r["text"] for r in body["replies"]] == ["one", "two", "three"], body
+        status, body, _ = await post(client, url, {"text": "none"})
+        assert status == 200 and body["replies"] == []
+        b = {"messages": [{"role": "user", "content": "many"}]}
+        status, body, _ = await post(client, f"{http.url}/v1/chat/completions", b)
+        assert body["choices"][0]["message"]["content"] == "one\n\ntwo\n\nthree"
+        b["stream"] = True  # type: ignore[assignment]
+        async with client.post(f"{http.url}/v1/chat/completions", json=b) as resp:
+            raw = (await resp.read()).decode()
+        assert "three" in raw and raw.endswith("data: [DONE]\n\n")

@@ -48,6 +48,52 @@ async def test_echo_round_trip_with_an_agent_object(store: Store) -> None:
     assert agent.seen == ["hello"]
 
 
+class ClosingAgent(EchoAgent):
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = 0
+
+    async def close(self) -> None:
+        self.closed += 1
+
+
+async def test_an_agent_with_close_is_closed_once_at_shutdown(store: Store) -> None:
+    chat = MemoryConnector()
+    agent = ClosingAgent()
+    async with running(make([chat], [chat], agent, store=store)):
+        await chat.push("hello")
+        await chat.wait_for_replies(1)
+        assert agent.closed == 0
+    assert agent.closed == 1
+
+
+class ConnectorWithCompletion(MemoryConnector):
+    def __init__(self) -> None:
+        super().__init__()
+        self.completed: list[tuple[str, int]] = []
+
+    async def complete(self, message: Message) -> None:
+        self.completed.append((message.id, len(self.sent)))
+
+
+async def test_the_source_connector_is_told_when_a_message_is_handled(store: Store) -> None:
+    chat = ConnectorWithCompletion()
+
+    async def agent(message: Message, context: AgentContext) -> list[str] | None:
+        return None if message.text == "none" else ["one", "two"]
+
+    async with running(make([chat], [chat], agent, store=store)):
+        await chat.push("many", id="a")
+        await chat.push("none", id="b")
+        await chat.wait_for_replies(2)
+        for _ in range(200):
+            if len(chat.completed) == 2:
+                break
+            await asyncio.sleep(0.01)
+    # told once each, after every reply of that message was sent; also with no reply
+    assert chat.completed == [("a", 2), ("b", 2)]
+
+
 async def test_plain_async_function_agent_and_several_replies(store: Store) -> None:
     chat = MemoryConnector()
 
