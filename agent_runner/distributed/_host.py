@@ -69,14 +69,44 @@ logger = logging.getLogger(__name__)
 AgentFactory = Callable[[AgentId], Awaitable[Agent]]
 
 
-class Delivery:
-    __slots__ = ("data", "entry_id", "header", "part")
+Mark = tuple[int, int, int]
+"""Position of a message in its partition: (entry ms, entry seq, index in the entry)."""
 
-    def __init__(self, part: PartitionState, entry_id: bytes, header: Header, data: bytes):
+
+def parse_mark(text: bytes | str) -> Mark | None:
+    """``"ms-seq:index"`` -> Mark (None when malformed)."""
+    raw = text.decode() if isinstance(text, bytes) else text
+    entry, _, index = raw.partition(":")
+    ms, _, seq = entry.partition("-")
+    try:
+        return int(ms), int(seq or 0), int(index or 0)
+    except ValueError:
+        return None
+
+
+class Delivery:
+    __slots__ = ("data", "entry_id", "header", "in_order", "mark", "part", "replayed")
+
+    def __init__(
+        self,
+        part: PartitionState,
+        entry_id: bytes,
+        header: Header,
+        data: bytes,
+        index: int = 0,
+        replayed: bool = False,
+    ) -> None:
         self.part = part
         self.entry_id = entry_id
         self.header = header
         self.data = data
+        ms, _, seq = entry_id.partition(b"-")
+        self.mark: Mark = (int(ms), int(seq or 0), index)
+        self.replayed = replayed
+        """Read again (claimed, or re-read after a restart): may have been handled before."""
+        self.in_order = True
+        """Handled in its agent's turn order (not a reentrant call or a concurrent handler):
+        only then does it move the agent's watermark."""
 
 
 class _Mailbox:
@@ -122,6 +152,9 @@ class Host:
         self.agents: dict[AgentId, Agent] = {}
         self._activating: dict[AgentId, asyncio.Future[Agent]] = {}
         self._saved: dict[AgentId, str] = {}
+        self._marks: dict[AgentId, Mark] = {}
+        """Last handled message per agent (also in ``{p}:seen:{type}``): replays below it are
+        skipped, so a crash re-delivers only the messages whose mark was not yet written."""
         self._mailboxes: dict[AgentId, _Mailbox] = {}
         self._tokens: dict[str, CancellationToken] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -176,6 +209,7 @@ class Host:
                     continue
                 agent = self.agents.pop(agent_id)
                 self._saved.pop(agent_id, None)
+                self._marks.pop(agent_id, None)
                 try:
                     await agent.close()
                 except Exception:
@@ -231,14 +265,15 @@ class Host:
             owned = self.table.by_stream.get(stream)
             if owned is None or owned.draining:
                 continue  # lost meanwhile: the entries stay pending for the next owner
-            if owned.cursor != ">":
+            replayed = owned.cursor != ">"
+            if replayed:
                 if not entries:
                     owned.cursor = ">"
                     continue
                 owned.cursor = entries[-1][0].decode()
             for entry_id, fields in entries:
                 owned.last_read = entry_id
-                self._dispatch(owned, entry_id, fields)
+                self._dispatch(owned, entry_id, fields, replayed)
 
     def _on_control(self, control: str, entries: list[Any]) -> None:
         for entry_id, fields in entries:
@@ -250,11 +285,13 @@ class Host:
             if header.get("kind") == WAKE and header.get("id") == "rebalance":
                 self.on_rebalance()
 
-    def _dispatch(self, part: PartitionState, entry_id: bytes, fields: Any) -> None:
+    def _dispatch(
+        self, part: PartitionState, entry_id: bytes, fields: Any, replayed: bool = False
+    ) -> None:
         if entry_id in part.inflight:
             return  # re-read of an entry still in hand
         deliveries: list[tuple[AgentId, Delivery]] = []
-        for raw, data in entry_messages(fields) if fields else []:
+        for index, (raw, data) in enumerate(entry_messages(fields) if fields else []):
             try:
                 header = load_header(raw)
             except (ValueError, TypeError) as exc:
@@ -265,7 +302,7 @@ class Host:
                 if token is not None:
                     token.cancel()
                 continue
-            delivery = Delivery(part, entry_id, header, data)
+            delivery = Delivery(part, entry_id, header, data, index, replayed)
             try:
                 agent_id = AgentId.from_str(header.get("to", ""))
             except ValueError as exc:
@@ -281,6 +318,7 @@ class Host:
         for agent_id, delivery in deliveries:
             chain = delivery.header.get("chain")
             if isinstance(chain, list) and str(agent_id) in chain:
+                delivery.in_order = False
                 self._spawn(self._handle(agent_id, delivery))
                 continue
             box = self._mailboxes.get(agent_id)
@@ -307,6 +345,7 @@ class Host:
                     except Exception:
                         agent = None  # _handle reports the error to the caller
                 if agent is not None and getattr(type(agent), "concurrent_handling", False):
+                    delivery.in_order = False
                     self._spawn(self._handle(agent_id, delivery))
                 else:
                     await self._handle(agent_id, delivery)
@@ -323,6 +362,9 @@ class Host:
         reply: tuple[str, str, bytes] | None = None
         error: BaseException | None = None
         agent: Agent | None = None
+        if delivery.replayed and await self._handled_before(agent_id, delivery):
+            await self._finish(delivery, [])
+            return
         try:
             agent = await self.get_agent(agent_id)
             if kind == RPC or kind == EVENT:
@@ -363,19 +405,46 @@ class Host:
         answer = self._reply_command(delivery, reply, error)
         if answer is not None:
             commands.append(answer)
+        if delivery.in_order:
+            self._marks[agent_id] = delivery.mark
+            await self._finish(delivery, commands, agent_id)
+        else:
+            await self._finish(delivery, commands)
+
+    async def _finish(
+        self, delivery: Delivery, commands: list[tuple[Any, ...]], agent_id: AgentId | None = None
+    ) -> None:
+        """Send the commands of a handled message, its watermark and (last one) the ack."""
         part = delivery.part
         last = part.inflight.get(delivery.entry_id, 1) <= 1  # the entry's last message
+        seen = None
+        if agent_id is not None:
+            ms, seq, index = delivery.mark
+            seen = (self._keys.seen(agent_id.type), agent_id.key, f"{ms}-{seq}:{index}")
         sent = None
         if self.inflight == 1 and last:  # nothing else waits: send from here, not the writer
-            sent = await self._outbox.send_now(
-                *commands, ("XACK", part.stream, GROUP, delivery.entry_id)
-            )
+            tail = [("HSET", *seen)] if seen is not None else []
+            ack = ("XACK", part.stream, GROUP, delivery.entry_id)
+            sent = await self._outbox.send_now(*commands, *tail, ack)
         if sent is None:
             for command in commands:
                 self._outbox.push(*command)
+            if seen is not None:
+                self._outbox.mark(*seen)
             if last:
                 self._outbox.ack(part.stream, delivery.entry_id)
         self._release_inflight(delivery)
+
+    async def _handled_before(self, agent_id: AgentId, delivery: Delivery) -> bool:
+        """Whether the agent's watermark shows this (replayed) message already handled."""
+        mark = self._marks.get(agent_id)
+        if mark is None:
+            raw = await self._outbox.call("HGET", self._keys.seen(agent_id.type), agent_id.key)
+            mark = parse_mark(raw) if raw is not None else None
+            if mark is None:
+                return False
+            self._marks[agent_id] = mark
+        return delivery.mark <= mark
 
     async def _deliver(
         self, agent: Agent, agent_id: AgentId, delivery: Delivery

@@ -55,6 +55,7 @@ class Outbox:
         self._backoff_cap = backoff_cap
         self._ops: list[_Op] = []
         self._acks: dict[str, list[Any]] = {}
+        self._marks: dict[str, dict[str, str]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -76,6 +77,16 @@ class Outbox:
             self._acks[stream] = [entry_id]
         else:
             ids.append(entry_id)
+        self._wake.set()
+
+    def mark(self, key: str, field: str, value: str) -> None:
+        """Queue ``HSET key field value``; a batch sends one HSET per key (last value wins),
+        after its other commands and before its acks."""
+        fields = self._marks.get(key)
+        if fields is None:
+            self._marks[key] = {field: value}
+        else:
+            fields[field] = value
         self._wake.set()
 
     def call(self, *args: Any) -> asyncio.Future[Any]:
@@ -117,11 +128,16 @@ class Outbox:
         while not self._closing:
             await self._wake.wait()
             self._wake.clear()
-            while (self._ops or self._acks) and not self._busy:
+            while (self._ops or self._acks or self._marks) and not self._busy:
                 self._busy = True
                 try:
                     batch = self._ops[: self._max_batch]
                     del self._ops[: self._max_batch]
+                    if self._marks:
+                        marks, self._marks = self._marks, {}
+                        for key, values in marks.items():
+                            flat = [x for pair in values.items() for x in pair]
+                            batch.append((("HSET", key, *flat), None))
                     if self._acks:
                         acks, self._acks = self._acks, {}
                         batch += [(("XACK", s, GROUP, *ids), None) for s, ids in acks.items()]
@@ -136,14 +152,16 @@ class Outbox:
         Returns the results (errors as exception objects), or None when the outbox is busy:
         then the caller queues the commands instead. Order with queued commands is kept.
         """
-        if self._busy or self._ops or self._acks or self._task is None or self._closing:
+        if self._busy or self._ops or self._acks or self._marks or not self._task:
+            return None
+        if self._closing:
             return None
         self._busy = True
         try:
             return await self._execute(list(commands))
         finally:
             self._busy = False
-            if self._ops or self._acks:
+            if self._ops or self._acks or self._marks:
                 self._wake.set()
 
     async def _execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:

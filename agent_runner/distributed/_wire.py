@@ -126,6 +126,10 @@ class Keys:
         """Counter incremented on every subscription change."""
         return f"{self.prefix}:subs:version"
 
+    def seen(self, agent_type: str) -> str:
+        """Hash: agent key -> position of its last handled message (``ms-seq:index``)."""
+        return f"{self.prefix}:seen:{agent_type}"
+
     def state(self, agent_type: str) -> str:
         """Hash: agent key -> the agent's last saved state (JSON)."""
         return f"{self.prefix}:state:{agent_type}"

@@ -14,7 +14,7 @@ from pathlib import Path
 import redis.asyncio as redis
 
 REPO = Path(__file__).resolve().parents[2]
-FAST = ("--heartbeat-interval", "0.1", "--heartbeat-ttl", "0.6", "--claim-min-idle", "0.2")
+FAST = ("--heartbeat-interval", "0.1", "--heartbeat-ttl", "1.0", "--claim-min-idle", "0.3")
 
 
 class Workers:
