@@ -465,6 +465,10 @@ class DiscordConnector(BaseConnector):
         if task is not None:
             task.cancel()
 
+    async def complete(self, message: Message) -> None:
+        """The runner handled ``message`` (replies sent, or none): stop showing typing."""
+        self._stop_typing(message.id)
+
     # -- output ----------------------------------------------------------------------
     async def send(self, request: Message, response: Reply) -> None:
         """Send ``response`` as a reply to ``request``, split into 2,000-character parts.

@@ -257,3 +257,29 @@ async def test_a_channel_the_bot_may_not_post_in_fails_the_reply_and_the_bot_goe
         await fake.wait_for_messages(fake.channel_id, 1)
     assert fake.messages_in(muted.id) == []
     assert [m.content for m in replies_to(fake, asked)] == ["echo: and here?"]
+
+
+async def test_typing_stops_when_the_agent_answers_nothing(fake: FakeDiscord) -> None:
+    handled = asyncio.Event()
+
+    async def silent(message: Message, context: AgentContext) -> None:
+        await fake.wait_typing(fake.channel_id)  # typing shows while the agent works
+        handled.set()
+
+    discord = connector_for(fake)
+    runtime = AgentRuntime([discord], [discord], silent, store=MemoryStore(), handle_signals=False)
+    task = asyncio.ensure_future(runtime.run())
+    try:
+        await runtime.wait_started()
+        await fake.wait_ready(1)
+        await fake.post_user_message(fake.channel_id, "say nothing", mention_bot=True)
+        await asyncio.wait_for(handled.wait(), 5)
+        for _ in range(500):  # the runner's complete() hook stops typing, no reply needed
+            if not discord._typing_tasks:
+                break
+            await asyncio.sleep(0.01)
+        assert not discord._typing_tasks
+        assert fake.messages_in(fake.channel_id) == []
+    finally:
+        await runtime.stop()
+        await task
