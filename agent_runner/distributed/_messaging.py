@@ -1,0 +1,308 @@
+"""The caller side of the distributed runtime: RPCs, publishes and their replies.
+
+An RPC is an ``XADD`` of a ``rpc`` entry to the recipient's partition stream; its reply comes
+back on this runtime's own reply stream, read with one blocking ``XREAD`` loop. A publish
+writes one ``event`` entry per subscriber, checked against the subscription version in one
+Lua script. See docs/distributed.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import redis.asyncio as redis
+
+from agent_runner.core import (
+    AgentId,
+    CancellationToken,
+    DropMessage,
+    InterventionHandler,
+    MessageContext,
+    TopicId,
+)
+from agent_runner.distributed._codec import PayloadCodec
+from agent_runner.distributed._errors import remote_exception
+from agent_runner.distributed._host import CALL_CHAIN
+from agent_runner.distributed._options import Options
+from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
+from agent_runner.distributed._registry import backoff_delay
+from agent_runner.distributed._rpc import Call, PendingCalls
+from agent_runner.distributed._subscriptions import PUBLISH_SCRIPT, SubscriptionTable
+from agent_runner.distributed._wire import (
+    CANCEL,
+    ERROR,
+    EVENT,
+    PROTOCOL_VERSION,
+    REPLY,
+    RPC,
+    Header,
+    Keys,
+    dump_header,
+    entry_messages,
+    load_header,
+    partition_of,
+    stream_entries,
+)
+from agent_runner.errors import CoreError, MessageDroppedException, UndeliverableException
+
+logger = logging.getLogger("agent_runner.distributed._runtime")
+
+
+def _dropped(value: Any) -> bool:
+    return value is DropMessage or isinstance(value, DropMessage)
+
+
+class Messaging:
+    """Sending, publishing and reply handling of :class:`DistributedAgentRuntime`."""
+
+    _client: redis.Redis
+    _options: Options
+    _keys: Keys
+    _codec: PayloadCodec
+    _outbox: Outbox
+    _pending: PendingCalls
+    _subscriptions: SubscriptionTable
+    _interventions: Sequence[InterventionHandler]
+    _counts: dict[str, int]
+    _reply_stream: str
+    _reply_last: Any
+    _closing: bool
+    _closed: bool
+
+    def _ensure_client(self) -> None:
+        raise NotImplementedError
+
+    async def _count_of(self, agent_type: str) -> int | None:
+        count = self._counts.get(agent_type)
+        if count is None:
+            raw = await self._outbox.call("HGET", self._keys.types, agent_type)
+            if raw is None:
+                return None
+            count = self._counts[agent_type] = int(raw)
+        return count
+
+    # -- messaging -------------------------------------------------------------------
+    async def send_message(
+        self,
+        message: Any,
+        recipient: AgentId,
+        *,
+        sender: AgentId | None = None,
+        cancellation_token: CancellationToken | None = None,
+        message_id: str | None = None,
+    ) -> Any:
+        """Send an RPC and return the reply (see MessageRuntime.send_message).
+
+        Raises the handler's error as a :class:`RemoteError` (also an instance of the
+        original class when it is a built-in or agent-runner error), or RPCTimeoutError.
+        """
+        self._ensure_client()
+        token = cancellation_token or CancellationToken()
+        message_id = message_id or str(uuid.uuid4())
+        for handler in self._interventions:
+            ctx = MessageContext(sender, None, True, token, message_id)
+            changed = await handler.on_send(message, message_context=ctx, recipient=recipient)
+            if _dropped(changed):
+                raise MessageDroppedException(
+                    f"an intervention handler dropped the message to {recipient}"
+                )
+            message = message if changed is None else changed
+        type_name, content_type, data = self._codec.encode(message)
+        header: Header = {"kind": RPC, "type": type_name, "ct": content_type}
+        result = await self._request(header, recipient, data, sender, token, message_id)
+        for handler in self._interventions:
+            changed = await handler.on_response(result, sender=recipient, recipient=sender)
+            if _dropped(changed):
+                raise MessageDroppedException(
+                    f"an intervention handler dropped the reply of {recipient}"
+                )
+            result = result if changed is None else changed
+        return result
+
+    async def _request(
+        self,
+        header: Header,
+        recipient: AgentId,
+        data: bytes,
+        sender: AgentId | None,
+        token: CancellationToken,
+        message_id: str,
+    ) -> Any:
+        count = self._counts.get(recipient.type) or await self._count_of(recipient.type)
+        if count is None:
+            raise UndeliverableException(f"Recipient not found: no agent type {recipient.type!r}")
+        stream = self._keys.inbox(recipient.type, partition_of(recipient.key, count))
+        rid = self._pending.new_rid()
+        header["v"] = PROTOCOL_VERSION
+        header["id"] = message_id
+        header["rid"] = rid
+        header["to"] = str(recipient)
+        header["sender"] = None if sender is None else str(sender)
+        header["reply_to"] = self._reply_stream
+        chain = CALL_CHAIN.get()
+        if chain:
+            header["chain"] = list(chain)
+        call = self._pending.add(rid, str(recipient), stream, self._options.rpc_timeout)
+        token.link_future(call.future)
+        command = ("XADD", stream, "*", "h", dump_header(header), "d", data)
+        try:
+            sent = await self._outbox.send_now(command)
+        except TRANSIENT_ERRORS:
+            self._pending.pop(rid)
+            raise
+        if sent is None:
+            written = self._outbox.call(*command)
+            written.add_done_callback(lambda f: self._on_written(rid, f))
+        elif isinstance(sent[0], Exception):
+            self._pending.pop(rid)
+            raise sent[0]
+        return await call.future
+
+    def _on_written(self, rid: str, written: asyncio.Future[Any]) -> None:
+        if written.cancelled() or written.exception() is None:
+            return
+        call = self._pending.pop(rid)
+        if call is not None and not call.future.done():
+            call.future.set_exception(written.exception())  # type: ignore[arg-type]
+
+    def _abandon(self, call: Call) -> None:
+        """A call timed out or was cancelled: tell the handler (its token is cancelled)."""
+        header: Header = {
+            "v": PROTOCOL_VERSION,
+            "kind": CANCEL,
+            "rid": call.rid,
+            "to": call.recipient,
+        }
+        if not self._closed:
+            self._outbox.push("XADD", call.stream, "*", "h", dump_header(header), "d", b"")
+
+    async def publish_message(
+        self,
+        message: Any,
+        topic_id: TopicId,
+        *,
+        sender: AgentId | None = None,
+        cancellation_token: CancellationToken | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        """Publish to every subscriber of ``topic_id``; returns once durably queued."""
+        self._ensure_client()
+        token = cancellation_token or CancellationToken()
+        message_id = message_id or str(uuid.uuid4())
+        for handler in self._interventions:
+            ctx = MessageContext(sender, topic_id, False, token, message_id)
+            changed = await handler.on_publish(message, message_context=ctx)
+            if _dropped(changed):
+                return
+            message = message if changed is None else changed
+        type_name, content_type, data = self._codec.encode(message)
+        base: Header = {
+            "v": PROTOCOL_VERSION,
+            "kind": EVENT,
+            "id": message_id,
+            "sender": None if sender is None else str(sender),
+            "topic": [topic_id.type, topic_id.source],
+            "type": type_name,
+            "ct": content_type,
+        }
+        subs = self._subscriptions
+        for _ in range(8):
+            if subs.version is None:
+                await subs.load()
+            version = subs.version
+            streams: list[str] = []
+            headers: list[bytes] = []
+            for agent_id in subs.recipients(topic_id):
+                if agent_id == sender:
+                    continue
+                count = await self._count_of(agent_id.type)
+                if count is None:
+                    logger.warning(
+                        "publish on %s: no agent type %r registered", topic_id, agent_id.type
+                    )
+                    continue
+                streams.append(self._keys.inbox(agent_id.type, partition_of(agent_id.key, count)))
+                base["to"] = str(agent_id)
+                headers.append(dump_header(base))
+            written = await self._outbox.call(
+                "EVAL",
+                PUBLISH_SCRIPT,
+                1 + len(streams),
+                self._keys.subscriptions_version,
+                *streams,
+                version,
+                data,
+                *headers,
+            )
+            if written != -1:
+                return
+            subs.version = None
+        raise CoreError(f"publish on {topic_id}: subscriptions kept changing")
+
+    # -- replies ---------------------------------------------------------------------
+    async def _reply_loop(self) -> None:
+        stream = self._reply_stream
+        last: Any = "0-0"
+        attempt = 0
+        unread = 0
+        block = self._options.block_ms
+        while not self._closing:
+            try:
+                response = await self._client.xread({stream: last}, count=1000, block=block)
+                attempt = 0
+            except TRANSIENT_ERRORS as exc:
+                delay = backoff_delay(attempt, base=0.05, cap=2.0, jitter=random.random())
+                attempt += 1
+                logger.warning("replies: redis unavailable (%r), retry in %.2fs", exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            entries = [e for _, batch in stream_entries(response) for e in batch]
+            for entry_id, fields in entries:
+                last = entry_id
+                try:
+                    self._on_reply(fields)
+                except Exception:
+                    logger.exception("replies: bad entry %s dropped", entry_id)
+            unread += len(entries)
+            self._reply_last = last
+            if unread >= 1000:
+                # Trim what was read; not after every batch, so a sequential caller's next
+                # request never waits behind a trim.
+                self._outbox.push("XTRIM", stream, "MINID", "~", last)
+                unread = 0
+
+    def _on_reply(self, fields: Mapping[bytes, bytes]) -> None:
+        for raw, data in entry_messages(fields):
+            try:
+                self._on_one_reply(load_header(raw), data)
+            except (ValueError, TypeError, KeyError) as exc:
+                logger.error("replies: malformed reply dropped: %s", exc)
+
+    def _on_one_reply(self, header: Header, data: bytes) -> None:
+        call = self._pending.pop(header.get("rid", ""))
+        if call is None or call.future.done():
+            return
+        kind = header["kind"]
+        if kind == REPLY:
+            try:
+                value = self._codec.decode(header.get("type", "null"), header.get("ct", ""), data)
+            except CoreError as exc:
+                call.future.set_exception(exc)
+                return
+            call.future.set_result(value)
+        elif kind == ERROR:
+            info = header.get("error") or {"type": "Exception", "module": "", "message": ""}
+            call.future.set_exception(
+                remote_exception(
+                    remote_type=str(info.get("type", "Exception")),
+                    remote_module=str(info.get("module", "")),
+                    remote_message=str(info.get("message", "")),
+                    recipient=call.recipient,
+                    worker=str(header.get("worker", "?")),
+                )
+            )
