@@ -50,7 +50,7 @@ class RunnerSettings(BaseSettings):
         llm_api_key: the endpoint's key (never logged; ``SecretStr``).
     """
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_ignore_empty=True)
 
     data_dir: Path = Field(
         default=Path("./data"), validation_alias=AliasChoices("AGENT_RUNNER_DATA_DIR", "data_dir")

@@ -34,7 +34,7 @@ class DiscordSettings(BaseSettings):
         (1, 2)
     """
 
-    model_config = SettingsConfigDict(env_prefix="DISCORD_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="DISCORD_", extra="ignore", env_ignore_empty=True)
 
     token: SecretStr | None = None
     api_base: str | None = None

@@ -28,7 +28,7 @@ class XSettings(BaseSettings):
         dry_run: ``X_DRY_RUN``, log tweets instead of posting them.
     """
 
-    model_config = SettingsConfigDict(env_prefix="X_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="X_", extra="ignore", env_ignore_empty=True)
 
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None

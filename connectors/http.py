@@ -78,7 +78,7 @@ logger = logging.getLogger("connectors.http")
 class HTTPSettings(BaseSettings):
     """The HTTP connector's settings, from ``HTTP_*`` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="HTTP_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HTTP_", extra="ignore", env_ignore_empty=True)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)

@@ -30,7 +30,9 @@ class LLMSettings(BaseSettings):
     """The ``LLM_*`` variables (and ``OPENAI_API_KEY``), read from the environment (the CLI
     loads ``.env`` into it)."""
 
-    model_config = SettingsConfigDict(env_prefix="LLM_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="LLM_", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     base_url: str | None = None
     api_key: SecretStr | None = Field(

@@ -1,0 +1,60 @@
+"""``.env.example`` lists every setting, and a copy of it as ``.env`` starts cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dotenv import dotenv_values
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
+
+from agent_runner.llm import agent_from_env
+from agent_runner.llm._env import LLMSettings
+from agent_runner.settings import RunnerSettings
+from connectors._discord_settings import DiscordSettings
+from connectors._x_settings import XSettings
+from connectors.http import HTTPSettings
+
+EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
+SETTINGS: list[type[BaseSettings]] = [
+    RunnerSettings,
+    LLMSettings,
+    HTTPSettings,
+    DiscordSettings,
+    XSettings,
+]
+
+
+def variables(cls: type[BaseSettings]) -> set[str]:
+    """The environment variable each field of a settings class is read from (its first name)."""
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    names = set()
+    for name, field in cls.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            first = alias.choices[0]
+            names.add(str(first).upper())
+        elif isinstance(alias, str):
+            names.add(alias.upper())
+        else:
+            names.add((prefix + name).upper())
+    return names
+
+
+@pytest.mark.parametrize("cls", SETTINGS, ids=lambda c: c.__name__)
+def test_every_setting_is_listed_in_env_example(cls: type[BaseSettings]) -> None:
+    listed = set(dotenv_values(EXAMPLE))
+    missing = variables(cls) - listed
+    assert not missing, f".env.example lacks {sorted(missing)}"
+
+
+def test_a_copy_of_env_example_as_env_starts_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = dotenv_values(EXAMPLE)
+    for key, value in values.items():
+        monkeypatch.setenv(key, value or "")
+    for cls in SETTINGS:
+        cls()  # empty values count as unset, never as invalid
+    assert agent_from_env(system_prompt="hi") is None  # no model configured: the offline agent
+    assert XSettings().daily_post_cap is None
+    assert HTTPSettings().auth_token is None
