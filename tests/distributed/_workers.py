@@ -44,6 +44,8 @@ class Workers:
             **os.environ,
             "REDIS_URL": self.redis_url,
             "TEST_RECORD_KEY": f"{self.prefix}:rec" if self.record else "",
+            "TEST_PREFIX": self.prefix,
+            "WORKER_NAME": worker_id,
             "PYTHONPATH": str(REPO),
         }
         with log.open("wb") as out:
