@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["bench_core.py", "bench_runner.py", "bench_http.py", "bench_distributed.py"]
+ORDER = [
+    "bench_core.py",
+    "bench_runner.py",
+    "bench_http.py",
+    "bench_distributed.py",
+    "bench_discord.py",
+    "bench_llm.py",
+]
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""Benchmark the LLM layer's own overhead (not the model's): ``python -m tests.llm.bench_llm``.
+"""Benchmark the LLM layer's own overhead (not the model's): ``python bench/bench_llm.py``.
 
 1. OpenAIClient.complete vs the raw ``openai`` SDK call it wraps, against the local server.
 2. A tool call (validate JSON arguments, run, encode the result): ours vs autogen-core's
@@ -15,8 +15,11 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
-from agent_runner.llm import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.llm
+
+from agent_runner.llm import (  # noqa: E402
     ChatMessage,
     LLMAgent,
     OpenAIClient,
@@ -24,8 +27,8 @@ from agent_runner.llm import (
     Tool,
     ToolCall,
 )
-from tests.llm.openai_server import OpenAIServer, text
-from tests.llm.support import make_context, message
+from tests.llm.openai_server import OpenAIServer, text  # noqa: E402
+from tests.llm.support import make_context, message  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 
