@@ -78,6 +78,19 @@ class TurnResult(BaseModel):
     outcome: Outcome = "ok"
 
 
+async def _remember(memory: ConversationMemory, message: Message, replies: list[Reply]) -> None:
+    """Append the turn to memory, once: a message handled again after a crash (at least once
+    delivery) finds its turn already there and adds nothing."""
+    key = message.key
+    if any(item.message_key == key for item in memory.messages):
+        return
+    name = message.author.name or message.author.id
+    await memory.add("user", message.text, name=name, message_key=key)
+    for reply in replies:
+        if reply.text:
+            await memory.add("assistant", reply.text, message_key=key)
+
+
 class _KeyedLogger(logging.LoggerAdapter[logging.Logger]):
     """Prefixes every line with the message key: ``[discord:123] looked up the weather``."""
 
@@ -99,7 +112,9 @@ class _NoMemory:
     def messages(self) -> Sequence[MemoryItem]:
         return ()
 
-    async def add(self, role: Role, text: str, *, name: str | None = None) -> None:
+    async def add(
+        self, role: Role, text: str, *, name: str | None = None, message_key: str | None = None
+    ) -> None:
         return None
 
 
@@ -192,10 +207,7 @@ class TurnHandler:
             _log.exception("the agent raised on %s", key)
             return self._reply(self.error_reply, "error")
         try:
-            await memory.add("user", message.text, name=message.author.name or message.author.id)
-            for reply in replies:
-                if reply.text:
-                    await memory.add("assistant", reply.text)
+            await _remember(memory, message, replies)
         except Exception:  # a memory write failing must not lose the replies
             _log.exception("saving the turn of %s to memory failed", key)
         return TurnResult(replies=replies)

@@ -63,7 +63,11 @@ class ConversationMemory(Protocol):
     @property
     def messages(self) -> Sequence[MemoryItem]: ...
 
-    async def add(self, role: Role, text: str, *, name: str | None = None) -> None: ...
+    async def add(
+        self, role: Role, text: str, *, name: str | None = None, message_key: str | None = None
+    ) -> None:
+        """Remember a turn; ``message_key`` ties it to the message it belongs to."""
+        ...
 
 
 @runtime_checkable

@@ -29,7 +29,9 @@ class ListMemory:
     def messages(self) -> Sequence[MemoryItem]:
         return tuple(self.items)
 
-    async def add(self, role: Role, text: str, *, name: str | None = None) -> None:
+    async def add(
+        self, role: Role, text: str, *, name: str | None = None, message_key: str | None = None
+    ) -> None:
         self.items.append(MemoryItem(role=role, text=text, name=name))
 
 
