@@ -146,6 +146,9 @@ def configure_logging(level: str | int = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger().setLevel(level)
+    # APScheduler logs every job added and every run at INFO; ours logs what matters.
+    quiet = logging.DEBUG if logging.getLogger().level <= logging.DEBUG else logging.WARNING
+    logging.getLogger("apscheduler").setLevel(quiet)
 
 
 __all__ = [
