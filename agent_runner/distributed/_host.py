@@ -274,6 +274,9 @@ class Host:
             for entry_id, fields in entries:
                 owned.last_read = entry_id
                 self._dispatch(owned, entry_id, fields, replayed)
+        # Let the handlers just started run (and send their replies) before the next read
+        # goes out: a reply then never waits behind that read's write.
+        await asyncio.sleep(0)
 
     def _on_control(self, control: str, entries: list[Any]) -> None:
         for entry_id, fields in entries:
@@ -418,7 +421,8 @@ class Host:
         part = delivery.part
         last = part.inflight.get(delivery.entry_id, 1) <= 1  # the entry's last message
         seen = None
-        if agent_id is not None:
+        if agent_id is not None and not last:
+            # Only an entry acked later can be read again with this message in it.
             ms, seq, index = delivery.mark
             seen = (self._keys.seen(agent_id.type), agent_id.key, f"{ms}-{seq}:{index}")
         sent = None

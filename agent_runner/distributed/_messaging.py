@@ -268,6 +268,8 @@ class Messaging:
                     self._on_reply(fields)
                 except Exception:
                     logger.exception("replies: bad entry %s dropped", entry_id)
+            if entries:
+                await asyncio.sleep(0)  # resumed callers send their next request first
             unread += len(entries)
             self._reply_last = last
             if unread >= 1000:
