@@ -15,7 +15,7 @@ import json
 import logging
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 
@@ -34,6 +34,7 @@ from agent_runner.core import (
 )
 from agent_runner.distributed._claim import ensure_group
 from agent_runner.distributed._codec import PayloadCodec
+from agent_runner.distributed._eager import start_eagerly
 from agent_runner.distributed._options import Options
 from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
 from agent_runner.distributed._partitions import PartitionState, PartitionTable
@@ -274,9 +275,6 @@ class Host:
             for entry_id, fields in entries:
                 owned.last_read = entry_id
                 self._dispatch(owned, entry_id, fields, replayed)
-        # Let the handlers just started run (and send their replies) before the next read
-        # goes out: a reply then never waits behind that read's write.
-        await asyncio.sleep(0)
 
     def _on_control(self, control: str, entries: list[Any]) -> None:
         for entry_id, fields in entries:
@@ -332,10 +330,16 @@ class Host:
                 box.running = True
                 self._spawn(self._drain(agent_id, box))
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Start a handler at once; it becomes a task only if it has to wait."""
+        try:
+            task = start_eagerly(coro)
+        except Exception:
+            logger.exception("worker %s: handler failed to start", self.worker_id)
+            return
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _drain(self, agent_id: AgentId, box: _Mailbox) -> None:
         try:
