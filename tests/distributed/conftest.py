@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio as redis
@@ -46,3 +47,19 @@ async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
             await client.delete(*keys)
     finally:
         await client.aclose()
+
+
+_PURE = {"test_wire.py", "test_eager.py", "test_worker_cli.py"}
+_SLOW = {"test_sigkill_with_10000_in_flight"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark this folder's tests ``redis`` (all but the pure ones) and the long one ``slow``."""
+    here = Path(__file__).parent
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.parent != here or path.name in _PURE:
+            continue
+        item.add_marker(pytest.mark.redis)
+        if item.name in _SLOW:
+            item.add_marker(pytest.mark.slow)
