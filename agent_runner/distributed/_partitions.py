@@ -26,7 +26,16 @@ logger = logging.getLogger(__name__)
 class PartitionState:
     """One owned partition."""
 
-    __slots__ = ("cursor", "draining", "inflight", "key", "last_read", "ready", "stream")
+    __slots__ = (
+        "cursor",
+        "draining",
+        "draining_since",
+        "inflight",
+        "key",
+        "last_read",
+        "ready",
+        "stream",
+    )
 
     def __init__(self, key: Partition, stream: str) -> None:
         self.key = key
@@ -36,6 +45,7 @@ class PartitionState:
         self.inflight: dict[bytes, int] = {}
         """Entries being handled -> how many of their messages are not finished."""
         self.draining = False
+        self.draining_since = 0.0
         self.ready = False
         """True once no other consumer holds pending entries of this partition."""
         self.last_read: bytes | None = None
@@ -105,10 +115,21 @@ class PartitionTable:
             await self._drop(lost)
 
         release: set[Partition] = set()
+        now = time.monotonic()
         for key, part in self.parts.items():
             if key not in desired:
-                part.draining = True
+                if not part.draining:
+                    part.draining, part.draining_since = True, now
                 if not part.inflight:
+                    release.add(key)
+                elif now - part.draining_since > options.shutdown_grace:
+                    logger.warning(
+                        "worker %s: %s still has %d entries in hand after %.0fs; released",
+                        self.me,
+                        key,
+                        len(part.inflight),
+                        options.shutdown_grace,
+                    )
                     release.add(key)
         if release:
             await self._drop(release)
