@@ -242,9 +242,10 @@ class Host:
             self._capacity.clear()
             await self._capacity.wait()
             return
-        streams: dict[str, str] = {control: ">"}
+        # bytes keys and ids: redis-py packs them without encoding (17+ streams per read)
+        streams: dict[bytes, bytes | str] = {control_b: b">"}
         for part in self.table.readable():
-            streams[part.stream] = part.cursor
+            streams[part.stream_b] = b">" if part.cursor == ">" else part.cursor
         try:
             response = await cast(Any, read_client).xreadgroup(
                 GROUP,
@@ -257,7 +258,7 @@ class Host:
             if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
                 raise
             for name in streams:  # Redis lost them (restarted without persistence)
-                await ensure_group(self._client, name, "$" if name == control else "0")
+                await ensure_group(self._client, name.decode(), "$" if name == control_b else "0")
             return
         for stream, entries in stream_entries(response):
             if stream == control_b:

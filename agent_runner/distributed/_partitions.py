@@ -35,11 +35,13 @@ class PartitionState:
         "last_read",
         "ready",
         "stream",
+        "stream_b",
     )
 
     def __init__(self, key: Partition, stream: str) -> None:
         self.key = key
         self.stream = stream
+        self.stream_b = stream.encode()
         self.cursor = "0-0"
         """Read position: an entry id while re-reading our pending entries, then ``>``."""
         self.inflight: dict[bytes, int] = {}
@@ -143,7 +145,7 @@ class PartitionTable:
             for key in got:
                 part = PartitionState(key, self._keys.inbox(*key))
                 self.parts[key] = part
-                self.by_stream[part.stream.encode()] = part
+                self.by_stream[part.stream_b] = part
         for part in self.parts.values():
             if not part.ready and not part.draining:
                 await ensure_group(self._client, part.stream)
@@ -178,7 +180,7 @@ class PartitionTable:
         for key in keys:
             part = self.parts.pop(key, None)
             if part is not None:
-                self.by_stream.pop(part.stream.encode(), None)
+                self.by_stream.pop(part.stream_b, None)
         await self._on_released(keys)
 
     async def release_all(self) -> None:
