@@ -21,7 +21,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from agent_runner._backoff import retry_wait
+from agent_runner.backoff import retry_wait
 from agent_runner.connector import AgentOutput
 from agent_runner.errors import DeliveryError, RateLimitedError
 from agent_runner.message import Message, Reply

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from agent_runner._backoff import backoff_delay
+from agent_runner.backoff import backoff_delay
 from agent_runner.connector import AgentInput, Sink
 from agent_runner.core import MessageRuntime
 

@@ -2,16 +2,17 @@
 
 Pure functions, so the schedule is tested with numbers: :func:`backoff_delay` is capped
 exponential backoff with full jitter (the random source is injected), and
-:func:`parse_retry_after` reads both forms of the ``Retry-After`` header.
+:func:`parse_retry_after` (from :mod:`agent_runner.backoff`) reads both forms of the
+``Retry-After`` header.
 """
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+
+from agent_runner.backoff import backoff_delay as _capped_delay
+from agent_runner.backoff import parse_retry_after
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 """Statuses worth retrying: the receiver is overloaded, rate limiting or failed transiently."""
@@ -35,35 +36,8 @@ def backoff_delay(
     """
     if attempt < 0:
         raise ValueError("attempt must be >= 0")
-    ceiling = cap if attempt >= 64 else min(cap, base * (2.0**attempt))
+    ceiling = _capped_delay(attempt + 1, base=base, cap=cap)
     return max(0.0, ceiling * min(1.0, max(0.0, rand())))
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date).
-
-    Returns None when the header is absent or unreadable; never negative.
-
-    Example:
-        >>> parse_retry_after("2.5")
-        2.5
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
 
 
 def retry_wait(

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from agent_runner._backoff import backoff_delay
+from agent_runner.backoff import backoff_delay
 
 RESET_MARGIN = 1.0
 """Seconds added after a reset time before calling again (clock skew, integer resets)."""

@@ -15,6 +15,7 @@ only after its in-flight messages are handled: one key is active in one worker a
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 from collections.abc import Iterable, Sequence
@@ -22,6 +23,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from agent_runner.backoff import backoff_delay as shared_backoff_delay
 from agent_runner.distributed._wire import Keys
 
 _HEARTBEAT = """
@@ -89,12 +91,16 @@ Partition = tuple[str, int]
 
 
 def backoff_delay(attempt: int, *, base: float, cap: float, jitter: float) -> float:
-    """Capped exponential backoff: ``min(cap, base * 2**attempt)`` scaled into [50%, 100%].
+    """Capped exponential backoff: ``min(cap, base * 2**attempt)`` scaled into [50%, 100%).
 
-    ``jitter`` is a number in [0, 1] (``random.random()`` in production, fixed in tests).
+    ``attempt`` counts from 0; ``jitter`` is a number in [0, 1] (``random.random()`` in
+    production, fixed in tests). The arithmetic is :func:`agent_runner.backoff.backoff_delay`'s.
     """
-    delay: float = min(cap, base * float(2 ** min(attempt, 30)))
-    return delay * (0.5 + 0.5 * min(max(jitter, 0.0), 1.0))
+    clamped = min(max(jitter, 0.0), _BELOW_ONE)
+    return shared_backoff_delay(attempt + 1, base=base, cap=cap, jitter=clamped)
+
+
+_BELOW_ONE = math.nextafter(1.0, 0.0)
 
 
 class Registry:

@@ -11,12 +11,13 @@ wait (capped exponential backoff, or the server's ``Retry-After`` when it sends 
 
 from __future__ import annotations
 
-import email.utils
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from agent_runner._backoff import backoff_delay
+from agent_runner.backoff import backoff_delay
+from agent_runner.backoff import parse_retry_after as parse_value
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 """Statuses worth retrying besides every 5xx: request timeout, lock timeout, rate limited."""
@@ -103,13 +104,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float) -> float | None
     raw = lowered.get("retry-after")
     if not raw:
         return None
-    try:
-        when = email.utils.parsedate_to_datetime(raw.strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now)
+    return parse_value(raw, now=datetime.fromtimestamp(now, UTC))  # the HTTP-date form
 
 
 __all__ = [

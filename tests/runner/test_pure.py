@@ -9,10 +9,10 @@ import signal
 import pytest
 
 from agent_runner import Message, Reply
-from agent_runner._backoff import backoff_delay, retry_wait
 from agent_runner._delivery import route
 from agent_runner._guards import LoopGuard
 from agent_runner._signals import stop_on_signals
+from agent_runner.backoff import backoff_delay, retry_wait
 
 
 @pytest.mark.parametrize(

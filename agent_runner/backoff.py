@@ -1,4 +1,5 @@
-"""Capped exponential backoff, as pure functions (no clock, no sleeping, no randomness inside).
+"""Capped exponential backoff and ``Retry-After``, as pure functions (no sleeping, no randomness
+inside). The runner, the connectors and the model clients all retry with these.
 
 The runner retries a failing output send and restarts a crashed input with these delays::
 
@@ -10,6 +11,10 @@ function stays deterministic under test.
 """
 
 from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 
 def backoff_delay(attempt: int, *, base: float, cap: float, jitter: float | None = None) -> float:
@@ -62,4 +67,34 @@ def retry_wait(
     return max(delay, retry_after)
 
 
-__all__ = ["backoff_delay", "retry_wait"]
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date).
+
+    Returns None when the value is absent or unreadable; never negative.
+
+    Example:
+        >>> parse_retry_after("2.5")
+        2.5
+        >>> parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT",
+        ...                   now=datetime(2015, 10, 21, 7, 28, tzinfo=UTC))
+        5.0
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+__all__ = ["backoff_delay", "parse_retry_after", "retry_wait"]
