@@ -50,6 +50,8 @@ class GroupCommitter:
     Args:
         connect: opens the connection (called in the worker thread).
         max_batch: the most operations per transaction.
+        lazy_delay: the longest a lazy write waits for an awaited one to share its
+            transaction (seconds).
         name: the worker thread's name prefix.
     """
 
@@ -58,10 +60,13 @@ class GroupCommitter:
         connect: Callable[[], sqlite3.Connection],
         *,
         max_batch: int = 1024,
+        lazy_delay: float = 0.01,
         name: str = "agent-runner-sqlite",
     ) -> None:
         self._connect = connect
         self._max_batch = max_batch
+        self._lazy_delay = lazy_delay
+        self._lazy_timer: asyncio.TimerHandle | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._conn: sqlite3.Connection | None = None
         self._queue: deque[_Job] = deque()
@@ -78,13 +83,27 @@ class GroupCommitter:
             raise StoreError(f"cannot open the SQLite store: {exc}") from exc
 
     def submit(self, op: Operation, *, write: bool, wait: bool = True, name: str = "") -> Any:
-        """Queue ``op``; return a future of its result (None when ``wait`` is false)."""
+        """Queue ``op``; return a future of its result (None when ``wait`` is false).
+
+        A lazy write (``wait=False``) does not start a transaction of its own: it rides with
+        the next awaited operation, or commits after ``lazy_delay`` seconds at the latest.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] | None = loop.create_future() if wait else None
         self._queue.append(_Job(op, write, future, name))
         if self._drainer is None:
-            self._drainer = loop.create_task(self._drain())
+            if wait:
+                self._start_drain(loop)
+            elif self._lazy_timer is None:
+                self._lazy_timer = loop.call_later(self._lazy_delay, self._start_drain, loop)
         return future
+
+    def _start_drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._lazy_timer is not None:
+            self._lazy_timer.cancel()
+            self._lazy_timer = None
+        if self._drainer is None and self._queue:
+            self._drainer = loop.create_task(self._drain())
 
     async def call(self, op: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
         """Run ``op`` in its turn and return its result once its transaction committed."""
