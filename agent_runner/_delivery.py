@@ -106,16 +106,18 @@ class Deliverer:
             _log.exception("complete() of %r failed for %s", message.source, message.key)
 
     async def _deliver_one(self, message: Message, reply: Reply, key: str, name: str) -> None:
-        if not await self.store.reply_claim(key, name):
+        output = self.outputs[name]
+        needs_claim = getattr(output, "needs_claim", None)
+        claimed = needs_claim is None or needs_claim(message)
+        if claimed and not await self.store.reply_claim(key, name):
             _log.info("reply %s to %r was claimed before (already sent); skipped", key, name)
             return
-        output = self.outputs[name]
         attempt = 0
         while True:
             try:
                 await output.send(message, reply)
             except DeliveryError as exc:
-                return await self._failed(key, name, exc, attempt + 1)
+                return await self._failed(key, name, exc, attempt + 1, claimed=claimed)
             except Exception as exc:  # an output's fault must not stop the loop
                 attempt += 1
                 retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
@@ -123,7 +125,7 @@ class Deliverer:
                     attempt, base=self.base_delay, cap=self.max_delay, retry_after=retry_after
                 )
                 if attempt > self.retries or wait is None:
-                    return await self._failed(key, name, exc, attempt)
+                    return await self._failed(key, name, exc, attempt, claimed=claimed)
                 _log.warning(
                     "reply %s to %r failed (attempt %d of %d), retrying in %.2fs: %r",
                     key,
@@ -135,14 +137,19 @@ class Deliverer:
                 )
                 await asyncio.sleep(wait)
             else:
-                await self.store.reply_result(key, name, ok=True)
+                if claimed:
+                    await self.store.reply_result(key, name, ok=True)
                 return
 
-    async def _failed(self, key: str, name: str, exc: BaseException, attempts: int) -> None:
+    async def _failed(
+        self, key: str, name: str, exc: BaseException, attempts: int, *, claimed: bool
+    ) -> None:
         _log.error(
             "reply %s to %r failed after %d attempt(s); giving up: %r", key, name, attempts, exc
         )
-        await self.store.reply_result(key, name, ok=False, error=f"{type(exc).__name__}: {exc}")
+        if claimed:
+            error = f"{type(exc).__name__}: {exc}"
+            await self.store.reply_result(key, name, ok=False, error=error)
 
 
 __all__ = ["Deliverer", "route"]

@@ -24,6 +24,12 @@ Two optional hooks: ``bind_store(store)``, called once after the store is opened
 ``async complete(message)``, called on the message's source connector once the message is
 handled (every reply sent or given up, also when there were none): an HTTP request then
 answers with all its replies, a typing indicator stops, a cron job knows its firing is done.
+
+Before each send the runner durably claims the reply (at most once per output, across
+restarts and processes). An output whose delivery cannot repeat by its nature may say so with
+``needs_claim(request) -> bool`` returning False for that request, and the runner skips the
+claim: the HTTP connector does for answers on the live response (after a crash that
+connection is gone, and a client's retry of the same id is answered from its own cache).
 """
 
 from __future__ import annotations

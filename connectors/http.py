@@ -303,6 +303,16 @@ class HTTPConnector(BaseConnector):
         if not self._pending.reply(request.key, response):
             logger.info("reply to %s kept: its request is no longer waiting", request.key)
 
+    def needs_claim(self, request: Message) -> bool:
+        """Only callbacks need the runner's durable reply claim.
+
+        An answer on the live HTTP response cannot be sent twice: after a crash its
+        connection is gone, and a client retrying the same id is answered from the
+        idempotency cache or refused as a duplicate. A callback POST can repeat, so it is
+        claimed like any other platform reply.
+        """
+        return callback_url(request) is not None
+
     def wants_stream(self, request: Message) -> bool:
         waiter = self._pending.get(request.key)
         return waiter is not None and waiter.stream

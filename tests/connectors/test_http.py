@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from agent_runner import AgentContext, Message
-from agent_runner.store import SQLiteStore
+from agent_runner.store import MemoryStore, SQLiteStore
 from connectors._http_auth import sign
 from connectors.http import HTTPConnector
 from connectors.webhook import verify
@@ -268,7 +268,8 @@ async def test_callback_gets_the_reply_signed_with_an_idempotency_key(
 ) -> None:
     agent = Recorder()
     http = make_http(hmac_secret="k3y", auth_token="tok")
-    async with Receiver([503]) as receiver, running([http], [http], agent):
+    store = MemoryStore()
+    async with Receiver([503]) as receiver, running([http], [http], agent, store=store):
         http._callbacks._backoff_base = 0.001  # keep the retry fast
         url = f"{http.url}/v1/messages"
         body = {"id": "cb-1", "text": "call me", "callback_url": receiver.url}
@@ -286,6 +287,28 @@ async def test_callback_gets_the_reply_signed_with_an_idempotency_key(
     assert delivered.json["message"]["id"] == "cb-1"
     assert "http.callback_url" not in delivered.body.decode()
     assert [m.id for m in agent.seen] == ["cb-1"]
+    # a callback POST can repeat, so the runner claimed it: a second claim is refused
+    assert await store.reply_claim("http:cb-1#0", "http") is False
+
+
+async def test_answers_on_the_live_response_skip_the_durable_claim(
+    client: aiohttp.ClientSession,
+) -> None:
+    http = make_http()
+    store = MemoryStore()
+    agent = Recorder()
+    async with running([http], [http], agent, store=store):
+        status, answer, _ = await post(
+            client, f"{http.url}/v1/messages", {"id": "live-1", "text": "hi"}
+        )
+        assert status == 200 and answer["replies"] == [{"text": "echo: hi"}]
+        # a retry of the same id is answered from the connector's cache, not sent twice
+        status, again, _ = await post(
+            client, f"{http.url}/v1/messages", {"id": "live-1", "text": "hi"}
+        )
+        assert status == 200 and again == answer
+    assert [m.id for m in agent.seen] == ["live-1"]  # handled once, answered twice from cache
+    assert await store.reply_claim("http:live-1#0", "http") is True  # never claimed
 
 
 async def test_chat_completions_with_the_openai_client() -> None:

@@ -518,3 +518,21 @@ async def test_an_input_that_ignores_stop_is_cancelled_and_one_that_returns_is_n
     messages = [r.getMessage() for r in caplog.records]
     assert any("input 'once' finished" in m for m in messages)
     assert any("stubborn did not return after stop(); cancelled" in m for m in messages)
+
+
+class UnclaimedConnector(MemoryConnector):
+    """An output whose delivery cannot repeat (like an answer on a live HTTP response)."""
+
+    def needs_claim(self, request: Message) -> bool:
+        return request.text == "claim me"
+
+
+async def test_an_output_may_skip_the_durable_claim_per_request() -> None:
+    chat = UnclaimedConnector()
+    store = MemoryStore()
+    async with running(make([chat], [chat], echo, store=store)):
+        await chat.push("live", id="a")
+        await chat.push("claim me", id="b")
+        await chat.wait_for_replies(2)
+    assert await store.reply_claim("memory:a#0", "memory") is True  # never claimed
+    assert await store.reply_claim("memory:b#0", "memory") is False  # claimed before sending
