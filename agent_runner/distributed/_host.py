@@ -17,7 +17,7 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as redis
 from redis.exceptions import ResponseError
@@ -35,6 +35,7 @@ from agent_runner.core import (
 from agent_runner.distributed._claim import ensure_group
 from agent_runner.distributed._codec import PayloadCodec
 from agent_runner.distributed._eager import start_eagerly
+from agent_runner.distributed._link import Link
 from agent_runner.distributed._options import Options
 from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
 from agent_runner.distributed._partitions import PartitionState, PartitionTable
@@ -166,6 +167,8 @@ class Host:
         self._idle.set()
         self._stopping = False
         self.on_rebalance: Callable[[], None] = lambda: None
+        self._read_streams: dict[bytes, bytes | str] = {}
+        self._read_packed: list[bytes] | None = None
 
     # -- agents ----------------------------------------------------------------------
     async def get_agent(self, agent_id: AgentId) -> Agent:
@@ -220,22 +223,29 @@ class Host:
     async def read_loop(self, read_client: redis.Redis) -> None:
         """Read owned partitions and the control stream until :meth:`stop`; never dies."""
         attempt = 0
-        while not self._stopping:
-            try:
-                await self._read_once(read_client)
-                attempt = 0
-            except TRANSIENT_ERRORS as exc:
-                delay = backoff_delay(attempt, base=0.05, cap=2.0, jitter=random.random())
-                attempt += 1
-                logger.warning(
-                    "worker %s: redis unavailable (%r), retry in %.2fs", self.worker_id, exc, delay
-                )
-                await asyncio.sleep(delay)
-            except Exception:
-                logger.exception("worker %s: read loop step failed", self.worker_id)
-                await asyncio.sleep(self._options.heartbeat_interval)
+        link = Link(read_client)
+        try:
+            while not self._stopping:
+                try:
+                    await self._read_once(link)
+                    attempt = 0
+                except TRANSIENT_ERRORS as exc:
+                    delay = backoff_delay(attempt, base=0.05, cap=2.0, jitter=random.random())
+                    attempt += 1
+                    logger.warning(
+                        "worker %s: redis unavailable (%r), retry in %.2fs",
+                        self.worker_id,
+                        exc,
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+                except Exception:
+                    logger.exception("worker %s: read loop step failed", self.worker_id)
+                    await asyncio.sleep(self._options.heartbeat_interval)
+        finally:
+            await link.close()
 
-    async def _read_once(self, read_client: redis.Redis) -> None:
+    async def _read_once(self, link: Link) -> None:
         control = self._keys.control(self.worker_id)
         control_b = control.encode()
         if self.inflight >= self._options.max_inflight:
@@ -246,14 +256,24 @@ class Host:
         streams: dict[bytes, bytes | str] = {control_b: b">"}
         for part in self.table.readable():
             streams[part.stream_b] = b">" if part.cursor == ">" else part.cursor
-        try:
-            response = await cast(Any, read_client).xreadgroup(
+        if streams != self._read_streams or self._read_packed is None:
+            # packed once for as long as the owned partitions and cursors stay the same
+            self._read_packed = await link.pack(
+                "XREADGROUP",
+                "GROUP",
                 GROUP,
                 self.worker_id,
-                streams,
-                count=self._options.read_count,
-                block=self._options.block_ms,
+                "COUNT",
+                self._options.read_count,
+                "BLOCK",
+                self._options.block_ms,
+                "STREAMS",
+                *streams,
+                *streams.values(),
             )
+            self._read_streams = streams
+        try:
+            response = await link.execute_packed(self._read_packed, "XREADGROUP")
         except ResponseError as exc:
             if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
                 raise

@@ -28,6 +28,7 @@ from agent_runner.core import (
 from agent_runner.distributed._codec import PayloadCodec
 from agent_runner.distributed._errors import remote_exception
 from agent_runner.distributed._host import CALL_CHAIN
+from agent_runner.distributed._link import Link
 from agent_runner.distributed._options import Options
 from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
 from agent_runner.distributed._registry import backoff_delay
@@ -251,32 +252,45 @@ class Messaging:
         attempt = 0
         unread = 0
         block = self._options.block_ms
-        while not self._closing:
-            try:
-                response = await self._client.xread({stream: last}, count=1000, block=block)
-                attempt = 0
-            except TRANSIENT_ERRORS as exc:
-                delay = backoff_delay(attempt, base=0.05, cap=2.0, jitter=random.random())
-                attempt += 1
-                logger.warning("replies: redis unavailable (%r), retry in %.2fs", exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            entries = [e for _, batch in stream_entries(response) for e in batch]
-            for entry_id, fields in entries:
-                last = entry_id
+        link = Link(self._client)
+        try:
+            while not self._closing:
                 try:
-                    self._on_reply(fields)
-                except Exception:
-                    logger.exception("replies: bad entry %s dropped", entry_id)
-            if entries:
-                await asyncio.sleep(0)  # resumed callers send their next request first
-            unread += len(entries)
-            self._reply_last = last
-            if unread >= 1000:
-                # Trim what was read; not after every batch, so a sequential caller's next
-                # request never waits behind a trim.
-                self._outbox.push("XTRIM", stream, "MINID", "~", last)
-                unread = 0
+                    packed = await link.pack(
+                        "XREAD", "COUNT", 1000, "BLOCK", block, "STREAMS", stream, last
+                    )
+                    response = await link.execute_packed(packed, "XREAD")
+                    attempt = 0
+                except TRANSIENT_ERRORS as exc:
+                    delay = backoff_delay(attempt, base=0.05, cap=2.0, jitter=random.random())
+                    attempt += 1
+                    logger.warning("replies: redis unavailable (%r), retry in %.2fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    continue
+                last, unread, any_read = self._on_replies(response, last, unread)
+                if any_read:
+                    await asyncio.sleep(0)  # resumed callers send their next request first
+        finally:
+            await link.close()
+
+    def _on_replies(self, response: Any, last: Any, unread: int) -> tuple[Any, int, bool]:
+        """Resolve the calls of one XREAD batch: the last id read, the entries read since
+        the stream was last trimmed, and whether there were any."""
+        entries = [e for _, batch in stream_entries(response) for e in batch]
+        for entry_id, fields in entries:
+            last = entry_id
+            try:
+                self._on_reply(fields)
+            except Exception:
+                logger.exception("replies: bad entry %s dropped", entry_id)
+        unread += len(entries)
+        self._reply_last = last
+        if unread >= 1000:
+            # Trim what was read; not after every batch, so a sequential caller's next
+            # request never waits behind a trim.
+            self._outbox.push("XTRIM", self._reply_stream, "MINID", "~", last)
+            unread = 0
+        return last, unread, bool(entries)
 
     def _on_reply(self, fields: Mapping[bytes, bytes]) -> None:
         for raw, data in entry_messages(fields):

@@ -15,10 +15,11 @@ import time
 from typing import Any
 
 import redis.asyncio as redis
-from redis.exceptions import BusyLoadingError, ResponseError
+from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from agent_runner.distributed._link import Link
 from agent_runner.distributed._registry import backoff_delay
 from agent_runner.distributed._wire import GROUP
 
@@ -49,6 +50,7 @@ class Outbox:
         backoff_cap: float = 2.0,
     ) -> None:
         self._client = client
+        self._link = Link(client)
         self._max_batch = max_batch
         self._retry_for = retry_for
         self._backoff_base = backoff_base
@@ -119,6 +121,7 @@ class Outbox:
             await asyncio.wait({self._task}, timeout=2.0)
         self._task = None
         self._closing = False
+        await self._link.close()
         for _, future in self._ops:
             if future is not None and not future.done():
                 future.set_exception(ConnectionError("the runtime is closed"))
@@ -170,16 +173,7 @@ class Outbox:
         attempt = 0
         while True:
             try:
-                if len(commands) == 1:  # no pipeline object for a lone command
-                    try:
-                        client: Any = self._client
-                        return [await client.execute_command(*commands[0])]
-                    except ResponseError as exc:
-                        return [exc]
-                pipe: Any = self._client.pipeline(transaction=False)
-                for args in commands:
-                    pipe.execute_command(*args)
-                return list(await pipe.execute(raise_on_error=False))
+                return await self._link.execute(commands)
             except TRANSIENT_ERRORS as exc:
                 if time.monotonic() - started > self._retry_for:
                     logger.error("outbox: giving up on %d commands: %r", len(commands), exc)
