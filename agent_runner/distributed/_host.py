@@ -258,7 +258,7 @@ class Host:
             streams[part.stream_b] = b">" if part.cursor == ">" else part.cursor
         if streams != self._read_streams or self._read_packed is None:
             # packed once for as long as the owned partitions and cursors stay the same
-            self._read_packed = await link.pack(
+            self._read_packed = link.pack(
                 "XREADGROUP",
                 "GROUP",
                 GROUP,

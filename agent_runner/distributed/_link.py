@@ -4,15 +4,16 @@ redis-py's ``execute_command`` and pipelines borrow a pool connection, wrap the 
 retry and pack every argument on every call: about 35 us per command here, and packing the
 read loop's ``XREADGROUP`` over 80+ streams costs over 100 us more. The read loop, the reply
 loop and the outbox each run one command (or batch) at a time, so each holds a
-:class:`Link`: one connection taken from the client's pool, commands written as packed
+:class:`Link`: one connection of its own, configured as the client's, commands written as packed
 bytes (a caller may reuse the packed form of a command that does not change) and replies
 parsed with the client's response callbacks, as a pipeline would. Connection errors
 disconnect it (the next command reconnects); the callers' loops retry with backoff. The
-client's ``socket_timeout`` bounds every read.
+client's ``socket_timeout`` bounds every exchange.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,65 +22,76 @@ from redis.exceptions import ResponseError
 
 
 class Link:
-    """A dedicated connection of ``client``'s pool for one loop (one command at a time)."""
+    """A dedicated connection for one loop (one command or batch at a time).
+
+    Made like ``client``'s pooled connections but without their socket timeout: redis-py
+    bounds each write with ``asyncio.wait_for`` (a task and extra loop turns per command);
+    here one ``asyncio.timeout`` of the same length bounds the whole exchange.
+    """
 
     def __init__(self, client: redis.Redis) -> None:
         self._client: Any = client
+        pool: Any = client.connection_pool
+        kwargs = dict(pool.connection_kwargs)
+        self._timeout: float | None = kwargs.get("socket_timeout")
+        kwargs["socket_timeout"] = None
+        self._kwargs = kwargs
+        self._class = pool.connection_class
         self._conn: Any = None
 
-    async def _connection(self) -> Any:
+    def _connection(self) -> Any:
         if self._conn is None:
-            self._conn = await self._client.connection_pool.get_connection()
+            self._conn = self._class(**self._kwargs)  # connects on its first command
         return self._conn
 
-    async def pack(self, *args: Any) -> list[bytes]:
+    def pack(self, *args: Any) -> list[bytes]:
         """The wire form of one command (to send now or keep and send again)."""
-        conn = await self._connection()
-        return list(conn.pack_command(*args))
+        return list(self._connection().pack_command(*args))
 
     async def execute_packed(self, packed: Sequence[bytes], name: str) -> Any:
         """Send one packed command and return its parsed reply (errors raise)."""
-        conn = await self._connection()
-        try:
-            await conn.send_packed_command(packed)
-            return await self._client.parse_response(conn, name)
-        except ResponseError:
-            raise
-        except BaseException:
-            await self._drop()
-            raise
+        conn = self._connection()
+        async with asyncio.timeout(self._timeout):
+            try:
+                await conn.send_packed_command(packed)
+                return await self._client.parse_response(conn, name)
+            except ResponseError:
+                raise
+            except BaseException:
+                await self._drop()
+                raise
 
     async def execute(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Run commands in one round trip; a command's error is its result (as a pipeline
         with ``raise_on_error=False``). Connection errors raise."""
-        conn = await self._connection()
-        try:
-            if len(commands) == 1:
-                packed = conn.pack_command(*commands[0])
-            else:
-                packed = conn.pack_commands(commands)
-            await conn.send_packed_command(packed)
-            results: list[Any] = []
-            parse = self._client.parse_response
-            for args in commands:
-                try:
-                    results.append(await parse(conn, args[0]))
-                except ResponseError as exc:
-                    results.append(exc)
-            return results
-        except BaseException:
-            await self._drop()
-            raise
+        conn = self._connection()
+        async with asyncio.timeout(self._timeout):
+            try:
+                if len(commands) == 1:
+                    packed = conn.pack_command(*commands[0])
+                else:
+                    packed = conn.pack_commands(commands)
+                await conn.send_packed_command(packed)
+                results: list[Any] = []
+                parse = self._client.parse_response
+                for args in commands:
+                    try:
+                        results.append(await parse(conn, args[0]))
+                    except ResponseError as exc:
+                        results.append(exc)
+                return results
+            except BaseException:
+                await self._drop()
+                raise
 
     async def _drop(self) -> None:
-        """Forget a connection in an unknown state (disconnected; back in the pool)."""
+        """Forget a connection in an unknown state (the next command makes a new one)."""
         conn, self._conn = self._conn, None
         if conn is not None:
             await conn.disconnect(nowait=True)
-            await self._client.connection_pool.release(conn)
 
     async def close(self) -> None:
-        """Give the connection back to the pool."""
+        """Disconnect."""
         conn, self._conn = self._conn, None
         if conn is not None:
-            await self._client.connection_pool.release(conn)
+            await conn.disconnect()

@@ -256,7 +256,7 @@ class Messaging:
         try:
             while not self._closing:
                 try:
-                    packed = await link.pack(
+                    packed = link.pack(
                         "XREAD", "COUNT", 1000, "BLOCK", block, "STREAMS", stream, last
                     )
                     response = await link.execute_packed(packed, "XREAD")

@@ -37,7 +37,7 @@ async def test_a_packed_command_is_sent_again_and_survives_a_dropped_connection(
     try:
         stream = f"{redis_prefix}:s"
         await client.xadd(stream, {"h": b"x"})
-        packed = await link.pack("XREAD", "COUNT", 10, "STREAMS", stream, "0-0")
+        packed = link.pack("XREAD", "COUNT", 10, "STREAMS", stream, "0-0")
         first = await link.execute_packed(packed, "XREAD")
         assert [f for _, batch in stream_entries(first) for _, f in batch] == [{b"h": b"x"}]
         (conn_id,) = await link.execute([("CLIENT", "ID")])
@@ -50,7 +50,7 @@ async def test_a_packed_command_is_sent_again_and_survives_a_dropped_connection(
         (new_id,) = await link.execute([("CLIENT", "ID")])
         assert new_id != conn_id
         with pytest.raises(ResponseError):
-            await link.execute_packed(await link.pack("XREAD", "STREAMS", stream), "XREAD")
+            await link.execute_packed(link.pack("XREAD", "STREAMS", stream), "XREAD")
         assert await link.execute([("CLIENT", "ID")]) == [new_id]  # an error keeps it
     finally:
         await link.close()
