@@ -49,7 +49,6 @@ class Outbox:
         backoff_base: float = 0.05,
         backoff_cap: float = 2.0,
     ) -> None:
-        self._client = client
         self._link = Link(client)
         self._max_batch = max_batch
         self._retry_for = retry_for
