@@ -21,6 +21,10 @@ import redis.asyncio as redis
 from redis.exceptions import ResponseError
 
 
+_DEFAULT_TIMEOUT = 30.0
+"""Seconds one exchange may take when the client sets no ``socket_timeout``."""
+
+
 class Link:
     """A dedicated connection for one loop (one command or batch at a time).
 
@@ -33,7 +37,8 @@ class Link:
         self._client: Any = client
         pool: Any = client.connection_pool
         kwargs = dict(pool.connection_kwargs)
-        self._timeout: float | None = kwargs.get("socket_timeout")
+        # Every exchange is bounded, even when a user's redis_options unset socket_timeout.
+        self._timeout: float = kwargs.get("socket_timeout") or _DEFAULT_TIMEOUT
         kwargs["socket_timeout"] = None
         self._kwargs = kwargs
         self._class = pool.connection_class
