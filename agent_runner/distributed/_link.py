@@ -20,7 +20,6 @@ from typing import Any
 import redis.asyncio as redis
 from redis.exceptions import ResponseError
 
-
 _DEFAULT_TIMEOUT = 30.0
 """Seconds one exchange may take when the client sets no ``socket_timeout``."""
 
