@@ -85,7 +85,22 @@ def _mentions_nested_model(t: object) -> bool:
     return any(_mentions_nested_model(arg) for arg in get_args(t))
 
 
-class DataclassJsonMessageSerializer(MessageSerializer[T]):
+class _JsonSerializer(MessageSerializer[T]):
+    """What the JSON serializers share: the class they serve and the content type."""
+
+    def __init__(self, cls: type[T]) -> None:
+        self.cls = cls
+
+    @property
+    def data_content_type(self) -> str:
+        return JSON_DATA_CONTENT_TYPE
+
+    @property
+    def type_name(self) -> str:
+        return type_name(self.cls)
+
+
+class DataclassJsonMessageSerializer(_JsonSerializer[T]):
     """JSON for flat dataclasses (no unions, no nested dataclasses or models)."""
 
     def __init__(self, cls: type[T]) -> None:
@@ -106,15 +121,7 @@ class DataclassJsonMessageSerializer(MessageSerializer[T]):
                 "Dataclass has nested dataclasses or models, which are not supported. "
                 "Use a pydantic model."
             )
-        self.cls = cls
-
-    @property
-    def data_content_type(self) -> str:
-        return JSON_DATA_CONTENT_TYPE
-
-    @property
-    def type_name(self) -> str:
-        return type_name(self.cls)
+        super().__init__(cls)
 
     def deserialize(self, payload: bytes) -> T:
         return self.cls(**json.loads(payload.decode("utf-8")))
@@ -123,19 +130,8 @@ class DataclassJsonMessageSerializer(MessageSerializer[T]):
         return json.dumps(dataclasses.asdict(message)).encode("utf-8")  # type: ignore[call-overload]
 
 
-class PydanticJsonMessageSerializer(MessageSerializer[T]):
+class PydanticJsonMessageSerializer(_JsonSerializer[T]):
     """JSON for pydantic models."""
-
-    def __init__(self, cls: type[T]) -> None:
-        self.cls = cls
-
-    @property
-    def data_content_type(self) -> str:
-        return JSON_DATA_CONTENT_TYPE
-
-    @property
-    def type_name(self) -> str:
-        return type_name(self.cls)
 
     def deserialize(self, payload: bytes) -> T:
         return self.cls.model_validate_json(payload)  # type: ignore[attr-defined, no-any-return]
@@ -144,19 +140,8 @@ class PydanticJsonMessageSerializer(MessageSerializer[T]):
         return message.model_dump_json().encode("utf-8")  # type: ignore[attr-defined, no-any-return]
 
 
-class JsonValueSerializer(MessageSerializer[T]):
+class JsonValueSerializer(_JsonSerializer[T]):
     """JSON for plain values: ``str``, ``int``, ``float``, ``bool``, ``list``, ``dict``."""
-
-    def __init__(self, cls: type[T]) -> None:
-        self.cls = cls
-
-    @property
-    def data_content_type(self) -> str:
-        return JSON_DATA_CONTENT_TYPE
-
-    @property
-    def type_name(self) -> str:
-        return type_name(self.cls)
 
     def deserialize(self, payload: bytes) -> T:
         value = json.loads(payload.decode("utf-8"))
