@@ -8,10 +8,10 @@ Connector settings live with their connector (``connectors.http.HTTPSettings`` r
 ``AGENT_RUNNER_DATA_DIR``   folder for the SQLite store and other local state (``./data``)
 ``AGENT_RUNNER_LOG_LEVEL``  ``DEBUG``, ``INFO`` (default), ``WARNING``, ``ERROR``
 ``REDIS_URL``               Redis for the distributed runtime and ``RedisStore``
-``LLM_BASE_URL``            an OpenAI-compatible endpoint (e.g. a local model server)
-``LLM_MODEL``               the model name to ask for
-``LLM_API_KEY``             the endpoint's key (``OPENAI_API_KEY`` is read too)
 ==========================  ===============================================================
+
+The ``LLM_*`` variables belong to :class:`agent_runner.llm.LLMSettings`, the one place that
+reads them; :meth:`RunnerSettings.describe` shows them from there.
 
 Example:
     >>> from agent_runner.settings import RunnerSettings
@@ -26,7 +26,7 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_runner.errors import ConfigurationError
@@ -44,10 +44,6 @@ class RunnerSettings(BaseSettings):
         data_dir: where the SQLite store (and other local state) lives.
         log_level: the root log level the CLI configures.
         redis_url: Redis, for the distributed runtime; ``None`` runs in one process.
-        llm_base_url: an OpenAI-compatible endpoint; ``None`` means the default endpoint
-            (when a key is set) or no model at all.
-        llm_model: the model to use.
-        llm_api_key: the endpoint's key (never logged; ``SecretStr``).
     """
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_ignore_empty=True)
@@ -61,23 +57,13 @@ class RunnerSettings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url")
     )
-    llm_base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("LLM_BASE_URL", "llm_base_url")
-    )
-    llm_model: str | None = Field(
-        default=None, validation_alias=AliasChoices("LLM_MODEL", "llm_model")
-    )
-    llm_api_key: SecretStr | None = Field(
-        default=None,
-        validation_alias=AliasChoices("LLM_API_KEY", "OPENAI_API_KEY", "llm_api_key"),
-    )
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("redis_url", "llm_base_url", "llm_model", "llm_api_key", mode="before")
+    @field_validator("redis_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -87,21 +73,21 @@ class RunnerSettings(BaseSettings):
         """The SQLite store's path: ``{data_dir}/agent-runner.sqlite3``."""
         return self.data_dir / STORE_FILENAME
 
-    @property
-    def llm_configured(self) -> bool:
-        """True when a model endpoint is configured (a base URL or a key), as
-        ``agent_runner.llm.agent_from_env`` decides."""
-        return bool(self.llm_base_url or self.llm_api_key)
-
     def describe(self) -> dict[str, str]:
-        """The settings as printable strings, secrets masked (for ``agent-runner check``)."""
+        """The settings as printable strings, secrets masked (for ``agent-runner check``).
+
+        The ``LLM_*`` lines come from :class:`agent_runner.llm.LLMSettings`, which owns them.
+        """
+        from agent_runner.llm._env import LLMSettings
+
+        llm = LLMSettings()
         return {
             "AGENT_RUNNER_DATA_DIR": str(self.data_dir),
             "AGENT_RUNNER_LOG_LEVEL": self.log_level,
             "REDIS_URL": mask_url(self.redis_url) if self.redis_url else "(unset)",
-            "LLM_BASE_URL": self.llm_base_url or "(unset)",
-            "LLM_MODEL": self.llm_model or "(unset)",
-            "LLM_API_KEY": "(set)" if self.llm_api_key else "(unset)",
+            "LLM_BASE_URL": llm.base_url or "(unset)",
+            "LLM_MODEL": llm.model or "(unset)",
+            "LLM_API_KEY": "(set)" if llm.api_key else "(unset)",
         }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from agent_runner.errors import ConfigurationError
+from agent_runner.llm import LLMSettings
 from agent_runner.settings import RunnerSettings, load_settings, mask_url
 
 ENV_NAMES = (
@@ -32,7 +33,7 @@ def test_defaults() -> None:
     assert settings.store_path == Path("./data/agent-runner.sqlite3")
     assert settings.log_level == "INFO"
     assert settings.redis_url is None
-    assert not settings.llm_configured
+    assert not LLMSettings().configured
 
 
 def test_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -45,10 +46,11 @@ def test_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     settings = load_settings()
     assert settings.data_dir == tmp_path
     assert settings.log_level == "DEBUG"
-    assert settings.llm_model == "llama3"
-    assert settings.llm_api_key is not None
-    assert settings.llm_api_key.get_secret_value() == "sk-test"
-    assert settings.llm_configured
+    llm = LLMSettings()  # the one class that reads LLM_*
+    assert llm.model == "llama3"
+    assert llm.api_key is not None
+    assert llm.api_key.get_secret_value() == "sk-test"
+    assert llm.configured
     described = settings.describe()
     assert "sk-test" not in repr(settings)
     assert "sk-test" not in str(described)
@@ -60,7 +62,7 @@ def test_blank_values_are_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLM_MODEL", "  ")
     monkeypatch.setenv("REDIS_URL", "")
     settings = RunnerSettings()
-    assert settings.llm_model is None
+    assert LLMSettings().model is None
     assert settings.redis_url is None
 
 
