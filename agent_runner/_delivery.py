@@ -21,7 +21,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from agent_runner.backoff import retry_wait
+from agent_runner.backoff import RetryPolicy
 from agent_runner.connector import AgentOutput
 from agent_runner.errors import DeliveryError, RateLimitedError
 from agent_runner.message import Message, Reply
@@ -121,10 +121,10 @@ class Deliverer:
             except Exception as exc:  # an output's fault must not stop the loop
                 attempt += 1
                 retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
-                wait = retry_wait(
-                    attempt, base=self.base_delay, cap=self.max_delay, retry_after=retry_after
-                )
-                if attempt > self.retries or wait is None:
+                wait = RetryPolicy(
+                    retries=self.retries, base=self.base_delay, cap=self.max_delay
+                ).wait(attempt, retry_after=retry_after)
+                if wait is None:
                     return await self._failed(key, name, exc, attempt, claimed=claimed)
                 _log.warning(
                     "reply %s to %r failed (attempt %d of %d), retrying in %.2fs: %r",

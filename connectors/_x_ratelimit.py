@@ -3,7 +3,8 @@
 X sends, on every API v2 response, ``x-rate-limit-limit`` (calls per window),
 ``x-rate-limit-remaining`` and ``x-rate-limit-reset`` (Unix seconds when the window
 resets). A 429 means the window is spent. The connector waits for the reset when that wait
-fits its budget, and gives up with :class:`~agent_runner.errors.RateLimitedError` otherwise.
+fits its :class:`~agent_runner.backoff.RetryPolicy`, and gives up with
+:class:`~agent_runner.errors.RateLimitedError` otherwise.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from agent_runner.backoff import backoff_delay
+from agent_runner.backoff import RetryPolicy
 
 RESET_MARGIN = 1.0
 """Seconds added after a reset time before calling again (clock skew, integer resets)."""
@@ -28,23 +29,10 @@ class RateWindow:
     """Unix seconds when the window resets."""
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How long and how often a call may wait and retry.
-
-    Args:
-        max_retries: retries after the first attempt (429, 5xx, network errors).
-        max_wait: most seconds one call may spend waiting, all waits together. A rate-limit
-            reset further away than that raises RateLimitedError instead of waiting. The
-            default covers one full 15-minute window (plus a margin).
-        backoff_base: first backoff for errors without a reset time (doubles each retry).
-        backoff_max: longest single backoff.
-    """
-
-    max_retries: int = 5
-    max_wait: float = 960.0
-    backoff_base: float = 1.0
-    backoff_max: float = 60.0
+DEFAULT_RETRY = RetryPolicy(retries=5, base=1.0, cap=60.0, max_retry_after=960.0, max_total=960.0)
+"""How X calls wait and retry (429, 5xx, network errors): up to 5 retries, backoffs from 1 s to
+60 s, a rate-limit reset up to 960 s away (one 15-minute window plus a margin) waited for, and
+at most 960 s of waiting per call, all waits together."""
 
 
 def parse_window(headers: Mapping[str, str]) -> RateWindow | None:
@@ -87,21 +75,11 @@ def pace(window: RateWindow | None, now: float, interval: float) -> float:
     return max(interval, (window.reset - now) / window.remaining)
 
 
-def backoff(attempt: int, policy: RetryPolicy) -> float:
-    """Exponential backoff for retry ``attempt`` (0-based), capped at ``policy.backoff_max``."""
-    return backoff_delay(attempt + 1, base=policy.backoff_base, cap=policy.backoff_max)
-
-
-def rate_limited_delay(reset: float | None, now: float, attempt: int, policy: RetryPolicy) -> float:
-    """Seconds to wait after a 429: until the reset (plus a margin), else a backoff."""
+def until_reset(reset: float | None, now: float) -> float | None:
+    """Seconds from ``now`` until a 429's reset time (plus a margin); None without one."""
     if reset is None:
-        return backoff(attempt, policy)
+        return None
     return max(0.0, reset + RESET_MARGIN - now)
-
-
-def may_wait(delay: float, *, waited: float, attempt: int, policy: RetryPolicy) -> bool:
-    """True when one more wait of ``delay`` and a retry stay within ``policy``."""
-    return attempt < policy.max_retries and waited + delay <= policy.max_wait
 
 
 def utc_day(now: float) -> str:
@@ -110,14 +88,12 @@ def utc_day(now: float) -> str:
 
 
 __all__ = [
+    "DEFAULT_RETRY",
     "RESET_MARGIN",
     "RateWindow",
-    "RetryPolicy",
-    "backoff",
-    "may_wait",
     "pace",
     "parse_window",
-    "rate_limited_delay",
+    "until_reset",
     "utc_day",
     "wait_for_window",
 ]

@@ -15,9 +15,10 @@ A receiver verifies the signature with :func:`connectors.webhook.verify` (same s
 HTTP connector's signed requests) and drops an ``Idempotency-Key`` it has seen: retries and
 restarts can deliver a reply twice, never a different reply under the same key.
 
-Connection errors, timeouts, 408/425/429 and 5xx are retried with capped exponential backoff
-and full jitter (a ``Retry-After`` is honoured up to ``max_retry_after``); other 4xx give up
-at once. Giving up raises :class:`~agent_runner.errors.DeliveryError`.
+Connection errors, timeouts, 408/409/425/429 and 5xx are retried with capped exponential backoff
+and full jitter (:mod:`agent_runner.backoff`; a ``Retry-After`` up to ``max_retry_after`` is
+waited, a longer one gives up); other 4xx give up at once. Giving up raises
+:class:`~agent_runner.errors.DeliveryError`.
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ from typing import Any
 
 import aiohttp
 
+from agent_runner.backoff import RetryPolicy, is_retryable_status, parse_retry_after
 from agent_runner.connector import BaseConnector
 from agent_runner.errors import ConfigurationError, DeliveryError
 from agent_runner.message import Message, Reply
 from connectors._http_auth import DEFAULT_WINDOW, check_signature, signature_headers
 from connectors._http_errors import RequestError
 from connectors._http_messages import check_callback_url, message_json, reply_json
-from connectors._http_retry import RETRY_STATUSES, parse_retry_after, retry_wait
 
 logger = logging.getLogger("connectors.webhook")
 
@@ -128,10 +129,13 @@ class WebhookSender:
             raise ConfigurationError("timeout must be > 0 and max_retries >= 0")
         self._secret = secret
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._max_retries = max_retries
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
-        self._max_retry_after = max_retry_after
+        self._retry = RetryPolicy(
+            retries=max_retries,
+            base=backoff_base,
+            cap=backoff_cap,
+            jitter="full",
+            max_retry_after=max_retry_after,
+        )
         self._headers = dict(headers or {})
         self._session = session
         self._own_session = session is None
@@ -178,26 +182,23 @@ class WebhookSender:
                     if resp.status < 300:
                         return
                     problem = f"HTTP {resp.status}"
-                    if resp.status not in RETRY_STATUSES:
+                    if not is_retryable_status(resp.status):
                         raise DeliveryError(
                             f"webhook {idempotency_key} refused by the receiver: {problem}"
                         )
                     retry_after = parse_retry_after(resp.headers.get("Retry-After"))
             except TRANSIENT_ERRORS as exc:
                 problem = f"{type(exc).__name__}: {exc}"
-            if attempt >= self._max_retries:
-                raise DeliveryError(
-                    f"webhook {idempotency_key} not delivered after {attempt + 1} "
-                    f"attempt(s): {problem}"
-                )
-            wait = retry_wait(
-                attempt,
-                retry_after,
-                base=self._backoff_base,
-                cap=self._backoff_cap,
-                max_retry_after=self._max_retry_after,
-            )
             attempt += 1
+            wait = self._retry.wait(attempt, retry_after=retry_after)
+            if wait is None:
+                why = (
+                    f"the receiver asked to wait {retry_after:.0f}s, over the "
+                    f"{self._retry.max_retry_after:g}s cap"
+                    if attempt <= self._retry.retries and retry_after is not None
+                    else f"not delivered after {attempt} attempt(s)"
+                )
+                raise DeliveryError(f"webhook {idempotency_key} {why}: {problem}")
             logger.warning(
                 "webhook %s attempt %d failed (%s); retrying in %.2fs",
                 idempotency_key,
@@ -219,7 +220,8 @@ class WebhookOutput(BaseConnector):
         name: the output's name (for routes).
         backoff_base: first retry's maximum wait, seconds (doubles each retry).
         backoff_cap: longest wait between attempts, seconds.
-        max_retry_after: longest ``Retry-After`` honoured; a longer one is cut to this.
+        max_retry_after: longest ``Retry-After`` honoured; a longer one gives up at once
+            (waiting less than the receiver asked would only be refused again).
         headers: extra headers sent with every request.
         session: an aiohttp session to use (default: one of its own, opened in ``open``).
 

@@ -41,6 +41,7 @@ import aiohttp
 import tweepy
 from tweepy.asynchronous import AsyncClient
 
+from agent_runner.backoff import RetryPolicy
 from agent_runner.connector import BaseConnector, Sink
 from agent_runner.errors import (
     ConfigurationError,
@@ -53,13 +54,11 @@ from agent_runner.message import Message, Reply
 from agent_runner.store import Store
 from connectors._x_mentions import EXPANSIONS, TWEET_FIELDS, replied_to, tweet_message
 from connectors._x_ratelimit import (
+    DEFAULT_RETRY,
     RateWindow,
-    RetryPolicy,
-    backoff,
-    may_wait,
     pace,
     parse_window,
-    rate_limited_delay,
+    until_reset,
     utc_day,
     wait_for_window,
 )
@@ -104,7 +103,8 @@ class XConnector(BaseConnector):
         max_pages: most pages (of ``page_size``) read per poll.
         page_size: mentions per page (5-100).
         bot_accounts: ids or usernames of accounts known to be bots (``author.is_bot``).
-        retry: waits and retries on 429, 5xx and network errors.
+        retry: waits and retries on 429, 5xx and network errors (default
+            ``connectors._x_ratelimit.DEFAULT_RETRY``).
         request_timeout: seconds per HTTP request.
         clock, sleep: time source and sleep (injected in tests).
         name: the connector's name (default ``"x"``).
@@ -163,7 +163,7 @@ class XConnector(BaseConnector):
         self.max_pages = max_pages
         self.page_size = max(5, min(100, page_size))
         self.bot_accounts = frozenset(b.lower().lstrip("@") for b in bot_accounts)
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or DEFAULT_RETRY
         self.request_timeout = request_timeout
         self._clock = clock
         self._sleep = sleep
@@ -275,10 +275,10 @@ class XConnector(BaseConnector):
         while True:
             delay = wait_for_window(self._windows.get(endpoint), self._clock())
             if delay > 0:
-                if waited + delay > self.retry.max_wait:
+                if self.retry.max_total is not None and waited + delay > self.retry.max_total:
                     raise RateLimitedError(
                         f"X {endpoint}: rate limit window resets in {delay:.0f}s, over the "
-                        f"{self.retry.max_wait:.0f}s wait cap",
+                        f"{self.retry.max_total:.0f}s wait cap",
                         retry_after=delay,
                     )
                 log.warning("x: %s window spent; waiting %.0fs for its reset", endpoint, delay)
@@ -290,19 +290,22 @@ class XConnector(BaseConnector):
             except tweepy.TooManyRequests as exc:
                 self._note_window(endpoint, exc.response.headers)
                 reset = float(exc.reset_time) if exc.reset_time is not None else None
-                delay = rate_limited_delay(reset, self._clock(), attempt, self.retry)
-                if not may_wait(delay, waited=waited, attempt=attempt, policy=self.retry):
+                reset_in = until_reset(reset, self._clock())
+                wait = self.retry.wait(attempt + 1, retry_after=reset_in, waited=waited)
+                if wait is None:
+                    away = f"{reset_in:.0f}s" if reset_in is not None else "unknown"
                     raise RateLimitedError(
                         f"X {endpoint}: rate limited (429) after {attempt + 1} attempts; the "
-                        f"reset is {delay:.0f}s away (wait cap {self.retry.max_wait:.0f}s)",
-                        retry_after=delay,
+                        f"reset is {away} away (wait cap {self.retry.max_total}s)",
+                        retry_after=reset_in,
                     ) from None
+                delay = wait
                 log.warning(
                     "x: %s rate limited (429); waiting %.0fs (retry %d of %d)",
                     endpoint,
                     delay,
                     attempt + 1,
-                    self.retry.max_retries,
+                    self.retry.retries,
                 )
                 await self._sleep(delay)
                 waited += delay
@@ -315,11 +318,12 @@ class XConnector(BaseConnector):
                         f"X {endpoint}: outcome unknown ({_describe(exc)}); not retried, to "
                         "avoid posting twice"
                     ) from exc
-                delay = backoff(attempt, self.retry)
-                if not may_wait(delay, waited=waited, attempt=attempt, policy=self.retry):
+                wait = self.retry.wait(attempt + 1, waited=waited)
+                if wait is None:
                     raise ConnectorError(
                         f"X {endpoint} failed after {attempt + 1} attempts: {_describe(exc)}"
                     ) from exc
+                delay = wait
                 log.warning("x: %s failed (%s); retrying in %.1fs", endpoint, _describe(exc), delay)
                 await self._sleep(delay)
                 waited += delay

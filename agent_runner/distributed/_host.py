@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import redis.asyncio as redis
 from redis.exceptions import ResponseError
 
+from agent_runner.backoff import backoff_delay
 from agent_runner.core import (
     Agent,
     AgentId,
@@ -39,7 +39,7 @@ from agent_runner.distributed._link import Link
 from agent_runner.distributed._options import Options
 from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
 from agent_runner.distributed._partitions import PartitionState, PartitionTable
-from agent_runner.distributed._registry import Partition, backoff_delay
+from agent_runner.distributed._registry import Partition
 from agent_runner.distributed._wire import (
     CANCEL,
     ERROR,
@@ -230,8 +230,8 @@ class Host:
                     await self._read_once(link)
                     attempt = 0
                 except TRANSIENT_ERRORS as exc:
-                    delay = backoff_delay(attempt, base=0.05, cap=2.0, jitter=random.random())
                     attempt += 1
+                    delay = backoff_delay(attempt, base=0.05, cap=2.0, jitter="equal")
                     logger.warning(
                         "worker %s: redis unavailable (%r), retry in %.2fs",
                         self.worker_id,

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as redis
 
+from agent_runner.backoff import backoff_delay
 from agent_runner.core import (
     AgentId,
     CancellationToken,
@@ -31,7 +31,6 @@ from agent_runner.distributed._host import CALL_CHAIN
 from agent_runner.distributed._link import Link
 from agent_runner.distributed._options import Options
 from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
-from agent_runner.distributed._registry import backoff_delay
 from agent_runner.distributed._rpc import Call, PendingCalls
 from agent_runner.distributed._subscriptions import PUBLISH_SCRIPT, SubscriptionTable
 from agent_runner.distributed._wire import (
@@ -262,8 +261,8 @@ class Messaging:
                     response = await link.execute_packed(packed, "XREAD")
                     attempt = 0
                 except TRANSIENT_ERRORS as exc:
-                    delay = backoff_delay(attempt, base=0.05, cap=2.0, jitter=random.random())
                     attempt += 1
+                    delay = backoff_delay(attempt, base=0.05, cap=2.0, jitter="equal")
                     logger.warning("replies: redis unavailable (%r), retry in %.2fs", exc, delay)
                     await asyncio.sleep(delay)
                     continue

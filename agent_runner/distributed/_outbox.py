@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from typing import Any
 
@@ -19,8 +18,8 @@ from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from agent_runner.backoff import backoff_delay
 from agent_runner.distributed._link import Link
-from agent_runner.distributed._registry import backoff_delay
 from agent_runner.distributed._wire import GROUP
 
 logger = logging.getLogger(__name__)
@@ -177,11 +176,11 @@ class Outbox:
                 if time.monotonic() - started > self._retry_for:
                     logger.error("outbox: giving up on %d commands: %r", len(commands), exc)
                     raise
+                attempt += 1
                 delay = backoff_delay(
-                    attempt, base=self._backoff_base, cap=self._backoff_cap, jitter=random.random()
+                    attempt, base=self._backoff_base, cap=self._backoff_cap, jitter="equal"
                 )
                 logger.warning("outbox: redis unavailable (%r), retrying in %.2fs", exc, delay)
-                attempt += 1
                 await asyncio.sleep(delay)
 
     async def _send(self, batch: list[_Op]) -> None:

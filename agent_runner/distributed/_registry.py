@@ -15,7 +15,6 @@ only after its in-flight messages are handled: one key is active in one worker a
 from __future__ import annotations
 
 import json
-import math
 import os
 import socket
 from collections.abc import Iterable, Sequence
@@ -23,7 +22,6 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from agent_runner.backoff import backoff_delay as shared_backoff_delay
 from agent_runner.distributed._wire import Keys
 
 _HEARTBEAT = """
@@ -88,19 +86,6 @@ return 1
 
 Partition = tuple[str, int]
 """(agent type, partition number)."""
-
-
-def backoff_delay(attempt: int, *, base: float, cap: float, jitter: float) -> float:
-    """Capped exponential backoff: ``min(cap, base * 2**attempt)`` scaled into [50%, 100%).
-
-    ``attempt`` counts from 0; ``jitter`` is a number in [0, 1] (``random.random()`` in
-    production, fixed in tests). The arithmetic is :func:`agent_runner.backoff.backoff_delay`'s.
-    """
-    clamped = min(max(jitter, 0.0), _BELOW_ONE)
-    return shared_backoff_delay(attempt + 1, base=base, cap=cap, jitter=clamped)
-
-
-_BELOW_ONE = math.nextafter(1.0, 0.0)
 
 
 class Registry:

@@ -12,7 +12,6 @@ import inspect
 import json
 import logging
 import os
-import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -25,6 +24,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from agent_runner.backoff import backoff_delay
 from agent_runner.core import (
     Agent,
     AgentId,
@@ -41,7 +41,7 @@ from agent_runner.distributed._messaging import Messaging
 from agent_runner.distributed._options import Options
 from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
 from agent_runner.distributed._partitions import PartitionTable
-from agent_runner.distributed._registry import Partition, Registry, backoff_delay
+from agent_runner.distributed._registry import Partition, Registry
 from agent_runner.distributed._rpc import PendingCalls
 from agent_runner.distributed._subscriptions import SubscriptionTable
 from agent_runner.distributed._wire import (
@@ -334,10 +334,10 @@ class DistributedAgentRuntime(Messaging):
                 attempt = 0
                 delay = self._options.heartbeat_interval
             except TRANSIENT_ERRORS as exc:
-                delay = backoff_delay(
-                    attempt, base=0.05, cap=self._options.heartbeat_interval, jitter=random.random()
-                )
                 attempt += 1
+                delay = backoff_delay(
+                    attempt, base=0.05, cap=self._options.heartbeat_interval, jitter="equal"
+                )
                 logger.warning("worker %s: heartbeat failed (%r)", self.worker_id, exc)
             except Exception:
                 logger.exception("worker %s: heartbeat step failed", self.worker_id)

@@ -19,6 +19,7 @@ In tests, use :class:`ScriptedModelClient` instead of a real endpoint. The ``ope
 (the ``llm`` extra) is imported only when an :class:`OpenAIClient` is built.
 """
 
+from agent_runner.backoff import RetryPolicy
 from agent_runner.llm._agent import DEFAULT_LIMIT_REPLY, LIMIT_NOTE, LLMAgent
 from agent_runner.llm._client import (
     ChatMessage,
@@ -41,7 +42,6 @@ from agent_runner.llm._estimate import (
     estimate_tools_tokens,
 )
 from agent_runner.llm._openai import ModelResponseError, OpenAIClient
-from agent_runner.llm._retry import RetryPolicy, is_retryable_status, parse_retry_after, retry_delay
 from agent_runner.llm._scripted import ScriptAnswer, ScriptedModelClient, ScriptItem
 from agent_runner.llm._tools import Tool, ToolArgumentsError, tool
 
@@ -75,8 +75,5 @@ __all__ = [
     "estimate_prompt_tokens",
     "estimate_text_tokens",
     "estimate_tools_tokens",
-    "is_retryable_status",
-    "parse_retry_after",
-    "retry_delay",
     "tool",
 ]

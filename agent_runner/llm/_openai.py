@@ -15,14 +15,15 @@ the cap is ours and the waits are visible in the logs.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_runner.backoff import RetryPolicy, is_retryable_status, retry_after_from_headers
 from agent_runner.errors import ConfigurationError, ModelClientError
 from agent_runner.llm._client import (
     ChatMessage,
@@ -34,11 +35,14 @@ from agent_runner.llm._client import (
     Usage,
 )
 from agent_runner.llm._estimate import estimate_completion_tokens, estimate_prompt_tokens
-from agent_runner.llm._retry import RetryPolicy, is_retryable_status, parse_retry_after, retry_delay
 
 logger = logging.getLogger("agent_runner.llm")
 
 _LOCAL_API_KEY = "not-needed"
+
+DEFAULT_RETRY = RetryPolicy(retries=3, base=0.5, cap=8.0, jitter="equal", max_retry_after=60.0)
+"""Model calls retry 408/409/425/429/5xx and network errors: equal-jittered backoff from 0.5 s
+up to 8 s, a server's ``Retry-After`` up to 60 s (longer: the error is raised at once)."""
 """Sent when a base_url is set without a key: local servers ignore it, the SDK wants one."""
 
 
@@ -82,7 +86,8 @@ class OpenAIClient:
             everywhere) or ``"max_completion_tokens"`` (OpenAI's reasoning models).
         default_headers: extra headers on every call (e.g. OpenRouter's ``HTTP-Referer``).
         extra_body: extra request fields for every call (endpoint-specific options).
-        retry: backoff caps (``max_retries`` above wins over ``retry.max_retries``).
+        retry: backoff caps (default :data:`DEFAULT_RETRY`; ``max_retries`` above wins over
+            ``retry.retries``).
         sleep: the wait between retries (tests inject one that records the delays).
 
     Example:
@@ -119,13 +124,7 @@ class OpenAIClient:
         self._openai = openai
         self._model = model
         self._timeout = timeout
-        base = retry or RetryPolicy()
-        self._retry = RetryPolicy(
-            max_retries=max_retries,
-            base_delay=base.base_delay,
-            max_delay=base.max_delay,
-            max_retry_after=base.max_retry_after,
-        )
+        self._retry = dataclasses.replace(retry or DEFAULT_RETRY, retries=max_retries)
         self._temperature = temperature
         self._max_tokens_param = max_tokens_param
         self._extra_body = dict(extra_body or {})
@@ -189,7 +188,7 @@ class OpenAIClient:
                 raise
             except self._openai.APIStatusError as exc:
                 status = exc.status_code
-                retry_after = parse_retry_after(exc.response.headers, now=time.time())
+                retry_after = retry_after_from_headers(exc.response.headers, now=time.time())
                 reason = f"{status} {_error_text(exc)}"
                 retryable = is_retryable_status(status)
             except self._transient as exc:
@@ -204,9 +203,7 @@ class OpenAIClient:
                 return _with_usage(completion, messages, tools)
             delay = None
             if retryable and not state.streamed:
-                delay = retry_delay(
-                    self._retry, attempt, retry_after=retry_after, jitter=random.random()
-                )
+                delay = self._retry.wait(attempt + 1, retry_after=retry_after)
             if delay is None:
                 why = self._why_not(retryable, state.streamed, retry_after, attempt)
                 raise ModelResponseError(
@@ -219,7 +216,7 @@ class OpenAIClient:
                 "model call failed (%s); retry %d/%d in %.2f s",
                 reason,
                 attempt + 1,
-                self._retry.max_retries,
+                self._retry.retries,
                 delay,
             )
             await self._sleep(delay)
@@ -233,10 +230,9 @@ class OpenAIClient:
             return "not retryable"
         if streamed:
             return "the answer was partly streamed already"
-        if retry_after is not None and retry_after > self._retry.max_retry_after:
-            return (
-                f"Retry-After {retry_after:.0f} s is over the {self._retry.max_retry_after:g} s cap"
-            )
+        limit = self._retry.max_retry_after
+        if limit is not None and retry_after is not None and retry_after > limit:
+            return f"Retry-After {retry_after:.0f} s is over the {limit:g} s cap"
         return f"gave up after {attempt + 1} attempts"
 
     def _request(

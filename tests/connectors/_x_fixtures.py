@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from agent_runner.backoff import RetryPolicy
 from agent_runner.connector import Accepted
 from agent_runner.message import Message
 from agent_runner.testing.x import FakeX
+from connectors._x_ratelimit import DEFAULT_RETRY
 from connectors.x import XConnector
+
+
+def x_retry(**changes: Any) -> RetryPolicy:
+    """X's default retry policy with some fields changed."""
+    return dataclasses.replace(DEFAULT_RETRY, **changes)
 
 
 class FakeClock:

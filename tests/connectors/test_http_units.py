@@ -19,7 +19,6 @@ from connectors._http_messages import (
 )
 from connectors._http_openai import chunk_json, completion_json, parse_chat_request, sse_event
 from connectors._http_ratelimit import Bucket, RateLimiter, take
-from connectors._http_retry import backoff_delay, parse_retry_after, retry_wait
 from connectors.webhook import ReplyIndex, payload, verify
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -112,43 +111,6 @@ def test_rate_limiter_per_client_with_injected_clock() -> None:
     assert len(limiter) == 2  # least recently seen ("b") evicted
     with pytest.raises(ValueError):
         RateLimiter(per_minute=0)
-
-
-# -- retry policy ----------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("attempt", "rand", "expected"),
-    [(0, 1.0, 0.5), (1, 1.0, 1.0), (3, 1.0, 4.0), (10, 1.0, 30.0), (200, 1.0, 30.0), (3, 0.5, 2.0)],
-)
-def test_backoff_delay(attempt: int, rand: float, expected: float) -> None:
-    assert backoff_delay(attempt, base=0.5, cap=30.0, rand=lambda: rand) == expected
-
-
-def test_backoff_delay_rejects_negative_attempts() -> None:
-    with pytest.raises(ValueError):
-        backoff_delay(-1)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (None, None),
-        ("", None),
-        ("3", 3.0),
-        ("0.25", 0.25),
-        ("-4", 0.0),
-        ("inf", None),
-        ("soon", None),
-        ("Thu, 01 Jan 2026 00:00:10 GMT", 10.0),
-        ("Wed, 31 Dec 2025 23:59:00 GMT", 0.0),
-    ],
-)
-def test_parse_retry_after(value: str | None, expected: float | None) -> None:
-    assert parse_retry_after(value, now=NOW) == expected
-
-
-def test_retry_wait_prefers_a_capped_retry_after() -> None:
-    assert retry_wait(0, 120.0, base=1, cap=8, max_retry_after=5.0) == 5.0
-    assert retry_wait(2, None, base=1, cap=8, max_retry_after=5.0, rand=lambda: 1.0) == 4.0
 
 
 # -- /v1/messages bodies ---------------------------------------------------------------

@@ -16,10 +16,16 @@ from agent_runner.errors import (
 from agent_runner.message import Author, Message, Reply
 from agent_runner.store import MemoryStore
 from agent_runner.testing.x import FakeX
-from connectors._x_ratelimit import RetryPolicy
 from connectors._x_text import MAX_TWEET_WEIGHT, weighted_length
 from connectors.x import DailyPostCapError, XConnector, XSettings
-from tests.connectors._x_fixtures import FakeClock, RecordingSink, clock, connector, fake_x
+from tests.connectors._x_fixtures import (
+    FakeClock,
+    RecordingSink,
+    clock,
+    connector,
+    fake_x,
+    x_retry,
+)
 
 __all__ = ["clock", "fake_x"]  # fixtures
 
@@ -187,7 +193,9 @@ async def test_a_burst_of_429s_is_waited_out_within_the_cap(
 ) -> None:
     mention = fake_x.add_mention("hi")
     fake_x.rate_limit_next(3, reset_in=30, endpoint="create_tweet")
-    async with connector(fake_x, clock, retry=RetryPolicy(max_retries=5, max_wait=120)) as x:
+    async with connector(
+        fake_x, clock, retry=x_retry(retries=5, max_retry_after=120, max_total=120)
+    ) as x:
         await x.send(_request(mention.id), Reply(text="hello back"))
     assert [t.text for t in fake_x.posted] == ["hello back"]
     assert fake_x.calls("create_tweet", status=429) == 3
@@ -200,7 +208,7 @@ async def test_a_rate_limit_beyond_the_cap_raises_without_waiting(
 ) -> None:
     mention = fake_x.add_mention("hi")
     fake_x.rate_limit_next(1, reset_in=3600, endpoint="create_tweet")
-    async with connector(fake_x, clock, retry=RetryPolicy(max_wait=900)) as x:
+    async with connector(fake_x, clock, retry=x_retry(max_retry_after=900, max_total=900)) as x:
         with pytest.raises(RateLimitedError) as info:
             await x.send(_request(mention.id), Reply(text="hello back"))
     assert info.value.retry_after is not None and info.value.retry_after > 900
@@ -222,7 +230,7 @@ async def test_server_errors_are_retried_a_bounded_number_of_times(
     fake_x: FakeX, clock: FakeClock
 ) -> None:
     sink = RecordingSink()
-    async with connector(fake_x, clock, retry=RetryPolicy(max_retries=3), first_run="all") as x:
+    async with connector(fake_x, clock, retry=x_retry(retries=3), first_run="all") as x:
         fake_x.fail_next(2, status=500, endpoint="mentions")
         fake_x.add_mention("still there?")
         assert await x.poll(sink) == 1
@@ -236,7 +244,7 @@ async def test_server_errors_are_retried_a_bounded_number_of_times(
 async def test_posting_retries_only_when_x_surely_did_not_post(
     fake_x: FakeX, clock: FakeClock
 ) -> None:
-    async with connector(fake_x, clock, retry=RetryPolicy(max_retries=3)) as x:
+    async with connector(fake_x, clock, retry=x_retry(retries=3)) as x:
         fake_x.fail_next(2, status=503, endpoint="create_tweet")  # unavailable: not posted
         await x.post("survives two 503s")
         fake_x.fail_next(1, status=500, endpoint="create_tweet")  # may have been posted
@@ -254,7 +262,7 @@ async def test_a_failed_thread_resumes_without_reposting_its_first_parts(
     store = MemoryStore()
     await store.open()
     text = "A sentence that goes on for a while. " * 20
-    async with connector(fake_x, clock, retry=RetryPolicy(max_retries=0)) as x:
+    async with connector(fake_x, clock, retry=x_retry(retries=0)) as x:
         x.bind_store(store)
         fake_x.fail_next(1, status=503, endpoint="create_tweet")
         with pytest.raises(ConnectorError):
@@ -262,7 +270,7 @@ async def test_a_failed_thread_resumes_without_reposting_its_first_parts(
         assert fake_x.posted == []
         await x.send(_request(mention.id), Reply(text=text))  # the runner's retry
     first = len(fake_x.posted)
-    async with connector(fake_x, clock, retry=RetryPolicy(max_retries=0)) as x:
+    async with connector(fake_x, clock, retry=x_retry(retries=0)) as x:
         x.bind_store(store)
         # fail after the first part: the second send must resume, not start over
         mention2 = fake_x.add_mention("again")

@@ -7,22 +7,20 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from oauthlib.oauth1 import Client as OAuthClient  # type: ignore[import-untyped]
 
+from agent_runner.backoff import RetryPolicy
 from agent_runner.errors import InvalidMessageError
 from agent_runner.testing import _x_oauth as oauth
 from connectors._x_mentions import strip_leading_mentions, tweet_message, unescape
 from connectors._x_ratelimit import (
     RateWindow,
-    RetryPolicy,
-    backoff,
-    may_wait,
     pace,
     parse_window,
-    rate_limited_delay,
+    until_reset,
     utc_day,
     wait_for_window,
 )
 
-POLICY = RetryPolicy(max_retries=3, max_wait=100.0, backoff_base=1.0, backoff_max=8.0)
+POLICY = RetryPolicy(retries=3, base=1.0, cap=8.0, max_retry_after=100.0, max_total=100.0)
 
 
 @pytest.mark.parametrize(
@@ -60,10 +58,10 @@ def test_wait_for_window(window: RateWindow | None, now: float, wait: float) -> 
 
 @pytest.mark.parametrize(
     ("reset", "now", "attempt", "delay"),
-    [(130.0, 100.0, 0, 31.0), (90.0, 100.0, 0, 0.0), (None, 100.0, 0, 1.0), (None, 0.0, 2, 4.0)],
+    [(130.0, 100.0, 1, 31.0), (90.0, 100.0, 1, 0.0), (None, 100.0, 1, 1.0), (None, 0.0, 3, 4.0)],
 )
 def test_rate_limited_delay(reset: float | None, now: float, attempt: int, delay: float) -> None:
-    assert rate_limited_delay(reset, now, attempt, POLICY) == delay
+    assert POLICY.wait(attempt, retry_after=until_reset(reset, now)) == delay
 
 
 @pytest.mark.parametrize(
@@ -80,23 +78,24 @@ def test_pace(window: RateWindow | None, now: float, interval: float, delay: flo
     assert pace(window, now, interval) == delay
 
 
-@pytest.mark.parametrize(("attempt", "delay"), [(0, 1.0), (1, 2.0), (3, 8.0), (10, 8.0)])
+@pytest.mark.parametrize(("attempt", "delay"), [(1, 1.0), (2, 2.0), (4, 8.0), (11, 8.0)])
 def test_backoff_is_capped(attempt: int, delay: float) -> None:
-    assert backoff(attempt, POLICY) == delay
+    assert POLICY.backoff(attempt) == delay
 
 
 @pytest.mark.parametrize(
     ("delay", "waited", "attempt", "ok"),
     [
-        (30.0, 0.0, 0, True),
-        (30.0, 70.0, 1, True),  # exactly the cap
-        (30.0, 71.0, 1, False),  # over the total wait cap
-        (1.0, 0.0, 3, False),  # out of retries
-        (101.0, 0.0, 0, False),  # one wait longer than the cap
+        (30.0, 0.0, 1, True),
+        (30.0, 70.0, 2, True),  # exactly the cap
+        (30.0, 71.0, 2, False),  # over the total wait cap
+        (1.0, 0.0, 4, False),  # out of retries
+        (101.0, 0.0, 1, False),  # one wait longer than the cap
     ],
 )
 def test_may_wait(delay: float, waited: float, attempt: int, ok: bool) -> None:
-    assert may_wait(delay, waited=waited, attempt=attempt, policy=POLICY) is ok
+    wait = POLICY.wait(attempt, retry_after=delay, waited=waited)
+    assert (wait is not None) is ok
 
 
 @pytest.mark.parametrize(

@@ -14,10 +14,16 @@ import pytest
 from agent_runner import AgentContext, AgentInput, AgentRuntime, Message
 from agent_runner.store import MemoryStore, SQLiteStore, Store
 from agent_runner.testing.x import X_LIMITS, FakeX
-from connectors._x_ratelimit import RetryPolicy
 from connectors._x_text import MAX_TWEET_WEIGHT, split_thread, weighted_length
 from connectors.x import XConnector
-from tests.connectors._x_fixtures import FakeClock, RecordingSink, clock, connector, fake_x
+from tests.connectors._x_fixtures import (
+    FakeClock,
+    RecordingSink,
+    clock,
+    connector,
+    fake_x,
+    x_retry,
+)
 
 __all__ = ["clock", "fake_x"]  # fixtures
 
@@ -137,7 +143,7 @@ async def test_a_restart_neither_misses_nor_repeats(
 async def test_a_burst_of_429s_is_waited_out_within_the_cap(
     fake_x: FakeX, clock: FakeClock
 ) -> None:
-    x = connector(fake_x, clock, retry=RetryPolicy(max_retries=5, max_wait=300))
+    x = connector(fake_x, clock, retry=x_retry(retries=5, max_retry_after=300, max_total=300))
     async with running(x):
         await fake_x.wait_calls("mentions", 1)
         fake_x.rate_limit_next(4, reset_in=60, endpoint="create_tweet")

@@ -1,4 +1,4 @@
-"""Pure parts of the distributed runtime: placement hashes, backoff, error envelopes."""
+"""Pure parts of the distributed runtime: placement hashes, error envelopes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 
 from agent_runner.distributed._errors import RemoteError, remote_exception
 from agent_runner.distributed._outbox import MAX_MESSAGES_PER_ENTRY, merge_xadds
-from agent_runner.distributed._registry import backoff_delay
 from agent_runner.distributed._wire import (
     Keys,
     assigned_partitions,
@@ -21,21 +20,6 @@ from agent_runner.distributed._wire import (
     split_agent_id,
 )
 from agent_runner.errors import CantHandleException
-
-
-@pytest.mark.parametrize(
-    ("attempt", "jitter", "expected"),
-    [
-        (0, 1.0, 0.05),
-        (0, 0.0, 0.025),
-        (3, 1.0, 0.4),
-        (10, 1.0, 2.0),
-        (10, 0.0, 1.0),
-        (99, 1.0, 2.0),
-    ],
-)
-def test_backoff_is_capped_exponential(attempt: int, jitter: float, expected: float) -> None:
-    assert backoff_delay(attempt, base=0.05, cap=2.0, jitter=jitter) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(("key", "partitions", "expected"), [("default", 16, 10), ("k1", 16, 9)])

@@ -30,7 +30,7 @@ async def client(server: OpenAIServer, sleeps: Sleeps) -> AsyncIterator[OpenAICl
         api_key=server.api_key,
         timeout=5.0,
         max_retries=3,
-        retry=RetryPolicy(base_delay=0.5, max_delay=4.0, max_retry_after=30.0),
+        retry=RetryPolicy(base=0.5, cap=4.0, jitter="equal", max_retry_after=30.0),
         sleep=sleeps,
     ) as opened:
         yield opened

@@ -1,4 +1,4 @@
-"""The runner's small parts: backoff, loop guards, routing, signal handlers."""
+"""The runner's small parts: loop guards, routing, signal handlers (backoff: test_backoff)."""
 
 from __future__ import annotations
 
@@ -12,55 +12,6 @@ from agent_runner import Message, Reply
 from agent_runner._delivery import route
 from agent_runner._guards import LoopGuard
 from agent_runner._signals import stop_on_signals
-from agent_runner.backoff import backoff_delay, retry_wait
-
-
-@pytest.mark.parametrize(
-    ("attempt", "base", "cap", "expected"),
-    [
-        (1, 0.5, 30.0, 0.5),
-        (2, 0.5, 30.0, 1.0),
-        (3, 0.5, 30.0, 2.0),
-        (6, 0.5, 30.0, 16.0),
-        (7, 0.5, 30.0, 30.0),
-        (10_000, 0.5, 30.0, 30.0),
-        (3, 0.0, 30.0, 0.0),
-        (3, 1.0, 0.0, 0.0),
-    ],
-)
-def test_backoff_delay_doubles_up_to_the_cap(
-    attempt: int, base: float, cap: float, expected: float
-) -> None:
-    assert backoff_delay(attempt, base=base, cap=cap) == expected
-
-
-@pytest.mark.parametrize(("jitter", "expected"), [(0.0, 1.0), (0.5, 1.5), (0.999, 1.999)])
-def test_backoff_jitter_spreads_within_half_to_full(jitter: float, expected: float) -> None:
-    assert backoff_delay(2, base=1.0, cap=10.0, jitter=jitter) == pytest.approx(expected)
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"attempt": 0, "base": 1.0, "cap": 1.0},
-        {"attempt": 1, "base": -1.0, "cap": 1.0},
-        {"attempt": 1, "base": 1.0, "cap": -1.0},
-        {"attempt": 1, "base": 1.0, "cap": 1.0, "jitter": 1.0},
-    ],
-)
-def test_backoff_rejects_nonsense(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
-        backoff_delay(**kwargs)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("attempt", "retry_after", "expected"),
-    [(1, None, 0.5), (1, 3.0, 3.0), (4, 1.0, 4.0), (1, 10.0, 10.0), (1, 10.5, None)],
-)
-def test_retry_wait_honours_retry_after_within_the_cap(
-    attempt: int, retry_after: float | None, expected: float | None
-) -> None:
-    assert retry_wait(attempt, base=0.5, cap=10.0, retry_after=retry_after) == expected
 
 
 def _message(**fields: object) -> Message:
