@@ -22,7 +22,6 @@ from agent_runner.agent import (
     AgentResult,
     ConversationMemory,
     CostMeter,
-    MemoryItem,
 )
 from agent_runner.connector import (
     Accepted,
@@ -47,7 +46,7 @@ from agent_runner.errors import (
 from agent_runner.memory import ShortTermMemory
 from agent_runner.message import Attachment, Author, Message, Reply
 from agent_runner.pricing import Budget, ModelPrice, PaymentGate, PaymentVerifier, Pricing
-from agent_runner.store import MemoryStore, SQLiteStore, Store
+from agent_runner.store import InMemoryStore, MemoryItem, SQLiteStore, Store
 
 __all__ = [
     "Accepted",
@@ -70,9 +69,9 @@ __all__ = [
     "ConversationMemory",
     "CostMeter",
     "DeliveryError",
+    "InMemoryStore",
     "InvalidMessageError",
     "MemoryItem",
-    "MemoryStore",
     "Message",
     "ModelPrice",
     "PaymentError",

@@ -31,8 +31,6 @@ from agent_runner.agent import (
     AgentResult,
     ConversationMemory,
     CostMeter,
-    MemoryItem,
-    Role,
     normalize_result,
 )
 from agent_runner.core import (
@@ -45,6 +43,7 @@ from agent_runner.core import (
 from agent_runner.errors import BudgetExceededError, PaymentError
 from agent_runner.message import Message, Reply
 from agent_runner.pricing import NullMeter
+from agent_runner.store import MemoryItem, Role
 
 if TYPE_CHECKING:
     from agent_runner.memory import ShortTermMemory

@@ -99,10 +99,10 @@ class AgentRuntime:
         handle_signals: stop on SIGTERM/SIGINT (only on the main thread).
 
     Example:
-        >>> from connectors.memory import MemoryConnector
+        >>> from connectors.inmemory import InMemoryConnector
         >>> async def echo(message, context):
         ...     return message.text
-        >>> chat = MemoryConnector()
+        >>> chat = InMemoryConnector()
         >>> runtime = AgentRuntime([chat], [chat], echo)
         >>> # asyncio.run(runtime.run())  # until SIGTERM / SIGINT / runtime.stop()
     """

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from agent_runner.message import Message, Reply
+from agent_runner.store import MemoryItem, Role
 
 if TYPE_CHECKING:
     from agent_runner.core import MessageRuntime
@@ -29,23 +30,6 @@ if TYPE_CHECKING:
 
 AgentResult = str | Reply | Sequence[str | Reply] | None
 """What an agent may return."""
-
-Role = Literal["user", "assistant", "system", "tool"]
-
-
-@dataclass(frozen=True, slots=True)
-class MemoryItem:
-    """One remembered turn of a conversation."""
-
-    role: Role
-    text: str
-    name: str | None = None
-    message_key: str | None = None
-    created_at: float = 0.0
-    """Unix time, seconds."""
-    tokens: int = 0
-    """Token count as measured by the memory's token counter when stored."""
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -161,7 +145,5 @@ __all__ = [
     "AgentResult",
     "ConversationMemory",
     "CostMeter",
-    "MemoryItem",
-    "Role",
     "normalize_result",
 ]

@@ -24,9 +24,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agent_runner.agent import MemoryItem, Role
 from agent_runner.errors import ConfigurationError
-from agent_runner.store import Store
+from agent_runner.store import MemoryItem, Role, Store
 
 _PIECES = re.compile(r"\w+|[^\w\s]")
 

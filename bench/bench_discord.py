@@ -5,7 +5,7 @@ Both bots run in this process against the same FakeDiscord on 127.0.0.1 (REST + 
 - ``plain``: a discord.py ``Client`` whose ``on_message`` replies ``message.reply("echo: ...")``
   (no journal, no dedupe, no typing, no splitting) -- the baseline;
 - ``runner``: ``DiscordConnector`` -> ``AgentRuntime`` (journal, per-conversation order, typing
-  indicator, reply claim, split) with an echo agent, on MemoryStore and on SQLite (FULL).
+  indicator, reply claim, split) with an echo agent, on InMemoryStore and on SQLite (FULL).
 
 Load: N mentions spread over C channels, posted at once; throughput = N / time to N replies.
 Latency: 200 sequential round trips (post, wait for the reply), p50/p99.
@@ -25,7 +25,7 @@ from pathlib import Path
 import yarl
 
 from agent_runner import AgentContext, AgentRuntime, Message  # noqa: E402
-from agent_runner.store import MemoryStore, SQLiteStore, Store  # noqa: E402
+from agent_runner.store import InMemoryStore, SQLiteStore, Store  # noqa: E402
 from agent_runner.testing.discord import FakeDiscord  # noqa: E402
 from connectors._discord_sdk import discord  # noqa: E402
 from connectors.discord import DiscordConnector, DiscordSettings  # noqa: E402
@@ -115,7 +115,7 @@ async def main() -> None:
     rows = []
     plain = await measure(plain_bot)
     rows.append(("plain discord.py (baseline)", plain))
-    rows.append(("runner + MemoryStore", await measure(lambda f: runner_bot(f, MemoryStore()))))
+    rows.append(("runner + InMemoryStore", await measure(lambda f: runner_bot(f, InMemoryStore()))))
     with tempfile.TemporaryDirectory() as tmp:
         rows.append(
             (

@@ -4,9 +4,9 @@ Every case runs in this one process, one after the other, on the same event loop
 
 - ``core``: the bare ``SingleThreadedAgentRuntime``: ``send_message`` to an echo agent keyed by
   conversation (what the runner adds its work on top of);
-- ``runner/memory``: the whole runner (MemoryConnector in, validation, loop guards, journal,
+- ``runner/memory``: the whole runner (InMemoryConnector in, validation, loop guards, journal,
   per-conversation mailbox, conversation actor, routing, reply claim, delivery) with the
-  in-process ``MemoryStore``: the journal off;
+  in-process ``InMemoryStore``: the journal off;
 - ``runner/sqlite``: the same with the durable ``SQLiteStore`` journal (WAL, group commit),
   with ``synchronous=FULL`` (the default: fsync per commit) and ``NORMAL``.
 
@@ -37,8 +37,8 @@ from agent_runner.core import (
     SingleThreadedAgentRuntime,
     rpc,
 )
-from agent_runner.store import MemoryStore, SQLiteStore, Store
-from connectors.memory import MemoryConnector
+from agent_runner.store import InMemoryStore, SQLiteStore, Store
+from connectors.inmemory import InMemoryConnector
 
 
 @dataclass
@@ -99,7 +99,7 @@ async def bench_core(messages: int, conversations: int, *, sequential: bool) -> 
 
 
 async def bench_runner(store: Store, messages: int, conversations: int, *, sequential: bool) -> Run:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     runtime = AgentRuntime(
         [chat],
         [chat],
@@ -144,7 +144,7 @@ async def measure(case: str, db: Path, count: int, conversations: int, sequentia
     if case == CASES[0]:
         return await bench_core(count, conversations, sequential=sequential)
     if case == CASES[1]:
-        store: Store = MemoryStore()
+        store: Store = InMemoryStore()
     else:
         sync = case.rsplit(" ", 1)[1]
         path = db / f"{sync}-{time.monotonic_ns()}.sqlite3"

@@ -29,7 +29,7 @@ import sys
 from agent_runner import Agent, AgentContext, AgentFunction, AgentRuntime, Message
 from agent_runner.memory import ShortTermMemory
 from agent_runner.settings import load_settings
-from agent_runner.store import MemoryStore, SQLiteStore, Store
+from agent_runner.store import InMemoryStore, SQLiteStore, Store
 from connectors.discord import DiscordConnector
 
 SYSTEM_PROMPT = (
@@ -84,7 +84,7 @@ async def offline_demo() -> None:
             gateway_url=fake.gateway_url,
             guild_ready_timeout=0.1,
         )
-        runtime = build_runtime(discord, MemoryStore())
+        runtime = build_runtime(discord, InMemoryStore())
         task = asyncio.create_task(runtime.run())
         await runtime.wait_started()
         await fake.wait_ready()

@@ -29,7 +29,7 @@ import sys
 from agent_runner import Agent, AgentContext, AgentFunction, AgentRuntime, Message
 from agent_runner.memory import ShortTermMemory
 from agent_runner.settings import load_settings
-from agent_runner.store import MemoryStore, SQLiteStore, Store
+from agent_runner.store import InMemoryStore, SQLiteStore, Store
 from connectors.cron import CronInput, CronJob
 from connectors.x import XConnector
 
@@ -77,7 +77,7 @@ async def offline_demo() -> None:
 
     async with FakeX() as fake:
         x = XConnector.from_env(fake.env(), poll_interval=0.2)
-        runtime = build_runtime(x, MemoryStore())  # the fake's tweet ids restart each run
+        runtime = build_runtime(x, InMemoryStore())  # the fake's tweet ids restart each run
         task = asyncio.create_task(runtime.run())
         await runtime.wait_started()
         await fake.wait_calls("mentions", 1)

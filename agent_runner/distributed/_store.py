@@ -24,10 +24,9 @@ from typing import Any
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from agent_runner.agent import MemoryItem
 from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
 from agent_runner.errors import ConfigurationError, StoreError
-from agent_runner.store import CostEntry, JournalEntry
+from agent_runner.store import CostEntry, JournalEntry, MemoryItem
 
 _ACCEPT = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agent_runner.agent import AgentContext, ConversationMemory, MemoryItem
+from agent_runner.agent import AgentContext, ConversationMemory
 from agent_runner.errors import AgentRunnerError, ModelClientError
 from agent_runner.llm._client import ChatMessage, ModelClient, ToolCall
 from agent_runner.llm._estimate import (
@@ -37,6 +37,7 @@ from agent_runner.llm._estimate import (
 )
 from agent_runner.llm._tools import Tool, ToolArgumentsError
 from agent_runner.message import Message
+from agent_runner.store import MemoryItem
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 

@@ -6,7 +6,7 @@ last seen message id), conversation memory, the cost ledger, used payment refere
 small key-value space for agent state.
 
 Implementations: :class:`~agent_runner.store.SQLiteStore` (embedded default, a local file),
-:class:`~agent_runner.store.MemoryStore` (tests) and ``RedisStore`` (shared by workers).
+:class:`~agent_runner.store.InMemoryStore` (tests) and ``RedisStore`` (shared by workers).
 Every method is safe to call concurrently from many tasks; writes on the hot path
 (``journal_accept``, ``reply_claim``) are group-committed, so many concurrent callers share
 one durable write.
@@ -15,10 +15,25 @@ one durable write.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
 
-from agent_runner.agent import MemoryItem
+Role = Literal["user", "assistant", "system", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryItem:
+    """One remembered turn of a conversation."""
+
+    role: Role
+    text: str
+    name: str | None = None
+    message_key: str | None = None
+    created_at: float = 0.0
+    """Unix time, seconds."""
+    tokens: int = 0
+    """Token count as measured by the memory's token counter when stored."""
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,4 +147,4 @@ class Store(Protocol):
     async def state_delete(self, key: str) -> None: ...
 
 
-__all__ = ["CostEntry", "JournalEntry", "Store"]
+__all__ = ["CostEntry", "JournalEntry", "MemoryItem", "Role", "Store"]

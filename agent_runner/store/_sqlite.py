@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from agent_runner.agent import MemoryItem
 from agent_runner.errors import StoreError
+from agent_runner.store import MemoryItem
 from agent_runner.store._base import CostEntry, JournalEntry
 from agent_runner.store._group_commit import GroupCommitter
 

@@ -21,7 +21,7 @@ Example:
         import asyncio
 
         from agent_runner import AgentRuntime
-        from agent_runner.store import MemoryStore
+        from agent_runner.store import InMemoryStore
         from agent_runner.testing.discord import FakeDiscord
         from connectors.discord import DiscordConnector
 
@@ -32,7 +32,7 @@ Example:
             async with FakeDiscord() as fake:
                 bot = DiscordConnector(token=fake.token, api_base=fake.url,
                                        gateway_url=fake.gateway_url, guild_ready_timeout=0.1)
-                runtime = AgentRuntime([bot], [bot], echo, store=MemoryStore(),
+                runtime = AgentRuntime([bot], [bot], echo, store=InMemoryStore(),
                                        handle_signals=False)
                 task = asyncio.create_task(runtime.run())
                 await fake.wait_ready()

@@ -20,14 +20,14 @@ and :meth:`FakeX.rate_limit_next` forces 429s on demand.
 Example, a pytest test of your bot through the whole runner::
 
     from agent_runner import AgentRuntime
-    from agent_runner.store import MemoryStore
+    from agent_runner.store import InMemoryStore
     from agent_runner.testing.x import FakeX
     from connectors.x import XConnector
 
     async def test_my_bot_answers_in_thread() -> None:
         async with FakeX() as fake:
             x = XConnector.from_env(fake.env(), poll_interval=0.05, first_run="all")
-            runtime = AgentRuntime([x], [x], my_agent, store=MemoryStore())
+            runtime = AgentRuntime([x], [x], my_agent, store=InMemoryStore())
             task = asyncio.create_task(runtime.run())
             mention = fake.add_mention("what is 2+2?", author="alice")
             [reply] = await fake.wait_posted(1)

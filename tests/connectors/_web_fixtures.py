@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from agent_runner import AgentContext, AgentRuntime, Message
-from agent_runner.store import MemoryStore, Store
+from agent_runner.store import InMemoryStore, Store
 
 
 @asynccontextmanager
@@ -27,7 +27,7 @@ async def running(
     """An AgentRuntime running in a task for the duration of the block, then stopped."""
     options.setdefault("handle_signals", False)
     options.setdefault("shutdown_grace", 5.0)
-    runtime = AgentRuntime(inputs, outputs, agent, store=store or MemoryStore(), **options)
+    runtime = AgentRuntime(inputs, outputs, agent, store=store or InMemoryStore(), **options)
     task = asyncio.create_task(runtime.run())
     started = asyncio.create_task(runtime.wait_started())
     done, _ = await asyncio.wait({task, started}, timeout=10, return_when=asyncio.FIRST_COMPLETED)

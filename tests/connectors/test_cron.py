@@ -13,7 +13,7 @@ from agent_runner import AgentContext, Message
 from agent_runner.errors import ConfigurationError
 from agent_runner.store import SQLiteStore, Store
 from connectors.cron import CronInput, CronJob, crontab_weekdays, firing_id, next_fire_times
-from connectors.memory import MemoryConnector
+from connectors.inmemory import InMemoryConnector
 from tests.connectors._web_fixtures import Recorder, running
 
 
@@ -132,7 +132,7 @@ def test_firing_id_is_the_utc_slot() -> None:
 
 
 async def test_a_real_firing_through_the_runner() -> None:
-    out = MemoryConnector("out")
+    out = InMemoryConnector("out")
     agent = Recorder()
     job = CronJob(name="tick", text="tick tock", interval=timedelta(milliseconds=30))
     cron = CronInput([job])
@@ -164,7 +164,7 @@ async def test_no_pile_up_while_busy_and_no_double_firing_of_a_slot(
         await release.wait()
         return "done"
 
-    out = MemoryConnector("out")
+    out = InMemoryConnector("out")
     job = CronJob(name="post", text="write", cron="0 * * * *")
     cron = CronInput([job])
     path = tmp_path / "s.sqlite3"

@@ -17,7 +17,7 @@ from agent_runner.errors import (
     StoreError,
 )
 from agent_runner.message import Author, Message, Reply
-from agent_runner.store import MemoryStore
+from agent_runner.store import InMemoryStore
 from agent_runner.testing.discord import MAX_CONTENT, FakeDiscord
 from connectors._discord_sdk import discord as discord_sdk
 from connectors.discord import DiscordConnector, DiscordSettings
@@ -246,7 +246,7 @@ async def test_a_dropped_gateway_resumes_and_replays_what_was_missed(fake: FakeD
 
 async def test_an_invalidated_session_reidentifies_and_backfills(fake: FakeDiscord) -> None:
     sink = RecordingSink()
-    store = MemoryStore()
+    store = InMemoryStore()
     await store.open()
     async with running(fake, sink, store=store):
         await fake.post_user_message(fake.channel_id, "before", mention_bot=True)
@@ -265,7 +265,7 @@ async def test_a_restart_backfills_what_arrived_while_down_and_nothing_older(
     fake: FakeDiscord,
 ) -> None:
     sink = RecordingSink()
-    store = MemoryStore()
+    store = InMemoryStore()
     await store.open()
     async with running(fake, sink, store=store) as discord:
         await fake.post_user_message(fake.channel_id, "one", mention_bot=True)
@@ -318,7 +318,7 @@ class FlakySink(RecordingSink):
 async def test_a_failed_handoff_is_read_again_after_the_input_restarts(
     fake: FakeDiscord,
 ) -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     await store.open()
     sink = FlakySink(fail_on="boom")
     connector = connector_for(fake)
@@ -350,7 +350,7 @@ async def test_a_token_is_required() -> None:
 
 
 async def test_missed_messages_older_than_the_max_age_are_skipped(fake: FakeDiscord) -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     await store.open()
     now = datetime.now(UTC)
     first = RecordingSink()
@@ -373,7 +373,7 @@ async def test_missed_messages_older_than_the_max_age_are_skipped(fake: FakeDisc
 
 
 async def test_a_failed_backfill_is_retried_and_skips_nothing(fake: FakeDiscord) -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     await store.open()
     first = RecordingSink()
     async with running(fake, first, store=store):

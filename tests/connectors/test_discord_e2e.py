@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from agent_runner import AgentContext, AgentRuntime, Message
-from agent_runner.store import MemoryStore, SQLiteStore, Store
+from agent_runner.store import InMemoryStore, SQLiteStore, Store
 from agent_runner.testing.discord import MAX_CONTENT, FakeDiscord, FakeMessage
 from tests.connectors._discord_fixtures import connector_for
 
@@ -42,7 +42,7 @@ async def bot(
         [discord],
         [discord],
         agent,
-        store=store if store is not None else MemoryStore(),
+        store=store if store is not None else InMemoryStore(),
         handle_signals=False,
         retry_base_delay=0.01,
         retry_max_delay=5.0,
@@ -267,7 +267,9 @@ async def test_typing_stops_when_the_agent_answers_nothing(fake: FakeDiscord) ->
         handled.set()
 
     discord = connector_for(fake)
-    runtime = AgentRuntime([discord], [discord], silent, store=MemoryStore(), handle_signals=False)
+    runtime = AgentRuntime(
+        [discord], [discord], silent, store=InMemoryStore(), handle_signals=False
+    )
     task = asyncio.ensure_future(runtime.run())
     try:
         await runtime.wait_started()

@@ -10,7 +10,7 @@ import pytest
 import yarl
 
 from agent_runner import AgentContext, AgentRuntime, Message
-from agent_runner.store import MemoryStore
+from agent_runner.store import InMemoryStore
 from agent_runner.testing.discord import FakeDiscord
 from connectors._discord_sdk import discord
 from connectors.discord import DiscordConnector
@@ -147,7 +147,7 @@ async def test_the_documented_example_with_a_connector_built_from_the_environmen
         for key, value in fake.env().items():
             monkeypatch.setenv(key, value)
         bot = DiscordConnector(guild_ready_timeout=0.1)
-        runtime = AgentRuntime([bot], [bot], echo, store=MemoryStore(), handle_signals=False)
+        runtime = AgentRuntime([bot], [bot], echo, store=InMemoryStore(), handle_signals=False)
         task = asyncio.create_task(runtime.run())
         await fake.wait_ready()
         asked = await fake.post_user_message(fake.channel_id, "hi", mention_bot=True)

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from agent_runner import AgentContext, Message
-from agent_runner.store import MemoryStore, SQLiteStore
+from agent_runner.store import InMemoryStore, SQLiteStore
 from connectors._http_auth import sign
 from connectors.http import HTTPConnector
 from connectors.webhook import verify
@@ -268,7 +268,7 @@ async def test_callback_gets_the_reply_signed_with_an_idempotency_key(
 ) -> None:
     agent = Recorder()
     http = make_http(hmac_secret="k3y", auth_token="tok")
-    store = MemoryStore()
+    store = InMemoryStore()
     async with Receiver([503]) as receiver, running([http], [http], agent, store=store):
         http._callbacks._backoff_base = 0.001  # keep the retry fast
         url = f"{http.url}/v1/messages"
@@ -295,7 +295,7 @@ async def test_answers_on_the_live_response_skip_the_durable_claim(
     client: aiohttp.ClientSession,
 ) -> None:
     http = make_http()
-    store = MemoryStore()
+    store = InMemoryStore()
     agent = Recorder()
     async with running([http], [http], agent, store=store):
         status, answer, _ = await post(

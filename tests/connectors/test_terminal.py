@@ -62,7 +62,7 @@ async def test_round_trip_over_a_pipe() -> None:
 SCRIPT = textwrap.dedent(
     """
     import asyncio
-    from agent_runner.store import MemoryStore
+    from agent_runner.store import InMemoryStore
     from connectors.terminal import TerminalConnector
     from tests.connectors._web_fixtures import AgentRuntime
 
@@ -70,7 +70,7 @@ SCRIPT = textwrap.dedent(
         return message.text.upper()
 
     terminal = TerminalConnector()
-    asyncio.run(AgentRuntime([terminal], [terminal], shout, store=MemoryStore()).run())
+    asyncio.run(AgentRuntime([terminal], [terminal], shout, store=InMemoryStore()).run())
     """
 )
 

@@ -9,7 +9,7 @@ import pytest
 
 from agent_runner.errors import ConfigurationError, DeliveryError
 from agent_runner.message import Author, Message, Reply
-from connectors.memory import MemoryConnector
+from connectors.inmemory import InMemoryConnector
 from connectors.webhook import WebhookOutput, verify
 from tests.connectors._web_fixtures import Receiver, Recorder, running
 
@@ -23,7 +23,7 @@ def fast(url: str, **options: object) -> WebhookOutput:
 
 
 async def test_delivery_through_the_runner_after_failures() -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     async with Receiver([503, (429, {"Retry-After": "0"}), 500]) as receiver:
         hook = fast(receiver.url, secret="s3cret", max_retries=5)
         async with running([chat], [chat, hook], Recorder(), routes={"memory": ["webhook"]}):

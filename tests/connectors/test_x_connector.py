@@ -14,7 +14,7 @@ from agent_runner.errors import (
     RateLimitedError,
 )
 from agent_runner.message import Author, Message, Reply
-from agent_runner.store import MemoryStore
+from agent_runner.store import InMemoryStore
 from agent_runner.testing.x import FakeX
 from connectors._x_text import MAX_TWEET_WEIGHT, weighted_length
 from connectors.x import DailyPostCapError, XConnector, XSettings
@@ -259,7 +259,7 @@ async def test_a_failed_thread_resumes_without_reposting_its_first_parts(
     fake_x: FakeX, clock: FakeClock
 ) -> None:
     mention = fake_x.add_mention("long answer please")
-    store = MemoryStore()
+    store = InMemoryStore()
     await store.open()
     text = "A sentence that goes on for a while. " * 20
     async with connector(fake_x, clock, retry=x_retry(retries=0)) as x:
@@ -300,7 +300,7 @@ async def test_a_failed_thread_resumes_without_reposting_its_first_parts(
 async def test_the_daily_cap_stops_posting_with_a_clear_log_line(
     fake_x: FakeX, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     await store.open()
     mention = fake_x.add_mention("hi")
     async with connector(fake_x, clock, daily_post_cap=2) as x:

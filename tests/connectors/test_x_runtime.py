@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from agent_runner import AgentContext, AgentInput, AgentRuntime, Message
-from agent_runner.store import MemoryStore, SQLiteStore, Store
+from agent_runner.store import InMemoryStore, SQLiteStore, Store
 from agent_runner.testing.x import X_LIMITS, FakeX
 from connectors._x_text import MAX_TWEET_WEIGHT, split_thread, weighted_length
 from connectors.x import XConnector
@@ -49,7 +49,7 @@ async def running(
         [x, *inputs],
         [x],
         agent,
-        store=store if store is not None else MemoryStore(),
+        store=store if store is not None else InMemoryStore(),
         routes=routes,
         handle_signals=False,
         retry_base_delay=0.01,
@@ -224,7 +224,7 @@ async def test_a_loop_with_another_bot_stops_at_the_reply_depth_cap(
 
     x = connector(fake_x, clock)
     runtime = AgentRuntime(
-        [x], [x], answer, store=MemoryStore(), max_reply_depth=2, handle_signals=False
+        [x], [x], answer, store=InMemoryStore(), max_reply_depth=2, handle_signals=False
     )
     task = asyncio.create_task(runtime.run())
     await runtime.wait_started()

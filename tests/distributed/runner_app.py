@@ -8,7 +8,7 @@ import os
 from agent_runner import AgentContext, AgentRuntime, Message
 from agent_runner.core import MessageRuntime
 from agent_runner.distributed import RedisStore
-from connectors.memory import MemoryConnector
+from connectors.inmemory import InMemoryConnector
 
 
 async def agent(message: Message, context: AgentContext) -> str:
@@ -17,8 +17,8 @@ async def agent(message: Message, context: AgentContext) -> str:
 
 def build(
     redis_url: str, prefix: str, *, runtime: MessageRuntime | None = None
-) -> tuple[MemoryConnector, AgentRuntime]:
-    chat = MemoryConnector()
+) -> tuple[InMemoryConnector, AgentRuntime]:
+    chat = InMemoryConnector()
     runner = AgentRuntime(
         [chat],
         [chat],

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from agent_runner import AgentContext, MemoryItem, Message
-from agent_runner.agent import Role
 from agent_runner.errors import BudgetExceededError
 from agent_runner.message import Author
+from agent_runner.store import Role
 
 
 class ListMemory:

@@ -1,4 +1,4 @@
-"""LLMAgent end to end: MemoryConnector -> AgentRuntime (memory, pricing) -> OpenAIClient ->
+"""LLMAgent end to end: InMemoryConnector -> AgentRuntime (memory, pricing) -> OpenAIClient ->
 the local OpenAI-compatible server, and the replies back out."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from agent_runner.llm import LLMAgent, OpenAIClient
 from agent_runner.memory import ShortTermMemory
 from agent_runner.pricing import Budget, ModelPrice, Pricing
-from agent_runner.store import MemoryStore
-from connectors.memory import MemoryConnector
+from agent_runner.store import InMemoryStore
+from connectors.inmemory import InMemoryConnector
 from tests.llm.openai_server import Answer, Body, OpenAIServer, calls, error, text
 from tests.runner.support import make, running
 
@@ -41,9 +41,11 @@ def conversation(body: Body) -> list[tuple[str, str]]:
 async def test_memory_of_earlier_turns_and_none_from_another_conversation(
     server: OpenAIServer, agent: LLMAgent
 ) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     server.script(text("Hello Ada!"), text("Your name is Ada."), text("I do not know."))
-    runtime = make([chat], [chat], agent, short_term_memory=ShortTermMemory(), store=MemoryStore())
+    runtime = make(
+        [chat], [chat], agent, short_term_memory=ShortTermMemory(), store=InMemoryStore()
+    )
     async with running(runtime):
         await chat.push("My name is Ada.", conversation_id="c1", author_id="ada")
         await chat.wait_for_replies(1)
@@ -69,8 +71,8 @@ async def test_memory_of_earlier_turns_and_none_from_another_conversation(
 async def test_usage_is_priced_and_a_budget_refuses_the_next_call(
     server: OpenAIServer, agent: LLMAgent
 ) -> None:
-    store = MemoryStore()
-    chat = MemoryConnector()
+    store = InMemoryStore()
+    chat = InMemoryConnector()
     pricing = Pricing(prices=PRICES, budget=Budget(per_conversation=0.6))
     # the first call costs 400 * 0.001 + 50 * 0.002 = 0.5; the next could cost 0.2 more
     server.script(calls(("lookup", {"city": "Paris"}), usage=(400, 50)), text("never sent"))
@@ -87,8 +89,8 @@ async def test_usage_is_priced_and_a_budget_refuses_the_next_call(
 
 
 async def test_a_tool_loop_priced_within_budget(server: OpenAIServer, agent: LLMAgent) -> None:
-    store = MemoryStore()
-    chat = MemoryConnector()
+    store = InMemoryStore()
+    chat = InMemoryConnector()
     pricing = Pricing(prices=PRICES, budget=Budget(per_conversation=10.0))
     server.script(
         calls(("lookup", {"city": "Paris"}), usage=(100, 10)),
@@ -111,9 +113,9 @@ async def test_a_tool_loop_priced_within_budget(server: OpenAIServer, agent: LLM
 async def test_the_answer_streams_to_a_streaming_output(
     server: OpenAIServer, agent: LLMAgent
 ) -> None:
-    chat = MemoryConnector(streaming=True)
+    chat = InMemoryConnector(streaming=True)
     server.script(Answer(content="Streaming works fine.", usage=(20, 4)))
-    runtime = make([chat], [chat], agent, store=MemoryStore())
+    runtime = make([chat], [chat], agent, store=InMemoryStore())
     async with running(runtime):
         await chat.push("Stream please", conversation_id="c1")
         [(_, reply)] = await chat.wait_for_replies(1)
@@ -126,9 +128,9 @@ async def test_the_answer_streams_to_a_streaming_output(
 async def test_an_endpoint_that_keeps_failing_gets_the_error_reply(
     server: OpenAIServer, agent: LLMAgent
 ) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     server.default = error(503, "overloaded")
-    runtime = make([chat], [chat], agent, store=MemoryStore(), error_reply="model down")
+    runtime = make([chat], [chat], agent, store=InMemoryStore(), error_reply="model down")
     async with running(runtime):
         await chat.push("hello?", conversation_id="c1")
         [(_, reply)] = await chat.wait_for_replies(1)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from agent_runner.agent import ConversationMemory, MemoryItem
+from agent_runner.agent import ConversationMemory
 from agent_runner.errors import ConfigurationError
 from agent_runner.memory import ShortTermMemory, estimate_tokens, trim_to_budget
-from agent_runner.store import MemoryStore, SQLiteStore
+from agent_runner.store import InMemoryStore, MemoryItem, SQLiteStore
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_bad_bounds_are_refused(kwargs: dict[str, int]) -> None:
 
 
 async def test_add_persists_and_load_restores() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     memory = ShortTermMemory(max_messages=10, clock=lambda: 100.0)
     view = await memory.load(store, "http:c1")
     assert isinstance(view, ConversationMemory)
@@ -90,14 +90,14 @@ async def test_add_persists_and_load_restores() -> None:
 
 
 async def test_messages_is_a_snapshot() -> None:
-    view = await ShortTermMemory().load(MemoryStore(), "c")
+    view = await ShortTermMemory().load(InMemoryStore(), "c")
     before = view.messages
     await view.add("user", "x")
     assert before == () and len(view.messages) == 1
 
 
 async def test_bounded_by_message_count_in_view_and_store() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     memory = ShortTermMemory(max_messages=3, max_tokens=None)
     view = await memory.load(store, "c")
     for n in range(7):
@@ -107,7 +107,7 @@ async def test_bounded_by_message_count_in_view_and_store() -> None:
 
 
 async def test_bounded_by_tokens_with_a_pluggable_counter() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     words = ShortTermMemory(max_messages=50, max_tokens=6, token_counter=lambda t: len(t.split()))
     view = await words.load(store, "c")
     await view.add("user", "one two three")
@@ -120,7 +120,7 @@ async def test_bounded_by_tokens_with_a_pluggable_counter() -> None:
 
 
 async def test_conversations_never_share_memory() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     memory = ShortTermMemory()
     alice = await memory.load(store, "discord:dm-alice")
     bob = await memory.load(store, "discord:dm-bob")
@@ -131,7 +131,7 @@ async def test_conversations_never_share_memory() -> None:
 
 
 async def test_items_stored_without_tokens_are_counted_on_load() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     await store.memory_append("c", [MemoryItem(role="user", text="a b c d")], keep=10)
     view = await ShortTermMemory(token_counter=lambda t: len(t.split())).load(store, "c")
     assert [m.tokens for m in view.messages] == [4]

@@ -11,7 +11,7 @@ from agent_runner.agent import CostMeter
 from agent_runner.errors import BudgetExceededError, ConfigurationError
 from agent_runner.pricing import Budget, ModelPrice, NullMeter, Pricing, utc_day
 from agent_runner.pricing._budget import exceeded
-from agent_runner.store import CostEntry, MemoryStore
+from agent_runner.store import CostEntry, InMemoryStore
 
 DAY1 = 1_763_683_200.0  # 2025-11-21 00:00:00 UTC
 PRICES = {"m": ModelPrice(input_per_million=1_000_000.0, output_per_million=2_000_000.0)}
@@ -61,7 +61,7 @@ def test_utc_day() -> None:
 
 
 async def test_record_writes_a_cost_entry_per_request_conversation_and_day() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     meter = pricing().meter(store, request_key="http:1", conversation_key="http:c1")
     assert isinstance(meter, CostMeter)
     assert await meter.record("m", input_tokens=2, output_tokens=1) == 4.0
@@ -75,7 +75,7 @@ async def test_record_writes_a_cost_entry_per_request_conversation_and_day() -> 
 
 
 async def test_unknown_model_fails_before_spending() -> None:
-    meter = pricing().meter(MemoryStore(), request_key="r", conversation_key="c")
+    meter = pricing().meter(InMemoryStore(), request_key="r", conversation_key="c")
     with pytest.raises(ConfigurationError, match="no price for model 'other'"):
         await meter.check("other", input_tokens=1, max_output_tokens=1)
     with pytest.raises(ConfigurationError):
@@ -84,12 +84,12 @@ async def test_unknown_model_fails_before_spending() -> None:
 
 async def test_default_price_for_unknown_models() -> None:
     p = pricing(default_price=ModelPrice(0.0, 1_000_000.0))
-    meter = p.meter(MemoryStore(), request_key="r", conversation_key="c")
+    meter = p.meter(InMemoryStore(), request_key="r", conversation_key="c")
     assert await meter.record("other", input_tokens=5, output_tokens=3) == 3.0
 
 
 async def test_per_conversation_budget_stops_before_it_is_exceeded() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     p = pricing(Budget(per_conversation=10.0))
     meter = p.meter(store, request_key="r1", conversation_key="alice")
     await meter.check("m", input_tokens=2, max_output_tokens=3)  # up to 8.0
@@ -104,7 +104,7 @@ async def test_per_conversation_budget_stops_before_it_is_exceeded() -> None:
 
 
 async def test_daily_budget_resets_with_the_utc_day() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     clock = Clock()
     p = pricing(Budget(per_day=5.0), clock)
     meter = p.meter(store, request_key="r1", conversation_key="a")
@@ -117,7 +117,7 @@ async def test_daily_budget_resets_with_the_utc_day() -> None:
 
 
 async def test_total_budget() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     p = pricing(Budget(total=3.0))
     for n in range(3):
         await p.meter(store, request_key=f"r{n}", conversation_key=f"c{n}").record(
@@ -129,7 +129,7 @@ async def test_total_budget() -> None:
 
 
 async def test_totals_are_loaded_from_the_store() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     await store.cost_add(CostEntry("old", "alice", "m", 9, 0, 9.0, "2025-11-21", DAY1))
     p = pricing(Budget(per_conversation=10.0))  # a fresh process: nothing in memory
     meter = p.meter(store, request_key="r", conversation_key="alice")
@@ -140,7 +140,7 @@ async def test_totals_are_loaded_from_the_store() -> None:
 
 
 async def test_concurrent_requests_cannot_all_slip_under_the_limit() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     p = pricing(Budget(per_day=10.0))
     meters = [p.meter(store, request_key=f"r{n}", conversation_key=f"c{n}") for n in range(10)]
     results = await asyncio.gather(
@@ -160,7 +160,7 @@ async def test_concurrent_requests_cannot_all_slip_under_the_limit() -> None:
 
 
 async def test_reservations_of_calls_never_recorded_are_released() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     p = pricing(Budget(per_day=4.0))
     meter = p.meter(store, request_key="r1", conversation_key="c")
     await meter.check("m", input_tokens=3)  # the call then fails: never recorded
@@ -171,7 +171,7 @@ async def test_reservations_of_calls_never_recorded_are_released() -> None:
 
 
 async def test_a_dropped_meter_releases_its_reservations() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     p = pricing(Budget(per_day=4.0))
     meter = p.meter(store, request_key="r1", conversation_key="c")
     await meter.check("m", input_tokens=3)
@@ -181,7 +181,7 @@ async def test_a_dropped_meter_releases_its_reservations() -> None:
 
 
 async def test_check_budget_without_budget_and_null_meter() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     await pricing().check_budget(store, "c")
     null = NullMeter()
     assert isinstance(null, CostMeter)

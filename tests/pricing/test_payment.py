@@ -7,7 +7,7 @@ import pytest
 from agent_runner.errors import ConfigurationError, PaymentError
 from agent_runner.message import Author, Message
 from agent_runner.pricing import PaymentGate, Pricing
-from agent_runner.store import MemoryStore
+from agent_runner.store import InMemoryStore
 
 WALLET = "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin"
 
@@ -42,13 +42,13 @@ def gated(verifier: LedgerVerifier) -> Pricing:
 
 
 async def test_no_gate_lets_everything_through() -> None:
-    await Pricing().check_payment(message(1), MemoryStore())
+    await Pricing().check_payment(message(1), InMemoryStore())
 
 
 async def test_missing_payment_says_how_to_pay() -> None:
     verifier = LedgerVerifier({})
     with pytest.raises(PaymentError) as info:
-        await gated(verifier).check_payment(message(1, "  "), MemoryStore())
+        await gated(verifier).check_payment(message(1, "  "), InMemoryStore())
     assert str(info.value) == (
         f"payment required: send 1000 lamports to {WALLET} and include the transaction signature"
     )
@@ -56,7 +56,7 @@ async def test_missing_payment_says_how_to_pay() -> None:
 
 
 async def test_verified_payment_is_used_once() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     verifier = LedgerVerifier({"sig": (1000, WALLET)})
     pricing = gated(verifier)
     await pricing.check_payment(message(1, "sig"), store)
@@ -67,7 +67,7 @@ async def test_verified_payment_is_used_once() -> None:
 
 
 async def test_refused_payment_is_not_marked_used() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     verifier = LedgerVerifier({"small": (999, WALLET)})
     with pytest.raises(PaymentError, match="payment not found"):
         await gated(verifier).check_payment(message(1, "small"), store)

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from agent_runner.store import MemoryStore, SQLiteStore, Store
+from agent_runner.store import InMemoryStore, SQLiteStore, Store
 
 
 @pytest.fixture(params=["memory", "sqlite"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     """A fresh store, not opened (the runner opens and closes it)."""
     if request.param == "memory":
-        yield MemoryStore()
+        yield InMemoryStore()
     else:
         yield SQLiteStore(tmp_path / "runner.sqlite3", synchronous="NORMAL")

@@ -8,7 +8,7 @@ import pytest
 
 from agent_runner import AgentContext, DeliveryError, Message, Reply
 from agent_runner.store import Store
-from connectors.memory import MemoryConnector
+from connectors.inmemory import InMemoryConnector
 from tests.runner.support import make, running
 
 
@@ -17,9 +17,9 @@ async def echo(message: Message, context: AgentContext) -> str:
 
 
 async def test_routing_sends_cron_replies_to_x_only(store: Store) -> None:
-    cron = MemoryConnector("cron")
-    x = MemoryConnector("x")
-    discord = MemoryConnector("discord")
+    cron = InMemoryConnector("cron")
+    x = InMemoryConnector("x")
+    discord = InMemoryConnector("discord")
     runtime = make([cron, discord], [x, discord], echo, store=store, routes={"cron": ["x"]})
     async with running(runtime):
         await cron.push("daily post")
@@ -34,8 +34,8 @@ async def test_routing_sends_cron_replies_to_x_only(store: Store) -> None:
 async def test_no_output_of_the_source_name_means_no_reply_and_no_broadcast(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cron = MemoryConnector("cron")
-    x = MemoryConnector("x")
+    cron = InMemoryConnector("cron")
+    x = InMemoryConnector("x")
     handled = asyncio.Event()
 
     async def agent(message: Message, context: AgentContext) -> str:
@@ -50,8 +50,8 @@ async def test_no_output_of_the_source_name_means_no_reply_and_no_broadcast(
 
 
 async def test_reply_targets_override_routing(store: Store) -> None:
-    chat = MemoryConnector()
-    audit = MemoryConnector("audit")
+    chat = InMemoryConnector()
+    audit = InMemoryConnector("audit")
 
     async def agent(message: Message, context: AgentContext) -> list[Reply]:
         return [Reply(text="to you"), Reply(text="to both", targets=("memory", "audit"))]
@@ -67,7 +67,7 @@ async def test_reply_targets_override_routing(store: Store) -> None:
 async def test_output_failing_twice_then_succeeding_is_retried(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     chat.fail_next_sends(2)
     async with running(make([chat], [chat], echo, store=store, output_retries=3)):
         await chat.push("hi", id="r1")
@@ -80,7 +80,7 @@ async def test_output_failing_twice_then_succeeding_is_retried(
 async def test_output_always_failing_is_recorded_failed_and_loop_goes_on(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     chat.fail_next_sends(3)  # output_retries=2: three attempts, all fail
     async with running(make([chat], [chat], echo, store=store, output_retries=2)) as runtime:
         await chat.push("lost", id="f1")
@@ -94,7 +94,7 @@ async def test_output_always_failing_is_recorded_failed_and_loop_goes_on(
 async def test_delivery_error_gives_up_at_once(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     chat.fail_next_sends(1, DeliveryError("message too long for this platform"))
     async with running(make([chat], [chat], echo, store=store, output_retries=5)):
         await chat.push("big")
@@ -106,7 +106,7 @@ async def test_delivery_error_gives_up_at_once(
 
 
 async def test_duplicate_message_id_is_answered_once(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     async with running(make([chat], [chat], echo, store=store)):
         first, second = await asyncio.gather(chat.push("hi", id="same"), chat.push("hi", id="same"))
         third = await chat.push("hi", id="same")
@@ -117,8 +117,8 @@ async def test_duplicate_message_id_is_answered_once(store: Store) -> None:
 
 
 async def test_streaming_output_gets_chunks(store: Store) -> None:
-    chat = MemoryConnector(streaming=True)
-    plain = MemoryConnector("plain")
+    chat = InMemoryConnector(streaming=True)
+    plain = InMemoryConnector("plain")
 
     async def agent(message: Message, context: AgentContext) -> str:
         if context.streaming:

@@ -6,7 +6,7 @@ import pytest
 
 from agent_runner import AgentContext, Message, ShortTermMemory
 from agent_runner.distributed import DistributedAgentRuntime, RedisStore
-from connectors.memory import MemoryConnector
+from connectors.inmemory import InMemoryConnector
 from tests.distributed.conftest import redis_prefix, redis_server_url, redis_url
 from tests.runner.support import make, running
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.redis
 
 
 async def test_runner_on_the_distributed_runtime(redis_url: str, redis_prefix: str) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
 
     async def recall(message: Message, context: AgentContext) -> str:
         return f"{message.text} ({len(context.memory.messages)} earlier)"
@@ -40,7 +40,7 @@ async def test_runner_on_the_distributed_runtime(redis_url: str, redis_prefix: s
 
 
 async def test_conversations_also_run_on_a_worker(redis_url: str, redis_prefix: str) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     hosts: dict[str, list[str]] = {}
 
     async def where(message: Message, context: AgentContext) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 from agent_runner import AgentContext, Message
 from agent_runner.memory import ShortTermMemory
 from agent_runner.store import SQLiteStore
-from connectors.memory import MemoryConnector
+from connectors.inmemory import InMemoryConnector
 from tests.runner.support import make, running
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -213,8 +213,8 @@ async def test_a_second_runner_on_the_same_sqlite_file_does_not_answer_twice(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "shared.sqlite3"
-    one, two = MemoryConnector(), MemoryConnector()
-    shared = MemoryConnector()  # both runners' output named "memory"
+    one, two = InMemoryConnector(), InMemoryConnector()
+    shared = InMemoryConnector()  # both runners' output named "memory"
     gate = asyncio.Event()
 
     async def slow_echo(message: Message, context: AgentContext) -> str:
@@ -248,7 +248,7 @@ async def test_memory_persists_across_restart_and_is_per_conversation(tmp_path: 
         return " | ".join(earlier) or "(nothing)"
 
     for expected in (["(nothing)"], ["user:hello | assistant:(nothing)"]):
-        chat = MemoryConnector()
+        chat = InMemoryConnector()
         store = SQLiteStore(path, synchronous="NORMAL")
         runtime = make([chat], [chat], recall, short_term_memory=ShortTermMemory(), store=store)
         async with running(runtime):
@@ -256,7 +256,7 @@ async def test_memory_persists_across_restart_and_is_per_conversation(tmp_path: 
             await chat.wait_for_replies(1)
         assert chat.replies_to("alice") == expected
 
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     store = SQLiteStore(path, synchronous="NORMAL")
     async with running(
         make([chat], [chat], recall, short_term_memory=ShortTermMemory(), store=store)
@@ -268,7 +268,7 @@ async def test_memory_persists_across_restart_and_is_per_conversation(tmp_path: 
 
 async def test_stop_with_work_left_after_the_grace_keeps_it_journaled(tmp_path: Path) -> None:
     path = tmp_path / "grace.sqlite3"
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     started = asyncio.Event()
     never = asyncio.Event()
 
@@ -287,7 +287,7 @@ async def test_stop_with_work_left_after_the_grace_keeps_it_journaled(tmp_path: 
     async def fast(message: Message, context: AgentContext) -> str:
         return f"now {message.text}"
 
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     async with running(make([chat], [chat], fast, store=SQLiteStore(path))):
         sent = await chat.wait_for_replies(2)
     assert [r.text for _, r in sent] == ["now first", "now second"]

@@ -7,7 +7,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from agent_runner import MemoryStore, Message, Reply, ShortTermMemory
+from agent_runner import InMemoryStore, Message, Reply, ShortTermMemory
 from tests.runner.support import make, running
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "custom_connector.py"
@@ -35,7 +35,7 @@ async def test_folder_connector_answers_each_file_once(tmp_path: Path) -> None:
     (inbox / "hello.txt").write_text("hello there bot")
     (inbox / "empty.txt").write_text("   ")
     folder = Folder(inbox, poll=0.01)
-    store = MemoryStore()
+    store = InMemoryStore()
     runtime = make(
         [folder], [folder], example.answer, store=store, short_term_memory=ShortTermMemory()
     )

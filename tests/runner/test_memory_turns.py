@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from agent_runner import Author, MemoryStore, Message, Reply, ShortTermMemory
+from agent_runner import Author, InMemoryStore, Message, Reply, ShortTermMemory
 from agent_runner._conversation import _remember
 
 
 async def test_a_message_handled_again_adds_its_turn_to_memory_once() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     memory = ShortTermMemory(max_messages=10)
     message = Message(id="1", conversation_id="c", source="chat", author=Author(id="u"), text="hi")
     view = await memory.load(store, message.conversation_key)

@@ -7,7 +7,7 @@ from pathlib import Path
 from agent_runner import AgentContext, Message, PaymentError
 from agent_runner.pricing import Budget, ModelPrice, PaymentGate, Pricing
 from agent_runner.store import SQLiteStore, Store
-from connectors.memory import MemoryConnector
+from connectors.inmemory import InMemoryConnector
 from tests.runner.support import make, running
 
 DOLLAR_A_TOKEN = ModelPrice(input_per_million=1_000_000.0, output_per_million=0.0)
@@ -27,7 +27,7 @@ class CallsModel:
 
 
 async def test_budget_stops_spending_with_the_budget_reply(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     agent = CallsModel()
     pricing = Pricing(prices={"model": DOLLAR_A_TOKEN}, budget=Budget(per_conversation=2.5))
     runtime = make([chat], [chat], agent, pricing=pricing, store=store, budget_reply="no money")
@@ -49,7 +49,7 @@ async def test_budget_stops_spending_with_the_budget_reply(store: Store) -> None
 
 
 async def test_a_used_up_budget_does_not_run_the_agent(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     agent = CallsModel()
     pricing = Pricing(prices={"model": DOLLAR_A_TOKEN}, budget=Budget(total=1.0))
     async with running(make([chat], [chat], agent, pricing=pricing, store=store)):
@@ -84,7 +84,7 @@ async def test_payment_gate_and_a_replay_refused_after_restart(tmp_path: Path) -
         calls.append(message.id)
         return f"served {message.id}"
 
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     async with running(make([chat], [chat], paid_agent, pricing=pricing, store=SQLiteStore(path))):
         await chat.push("free?", id="m1")
         await chat.push("paid", id="m2", payment="tx-1")
@@ -99,7 +99,7 @@ async def test_payment_gate_and_a_replay_refused_after_restart(tmp_path: Path) -
     assert sent[2] == "transaction tx-9 did not pay 5 to our-wallet"
     assert sent[3] == "payment already used"
 
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     async with running(make([chat], [chat], paid_agent, pricing=pricing, store=SQLiteStore(path))):
         await chat.push("replay after restart", id="m5", payment="tx-1")
         await chat.push("new payment", id="m6", payment="tx-2")

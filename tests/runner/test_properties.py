@@ -8,8 +8,8 @@ import asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_runner import AgentContext, MemoryStore, Message
-from connectors.memory import MemoryConnector
+from agent_runner import AgentContext, InMemoryStore, Message
+from connectors.inmemory import InMemoryConnector
 from tests.runner.support import make, running
 
 messages = st.lists(
@@ -25,14 +25,16 @@ def test_each_message_answered_once_in_order_per_conversation(
     plan: list[tuple[int, int]], max_concurrency: int
 ) -> None:
     async def scenario() -> list[tuple[str, str]]:
-        chat = MemoryConnector()
+        chat = InMemoryConnector()
 
         async def agent(message: Message, context: AgentContext) -> str:
             for _ in range(int(message.metadata["yields"])):  # type: ignore[arg-type]
                 await asyncio.sleep(0)
             return message.text
 
-        runtime = make([chat], [chat], agent, store=MemoryStore(), max_concurrency=max_concurrency)
+        runtime = make(
+            [chat], [chat], agent, store=InMemoryStore(), max_concurrency=max_concurrency
+        )
         async with running(runtime):
             await asyncio.gather(
                 *(

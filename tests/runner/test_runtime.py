@@ -1,4 +1,4 @@
-"""AgentRuntime end to end: MemoryConnector in, the real runner, the real stores, replies out."""
+"""AgentRuntime end to end: InMemoryConnector in, the real runner, the real stores, replies out."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ from agent_runner import (
     AgentContext,
     ConfigurationError,
     ConnectorError,
+    InMemoryStore,
     InvalidMessageError,
-    MemoryStore,
     Message,
     RefusedMessageError,
     Reply,
     StoreError,
 )
 from agent_runner.store import Store
-from connectors.memory import MemoryConnector
+from connectors.inmemory import InMemoryConnector
 from tests.runner.support import make, running
 
 
@@ -37,7 +37,7 @@ class EchoAgent:
 
 
 async def test_echo_round_trip_with_an_agent_object(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     agent = EchoAgent()
     async with running(make([chat], [chat], agent, store=store)):
         accepted = await chat.push("hello", conversation_id="c1", id="m1")
@@ -58,7 +58,7 @@ class ClosingAgent(EchoAgent):
 
 
 async def test_an_agent_with_close_is_closed_once_at_shutdown(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     agent = ClosingAgent()
     async with running(make([chat], [chat], agent, store=store)):
         await chat.push("hello")
@@ -67,7 +67,7 @@ async def test_an_agent_with_close_is_closed_once_at_shutdown(store: Store) -> N
     assert agent.closed == 1
 
 
-class ConnectorWithCompletion(MemoryConnector):
+class ConnectorWithCompletion(InMemoryConnector):
     def __init__(self) -> None:
         super().__init__()
         self.completed: list[tuple[str, int]] = []
@@ -95,7 +95,7 @@ async def test_the_source_connector_is_told_when_a_message_is_handled(store: Sto
 
 
 async def test_plain_async_function_agent_and_several_replies(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
 
     async def twice(message: Message, context: AgentContext) -> list[str]:
         return [message.text, message.text.upper(), "  "]  # blank replies are dropped
@@ -107,7 +107,7 @@ async def test_plain_async_function_agent_and_several_replies(store: Store) -> N
 
 
 async def test_agent_returning_none_sends_nothing_and_completes(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     handled = asyncio.Event()
 
     async def silent(message: Message, context: AgentContext) -> None:
@@ -125,7 +125,7 @@ async def test_agent_returning_none_sends_nothing_and_completes(store: Store) ->
 async def test_invalid_inputs_are_refused_with_reasons_and_the_loop_goes_on(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     calls: list[str] = []
 
     async def agent(message: Message, context: AgentContext) -> str:
@@ -154,7 +154,7 @@ async def test_invalid_inputs_are_refused_with_reasons_and_the_loop_goes_on(
 
 
 async def test_own_and_other_bots_messages_are_dropped(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     calls: list[str] = []
 
     async def agent(message: Message, context: AgentContext) -> str:
@@ -173,7 +173,7 @@ async def test_own_and_other_bots_messages_are_dropped(store: Store) -> None:
 
 
 async def test_allow_bots_lets_other_bots_through_but_not_itself(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     runtime = make([chat], [chat], echo, store=store, allow_bots=True, ignore_authors=["me"])
     async with running(runtime):
         await chat.push("beep", author={"id": "other-bot", "is_bot": True})
@@ -184,7 +184,7 @@ async def test_allow_bots_lets_other_bots_through_but_not_itself(store: Store) -
 
 
 async def test_reply_depth_is_capped(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     async with running(make([chat], [chat], echo, store=store, max_reply_depth=2)):
         await chat.push("depth 2", depth=2)
         with pytest.raises(RefusedMessageError, match="depth 3 is over max_reply_depth 2"):
@@ -194,7 +194,7 @@ async def test_reply_depth_is_capped(store: Store) -> None:
 
 
 async def test_conversations_run_in_parallel(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     a_started = asyncio.Event()
     release_a = asyncio.Event()
 
@@ -216,7 +216,7 @@ async def test_conversations_run_in_parallel(store: Store) -> None:
 
 
 async def test_one_conversation_stays_ordered(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     active = 0
     overlap = False
 
@@ -237,7 +237,7 @@ async def test_one_conversation_stays_ordered(store: Store) -> None:
 
 
 async def test_max_concurrency_bounds_turns_across_conversations(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     active = 0
     peak = 0
     gate = asyncio.Event()
@@ -262,7 +262,7 @@ async def test_max_concurrency_bounds_turns_across_conversations(store: Store) -
 async def test_agent_exception_gives_error_reply_and_next_message_is_answered(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
 
     async def agent(message: Message, context: AgentContext) -> str:
         if message.text == "boom":
@@ -282,7 +282,7 @@ async def test_agent_exception_gives_error_reply_and_next_message_is_answered(
 async def test_agent_timeout_gives_error_reply(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     never = asyncio.Event()
 
     async def agent(message: Message, context: AgentContext) -> str:
@@ -303,7 +303,7 @@ async def test_agent_timeout_gives_error_reply(
 
 
 async def test_error_reply_none_sends_nothing(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
 
     async def agent(message: Message, context: AgentContext) -> str:
         if message.text == "boom":
@@ -320,7 +320,7 @@ async def test_error_reply_none_sends_nothing(store: Store) -> None:
 async def test_context_gives_logger_runtime_store_and_meter(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
 
     async def agent(message: Message, context: AgentContext) -> str:
         context.logger.info("thinking about %s", message.text)
@@ -338,9 +338,9 @@ async def test_context_gives_logger_runtime_store_and_meter(
 
 
 async def test_crashing_input_is_restarted(store: Store, caplog: pytest.LogCaptureFixture) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
 
-    class Flaky(MemoryConnector):
+    class Flaky(InMemoryConnector):
         starts = 0
 
         async def run(self, sink: object) -> None:
@@ -359,27 +359,27 @@ async def test_crashing_input_is_restarted(store: Store, caplog: pytest.LogCaptu
 
 
 def test_configuration_errors() -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     with pytest.raises(ConfigurationError, match="unknown outputs"):
         make([chat], [chat], echo, routes={"memory": ["nope"]})
     with pytest.raises(ConfigurationError, match="max_concurrency"):
         make([chat], [chat], echo, max_concurrency=0)
     with pytest.raises(ConfigurationError, match="two outputs"):
-        make([chat], [chat, MemoryConnector()], echo)
+        make([chat], [chat, InMemoryConnector()], echo)
     with pytest.raises(ConfigurationError, match="async execute"):
         make([chat], [chat], lambda m, c: m.text)
 
 
 async def test_push_without_a_runner_fails_clearly() -> None:
     with pytest.raises(ConnectorError, match="not started"):
-        await MemoryConnector().push("hi", wait=0.01)
+        await InMemoryConnector().push("hi", wait=0.01)
 
 
 async def test_a_given_core_runtime_with_idle_deactivation(store: Store) -> None:
     from agent_runner.core import SingleThreadedAgentRuntime
     from agent_runner.memory import ShortTermMemory
 
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     core = SingleThreadedAgentRuntime(idle_timeout=0.01)
     core.start()  # already running: the runner uses it and leaves it running
 
@@ -405,7 +405,7 @@ async def test_a_given_core_runtime_with_idle_deactivation(store: Store) -> None
 async def test_a_connector_failing_to_open_fails_run_and_closes_the_rest(store: Store) -> None:
     closed: list[str] = []
 
-    class Tracked(MemoryConnector):
+    class Tracked(InMemoryConnector):
         async def close(self) -> None:
             closed.append(self.name)
 
@@ -426,7 +426,7 @@ async def test_a_connector_failing_to_open_fails_run_and_closes_the_rest(store: 
 
 
 async def test_run_again_after_stop(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     runtime = make([chat], [chat], echo, store=store)
     async with running(runtime):
         await chat.push("one")
@@ -439,7 +439,7 @@ async def test_run_again_after_stop(store: Store) -> None:
 
 
 async def test_max_pending_makes_inputs_wait_for_room(store: Store) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     release = asyncio.Event()
     started = asyncio.Event()
 
@@ -464,7 +464,7 @@ async def test_max_pending_makes_inputs_wait_for_room(store: Store) -> None:
 
 
 async def test_a_journal_failure_is_reported_to_the_input_and_the_loop_goes_on() -> None:
-    class FlakyStore(MemoryStore):
+    class FlakyStore(InMemoryStore):
         fail = 1
 
         async def journal_accept(self, key: str, conversation_key: str, payload: str) -> bool:
@@ -473,7 +473,7 @@ async def test_a_journal_failure_is_reported_to_the_input_and_the_loop_goes_on()
                 raise StoreError("disk full")
             return await super().journal_accept(key, conversation_key, payload)
 
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     async with running(make([chat], [chat], echo, store=FlakyStore())):
         first = asyncio.create_task(chat.push("lost", id="j1"))
         second = asyncio.create_task(chat.push("kept", id="j2"))  # same conversation, behind
@@ -490,7 +490,7 @@ async def test_a_journal_failure_is_reported_to_the_input_and_the_loop_goes_on()
 async def test_an_input_that_ignores_stop_is_cancelled_and_one_that_returns_is_not_restarted(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    chat = MemoryConnector()
+    chat = InMemoryConnector()
     starts = {"stubborn": 0, "once": 0}
 
     class Stubborn:
@@ -503,13 +503,13 @@ async def test_an_input_that_ignores_stop_is_cancelled_and_one_that_returns_is_n
         async def stop(self) -> None:
             return None
 
-    class Once(MemoryConnector):
+    class Once(InMemoryConnector):
         async def run(self, sink: object) -> None:
             starts["once"] += 1  # nothing to do: returns at once
 
     caplog.set_level(logging.INFO)
     runtime = make(
-        [chat, Stubborn(), Once("once")], [chat], echo, store=MemoryStore(), shutdown_grace=0.05
+        [chat, Stubborn(), Once("once")], [chat], echo, store=InMemoryStore(), shutdown_grace=0.05
     )
     async with running(runtime):
         await chat.push("hi")
@@ -520,7 +520,7 @@ async def test_an_input_that_ignores_stop_is_cancelled_and_one_that_returns_is_n
     assert any("stubborn did not return after stop(); cancelled" in m for m in messages)
 
 
-class UnclaimedConnector(MemoryConnector):
+class UnclaimedConnector(InMemoryConnector):
     """An output whose delivery cannot repeat (like an answer on a live HTTP response)."""
 
     def needs_claim(self, request: Message) -> bool:
@@ -529,7 +529,7 @@ class UnclaimedConnector(MemoryConnector):
 
 async def test_an_output_may_skip_the_durable_claim_per_request() -> None:
     chat = UnclaimedConnector()
-    store = MemoryStore()
+    store = InMemoryStore()
     async with running(make([chat], [chat], echo, store=store)):
         await chat.push("live", id="a")
         await chat.push("claim me", id="b")

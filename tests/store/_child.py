@@ -12,8 +12,7 @@ import itertools
 import json
 import sys
 
-from agent_runner.agent import MemoryItem
-from agent_runner.store import SQLiteStore
+from agent_runner.store import MemoryItem, SQLiteStore
 
 
 async def race(path: str, n: int) -> None:

@@ -6,7 +6,7 @@ store (empty, private to the test) and closes it afterwards::
     class TestMemoryStore(StoreContract):
         @pytest.fixture
         async def store(self) -> AsyncIterator[Store]:
-            s = MemoryStore()
+            s = InMemoryStore()
             await s.open()
             yield s
             await s.close()
@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agent_runner.agent import MemoryItem
-from agent_runner.store import CostEntry, Store
+from agent_runner.store import CostEntry, MemoryItem, Store
 
 
 def cost(

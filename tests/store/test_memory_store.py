@@ -1,4 +1,4 @@
-"""MemoryStore against the Store contract."""
+"""InMemoryStore against the Store contract."""
 
 from __future__ import annotations
 
@@ -6,21 +6,21 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agent_runner.store import MemoryStore, Store
+from agent_runner.store import InMemoryStore, Store
 from tests.store.contract import StoreContract
 
 
 class TestMemoryStore(StoreContract):
     @pytest.fixture
     async def store(self) -> AsyncIterator[Store]:
-        s = MemoryStore()
+        s = InMemoryStore()
         await s.open()
         yield s
         await s.close()
 
 
 async def test_reply_result_is_recorded() -> None:
-    store = MemoryStore()
+    store = InMemoryStore()
     assert await store.reply_claim("k#0", "out")
     await store.reply_result("k#0", "out", ok=False, error="timeout")
     record = store.reply_record("k#0", "out")
@@ -28,6 +28,6 @@ async def test_reply_result_is_recorded() -> None:
 
 
 async def test_injected_clock_stamps_entries() -> None:
-    store = MemoryStore(clock=lambda: 42.0)
+    store = InMemoryStore(clock=lambda: 42.0)
     await store.journal_accept("k", "c", "{}")
     assert [e.accepted_at for e in await store.journal_pending()] == [42.0]

@@ -3,8 +3,8 @@
 Push messages from your code, read the replies back; everything goes through the real
 runner (validation, loop guards, journal, memory, pricing, routing, retries)::
 
-    chat = MemoryConnector()
-    runtime = AgentRuntime([chat], [chat], echo, store=MemoryStore())
+    chat = InMemoryConnector()
+    runtime = AgentRuntime([chat], [chat], echo, store=InMemoryStore())
     task = asyncio.create_task(runtime.run())
     await chat.push("hello", conversation_id="c1")
     [(request, reply)] = await chat.wait_for_replies(1)
@@ -26,7 +26,7 @@ from agent_runner.errors import ConnectorError
 from agent_runner.message import Message, Reply
 
 
-class MemoryConnector(BaseConnector):
+class InMemoryConnector(BaseConnector):
     """Messages pushed by code in, replies kept in :attr:`sent`.
 
     Args:
@@ -40,7 +40,7 @@ class MemoryConnector(BaseConnector):
         chunks: every ``(request, chunk)`` streamed to this output.
 
     Example:
-        >>> chat = MemoryConnector()
+        >>> chat = InMemoryConnector()
         >>> # runtime = AgentRuntime([chat], [chat], agent); task = create_task(runtime.run())
         >>> # await chat.push("hi", conversation_id="c1"); await chat.wait_for_replies(1)
     """
@@ -164,4 +164,4 @@ class MemoryConnector(BaseConnector):
         return [r.text for m, r in self.sent if m.conversation_id == conversation_id]
 
 
-__all__ = ["MemoryConnector"]
+__all__ = ["InMemoryConnector"]

@@ -1,8 +1,8 @@
-"""The in-process :class:`MemoryStore`: the Store contract on plain dicts.
+"""The in-process :class:`InMemoryStore`: the Store contract on plain dicts.
 
 Nothing survives the process. Use it in tests and when durability is explicitly not wanted::
 
-    store = MemoryStore()
+    store = InMemoryStore()
     await store.open()
     assert await store.journal_accept("http:1", "http:c1", payload) is True
     assert await store.journal_accept("http:1", "http:c1", payload) is False   # duplicate
@@ -18,7 +18,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from agent_runner.agent import MemoryItem
+from agent_runner.store import MemoryItem
 from agent_runner.store._base import CostEntry, JournalEntry
 
 
@@ -31,14 +31,14 @@ class ReplyRecord:
     error: str | None = None
 
 
-class MemoryStore:
+class InMemoryStore:
     """A :class:`~agent_runner.store.Store` kept in process memory (lost on exit).
 
     Args:
         clock: the time source for ``accepted_at`` and similar stamps (Unix seconds).
 
     Example:
-        >>> store = MemoryStore()
+        >>> store = InMemoryStore()
         >>> # await store.open(); await store.state_set("k", "v")
     """
 
@@ -165,4 +165,4 @@ class MemoryStore:
         self._state.pop(key, None)
 
 
-__all__ = ["MemoryStore", "ReplyRecord"]
+__all__ = ["InMemoryStore", "ReplyRecord"]
