@@ -20,7 +20,8 @@
     ├── ConnectorError                a connector failed
     │   ├── DeliveryError             an output gave up after its capped retries
     │   └── RateLimitedError          a platform rate limit outlasted the allowed wait
-    └── ModelClientError              an LLM endpoint failed (after its capped retries)
+    ├── ModelClientError              an LLM endpoint failed (after its capped retries)
+    └── OutboundRefusedError          the outbound guard refused a destination (SSRF)
 """
 
 from __future__ import annotations
@@ -126,6 +127,19 @@ class ModelClientError(AgentRunnerError):
     """A model endpoint failed after the client's capped retries."""
 
 
+class OutboundRefusedError(AgentRunnerError):
+    """The outbound guard refused a destination (see :mod:`agent_runner.outbound`).
+
+    ``reason`` is one line (``"169.254.169.254 is a link-local address"``); ``address`` the
+    refused address when there is one. Retrying cannot help.
+    """
+
+    def __init__(self, reason: str, *, address: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.address = address
+
+
 __all__ = [
     "AgentExecutionError",
     "AgentRunnerError",
@@ -139,6 +153,7 @@ __all__ = [
     "MessageDroppedException",
     "ModelClientError",
     "NotAccessibleError",
+    "OutboundRefusedError",
     "PaymentError",
     "RPCTimeoutError",
     "RateLimitedError",

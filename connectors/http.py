@@ -49,6 +49,7 @@ from agent_runner.errors import (
     StoreError,
 )
 from agent_runner.message import Message, Reply
+from agent_runner.outbound import OutboundGuard
 from connectors._http_auth import DEFAULT_WINDOW, Authenticator
 from connectors._http_errors import (
     MAX_BODY_KEY,
@@ -143,6 +144,8 @@ class HTTPConnector(BaseConnector):
         callback_timeout: seconds for one callback attempt.
         trust_forwarded: rate-limit by the first ``X-Forwarded-For`` address (only behind
             a reverse proxy that sets it) instead of the peer address.
+        outbound: the guard every callback POST goes through (default: public addresses
+            only, plus ``AGENT_RUNNER_OUTBOUND_ALLOW``).
         name: the connector's name (messages get it as ``source``).
         clock: wall clock for signatures; ``monotonic``: clock for rate limits (tests).
     """
@@ -165,6 +168,7 @@ class HTTPConnector(BaseConnector):
         callback_retries: int = 5,
         callback_timeout: float = 10.0,
         trust_forwarded: bool = False,
+        outbound: OutboundGuard | None = None,
         name: str = "http",
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
@@ -193,6 +197,7 @@ class HTTPConnector(BaseConnector):
             secret=callback_secret or hmac_secret or None,
             timeout=callback_timeout,
             max_retries=callback_retries,
+            guard=outbound,
         )
         self._pending = Pending()
         self._trust_forwarded = trust_forwarded

@@ -32,11 +32,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from agent_runner.backoff import RetryPolicy, is_retryable_status, parse_retry_after
 from agent_runner.connector import BaseConnector
-from agent_runner.errors import ConfigurationError, DeliveryError
+from agent_runner.errors import ConfigurationError, DeliveryError, OutboundRefusedError
 from agent_runner.message import Message, Reply
+from agent_runner.outbound import OutboundGuard
 from connectors._http_auth import DEFAULT_WINDOW, check_signature, signature_headers
 from connectors._http_errors import RequestError
 from connectors._http_messages import check_callback_url, message_json, reply_json
@@ -124,6 +126,7 @@ class WebhookSender:
         max_retry_after: float = 60.0,
         headers: Mapping[str, str] | None = None,
         session: aiohttp.ClientSession | None = None,
+        guard: OutboundGuard | None = None,
     ) -> None:
         if timeout <= 0 or max_retries < 0:
             raise ConfigurationError("timeout must be > 0 and max_retries >= 0")
@@ -139,11 +142,12 @@ class WebhookSender:
         self._headers = dict(headers or {})
         self._session = session
         self._own_session = session is None
+        self._guard = guard if guard is not None else OutboundGuard.from_env()
         self._index = ReplyIndex()
 
     async def open(self) -> None:
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            self._session = self._guard.session()
             self._own_session = True
 
     async def close(self) -> None:
@@ -189,6 +193,8 @@ class WebhookSender:
                     retry_after = parse_retry_after(resp.headers.get("Retry-After"))
             except TRANSIENT_ERRORS as exc:
                 problem = f"{type(exc).__name__}: {exc}"
+            except OutboundRefusedError as exc:
+                raise DeliveryError(f"webhook {idempotency_key} not sent: {exc.reason}") from None
             attempt += 1
             wait = self._retry.wait(attempt, retry_after=retry_after)
             if wait is None:
@@ -223,7 +229,12 @@ class WebhookOutput(BaseConnector):
         max_retry_after: longest ``Retry-After`` honoured; a longer one gives up at once
             (waiting less than the receiver asked would only be refused again).
         headers: extra headers sent with every request.
-        session: an aiohttp session to use (default: one of its own, opened in ``open``).
+        session: an aiohttp session to use (default: one of its own, opened in ``open``,
+            whose connections go through the outbound guard; a session you pass is yours
+            to guard).
+        guard: the outbound guard (default: ``AGENT_RUNNER_OUTBOUND_ALLOW`` from the
+            environment). The host of ``url`` is allowed: you configured it, so a webhook
+            to ``http://127.0.0.1:9000/`` works; a redirect elsewhere is still checked.
 
     Example:
         >>> hook = WebhookOutput("https://example.com/hook", secret="s3cret")
@@ -245,13 +256,16 @@ class WebhookOutput(BaseConnector):
         max_retry_after: float = 60.0,
         headers: Mapping[str, str] | None = None,
         session: aiohttp.ClientSession | None = None,
+        guard: OutboundGuard | None = None,
     ) -> None:
         super().__init__(name=name)
         try:
             self.url = check_callback_url(url)
         except RequestError as exc:
             raise ConfigurationError(f"WebhookOutput url: {exc.message}") from None
+        host = URL(self.url).raw_host or ""
         self.sender = WebhookSender(
+            guard=(guard if guard is not None else OutboundGuard.from_env()).allowing(host),
             secret=secret,
             timeout=timeout,
             max_retries=max_retries,

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings
 
 from agent_runner.llm import agent_from_env
 from agent_runner.llm._env import LLMSettings
+from agent_runner.outbound import OutboundSettings
 from agent_runner.settings import RunnerSettings
 from connectors._discord_settings import DiscordSettings
 from connectors._x_settings import XSettings
@@ -19,6 +20,7 @@ from connectors.http import HTTPSettings
 EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
 SETTINGS: list[type[BaseSettings]] = [
     RunnerSettings,
+    OutboundSettings,
     LLMSettings,
     HTTPSettings,
     DiscordSettings,

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import aiohttp
 import pytest
 
 from agent_runner import AgentContext, Message
+from agent_runner.outbound import OutboundGuard
 from agent_runner.store import InMemoryStore, SQLiteStore
 from connectors._http_auth import sign
 from connectors.http import HTTPConnector
@@ -267,10 +269,11 @@ async def test_callback_gets_the_reply_signed_with_an_idempotency_key(
     client: aiohttp.ClientSession,
 ) -> None:
     agent = Recorder()
-    http = make_http(hmac_secret="k3y", auth_token="tok")
+    local = OutboundGuard.build(["127.0.0.1"])  # the receiver is local: allow it
+    http = make_http(hmac_secret="k3y", auth_token="tok", outbound=local)
     store = InMemoryStore()
     async with Receiver([503]) as receiver, running([http], [http], agent, store=store):
-        http._callbacks._backoff_base = 0.001  # keep the retry fast
+        http._callbacks._retry = replace(http._callbacks._retry, base=0.001)  # a fast retry
         url = f"{http.url}/v1/messages"
         body = {"id": "cb-1", "text": "call me", "callback_url": receiver.url}
         status, answer, _ = await post(client, url, body, headers={"Authorization": "Bearer tok"})
