@@ -13,8 +13,6 @@ the agent answers, outputs deliver the reply::
     asyncio.run(runtime.run())     # until SIGTERM / SIGINT / runtime.stop()
 """
 
-from agent_runner._guards import RefusedMessageError
-from agent_runner._runtime import AgentRuntime
 from agent_runner.agent import (
     Agent,
     AgentContext,
@@ -46,6 +44,7 @@ from agent_runner.errors import (
 from agent_runner.memory import ShortTermMemory
 from agent_runner.message import Attachment, Author, Message, Reply
 from agent_runner.pricing import Budget, ModelPrice, PaymentGate, PaymentVerifier, Pricing
+from agent_runner.runner import AgentRuntime, RefusedMessageError
 from agent_runner.store import InMemoryStore, MemoryItem, SQLiteStore, Store
 
 __all__ = [

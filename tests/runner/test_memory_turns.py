@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent_runner import Author, InMemoryStore, Message, Reply, ShortTermMemory
-from agent_runner._conversation import _remember
+from agent_runner.runner.conversation import _remember
 
 
 async def test_a_message_handled_again_adds_its_turn_to_memory_once() -> None:

@@ -9,9 +9,9 @@ import signal
 import pytest
 
 from agent_runner import Message, Reply
-from agent_runner._delivery import route
-from agent_runner._guards import LoopGuard
-from agent_runner._signals import stop_on_signals
+from agent_runner.runner.guards import LoopGuard
+from agent_runner.runner.replies import route
+from agent_runner.runner.signals import stop_on_signals
 
 
 def _message(**fields: object) -> Message:

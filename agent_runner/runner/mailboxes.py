@@ -1,7 +1,7 @@
 """The dispatcher: per-conversation mailboxes in front of the core runtime.
 
 Each conversation has a FIFO mailbox and at most one worker task. The worker takes the next
-message, sends it as a :class:`~agent_runner._conversation.Turn` to the conversation's actor
+message, sends it as a :class:`~agent_runner.runner.conversation.Turn` to the conversation's actor
 (``runtime.send_message``), delivers the replies, then takes the next. So messages of one
 conversation are handled one at a time and their replies go out in arrival order, whatever
 ``MessageRuntime`` carries the turns (autogen-style runtimes handle concurrent sends to one
@@ -20,10 +20,10 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
-from agent_runner._conversation import CONVERSATION_AGENT_TYPE, Turn, TurnResult
-from agent_runner._delivery import Deliverer
 from agent_runner.core import AgentId, MessageRuntime
 from agent_runner.message import Message, Reply
+from agent_runner.runner.conversation import CONVERSATION_AGENT_TYPE, Turn, TurnResult
+from agent_runner.runner.replies import Deliverer
 
 _log = logging.getLogger("agent_runner.runtime")
 

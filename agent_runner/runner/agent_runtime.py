@@ -15,26 +15,6 @@ import signal
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from agent_runner._config import (
-    agent_function,
-    check_routes,
-    default_store,
-    loop_guard,
-    outputs_by_name,
-)
-from agent_runner._conversation import TurnHandler, register_conversation_agent
-from agent_runner._delivery import Deliverer
-from agent_runner._dispatch import Dispatcher
-from agent_runner._guards import RefusedMessageError
-from agent_runner._lifecycle import (
-    close_connector,
-    start_runtime,
-    stop_inputs,
-    stop_runtime,
-    supervise_input,
-    unique_connectors,
-)
-from agent_runner._signals import stop_on_signals
 from agent_runner.agent import Agent, AgentFunction
 from agent_runner.connector import Accepted, AgentInput, AgentOutput, StreamingOutput
 from agent_runner.core import MessageRuntime, SingleThreadedAgentRuntime
@@ -42,6 +22,26 @@ from agent_runner.errors import ConfigurationError, ConnectorError, InvalidMessa
 from agent_runner.memory import ShortTermMemory
 from agent_runner.message import Message
 from agent_runner.pricing import Pricing
+from agent_runner.runner.config import (
+    agent_function,
+    check_routes,
+    default_store,
+    loop_guard,
+    outputs_by_name,
+)
+from agent_runner.runner.conversation import TurnHandler, register_conversation_agent
+from agent_runner.runner.guards import RefusedMessageError
+from agent_runner.runner.lifecycle import (
+    close_connector,
+    start_runtime,
+    stop_inputs,
+    stop_runtime,
+    supervise_input,
+    unique_connectors,
+)
+from agent_runner.runner.mailboxes import Dispatcher
+from agent_runner.runner.replies import Deliverer
+from agent_runner.runner.signals import stop_on_signals
 from agent_runner.store import Store
 
 _log = logging.getLogger("agent_runner.runtime")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import inspect
 from collections.abc import Collection, Mapping, Sequence
 
-from agent_runner._guards import LoopGuard
 from agent_runner.agent import Agent, AgentFunction
 from agent_runner.connector import AgentOutput
 from agent_runner.errors import ConfigurationError
+from agent_runner.runner.guards import LoopGuard
 from agent_runner.store import Store
 
 
