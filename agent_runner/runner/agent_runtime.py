@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from agent_runner.agent import Agent, AgentFunction
@@ -29,18 +30,24 @@ from agent_runner.runner.config import (
     loop_guard,
     outputs_by_name,
 )
-from agent_runner.runner.conversation import TurnHandler, register_conversation_agent
+from agent_runner.runner.conversation import (
+    TurnHandler,
+    register_conversation_agent,
+    stream_lookup,
+)
 from agent_runner.runner.guards import RefusedMessageError
 from agent_runner.runner.lifecycle import (
     close_connector,
+    close_store,
+    open_connectors,
+    recover_journal,
+    start_inputs,
     start_runtime,
     stop_inputs,
     stop_runtime,
-    supervise_input,
-    unique_connectors,
 )
-from agent_runner.runner.mailboxes import Dispatcher
-from agent_runner.runner.replies import Deliverer
+from agent_runner.runner.mailboxes import ConversationMailboxes
+from agent_runner.runner.replies import ReplySender
 from agent_runner.runner.signals import stop_on_signals
 from agent_runner.store import Store
 
@@ -137,34 +144,43 @@ class AgentRuntime:
         self._streaming = {  # isinstance on a runtime Protocol is slow: check once
             name: out for name, out in self._outputs.items() if isinstance(out, StreamingOutput)
         }
-        self._agent = agent_function(agent)
-        self._agent_object = agent
-        self._memory = short_term_memory
-        self._pricing = pricing
+        self._agent = agent
+        function = agent_function(agent)
         self._routes = check_routes(routes, self._outputs)
         if max_concurrency < 1 or max_pending < 1:
             raise ConfigurationError("max_concurrency and max_pending must be >= 1")
-        if agent_timeout is not None and agent_timeout <= 0:
-            raise ConfigurationError(f"agent_timeout must be > 0 or None, not {agent_timeout}")
-        if output_retries < 0 or retry_base_delay < 0 or retry_max_delay < 0:
-            raise ConfigurationError("output_retries and retry delays must be >= 0")
         if shutdown_grace < 0:
             raise ConfigurationError(f"shutdown_grace must be >= 0, not {shutdown_grace}")
         self._guard = loop_guard(ignore_authors, allow_bots, max_reply_depth)
         self._max_concurrency = max_concurrency
         self._max_pending = max_pending
-        self._agent_timeout = agent_timeout
         self._error_reply = error_reply
-        self._budget_reply = budget_reply
-        self._output_retries = output_retries
         self._retry_base = retry_base_delay
         self._retry_max = retry_max_delay
         self._shutdown_grace = shutdown_grace
         self._deadline: float | None = None
         self._handle_signals = handle_signals
-        self._store_given = store is not None
         self.store: Store = store if store is not None else default_store()
         """The runner's store (journal, replies, cursors, memory, ledger)."""
+        self._turns = TurnHandler(
+            agent=function,
+            store=self.store,
+            short_term_memory=short_term_memory,
+            pricing=pricing,
+            agent_timeout=agent_timeout,
+            error_reply=error_reply,
+            budget_reply=budget_reply,
+            stream_lookup=stream_lookup(self._streaming),
+        )
+        self._replies = ReplySender(
+            store=self.store,
+            outputs=self._outputs,
+            routes=self._routes,
+            retries=output_retries,
+            base_delay=retry_base_delay,
+            max_delay=retry_max_delay,
+            sources={**{i.name: i for i in self._inputs}, **self._outputs},
+        )
         self._runtime_given = runtime is not None
         self.runtime: MessageRuntime = (
             runtime if runtime is not None else SingleThreadedAgentRuntime(idle_timeout=600.0)
@@ -175,7 +191,7 @@ class AgentRuntime:
         self._stop = asyncio.Event()
         self._hurry = asyncio.Event()
         self._accepting = False
-        self._dispatcher: Dispatcher | None = None
+        self._mailboxes: ConversationMailboxes | None = None
         self._running = False
         self._registered_on: MessageRuntime | None = None
 
@@ -258,29 +274,17 @@ class AgentRuntime:
         if reason is not None:
             _log.info("refused %s: %s", message.key, reason)
             raise RefusedMessageError(reason)
-        dispatcher = self._dispatcher
-        if dispatcher is not None and dispatcher.pending >= self._max_pending:
-            await dispatcher.wait_for_room()
-        if dispatcher is None or not self._accepting or dispatcher is not self._dispatcher:
+        mailboxes = self._mailboxes
+        if mailboxes is not None and mailboxes.pending >= self._max_pending:
+            await mailboxes.wait_for_room()
+        if mailboxes is None or not self._accepting or mailboxes is not self._mailboxes:
             raise ConnectorError(f"the runner is not accepting input; {message.key} refused")
-        accepted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        dispatcher.submit(message, accepted)  # its place in the conversation's order
-        try:
-            fresh = await self.store.journal_accept(
+        fresh = await mailboxes.admit(
+            message,
+            self.store.journal_accept(
                 message.key, message.conversation_key, message.model_dump_json()
-            )
-        except BaseException as exc:
-            # Not accepted (or the caller gave up waiting: if the write still landed, the
-            # journal hands the message over at the next start).
-            if not accepted.done():
-                if isinstance(exc, Exception):
-                    accepted.set_exception(exc)
-                    accepted.exception()  # retrieved: the worker skips it quietly
-                else:
-                    accepted.cancel()
-            raise
-        if not accepted.done():  # (cancelled when shutdown cut the mailboxes short)
-            accepted.set_result(fresh)
+            ),
+        )
         return Accepted(message.key, duplicate=not fresh)
 
     async def register_conversations(self, runtime: MessageRuntime) -> None:
@@ -304,59 +308,24 @@ class AgentRuntime:
                     await runner.register_conversations(runtime)
         """
         await self.store.open()
-        await register_conversation_agent(runtime, self._turn_handler(streaming=False))
+        await register_conversation_agent(runtime, replace(self._turns, stream_lookup=None))
 
     # -- lifecycle -------------------------------------------------------------------
-    def _turn_handler(self, *, streaming: bool) -> TurnHandler:
-        return TurnHandler(
-            agent=self._agent,
-            store=self.store,
-            memory=self._memory,
-            pricing=self._pricing,
-            agent_timeout=self._agent_timeout,
-            error_reply=self._error_reply,
-            budget_reply=self._budget_reply,
-            stream_lookup=self._stream_lookup if streaming else None,
-        )
-
     async def _open(self, stack: contextlib.AsyncExitStack) -> None:
         await self.store.open()
-        stack.push_async_callback(self._close_store)
-        agent_close = getattr(self._agent_object, "close", None)
+        stack.push_async_callback(close_store, self.store)
+        agent_close = getattr(self._agent, "close", None)
         if callable(agent_close):  # e.g. an LLMAgent's HTTP client; closed after the drain
-            stack.push_async_callback(close_connector, self._agent_object, agent_close)
-        connectors = unique_connectors([*self._inputs, *self._outputs.values()])
-        for connector in connectors:
-            bind = getattr(connector, "bind_store", None)
-            if callable(bind):
-                bind(self.store)
-        for connector in connectors:
-            opener = getattr(connector, "open", None)
-            if callable(opener):
-                await opener()
-            closer = getattr(connector, "close", None)
-            if callable(closer):
-                stack.push_async_callback(close_connector, connector, closer)
+            stack.push_async_callback(close_connector, self._agent, agent_close)
+        await open_connectors(stack, [*self._inputs, *self._outputs.values()], self.store)
         if self._registered_on is not self.runtime:  # once per core runtime (run() again)
-            await register_conversation_agent(self.runtime, self._turn_handler(streaming=True))
+            await register_conversation_agent(self.runtime, self._turns)
             self._registered_on = self.runtime
         if await start_runtime(self.runtime, owned=not self._runtime_given):
             stack.push_async_callback(stop_runtime, self.runtime)
-        deliverer = Deliverer(
-            store=self.store,
-            outputs=self._outputs,
-            routes=self._routes,
-            retries=self._output_retries,
-            base_delay=self._retry_base,
-            max_delay=self._retry_max,
-            sources={
-                **{c.name: c for c in self._inputs},
-                **self._outputs,
-            },
-        )
-        self._dispatcher = Dispatcher(
+        self._mailboxes = ConversationMailboxes(
             runtime=self.runtime,
-            deliverer=deliverer,
+            replies=self._replies,
             max_concurrency=self._max_concurrency,
             max_pending=self._max_pending,
             error_reply=self._error_reply,
@@ -365,19 +334,13 @@ class AgentRuntime:
         stack.push_async_callback(self._drain)
 
     async def _serve(self) -> None:
-        dispatcher = self._dispatcher
-        assert dispatcher is not None
-        await self._recover(dispatcher)
+        mailboxes = self._mailboxes
+        assert mailboxes is not None
+        await recover_journal(self.store, mailboxes.submit)
         self._accepting = True
-        inputs = [
-            asyncio.create_task(
-                supervise_input(
-                    i, self.sink, stop=self._stop, base=self._retry_base, cap=self._retry_max
-                ),
-                name=f"agent-runner input {i.name}",
-            )
-            for i in self._inputs
-        ]
+        inputs = start_inputs(
+            self._inputs, self.sink, stop=self._stop, base=self._retry_base, cap=self._retry_max
+        )
         self._started.set()
         _log.info(
             "agent runner started: inputs %s, outputs %s",
@@ -394,54 +357,22 @@ class AgentRuntime:
             await stop_inputs(self._inputs, inputs, grace=self._shutdown_grace)
             self._accepting = False
 
-    async def _recover(self, dispatcher: Dispatcher) -> None:
-        pending = await self.store.journal_pending()
-        if not pending:
-            return
-        loop = asyncio.get_running_loop()
-        _log.info("recovering %d accepted input(s) not yet answered", len(pending))
-        for entry in pending:
-            try:
-                message = Message.model_validate_json(entry.payload)
-            except ValueError as exc:
-                _log.error("journal entry %s cannot be read, dropped: %s", entry.key, exc)
-                await self.store.journal_complete(entry.key)
-                continue
-            accepted: asyncio.Future[bool] = loop.create_future()
-            accepted.set_result(True)
-            dispatcher.submit(message, accepted)
-
     async def _drain(self) -> None:
-        dispatcher = self._dispatcher
-        if dispatcher is None:
+        mailboxes = self._mailboxes
+        if mailboxes is None:
             return
         loop = asyncio.get_running_loop()
-        deadline = self._deadline
-        if deadline is None:
-            deadline = loop.time() + self._shutdown_grace
-        self._deadline = None
-        join = asyncio.ensure_future(dispatcher.join(max(0.0, deadline - loop.time())))
-        hurry = asyncio.ensure_future(self._hurry.wait())
-        try:
-            await asyncio.wait({join, hurry}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            hurry.cancel()
-            join.cancel()
-        if not (join.done() and not join.cancelled() and join.result()):
-            cancelled = await dispatcher.cancel()
+        deadline, self._deadline = self._deadline, None
+        grace = self._shutdown_grace if deadline is None else deadline - loop.time()
+        cut_short = await mailboxes.drain(grace, hurry=self._hurry)
+        self._mailboxes = None
+        if cut_short:
             _log.warning(
                 "shutdown grace (%ss) over: %d conversation(s) cut short; their messages "
                 "stay journaled and are handled on the next start",
                 self._shutdown_grace,
-                cancelled,
+                cut_short,
             )
-        self._dispatcher = None
-
-    async def _close_store(self) -> None:
-        try:
-            await self.store.flush()
-        finally:
-            await self.store.close()
 
     def _on_signal(self, sig: signal.Signals) -> None:
         if self._stop.is_set():
@@ -450,16 +381,6 @@ class AgentRuntime:
             return
         _log.info("received %s: shutting down (again to skip the grace period)", sig.name)
         self._stop.set()
-
-    def _stream_lookup(self, message: Message) -> Callable[[str], Awaitable[None]] | None:
-        output = self._streaming.get(message.source)
-        if output is None or not output.wants_stream(message):
-            return None
-
-        async def stream(chunk: str) -> None:
-            await output.send_chunk(message, chunk)
-
-        return stream
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -40,12 +40,13 @@ from agent_runner.core import (
     rpc,
     try_get_known_serializers_for_type,
 )
-from agent_runner.errors import BudgetExceededError, PaymentError
+from agent_runner.errors import BudgetExceededError, ConfigurationError, PaymentError
 from agent_runner.message import Message, Reply
 from agent_runner.pricing import NullMeter
 from agent_runner.store import MemoryItem, Role
 
 if TYPE_CHECKING:
+    from agent_runner.connector import StreamingOutput
     from agent_runner.memory import ShortTermMemory
     from agent_runner.pricing import Pricing
     from agent_runner.store import Store
@@ -121,23 +122,43 @@ StreamLookup = Callable[[Message], Callable[[str], Awaitable[None]] | None]
 """Given a message, the function that streams a chunk to its output (or None: no streaming)."""
 
 
+def stream_lookup(outputs: Mapping[str, StreamingOutput]) -> StreamLookup:
+    """Stream to the message's source output when it is a streaming one that wants it."""
+
+    def lookup(message: Message) -> Callable[[str], Awaitable[None]] | None:
+        output = outputs.get(message.source)
+        if output is None or not output.wants_stream(message):
+            return None
+
+        async def stream(chunk: str) -> None:
+            await output.send_chunk(message, chunk)
+
+        return stream
+
+    return lookup
+
+
 @dataclass(frozen=True, slots=True)
 class TurnHandler:
     """Runs the user's agent for one turn; shared by every conversation actor of a runner."""
 
     agent: AgentFunction
     store: Store
-    memory: ShortTermMemory | None
+    short_term_memory: ShortTermMemory | None
     pricing: Pricing | None
     agent_timeout: float | None
     error_reply: str | None
     budget_reply: str | None
     stream_lookup: StreamLookup | None = None
 
+    def __post_init__(self) -> None:
+        if self.agent_timeout is not None and self.agent_timeout <= 0:
+            raise ConfigurationError(f"agent_timeout must be > 0 or None, not {self.agent_timeout}")
+
     async def load_memory(self, conversation_key: str) -> ConversationMemory:
-        if self.memory is None:
+        if self.short_term_memory is None:
             return _NoMemory(conversation_key)
-        return await self.memory.load(self.store, conversation_key)
+        return await self.short_term_memory.load(self.store, conversation_key)
 
     async def run(
         self, message: Message, memory: ConversationMemory, runtime: MessageRuntime
@@ -254,4 +275,5 @@ __all__ = [
     "TurnHandler",
     "TurnResult",
     "register_conversation_agent",
+    "stream_lookup",
 ]

@@ -1,4 +1,5 @@
-"""Lifecycle helpers: the core runtime, connectors, and inputs supervised with backoff."""
+"""Lifecycle helpers: the store's journal recovered, connectors opened and closed, the core
+runtime started and stopped, inputs supervised with backoff."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent_runner.backoff import backoff_delay
 from agent_runner.connector import AgentInput, Sink
 from agent_runner.core import MessageRuntime
+from agent_runner.message import Message
+from agent_runner.store import Store
 
 _log = logging.getLogger("agent_runner.runtime")
 
@@ -51,11 +54,57 @@ async def supervise_input(
             return
 
 
-def unique_connectors(connectors: Sequence[object]) -> list[object]:
-    seen: dict[int, object] = {}
-    for connector in connectors:
-        seen.setdefault(id(connector), connector)
-    return list(seen.values())
+def start_inputs(
+    inputs: Sequence[AgentInput], sink: Sink, *, stop: asyncio.Event, base: float, cap: float
+) -> list[asyncio.Task[None]]:
+    """One task per input running :func:`supervise_input` (until ``stop`` is set)."""
+    return [
+        asyncio.create_task(
+            supervise_input(connector, sink, stop=stop, base=base, cap=cap),
+            name=f"agent-runner input {connector.name}",
+        )
+        for connector in inputs
+    ]
+
+
+async def recover_journal(
+    store: Store, submit: Callable[[Message, asyncio.Future[bool]], None]
+) -> None:
+    """Queue every journaled message not yet handled (a crash or a cut-short shutdown left it)."""
+    pending = await store.journal_pending()
+    if not pending:
+        return
+    loop = asyncio.get_running_loop()
+    _log.info("recovering %d accepted input(s) not yet answered", len(pending))
+    for entry in pending:
+        try:
+            message = Message.model_validate_json(entry.payload)
+        except ValueError as exc:
+            _log.error("journal entry %s cannot be read, dropped: %s", entry.key, exc)
+            await store.journal_complete(entry.key)
+            continue
+        accepted: asyncio.Future[bool] = loop.create_future()
+        accepted.set_result(True)
+        submit(message, accepted)
+
+
+async def open_connectors(
+    stack: contextlib.AsyncExitStack, connectors: Sequence[object], store: Store
+) -> None:
+    """``bind_store(store)`` on every connector that has it, then ``open()`` each one (a
+    connector that is both input and output once); its ``close()`` goes on ``stack``."""
+    unique = list({id(connector): connector for connector in connectors}.values())
+    for connector in unique:
+        bind = getattr(connector, "bind_store", None)
+        if callable(bind):
+            bind(store)
+    for connector in unique:
+        opener = getattr(connector, "open", None)
+        if callable(opener):
+            await opener()
+        closer = getattr(connector, "close", None)
+        if callable(closer):
+            stack.push_async_callback(close_connector, connector, closer)
 
 
 async def close_connector(connector: object, close: Any) -> None:
@@ -66,6 +115,14 @@ async def close_connector(connector: object, close: Any) -> None:
             await result
     except Exception:  # closing one part must not keep the others open
         _log.exception("closing %r failed", getattr(connector, "name", connector))
+
+
+async def close_store(store: Store) -> None:
+    """Commit what the store still holds, then close it."""
+    try:
+        await store.flush()
+    finally:
+        await store.close()
 
 
 async def start_runtime(runtime: MessageRuntime, *, owned: bool) -> bool:
@@ -115,9 +172,12 @@ async def stop_inputs(
 
 __all__ = [
     "close_connector",
+    "close_store",
+    "open_connectors",
+    "recover_journal",
+    "start_inputs",
     "start_runtime",
     "stop_inputs",
     "stop_runtime",
     "supervise_input",
-    "unique_connectors",
 ]

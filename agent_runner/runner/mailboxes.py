@@ -1,8 +1,8 @@
-"""The dispatcher: per-conversation mailboxes in front of the core runtime.
+"""Per-conversation mailboxes in front of the core message runtime.
 
 Each conversation has a FIFO mailbox and at most one worker task. The worker takes the next
 message, sends it as a :class:`~agent_runner.runner.conversation.Turn` to the conversation's actor
-(``runtime.send_message``), delivers the replies, then takes the next. So messages of one
+(``runtime.send_message``), sends the replies, then takes the next. So messages of one
 conversation are handled one at a time and their replies go out in arrival order, whatever
 ``MessageRuntime`` carries the turns (autogen-style runtimes handle concurrent sends to one
 agent concurrently; a distributed runtime may run them on different workers). Different
@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from agent_runner.core import AgentId, MessageRuntime
 from agent_runner.message import Message, Reply
 from agent_runner.runner.conversation import CONVERSATION_AGENT_TYPE, Turn, TurnResult
-from agent_runner.runner.replies import Deliverer
+from agent_runner.runner.replies import ReplySender
 
 _log = logging.getLogger("agent_runner.runtime")
 
@@ -35,20 +36,20 @@ class _Pending:
     """True once journaled, False for a duplicate; an exception when journaling failed."""
 
 
-class Dispatcher:
+class ConversationMailboxes:
     """Mailboxes, workers and the concurrency bound of one runner."""
 
     def __init__(
         self,
         *,
         runtime: MessageRuntime,
-        deliverer: Deliverer,
+        replies: ReplySender,
         max_concurrency: int,
         max_pending: int,
         error_reply: str | None,
     ) -> None:
         self._runtime = runtime
-        self._deliverer = deliverer
+        self._replies = replies
         self._error_reply = error_reply
         self._slots = asyncio.Semaphore(max_concurrency)
         self._boxes: dict[str, deque[_Pending]] = {}
@@ -58,7 +59,7 @@ class Dispatcher:
         self.pending = 0
         """Messages in mailboxes (queued or in progress)."""
         self.handled = 0
-        """Messages handled (turn run and replies delivered) since start."""
+        """Messages handled (turn run and replies sent) since start."""
 
     async def wait_for_room(self) -> None:
         """Wait while ``max_pending`` messages are in the mailboxes (back-pressure on inputs)."""
@@ -77,6 +78,30 @@ class Dispatcher:
             if not waiter.done():
                 waiter.set_result(None)
                 return
+
+    async def admit(self, message: Message, journal: Awaitable[bool]) -> bool:
+        """Queue ``message`` behind the earlier ones of its conversation, then await its
+        ``journal`` write; return what the write returned (False: a duplicate, not handled).
+
+        Raises what the journal write raised (the message is then skipped, not handled).
+        """
+        accepted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.submit(message, accepted)  # its place in the conversation's order
+        try:
+            fresh = await journal
+        except BaseException as exc:
+            # Not accepted (or the caller gave up waiting: if the write still landed, the
+            # journal hands the message over at the next start).
+            if not accepted.done():
+                if isinstance(exc, Exception):
+                    accepted.set_exception(exc)
+                    accepted.exception()  # retrieved: the worker skips it quietly
+                else:
+                    accepted.cancel()
+            raise
+        if not accepted.done():  # (cancelled when shutdown cut the mailboxes short)
+            accepted.set_result(fresh)
+        return fresh
 
     def submit(self, message: Message, accepted: asyncio.Future[bool]) -> None:
         """Queue ``message`` behind the earlier ones of its conversation."""
@@ -106,6 +131,20 @@ class Dispatcher:
                 return False
             await asyncio.wait(set(self._workers), timeout=remaining)
         return True
+
+    async def drain(self, grace: float, *, hurry: asyncio.Event) -> int:
+        """Wait up to ``grace`` seconds (less once ``hurry`` is set) for every mailbox to empty,
+        then cancel what is left (it stays journaled); return how many were cut short."""
+        join = asyncio.ensure_future(self.join(max(0.0, grace)))
+        hurried = asyncio.ensure_future(hurry.wait())
+        try:
+            await asyncio.wait({join, hurried}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hurried.cancel()
+            join.cancel()
+        if join.done() and not join.cancelled() and join.result():
+            return 0
+        return await self.cancel()
 
     async def cancel(self) -> int:
         """Cancel every worker (their messages stay journaled); return how many were busy."""
@@ -151,14 +190,14 @@ class Dispatcher:
         try:
             async with self._slots:
                 result = await self._turn(message)
-            await self._deliverer.deliver(message, result.replies)
+            await self._replies.send(message, result.replies)
             self.handled += 1
         except Exception:  # keep the conversation going; the journal keeps it pending
             _log.exception(
                 "handling %s failed; it stays in the journal and is retried on restart",
                 message.key,
             )
-            await self._deliverer.finished(message)
+            await self._replies.complete_at_source(message)
 
     async def _turn(self, message: Message) -> TurnResult:
         recipient = AgentId(CONVERSATION_AGENT_TYPE, message.conversation_key)
@@ -173,4 +212,4 @@ class Dispatcher:
         return result
 
 
-__all__ = ["Dispatcher"]
+__all__ = ["ConversationMailboxes"]

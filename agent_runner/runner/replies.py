@@ -1,4 +1,4 @@
-"""Delivery of replies to outputs: routing, the at-most-once claim, capped retries.
+"""Sending replies to outputs: routing, the at-most-once claim, capped retries.
 
 Routing, for each reply of a message (first match wins):
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from agent_runner.backoff import RetryPolicy
 from agent_runner.connector import AgentOutput
-from agent_runner.errors import DeliveryError, RateLimitedError
+from agent_runner.errors import ConfigurationError, DeliveryError, RateLimitedError
 from agent_runner.message import Message, Reply
 from agent_runner.store import Store
 
@@ -60,7 +60,7 @@ def route(
 
 
 @dataclass(frozen=True, slots=True)
-class Deliverer:
+class ReplySender:
     """Sends the replies of one message to their outputs; shared by the whole runner."""
 
     store: Store
@@ -72,7 +72,11 @@ class Deliverer:
     sources: Mapping[str, object] = field(default_factory=dict)
     """Connectors by name (inputs and outputs), told when their messages are handled."""
 
-    async def deliver(self, message: Message, replies: Sequence[Reply]) -> None:
+    def __post_init__(self) -> None:
+        if self.retries < 0 or self.base_delay < 0 or self.max_delay < 0:
+            raise ConfigurationError("output_retries and retry delays must be >= 0")
+
+    async def send(self, message: Message, replies: Sequence[Reply]) -> None:
         """Send every reply of ``message`` (in order, per output), then complete its journal."""
         names = list(self.outputs)
         for index, reply in enumerate(replies):
@@ -86,11 +90,11 @@ class Deliverer:
                     ", ".join(repr(n) for n in unknown),
                 )
             for name in targets:
-                await self._deliver_one(message, reply, f"{message.key}#{index}", name)
+                await self._send_one(message, reply, f"{message.key}#{index}", name)
         await self.store.journal_complete(message.key)
-        await self.finished(message)
+        await self.complete_at_source(message)
 
-    async def finished(self, message: Message) -> None:
+    async def complete_at_source(self, message: Message) -> None:
         """Call ``complete(message)`` on the connector named ``message.source``, if it has one.
 
         It runs once per handled message, after every reply was sent (or given up), also when
@@ -105,7 +109,7 @@ class Deliverer:
         except Exception:  # a connector's hook must not stop the conversation
             _log.exception("complete() of %r failed for %s", message.source, message.key)
 
-    async def _deliver_one(self, message: Message, reply: Reply, key: str, name: str) -> None:
+    async def _send_one(self, message: Message, reply: Reply, key: str, name: str) -> None:
         output = self.outputs[name]
         needs_claim = getattr(output, "needs_claim", None)
         claimed = needs_claim is None or needs_claim(message)
@@ -152,4 +156,4 @@ class Deliverer:
             await self.store.reply_result(key, name, ok=False, error=error)
 
 
-__all__ = ["Deliverer", "route"]
+__all__ = ["ReplySender", "route"]
