@@ -191,6 +191,14 @@ class AgentDirectory:
             self._idle[agent_id] = time.monotonic()
         return agent
 
+    async def save_all(self) -> dict[str, Any]:
+        """Every agent's state by ``str(agent_id)``: live agents' current state, deactivated
+        agents' saved one."""
+        state: dict[str, Any] = {str(k): dict(v) for k, v in self.saved.items()}
+        for agent_id, agent in list(self.agents.items()):
+            state[str(agent_id)] = dict(await agent.save_state())
+        return state
+
     # deactivation -------------------------------------------------------------------------
 
     def mark_idle(self, agent_id: AgentId) -> None:

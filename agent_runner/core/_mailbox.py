@@ -17,6 +17,7 @@ from agent_runner.core._cancellation_token import CancellationToken
 from agent_runner.core._message_context import MessageContext
 from agent_runner.core._message_handler_context import HandlerFrame
 from agent_runner.core._topic import TopicId
+from agent_runner.errors import RuntimeStoppedError
 
 
 class Envelope(MessageContext):
@@ -61,4 +62,9 @@ class Mailbox:
         self.task: asyncio.Task[None] | None = None
 
 
-__all__ = ["DEACTIVATE", "Envelope", "Mailbox"]
+def stopped_error() -> RuntimeStoppedError:
+    """The error of a message whose caller waits when the runtime stops."""
+    return RuntimeStoppedError("The runtime stopped before the message was handled")
+
+
+__all__ = ["DEACTIVATE", "Envelope", "Mailbox", "stopped_error"]

@@ -32,11 +32,11 @@ def _dropped(value: Any) -> bool:
 class MessageGate:
     """:meta private: What every message passes when handlers or strict mode are configured.
 
-    A runtime asks it only when ``interventions`` is set or ``strict`` is on, so neither
-    costs anything otherwise.
+    A runtime asks it only when it is :attr:`active` (``interventions`` set or ``strict``
+    on), so neither costs anything otherwise.
     """
 
-    __slots__ = ("_serializable", "interventions", "serializers", "strict")
+    __slots__ = ("_serializable", "active", "interventions", "serializers", "strict")
 
     def __init__(
         self,
@@ -48,6 +48,8 @@ class MessageGate:
         self.interventions = list(interventions) if interventions else None
         self.serializers = serializers
         self.strict = strict
+        self.active = self.interventions is not None or strict
+        """Whether messages and replies must pass through the gate at all."""
         self._serializable: set[type[Any]] = set()
 
     async def on_send(self, message: Any, context: MessageContext, recipient: AgentId) -> Any:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -14,10 +12,13 @@ from agent_runner.core._agent_directory import AgentDirectory
 from agent_runner.core._agent_id import AgentId
 from agent_runner.core._agent_metadata import AgentMetadata
 from agent_runner.core._agent_type import AgentType
+from agent_runner.core._backpressure import Backpressure
 from agent_runner.core._cancellation_token import CancellationToken
-from agent_runner.core._delivery import Delivery
+from agent_runner.core._held_messages import HeldMessages
+from agent_runner.core._idle_sweeper import IdleSweeper
 from agent_runner.core._intervention import InterventionHandler
-from agent_runner.core._mailbox import DEACTIVATE, Envelope
+from agent_runner.core._mailbox import Envelope
+from agent_runner.core._mailroom import Mailroom
 from agent_runner.core._message_gate import MessageGate
 from agent_runner.core._message_handler_context import CURRENT_FRAME, chain_contains
 from agent_runner.core._serialization import MessageSerializer, SerializationRegistry
@@ -32,7 +33,7 @@ logger = logging.getLogger("agent_runner.core")
 T = TypeVar("T", bound=Agent)
 
 
-class SingleThreadedAgentRuntime(Delivery):
+class SingleThreadedAgentRuntime:
     """The in-process :class:`MessageRuntime`: every agent lives in this event loop.
 
     Each agent instance handles one message at a time, in arrival order (an actor turn).
@@ -84,44 +85,48 @@ class SingleThreadedAgentRuntime(Delivery):
         max_queued_messages: int | None = None,
         strict_serialization: bool = False,
     ) -> None:
-        if max_queued_messages is not None and max_queued_messages < 1:
-            raise ValueError("max_queued_messages must be at least 1")
-        directory = AgentDirectory(
+        self._backpressure = (
+            Backpressure(max_queued_messages) if max_queued_messages is not None else None
+        )
+        self._directory = AgentDirectory(
             self, idle_timeout=idle_timeout, max_active_agents=max_active_agents
         )
-        tracer = (
+        self._factories = self._directory.factories
+        self._tracer = (
             RuntimeTracer(tracer_provider, "SingleThreadedAgentRuntime")
             if tracer_provider is not None
             else None
         )
-        serializers = SerializationRegistry()
-        gate = MessageGate(intervention_handlers, serializers, strict=strict_serialization)
-        super().__init__(
-            directory,
-            gate,
-            tracer,
-            ignore_unhandled_exceptions=ignore_unhandled_exceptions,
-            max_queued_messages=max_queued_messages,
+        self._serializers = SerializationRegistry()
+        self._gate = MessageGate(
+            intervention_handlers, self._serializers, strict=strict_serialization
         )
-        self._serializers = serializers
-        self._subscriptions = SubscriptionManager(known_types=directory.factories)
+        self._gated = self._gate.active
+        self._mailroom = Mailroom(
+            self._directory,
+            self._gate,
+            self._tracer,
+            self._backpressure,
+            ignore_unhandled_exceptions=ignore_unhandled_exceptions,
+        )
+        self._subscriptions = SubscriptionManager(known_types=self._factories)
         self._running = False
-        self._pending: deque[tuple[AgentId | None, Envelope]] = deque()
-        self._pending_waiter: asyncio.Future[None] | None = None
-        self._sweeper: asyncio.Task[None] | None = None
+        self._held = HeldMessages()
+        self._sweeper = (
+            IdleSweeper(idle_timeout, self._mailroom.sweep) if idle_timeout is not None else None
+        )
 
     # ------------------------------------------------------------------ properties
 
     @property
     def unprocessed_messages_count(self) -> int:
         """Messages accepted but not yet started by their handler."""
-        queued = sum(len(box.items) for box in self._mailboxes.values())
-        return len(self._pending) + queued
+        return len(self._held) + self._mailroom.queued_count
 
     @property
     def active_agents_count(self) -> int:
         """Agent instances currently alive (not deactivated)."""
-        return len(self._agents)
+        return len(self._directory.agents)
 
     # ------------------------------------------------------------------ sending
 
@@ -156,7 +161,7 @@ class SingleThreadedAgentRuntime(Delivery):
                     self._gate.check_serializable(message)
                 env.message = await self._gate.on_send(message, env, recipient)
             if parent is not None and chain_contains(parent, recipient):
-                result = await self._call_inline(recipient, env)
+                result = await self._mailroom.call_inline(recipient, env)
             else:
                 future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
                 env.future = future
@@ -164,11 +169,11 @@ class SingleThreadedAgentRuntime(Delivery):
                 if span is not None:
                     env.trace = self._tracer.current_context()  # type: ignore[union-attr]
                 if not self._running:
-                    self._add_pending(recipient, env)
+                    self._held.add(recipient, env)
                 else:
-                    if self._bounded and parent is None:
-                        await self._wait_for_room()
-                    self._enqueue(recipient, env)
+                    if self._backpressure is not None and parent is None:
+                        await self._backpressure.wait_for_room()
+                    self._mailroom.enqueue(recipient, env)
                 try:
                     result = await future
                 except asyncio.CancelledError:
@@ -214,10 +219,10 @@ class SingleThreadedAgentRuntime(Delivery):
             env.trace = self._tracer.current_context()
         try:
             if not self._running:
-                self._add_pending(None, env)
+                self._held.add(None, env)
             else:
-                if self._bounded and CURRENT_FRAME.get() is None:
-                    await self._wait_for_room()
+                if self._backpressure is not None and CURRENT_FRAME.get() is None:
+                    await self._backpressure.wait_for_room()
                 self._fan_out(env, topic_id, sender)
         except BaseException as e:
             if span is not None:
@@ -227,28 +232,15 @@ class SingleThreadedAgentRuntime(Delivery):
             span.__exit__(None, None, None)
 
     def _fan_out(self, env: Envelope, topic_id: TopicId, sender: AgentId | None) -> None:
-        mailboxes = self._mailboxes
         recipients = self._subscriptions.recipients(topic_id)
         if sender is not None and sender in recipients:
             recipients = tuple(a for a in recipients if a != sender)
-        for agent_id in recipients:
-            box = mailboxes.get(agent_id)
-            if box is None:
-                self._open_mailbox(agent_id, env)
-            else:
-                box.items.append(env)
-        if self._bounded:
-            self._queued += len(recipients)
+        self._mailroom.fan_out(env, recipients)
 
-    def _add_pending(self, agent_id: AgentId | None, env: Envelope) -> None:
-        self._pending.append((agent_id, env))
-        waiter = self._pending_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _dispatch_pending(self, agent_id: AgentId | None, env: Envelope) -> None:
+    def _hand_over(self, agent_id: AgentId | None, env: Envelope) -> None:
+        """Queue a message held before the runtime started."""
         if agent_id is not None:
-            self._enqueue(agent_id, env)
+            self._mailroom.enqueue(agent_id, env)
         else:
             assert env.topic_id is not None
             self._fan_out(env, env.topic_id, env.sender)
@@ -260,10 +252,10 @@ class SingleThreadedAgentRuntime(Delivery):
         if self._running:
             raise RuntimeError("Runtime is already started")
         self._running = True
-        while self._pending:
-            self._dispatch_pending(*self._pending.popleft())
-        if self._directory.idle_timeout is not None:
-            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+        for agent_id, env in self._held.take_all():
+            self._hand_over(agent_id, env)
+        if self._sweeper is not None:
+            self._sweeper.start()
 
     async def process_next(self) -> None:
         """Without :meth:`start`: hand the next queued message to its agent (waits for one).
@@ -273,15 +265,8 @@ class SingleThreadedAgentRuntime(Delivery):
         """
         if self._running:
             raise RuntimeError("process_next() is for a runtime that is not started")
-        self._raise_background_exception()
-        while not self._pending:
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._pending_waiter = waiter
-            try:
-                await waiter
-            finally:
-                self._pending_waiter = None
-        self._dispatch_pending(*self._pending.popleft())
+        self._mailroom.raise_background_exception()
+        self._hand_over(*await self._held.take_next())
         await asyncio.sleep(0)
 
     async def stop(self) -> None:
@@ -291,22 +276,20 @@ class SingleThreadedAgentRuntime(Delivery):
         if not self._running:
             raise RuntimeError("Runtime is not started")
         self._running = False
-        tasks = self._cancel_work()
+        tasks = self._mailroom.cancel_all()
         if self._sweeper is not None:
-            self._sweeper.cancel()
-            tasks.append(self._sweeper)
-            self._sweeper = None
+            tasks += self._sweeper.stop()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        self._raise_background_exception()
+        self._mailroom.raise_background_exception()
 
     async def stop_when_idle(self) -> None:
         """Wait until no message is queued or being handled, then stop."""
         if not self._running:
             raise RuntimeError("Runtime is not started")
-        await self._wait_idle()
+        await self._mailroom.wait_idle()
         if not self._running:  # stopped meanwhile by someone else
-            self._raise_background_exception()
+            self._mailroom.raise_background_exception()
             return
         await self.stop()
 
@@ -323,25 +306,11 @@ class SingleThreadedAgentRuntime(Delivery):
         if self._running:
             await self.stop()
         else:
-            tasks = self._cancel_work()
+            tasks = self._mailroom.cancel_all()
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
-        for agent in list(self._agents.values()):
+        for agent in list(self._directory.agents.values()):
             await agent.close()
-
-    async def _sweep_forever(self) -> None:
-        """Deactivate agents idle longer than ``idle_timeout`` (``max_active_agents`` is
-        enforced when agents are created or become idle, without a timer)."""
-        timeout = self._directory.idle_timeout
-        assert timeout is not None
-        period = max(timeout / 2, 0.005)
-        while True:
-            await asyncio.sleep(period)
-            self._sweep()
-
-    def _sweep(self) -> None:
-        for agent_id in self._directory.pick_victims(self._is_busy, time.monotonic()):
-            self._open_mailbox(agent_id, DEACTIVATE)
 
     # ------------------------------------------------------------------ registry
 
@@ -366,7 +335,7 @@ class SingleThreadedAgentRuntime(Delivery):
     async def _get_agent(self, agent_id: AgentId) -> Agent:
         agent = await self._directory.get(agent_id)
         if self._directory.over_capacity() and self._running:
-            self._sweep()
+            self._mailroom.sweep()
         return agent
 
     async def try_get_underlying_agent_instance(self, id: AgentId, type: type[T] = Agent) -> T:  # type: ignore[assignment]
@@ -398,19 +367,15 @@ class SingleThreadedAgentRuntime(Delivery):
         return (await self._get_agent(agent)).metadata
 
     async def agent_save_state(self, agent: AgentId) -> Mapping[str, Any]:
-        if agent not in self._agents and agent in self._directory.saved:
-            return self._directory.saved[agent]
-        return await (await self._get_agent(agent)).save_state()
+        saved = self._directory.saved.get(agent)  # only deactivated agents have one
+        return saved if saved is not None else await (await self._get_agent(agent)).save_state()
 
     async def agent_load_state(self, agent: AgentId, state: Mapping[str, Any]) -> None:
         await (await self._get_agent(agent)).load_state(state)
 
     async def save_state(self) -> Mapping[str, Any]:
         """Every agent's state by ``str(agent_id)`` (deactivated agents included)."""
-        state: dict[str, Any] = {str(k): dict(v) for k, v in self._directory.saved.items()}
-        for agent_id, agent in list(self._agents.items()):
-            state[str(agent_id)] = dict(await agent.save_state())
-        return state
+        return await self._directory.save_all()
 
     async def load_state(self, state: Mapping[str, Any]) -> None:
         """Load each known agent's state (agents of unknown types are skipped)."""

@@ -1,34 +1,33 @@
-"""Delivery: mailboxes and the drain loop that runs agents' handlers, one turn at a time.
+"""Mailroom: the mailboxes of the single-threaded runtime and the tasks that drain them.
 
-Each busy agent has a :class:`Mailbox` and one task draining it; the task exits (and the
-mailbox goes away) when the agent has no more work, so an idle agent costs nothing but its
-instance. This loop is the runtime's hot path: the common case (no tracing, actor turns)
-is inlined and does no per-message bookkeeping beyond the handler frame.
+Each busy agent has a :class:`Mailbox` and one task draining it, one turn at a time; the task
+exits (and the mailbox goes away) when the agent has no more work, so an idle agent costs
+nothing but its instance. The drain loop is the runtime's hot path: the common case (no
+tracing, actor turns) is inlined and does no per-message bookkeeping beyond the handler frame.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import Context
-from typing import Any, TypeGuard
+from typing import Any
 
 from agent_runner.core._agent import Agent
 from agent_runner.core._agent_directory import AgentDirectory
 from agent_runner.core._agent_id import AgentId
-from agent_runner.core._base_agent import BaseAgent
-from agent_runner.core._mailbox import DEACTIVATE, Envelope, Mailbox
+from agent_runner.core._backpressure import Backpressure
+from agent_runner.core._handler_lookup import Handler, class_traits, handler_of
+from agent_runner.core._handler_tasks import HandlerTasks
+from agent_runner.core._mailbox import DEACTIVATE, Envelope, Mailbox, stopped_error
 from agent_runner.core._message_gate import MessageGate
 from agent_runner.core._message_handler_context import ACTIVE, CURRENT_FRAME, new_frame
 from agent_runner.core._routed_agent import DirectRoute, RoutedAgent
 from agent_runner.core._telemetry import RuntimeTracer
-from agent_runner.errors import RuntimeStoppedError
 
 logger = logging.getLogger("agent_runner.core")
-
-_Handler = Callable[[Any, Any], Awaitable[Any]]
 
 
 def _task_cancelled() -> bool:
@@ -37,93 +36,67 @@ def _task_cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-def _plain_routed(agent: Agent) -> TypeGuard[RoutedAgent]:
-    """A RoutedAgent that routes like RoutedAgent (neither routing method overridden)."""
-    if not isinstance(agent, RoutedAgent):
-        return False
-    cls = type(agent)
-    return (
-        cls.on_message_impl is RoutedAgent.on_message_impl
-        and cls.route_message is RoutedAgent.route_message
-    )
+class Mailroom:
+    """:meta private: Queues messages per agent and runs their turns.
 
-
-_TRAITS: dict[type, tuple[type[RoutedAgent] | None, bool]] = {}
-
-
-def _class_traits(cls: type[Agent]) -> tuple[type[RoutedAgent] | None, bool]:
-    """``(the class if it routes like RoutedAgent, whether it handles concurrently)``."""
-    traits = _TRAITS.get(cls)
-    if traits is None:
-        routed = (
-            cls
-            if issubclass(cls, RoutedAgent)
-            and cls.on_message_impl is RoutedAgent.on_message_impl
-            and cls.route_message is RoutedAgent.route_message
-            else None
-        )
-        traits = (routed, bool(getattr(cls, "concurrent_handling", False)))
-        if len(_TRAITS) < 4096:
-            _TRAITS[cls] = traits
-    return traits
-
-
-def _handler_of(agent: Agent) -> _Handler:
-    # BaseAgent.on_message is final and only awaits on_message_impl, and RoutedAgent's
-    # on_message_impl only awaits route_message: skip those coroutines.
-    if _plain_routed(agent):
-        return agent.route_message
-    if isinstance(agent, BaseAgent):
-        return agent.on_message_impl
-    return agent.on_message
-
-
-def _stopped_error() -> RuntimeStoppedError:
-    return RuntimeStoppedError("The runtime stopped before the message was handled")
-
-
-class Delivery:
-    """:meta private: The delivery half of SingleThreadedAgentRuntime."""
+    Args:
+        directory: Creates, reactivates and deactivates the agents.
+        gate: Intervention handlers and strict serialization, applied to replies.
+        tracer: Makes a ``process`` span per turn when given.
+        backpressure: Counts queued messages when ``max_queued_messages`` is set.
+        ignore_unhandled_exceptions: When False, the first exception of an event handler is
+            kept for :meth:`raise_background_exception`.
+    """
 
     def __init__(
         self,
         directory: AgentDirectory,
         gate: MessageGate,
         tracer: RuntimeTracer | None,
+        backpressure: Backpressure | None,
         *,
         ignore_unhandled_exceptions: bool,
-        max_queued_messages: int | None,
     ) -> None:
         self._directory = directory
-        self._factories = directory.factories
         self._agents = directory.agents
         self._gate = gate
-        self._gated = gate.interventions is not None or gate.strict
-        """Whether messages and replies pass intervention handlers or serialization checks."""
+        self._gated = gate.active
         self._tracer = tracer
+        self._backpressure = backpressure
         self._ignore_unhandled = ignore_unhandled_exceptions
-        self._max_queued = max_queued_messages
-        self._bounded = max_queued_messages is not None
-        self._queued = 0
-        """Messages waiting in mailboxes; counted only when ``max_queued_messages`` is set."""
         self._mailboxes: dict[AgentId, Mailbox] = {}
-        self._handler_tasks: dict[asyncio.Task[None], AgentId] = {}
-        """Handler tasks of agents with ``concurrent_handling``, and their agent."""
-        self._running_handlers: dict[AgentId, int] = {}
+        self._handler_tasks = HandlerTasks(self._handler_done)
         self._idle_waiters: list[asyncio.Future[None]] = []
-        self._space_waiters: deque[asyncio.Future[None]] = deque()
         self._background_exception: BaseException | None = None
 
-    # ------------------------------------------------------------------ mailboxes
+    # ------------------------------------------------------------------ queueing
 
-    def _enqueue(self, agent_id: AgentId, env: Envelope) -> None:
+    @property
+    def queued_count(self) -> int:
+        """Messages in mailboxes whose turn has not begun."""
+        return sum(len(box.items) for box in self._mailboxes.values())
+
+    def enqueue(self, agent_id: AgentId, env: Envelope) -> None:
+        """Queue ``env`` for ``agent_id`` (its turn comes after those already queued)."""
         box = self._mailboxes.get(agent_id)
         if box is None:
             self._open_mailbox(agent_id, env)
         else:
             box.items.append(env)
-        if self._bounded:
-            self._queued += 1
+        if self._backpressure is not None:
+            self._backpressure.queued += 1
+
+    def fan_out(self, env: Envelope, recipients: Sequence[AgentId]) -> None:
+        """Queue one published ``env`` for each of ``recipients``."""
+        mailboxes = self._mailboxes
+        for agent_id in recipients:
+            box = mailboxes.get(agent_id)
+            if box is None:
+                self._open_mailbox(agent_id, env)
+            else:
+                box.items.append(env)
+        if self._backpressure is not None:
+            self._backpressure.queued += len(recipients)
 
     def _open_mailbox(self, agent_id: AgentId, first: Envelope) -> None:
         box = Mailbox(agent_id, first)
@@ -132,6 +105,8 @@ class Delivery:
         # one's context variables (its handler frame, its tracing span, ...).
         box.task = asyncio.get_running_loop().create_task(self._drain(box), context=Context())
 
+    # ------------------------------------------------------------------ turns
+
     async def _drain(self, box: Mailbox) -> None:
         """Handle ``box``'s messages one by one, then remove it."""
         agent_id = box.agent_id
@@ -139,7 +114,7 @@ class Delivery:
         directory = self._directory
         set_frame = CURRENT_FRAME.set
         agent: Agent | None = None
-        handler: _Handler | None = None
+        handler: Handler | None = None
         direct: DirectRoute | None = None
         direct_fn: Callable[..., Awaitable[Any]] | None = None
         check: Callable[[Any], None] | None = None
@@ -152,7 +127,7 @@ class Delivery:
         # for each turn: a ContextVar.set per delivery would cost as much as the rest of it.
         frame: list[Any] | None = None
         root_frame: list[Any] | None = None
-        bounded = self._bounded
+        backpressure = self._backpressure
         try:
             if items[0] is DEACTIVATE:  # only ever first: sweeps post it to idle agents
                 items.popleft()
@@ -161,10 +136,8 @@ class Delivery:
             while True:
                 while items:
                     item = items.popleft()
-                    if bounded:
-                        self._queued -= 1
-                        if self._space_waiters:
-                            self._wake_room()
+                    if backpressure is not None:
+                        backpressure.taken()
                     if handler is None:
                         agent = self._agents.get(agent_id)
                         if agent is None:
@@ -175,13 +148,13 @@ class Delivery:
                                 return
                             except asyncio.CancelledError:  # stopping: the caller must know
                                 if item.future is not None and not item.future.done():
-                                    item.future.set_exception(_stopped_error())
+                                    item.future.set_exception(stopped_error())
                                 raise
                             if directory.max_active_agents is not None:
                                 if directory.over_capacity():
-                                    self._sweep()
-                        handler = _handler_of(agent)
-                        routed, concurrent = _class_traits(type(agent))
+                                    self.sweep()
+                        handler = handler_of(agent)
+                        routed, concurrent = class_traits(type(agent))
                         direct_type = direct_fn = check = None
                         inline = not concurrent and self._tracer is None
                     future = item.future
@@ -243,7 +216,7 @@ class Delivery:
                         except asyncio.CancelledError:
                             if _task_cancelled():
                                 if not future.done():
-                                    future.set_exception(_stopped_error())
+                                    future.set_exception(stopped_error())
                                 raise
                             future.cancel()
                         except Exception as e:
@@ -264,42 +237,29 @@ class Delivery:
         finally:
             if self._mailboxes.get(agent_id) is box:
                 del self._mailboxes[agent_id]
-            if directory.tracks_idle and agent_id not in self._running_handlers:
+            if directory.tracks_idle and not self._handler_tasks.running(agent_id):
                 directory.mark_idle(agent_id)
                 if directory.over_capacity():
-                    self._sweep()
-            if self._idle_waiters and self._is_idle():
+                    self.sweep()
+            if self._idle_waiters and self.is_idle():
                 self._wake_idle()
 
     async def _deliver_slow(
-        self, handler: _Handler, agent_id: AgentId, env: Envelope, concurrent: bool
+        self, handler: Handler, agent_id: AgentId, env: Envelope, concurrent: bool
     ) -> None:
         if concurrent:  # start it and go on with the next message
-            task = asyncio.get_running_loop().create_task(self._deliver(handler, agent_id, env))
-            self._handler_tasks[task] = agent_id
-            self._running_handlers[agent_id] = self._running_handlers.get(agent_id, 0) + 1
-            task.add_done_callback(self._handler_done)
+            self._handler_tasks.start(agent_id, self._deliver(handler, agent_id, env))
         else:
             await self._deliver(handler, agent_id, env)
 
-    def _handler_done(self, task: asyncio.Task[None]) -> None:
-        agent_id = self._handler_tasks.pop(task, None)
-        if agent_id is not None:
-            left = self._running_handlers.get(agent_id, 1) - 1
-            if left > 0:
-                self._running_handlers[agent_id] = left
-            else:
-                self._running_handlers.pop(agent_id, None)
-                if self._directory.tracks_idle and agent_id not in self._mailboxes:
-                    self._directory.mark_idle(agent_id)
-        if self._idle_waiters and self._is_idle():
+    def _handler_done(self, last_of: AgentId | None) -> None:
+        """A concurrent handler ended (``last_of``: its agent, when it has no other running)."""
+        if last_of is not None and self._directory.tracks_idle and last_of not in self._mailboxes:
+            self._directory.mark_idle(last_of)
+        if self._idle_waiters and self.is_idle():
             self._wake_idle()
 
-    def _is_busy(self, agent_id: AgentId) -> bool:
-        """Whether the agent has queued messages or running handlers (never deactivate it)."""
-        return agent_id in self._mailboxes or agent_id in self._running_handlers
-
-    async def _deliver(self, handler: _Handler, agent_id: AgentId, env: Envelope) -> None:
+    async def _deliver(self, handler: Handler, agent_id: AgentId, env: Envelope) -> None:
         """Run one message's handler and settle its reply (traced or concurrent handling)."""
         future = env.future
         if future is not None and future.done():
@@ -317,7 +277,7 @@ class Delivery:
         except asyncio.CancelledError:
             if _task_cancelled():
                 if future is not None and not future.done():
-                    future.set_exception(_stopped_error())
+                    future.set_exception(stopped_error())
                 raise
             if future is not None:
                 future.cancel()
@@ -332,7 +292,7 @@ class Delivery:
         finally:
             frame[ACTIVE] = False
 
-    async def _call_inline(self, agent_id: AgentId, env: Envelope) -> Any:
+    async def call_inline(self, agent_id: AgentId, env: Envelope) -> Any:
         """Run a reentrant call (its recipient waits in the caller's chain) in this task."""
         agent = await self._directory.get(agent_id)
         frame = new_frame(agent_id, env.parent)
@@ -349,14 +309,16 @@ class Delivery:
             result = await self._gate.on_response(result, agent_id, env.sender)
         return result
 
+    # ------------------------------------------------------------------ failures
+
     def _fail_activation(self, first: Envelope, box: Mailbox, error: Exception) -> None:
         failed = [first]
         while box.items:
             item = box.items.popleft()
             if item is not DEACTIVATE:
                 failed.append(item)
-                if self._bounded:
-                    self._queued -= 1
+        if self._backpressure is not None:
+            self._backpressure.dropped(len(failed) - 1)
         for env in failed:
             if env.future is None:
                 self._event_failed(box.agent_id, env, error)
@@ -373,16 +335,32 @@ class Delivery:
         if not self._ignore_unhandled and self._background_exception is None:
             self._background_exception = error
 
-    def _sweep(self) -> None:
-        raise NotImplementedError
+    def raise_background_exception(self) -> None:
+        """Raise (once) the first event-handler exception kept since the last call."""
+        error = self._background_exception
+        if error is not None:
+            self._background_exception = None
+            raise error
 
-    # ------------------------------------------------------------------ idle and room
+    # ------------------------------------------------------------------ deactivation
 
-    def _is_idle(self) -> bool:
+    def is_busy(self, agent_id: AgentId) -> bool:
+        """Whether the agent has queued messages or running handlers (never deactivate it)."""
+        return agent_id in self._mailboxes or self._handler_tasks.running(agent_id)
+
+    def sweep(self) -> None:
+        """Ask the idle agents the directory picks to deactivate (in their own turn)."""
+        for agent_id in self._directory.pick_victims(self.is_busy, time.monotonic()):
+            self._open_mailbox(agent_id, DEACTIVATE)
+
+    # ------------------------------------------------------------------ idle and stop
+
+    def is_idle(self) -> bool:
         return not self._mailboxes and not self._handler_tasks
 
-    async def _wait_idle(self) -> None:
-        while not self._is_idle():
+    async def wait_idle(self) -> None:
+        """Return once no message is queued or being handled."""
+        while not self.is_idle():
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._idle_waiters.append(waiter)
             await waiter
@@ -393,30 +371,7 @@ class Delivery:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def _wait_for_room(self) -> None:
-        limit = self._max_queued
-        assert limit is not None
-        while self._queued >= limit:
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._space_waiters.append(waiter)
-            await waiter
-
-    def _wake_room(self) -> None:
-        limit = self._max_queued
-        assert limit is not None
-        while self._space_waiters and self._queued < limit:
-            waiter = self._space_waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-
-    def _raise_background_exception(self) -> None:
-        error = self._background_exception
-        if error is not None:
-            self._background_exception = None
-            raise error
-
-    def _cancel_work(self) -> list[asyncio.Task[Any]]:
+    def cancel_all(self) -> list[asyncio.Task[Any]]:
         """Fail every queued RPC, cancel drain and handler tasks (except the current one) and
         return them to be awaited."""
         current = asyncio.current_task()
@@ -424,23 +379,17 @@ class Delivery:
         for box in list(self._mailboxes.values()):
             for item in box.items:
                 if item.future is not None and not item.future.done():
-                    item.future.set_exception(_stopped_error())
+                    item.future.set_exception(stopped_error())
             box.items.clear()
             if box.task is not None and box.task is not current:
                 box.task.cancel()
                 tasks.append(box.task)
                 del self._mailboxes[box.agent_id]
-        for task in list(self._handler_tasks):
-            if task is not current:
-                task.cancel()
-                tasks.append(task)
-        while self._space_waiters:
-            waiter = self._space_waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(_stopped_error())
-        self._queued = 0
+        tasks += self._handler_tasks.cancel()
+        if self._backpressure is not None:
+            self._backpressure.clear()
         self._wake_idle()
         return tasks
 
 
-__all__ = ["Delivery"]
+__all__ = ["Mailroom"]
