@@ -3,7 +3,8 @@
 The ``openai`` package is imported here only, when a client is built. The SDK's own retries
 are off: this client owns them (429, 408/409 and 5xx, connection errors and timeouts are
 retried with capped backoff that honours ``Retry-After``; anything else fails at once), so
-the cap is ours and the waits are visible in the logs.
+the cap is ours and the waits are visible in the logs. The wire format (request fields,
+responses, streamed chunks) is :mod:`agent_runner.llm._chat_completions`.
 
 ::
 
@@ -16,34 +17,36 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from agent_runner.backoff import RetryPolicy, is_retryable_status, retry_after_from_headers
 from agent_runner.errors import ConfigurationError, ModelClientError
+from agent_runner.llm._chat_completions import (
+    StreamState,
+    completion_from_response,
+    to_openai_message,
+    to_openai_tool,
+    with_estimated_usage,
+)
 from agent_runner.llm._client import (
     ChatMessage,
     Completion,
     TextCallback,
-    ToolCall,
     ToolChoice,
     ToolDefinition,
-    Usage,
 )
-from agent_runner.llm._estimate import estimate_completion_tokens, estimate_prompt_tokens
 
 logger = logging.getLogger("agent_runner.llm")
 
 _LOCAL_API_KEY = "not-needed"
+"""Sent when a base_url is set without a key: local servers ignore it, the SDK wants one."""
 
 DEFAULT_RETRY = RetryPolicy(retries=3, base=0.5, cap=8.0, jitter="equal", max_retry_after=60.0)
 """Model calls retry 408/409/425/429/5xx and network errors: equal-jittered backoff from 0.5 s
 up to 8 s, a server's ``Retry-After`` up to 60 s (longer: the error is raised at once)."""
-"""Sent when a base_url is set without a key: local servers ignore it, the SDK wants one."""
 
 
 class ModelResponseError(ModelClientError):
@@ -177,7 +180,7 @@ class OpenAIClient:
         request = self._request(messages, tools, tool_choice, max_output_tokens)
         attempt = 0
         while True:
-            state = _StreamState()
+            state = StreamState()
             try:
                 if on_text is None:
                     async with asyncio.timeout(self._timeout):
@@ -200,7 +203,7 @@ class OpenAIClient:
                     f"{self._model}: bad response: {exc}", attempts=attempt + 1
                 ) from exc
             else:
-                return _with_usage(completion, messages, tools)
+                return with_estimated_usage(completion, messages, tools)
             delay = None
             if retryable and not state.streamed:
                 delay = self._retry.wait(attempt + 1, retry_after=retry_after)
@@ -247,17 +250,7 @@ class OpenAIClient:
             "messages": [to_openai_message(m) for m in messages],
         }
         if tools:
-            request["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": dict(t.parameters),
-                    },
-                }
-                for t in tools
-            ]
+            request["tools"] = [to_openai_tool(t) for t in tools]
             if tool_choice is not None:
                 request["tool_choice"] = tool_choice
         if max_output_tokens is not None:
@@ -273,33 +266,10 @@ class OpenAIClient:
         response = await completions.create(**request, timeout=self._timeout)
         if not response.choices:
             raise ModelResponseError(f"{self._model}: the response has no choices")
-        choice = response.choices[0]
-        message = choice.message
-        calls = tuple(
-            ToolCall(
-                id=call.id or f"call_{index}",
-                name=call.function.name or "",
-                arguments=_arguments_text(call.function.arguments),
-            )
-            for index, call in enumerate(message.tool_calls or ())
-            if getattr(call, "function", None) is not None
-        )
-        usage = response.usage
-        return Completion(
-            content=message.content,
-            tool_calls=calls,
-            usage=Usage(
-                input_tokens=usage.prompt_tokens or 0,
-                output_tokens=usage.completion_tokens or 0,
-            )
-            if usage is not None
-            else Usage(estimated=True),
-            model=response.model or self._model,
-            finish_reason=choice.finish_reason,
-        )
+        return completion_from_response(response, self._model)
 
     async def _stream(
-        self, request: dict[str, Any], on_text: TextCallback, state: _StreamState
+        self, request: dict[str, Any], on_text: TextCallback, state: StreamState
     ) -> Completion:
         completions: Any = self._client.chat.completions
         stream = await completions.create(
@@ -310,115 +280,9 @@ class OpenAIClient:
         )
         async with stream:
             async for chunk in stream:
-                state.model = chunk.model or state.model
-                if chunk.usage is not None:
-                    state.usage = Usage(
-                        input_tokens=chunk.usage.prompt_tokens or 0,
-                        output_tokens=chunk.usage.completion_tokens or 0,
-                    )
-                for choice in chunk.choices or ():
-                    if choice.index not in (0, None):
-                        continue
-                    delta = choice.delta
-                    if delta is not None:
-                        if delta.content:
-                            state.text.append(delta.content)
-                            state.streamed = True
-                            await on_text(delta.content)
-                        for call in delta.tool_calls or ():
-                            state.add_call_delta(call)
-                    if choice.finish_reason:
-                        state.finish_reason = choice.finish_reason
+                for text in state.add(chunk):
+                    await on_text(text)
         return state.completion(self._model)
-
-
-@dataclass(slots=True)
-class _StreamState:
-    """What a streamed answer has said so far."""
-
-    text: list[str] = field(default_factory=list)
-    calls: dict[int, dict[str, str]] = field(default_factory=dict)
-    usage: Usage | None = None
-    model: str = ""
-    finish_reason: str | None = None
-    streamed: bool = False
-
-    def add_call_delta(self, call: Any) -> None:
-        index = call.index if call.index is not None else len(self.calls)
-        entry = self.calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
-        if call.id:
-            entry["id"] = call.id
-        function = call.function
-        if function is not None:
-            if function.name and not entry["name"]:
-                entry["name"] = function.name
-            if function.arguments:
-                entry["arguments"] += _arguments_text(function.arguments)
-
-    def completion(self, model: str) -> Completion:
-        calls = tuple(
-            ToolCall(
-                id=entry["id"] or f"call_{index}", name=entry["name"], arguments=entry["arguments"]
-            )
-            for index, entry in sorted(self.calls.items())
-        )
-        return Completion(
-            content="".join(self.text) if self.text else None,
-            tool_calls=calls,
-            usage=self.usage or Usage(estimated=True),
-            model=self.model or model,
-            finish_reason=self.finish_reason,
-        )
-
-
-def to_openai_message(message: ChatMessage) -> dict[str, Any]:
-    """A ChatMessage in the chat-completions wire format."""
-    data: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.role == "assistant" and message.tool_calls:
-        data["tool_calls"] = [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments},
-            }
-            for call in message.tool_calls
-        ]
-    if message.role == "tool":
-        data["tool_call_id"] = message.tool_call_id
-        if data["content"] is None:
-            data["content"] = ""
-    elif message.name:
-        data["name"] = message.name
-    return data
-
-
-def _arguments_text(arguments: Any) -> str:
-    """Tool-call arguments as JSON text (a few servers send a JSON object, not a string)."""
-    if arguments is None:
-        return ""
-    if isinstance(arguments, str):
-        return arguments
-    return json.dumps(arguments)
-
-
-def _with_usage(
-    completion: Completion, messages: Sequence[ChatMessage], tools: Sequence[ToolDefinition]
-) -> Completion:
-    """Fill in an estimated usage when the endpoint reported none."""
-    if not completion.usage.estimated:
-        return completion
-    usage = Usage(
-        input_tokens=estimate_prompt_tokens(messages, tools),
-        output_tokens=estimate_completion_tokens(completion.content, completion.tool_calls),
-        estimated=True,
-    )
-    return Completion(
-        content=completion.content,
-        tool_calls=completion.tool_calls,
-        usage=usage,
-        model=completion.model,
-        finish_reason=completion.finish_reason,
-    )
 
 
 def _error_text(exc: Any) -> str:
@@ -441,4 +305,4 @@ def _describe(exc: BaseException, timeout: float) -> str:
     return f"connection failed ({type(exc).__name__}{detail})"[:300]
 
 
-__all__ = ["ModelResponseError", "OpenAIClient", "to_openai_message"]
+__all__ = ["DEFAULT_RETRY", "ModelResponseError", "OpenAIClient"]

@@ -5,7 +5,8 @@ group-committed (see :mod:`agent_runner.store._group_commit`): the callers queue
 transaction runs share the next one, so a durable journal does not cap throughput.
 ``journal_accept`` and ``reply_claim`` return only after their transaction committed.
 Uniqueness (a message key accepted once, a reply claimed once, a payment used once) is
-enforced by the database, so several processes can share one file.
+enforced by the database, so several processes can share one file. The file's tables and
+pragmas are in :mod:`agent_runner.store._schema`.
 """
 
 from __future__ import annotations
@@ -16,70 +17,12 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 from agent_runner.errors import StoreError
-from agent_runner.store import MemoryItem
-from agent_runner.store._base import CostEntry, JournalEntry
+from agent_runner.store._base import CostEntry, JournalEntry, MemoryItem
 from agent_runner.store._group_commit import GroupCommitter
-
-# Rowids (``seq``, ``id``) are max(rowid) + 1 on insert, so they grow in insertion order
-# (AUTOINCREMENT is not needed and costs a write to sqlite_sequence per insert).
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS journal (
-    seq INTEGER PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    conversation_key TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    accepted_at REAL NOT NULL,
-    completed_at REAL
-);
-CREATE INDEX IF NOT EXISTS journal_pending ON journal (seq) WHERE completed_at IS NULL;
-CREATE TABLE IF NOT EXISTS replies (
-    key TEXT NOT NULL,
-    output TEXT NOT NULL,
-    claimed_at REAL NOT NULL,
-    ok INTEGER,
-    error TEXT,
-    finished_at REAL,
-    PRIMARY KEY (key, output)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS memory (
-    id INTEGER PRIMARY KEY,
-    conversation_key TEXT NOT NULL,
-    role TEXT NOT NULL,
-    text TEXT NOT NULL,
-    name TEXT,
-    message_key TEXT,
-    created_at REAL NOT NULL,
-    tokens INTEGER NOT NULL,
-    meta TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS memory_conversation ON memory (conversation_key, id);
-CREATE TABLE IF NOT EXISTS costs (
-    id INTEGER PRIMARY KEY,
-    request_key TEXT NOT NULL,
-    conversation_key TEXT NOT NULL,
-    model TEXT NOT NULL,
-    input_tokens INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    cost REAL NOT NULL,
-    day TEXT NOT NULL,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS costs_conversation ON costs (conversation_key, day);
-CREATE INDEX IF NOT EXISTS costs_day ON costs (day);
-CREATE TABLE IF NOT EXISTS payments (
-    reference TEXT PRIMARY KEY,
-    key TEXT NOT NULL,
-    used_at REAL NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-PRAGMA user_version = 1;
-"""
-_VERSION = 1
+from agent_runner.store._schema import connect
 
 
 class SQLiteStore:
@@ -150,25 +93,7 @@ class SQLiteStore:
             await self._db.flush()
 
     def _connect(self) -> sqlite3.Connection:
-        if self.path != ":memory:" and not self.path.startswith("file:"):
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            self.path,
-            timeout=self.busy_timeout,
-            isolation_level=None,
-            check_same_thread=False,
-            uri=self.path.startswith("file:"),
-        )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-            if conn.execute("PRAGMA user_version").fetchone()[0] < _VERSION:
-                conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        return connect(self.path, synchronous=self.synchronous, busy_timeout=self.busy_timeout)
 
     def _require(self) -> GroupCommitter:
         if self._db is None:
