@@ -23,70 +23,25 @@ waited, a longer one gives up); other 4xx give up at once. Giving up raises
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
-import logging
-from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
 
 import aiohttp
 from yarl import URL
 
-from agent_runner.backoff import RetryPolicy, is_retryable_status, parse_retry_after
 from agent_runner.connector import BaseConnector
-from agent_runner.errors import ConfigurationError, DeliveryError, OutboundRefusedError
+from agent_runner.errors import ConfigurationError
 from agent_runner.message import Message, Reply
 from agent_runner.outbound import OutboundGuard
-from connectors._http_auth import DEFAULT_WINDOW, check_signature, signature_headers
-from connectors._http_errors import RequestError
-from connectors._http_messages import check_callback_url, message_json, reply_json
-
-logger = logging.getLogger("connectors.webhook")
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError, TimeoutError)
-"""Network failures worth retrying (connection refused/reset, timeouts, bad responses)."""
-
-
-class ReplyIndex:
-    """Numbers the replies of each message, so a retry of a reply keeps its index.
-
-    The runner sends the replies of a message in order and retries a failed send with the
-    same reply; a reply equal to one whose last delivery failed is that retry, anything else
-    is the message's next reply. Remembers the last ``size`` messages.
-    """
-
-    def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._seen: OrderedDict[str, list[tuple[str, bool]]] = OrderedDict()
-
-    def index(self, key: str, reply: Reply) -> int:
-        fingerprint = hashlib.sha256(reply.model_dump_json().encode()).hexdigest()
-        sent = self._seen.setdefault(key, [])
-        self._seen.move_to_end(key)
-        while len(self._seen) > self._size:
-            self._seen.popitem(last=False)
-        if sent and sent[-1] == (fingerprint, False):
-            return len(sent) - 1
-        sent.append((fingerprint, False))
-        return len(sent) - 1
-
-    def delivered(self, key: str, index: int) -> None:
-        sent = self._seen.get(key)
-        if sent is not None and index < len(sent):
-            sent[index] = (sent[index][0], True)
-
-
-def payload(request: Message, reply: Reply, index: int) -> dict[str, Any]:
-    """The JSON body posted for reply ``index`` of ``request``."""
-    return {
-        "message": message_json(request),
-        "reply": reply_json(reply),
-        "index": index,
-        "idempotency_key": f"{request.key}#{index}",
-    }
+from connectors.http.auth import DEFAULT_WINDOW, check_signature
+from connectors.http.callbacks import (
+    IDEMPOTENCY_HEADER,
+    TRANSIENT_ERRORS,
+    ReplyIndex,
+    WebhookSender,
+    payload,
+)
+from connectors.http.errors import RequestError
+from connectors.http.messages import check_callback_url
 
 
 def verify(
@@ -106,113 +61,6 @@ def verify(
         now=now,
         window=window,
     )
-
-
-class WebhookSender:
-    """The delivery machinery: signing, idempotency keys, timeouts and capped retries.
-
-    :class:`WebhookOutput` sends to one URL with it; the HTTP connector sends each callback
-    to the URL its request named. Arguments are those of :class:`WebhookOutput`.
-    """
-
-    def __init__(
-        self,
-        *,
-        secret: str | None = None,
-        timeout: float = 10.0,
-        max_retries: int = 5,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
-        max_retry_after: float = 60.0,
-        headers: Mapping[str, str] | None = None,
-        session: aiohttp.ClientSession | None = None,
-        guard: OutboundGuard | None = None,
-    ) -> None:
-        if timeout <= 0 or max_retries < 0:
-            raise ConfigurationError("timeout must be > 0 and max_retries >= 0")
-        self._secret = secret
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._retry = RetryPolicy(
-            retries=max_retries,
-            base=backoff_base,
-            cap=backoff_cap,
-            jitter="full",
-            max_retry_after=max_retry_after,
-        )
-        self._headers = dict(headers or {})
-        self._session = session
-        self._own_session = session is None
-        self._guard = guard if guard is not None else OutboundGuard.from_env()
-        self._index = ReplyIndex()
-
-    async def open(self) -> None:
-        if self._session is None:
-            self._session = self._guard.session()
-            self._own_session = True
-
-    async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and self._own_session:
-            await session.close()
-
-    async def deliver(self, url: str, request: Message, response: Reply) -> None:
-        """POST reply ``response`` of ``request`` to ``url``, retrying as configured."""
-        index = self._index.index(request.key, response)
-        key = f"{request.key}#{index}"
-        body = json.dumps(payload(request, response, index), separators=(",", ":")).encode()
-        await self.post(url, body, idempotency_key=key)
-        self._index.delivered(request.key, index)
-
-    async def post(self, url: str, body: bytes, *, idempotency_key: str) -> None:
-        """POST ``body`` with retries; return on a 2xx, raise DeliveryError when giving up."""
-        if self._session is None:
-            await self.open()
-        session = self._session
-        assert session is not None
-        attempt = 0
-        while True:
-            headers = {
-                **self._headers,
-                "Content-Type": "application/json",
-                IDEMPOTENCY_HEADER: idempotency_key,
-            }
-            if self._secret:
-                headers.update(signature_headers(self._secret, body))
-            retry_after: float | None = None
-            try:
-                async with session.post(
-                    url, data=body, headers=headers, timeout=self._timeout
-                ) as resp:
-                    if resp.status < 300:
-                        return
-                    problem = f"HTTP {resp.status}"
-                    if not is_retryable_status(resp.status):
-                        raise DeliveryError(
-                            f"webhook {idempotency_key} refused by the receiver: {problem}"
-                        )
-                    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-            except TRANSIENT_ERRORS as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            except OutboundRefusedError as exc:
-                raise DeliveryError(f"webhook {idempotency_key} not sent: {exc.reason}") from None
-            attempt += 1
-            wait = self._retry.wait(attempt, retry_after=retry_after)
-            if wait is None:
-                why = (
-                    f"the receiver asked to wait {retry_after:.0f}s, over the "
-                    f"{self._retry.max_retry_after:g}s cap"
-                    if attempt <= self._retry.retries and retry_after is not None
-                    else f"not delivered after {attempt} attempt(s)"
-                )
-                raise DeliveryError(f"webhook {idempotency_key} {why}: {problem}")
-            logger.warning(
-                "webhook %s attempt %d failed (%s); retrying in %.2fs",
-                idempotency_key,
-                attempt,
-                problem,
-                wait,
-            )
-            await asyncio.sleep(wait)
 
 
 class WebhookOutput(BaseConnector):

@@ -8,17 +8,17 @@ from datetime import UTC, datetime
 import pytest
 
 from agent_runner.message import Reply
-from connectors._http_auth import Authenticator, check_bearer, check_signature, sign
-from connectors._http_errors import RequestError
-from connectors._http_messages import (
+from connectors.http.auth import Authenticator, check_bearer, check_signature, sign
+from connectors.http.errors import RequestError
+from connectors.http.messages import (
     CALLBACK_KEY,
     answer_json,
     callback_url,
     message_json,
     parse_message_body,
 )
-from connectors._http_openai import chunk_json, completion_json, parse_chat_request, sse_event
-from connectors._http_ratelimit import Bucket, RateLimiter, take
+from connectors.http.openai import chunk_json, completion_json, parse_chat_request, sse_event
+from connectors.http.ratelimit import Bucket, RateLimiter, take
 from connectors.webhook import ReplyIndex, payload, verify
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -268,7 +268,7 @@ def test_payload_and_verify() -> None:
 
 # -- waiting requests ------------------------------------------------------------------
 async def test_pending_waits_for_done_once_the_runner_signals_completion() -> None:
-    from connectors._http_pending import Pending
+    from connectors.http.pending import Pending
 
     pending = Pending(cache_size=2)
     # Before any complete(): the first reply answers the request.

@@ -16,8 +16,8 @@ import pytest
 from agent_runner import AgentContext, Message
 from agent_runner.outbound import OutboundGuard
 from agent_runner.store import InMemoryStore, SQLiteStore
-from connectors._http_auth import sign
 from connectors.http import HTTPConnector
+from connectors.http.auth import sign
 from connectors.webhook import verify
 from tests.connectors._web_fixtures import Receiver, Recorder, running
 

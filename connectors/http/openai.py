@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors._http_errors import RequestError
+from connectors.http.errors import RequestError
 
 DEFAULT_MODEL = "agent-runner"
 CONVERSATION_HEADER = "X-Conversation-Id"

@@ -2,7 +2,7 @@
 
 Routes:
 
-- ``POST /v1/messages``: a JSON message in (see :mod:`connectors._http_messages` for the
+- ``POST /v1/messages``: a JSON message in (see :mod:`connectors.http.messages` for the
   fields), the replies out: ``{"id", "conversation_id", "replies": [{"text": ...}]}``. With
   ``callback_url`` the answer is ``202`` at once and each reply is POSTed there (signed,
   retried, with an ``Idempotency-Key``). A client ``id`` is an idempotency key: a retry gets
@@ -26,20 +26,13 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import json
 import logging
-import math
-import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Self
 
 from aiohttp import web
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_runner.connector import Accepted, BaseConnector, Sink
 from agent_runner.errors import (
@@ -50,78 +43,30 @@ from agent_runner.errors import (
 )
 from agent_runner.message import Message, Reply
 from agent_runner.outbound import OutboundGuard
-from connectors._http_auth import DEFAULT_WINDOW, Authenticator
-from connectors._http_errors import (
-    MAX_BODY_KEY,
-    RequestError,
-    error_body,
-    error_middleware,
+from connectors.http.admission import Admission
+from connectors.http.auth import DEFAULT_WINDOW, Authenticator
+from connectors.http.callbacks import WebhookSender
+from connectors.http.errors import MAX_BODY_KEY, RequestError, error_body, error_middleware
+from connectors.http.messages import (
+    answer_json,
+    callback_url,
+    decode_body,
+    new_message_id,
+    parse_message_body,
 )
-from connectors._http_messages import answer_json, callback_url, parse_message_body
-from connectors._http_openai import (
+from connectors.http.openai import (
     CONVERSATION_HEADER,
-    DONE,
     IDEMPOTENCY_HEADER,
-    ChatRequest,
-    chunk_json,
     completion_json,
     join_replies,
     parse_chat_request,
-    sse_event,
 )
-from connectors._http_pending import Pending, Waiter
-from connectors._http_ratelimit import RateLimiter
-from connectors.webhook import WebhookSender
+from connectors.http.pending import Pending, Waiter
+from connectors.http.ratelimit import RateLimiter
+from connectors.http.settings import HTTPSettings
+from connectors.http.stream import ChatStream
 
 logger = logging.getLogger("connectors.http")
-
-
-class HTTPSettings(BaseSettings):
-    """The HTTP connector's settings, from ``HTTP_*`` environment variables."""
-
-    model_config = SettingsConfigDict(env_prefix="HTTP_", extra="ignore", env_ignore_empty=True)
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
-    auth_token: SecretStr | None = None
-    hmac_secret: SecretStr | None = None
-    callback_secret: SecretStr | None = None
-    max_body_bytes: int = Field(default=1_048_576, gt=0)
-    rate_limit_per_minute: float = Field(default=600.0, ge=0)
-    reply_timeout: float = Field(default=30.0, gt=0)
-    trust_forwarded: bool = False
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() or None if value is not None else None
-
-
-_ID_PREFIX = os.urandom(6).hex()
-_id_counter = itertools.count(1)
-
-
-def _new_id() -> str:
-    """A unique message id: a random per-process prefix and a counter (cheaper than uuid4)."""
-    return f"{_ID_PREFIX}{next(_id_counter):08x}"
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_no_constant)
-
-
-def _decode(body: bytes) -> Any:
-    """Decode a JSON body (UTF-8; NaN and Infinity refused) or raise a 400."""
-    try:
-        text = body.decode("utf-8")
-        if not text.strip():
-            raise RequestError(400, "body is empty; send a JSON object", code="invalid_json")
-        return _DECODER.decode(text)
-    except (ValueError, RecursionError) as exc:
-        reason = str(exc)[:200] if isinstance(exc, ValueError) else "nested too deeply"
-        raise RequestError(400, f"body is not valid JSON: {reason}", code="invalid_json") from None
 
 
 class HTTPConnector(BaseConnector):
@@ -180,18 +125,23 @@ class HTTPConnector(BaseConnector):
             )
         self.host = host
         self._port = port
-        self._max_body = max_body_bytes
         self._reply_timeout = reply_timeout
-        self._auth = Authenticator(
-            token=auth_token or None,
-            hmac_secret=hmac_secret or None,
-            window=signature_window,
-            clock=clock,
-        )
-        self._limiter = (
-            RateLimiter(per_minute=rate_limit_per_minute, burst=rate_limit_burst, clock=monotonic)
-            if rate_limit_per_minute > 0
-            else None
+        self._admission = Admission(
+            auth=Authenticator(
+                token=auth_token or None,
+                hmac_secret=hmac_secret or None,
+                window=signature_window,
+                clock=clock,
+            ),
+            limiter=(
+                RateLimiter(
+                    per_minute=rate_limit_per_minute, burst=rate_limit_burst, clock=monotonic
+                )
+                if rate_limit_per_minute > 0
+                else None
+            ),
+            max_body=max_body_bytes,
+            trust_forwarded=trust_forwarded,
         )
         self._callbacks = WebhookSender(
             secret=callback_secret or hmac_secret or None,
@@ -200,7 +150,6 @@ class HTTPConnector(BaseConnector):
             guard=outbound,
         )
         self._pending = Pending()
-        self._trust_forwarded = trust_forwarded
         self._sink: Sink | None = None
         self._runner: web.AppRunner | None = None
         self._bound_port: int | None = None
@@ -212,23 +161,7 @@ class HTTPConnector(BaseConnector):
         Raises:
             ConfigurationError: an ``HTTP_*`` variable has an invalid value.
         """
-        try:
-            settings = HTTPSettings()
-        except ValidationError as exc:
-            from agent_runner.settings import settings_error
-
-            raise ConfigurationError(settings_error(exc, prefix="HTTP_")) from None
-        options: dict[str, Any] = {
-            "host": settings.host,
-            "port": settings.port,
-            "auth_token": _secret(settings.auth_token),
-            "hmac_secret": _secret(settings.hmac_secret),
-            "callback_secret": _secret(settings.callback_secret),
-            "max_body_bytes": settings.max_body_bytes,
-            "rate_limit_per_minute": settings.rate_limit_per_minute,
-            "reply_timeout": settings.reply_timeout,
-            "trust_forwarded": settings.trust_forwarded,
-        }
+        options = HTTPSettings.load().connector_options()
         options.update(overrides)
         return cls(**options)
 
@@ -251,13 +184,9 @@ class HTTPConnector(BaseConnector):
 
     def describe(self) -> str:
         """One line for ``agent-runner check``."""
-        auth = [
-            n for n, on in (("bearer", self._auth.token), ("hmac", self._auth.hmac_secret)) if on
-        ]
-        limit = f"{self._limiter.rate * 60:g}/min" if self._limiter is not None else "off"
         return (
-            f"HTTP on {self.url} (auth: {'+'.join(auth) or 'none'}, rate limit: {limit}, "
-            f"max body: {self._max_body} bytes, reply timeout: {self._reply_timeout:g}s)"
+            f"HTTP on {self.url} ({self._admission.describe()}, "
+            f"reply timeout: {self._reply_timeout:g}s)"
         )
 
     # -- lifecycle -------------------------------------------------------------------
@@ -265,8 +194,9 @@ class HTTPConnector(BaseConnector):
         """Start listening (healthz answers at once; the API once the runner starts)."""
         if self._runner is not None:
             return
-        app = web.Application(client_max_size=self._max_body, middlewares=[error_middleware])
-        app[MAX_BODY_KEY] = self._max_body
+        max_body = self._admission.max_body
+        app = web.Application(client_max_size=max_body, middlewares=[error_middleware])
+        app[MAX_BODY_KEY] = max_body
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/healthz", self._healthz)
@@ -330,35 +260,6 @@ class HTTPConnector(BaseConnector):
         self._pending.done(request.key)
 
     # -- request handling ------------------------------------------------------------
-    async def _admit(self, request: web.Request) -> bytes:
-        """Rate limit, size limit and authentication; the body when the request may pass."""
-        if self._limiter is not None:
-            wait = self._limiter.hit(self._client(request))
-            if wait > 0:
-                seconds = max(1, math.ceil(wait)) if math.isfinite(wait) else 60
-                raise RequestError(
-                    429,
-                    f"rate limit exceeded; retry in {seconds}s",
-                    headers={"Retry-After": str(seconds)},
-                )
-        length = request.content_length
-        if length is not None and length > self._max_body:
-            raise RequestError(
-                413, f"request body is larger than the limit of {self._max_body} bytes"
-            )
-        body = await request.read()
-        reason = self._auth.check(request.headers, body)
-        if reason is not None:
-            raise RequestError(401, reason, headers={"WWW-Authenticate": "Bearer"})
-        return body
-
-    def _client(self, request: web.Request) -> str:
-        if self._trust_forwarded:
-            forwarded = request.headers.get("X-Forwarded-For", "").split(",", 1)[0].strip()
-            if forwarded:
-                return forwarded
-        return request.remote or "unknown"
-
     def _live_sink(self) -> Sink:
         sink = self._sink
         if sink is None or self.stopping:
@@ -376,8 +277,10 @@ class HTTPConnector(BaseConnector):
             raise RequestError(503, "not accepting messages right now; retry later") from None
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
-        data = _decode(await self._admit(request))
-        message = parse_message_body(data, source=self.name, new_id=_new_id, now=datetime.now(UTC))
+        data = decode_body(await self._admission.admit(request))
+        message = parse_message_body(
+            data, source=self.name, new_id=new_message_id, now=datetime.now(UTC)
+        )
         if callback_url(message) is not None:
             accepted = await self._push(message)
             if accepted.duplicate:
@@ -412,8 +315,8 @@ class HTTPConnector(BaseConnector):
             ) from None
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        chat = parse_chat_request(_decode(await self._admit(request)))
-        message_id = request.headers.get(IDEMPOTENCY_HEADER) or _new_id()
+        chat = parse_chat_request(decode_body(await self._admission.admit(request)))
+        message_id = request.headers.get(IDEMPOTENCY_HEADER) or new_message_id()
         conversation = request.headers.get(CONVERSATION_HEADER) or chat.user or message_id
         try:
             message = Message.parse(
@@ -432,7 +335,13 @@ class HTTPConnector(BaseConnector):
         created = int(time.time())
         completion_id = f"chatcmpl-{message.id}"
         if chat.stream:
-            return await self._chat_stream(request, message, chat, completion_id, created)
+            stream = ChatStream(
+                completion_id=completion_id,
+                created=created,
+                model=chat.model,
+                reply_timeout=self._reply_timeout,
+            )
+            return await self._chat_stream(request, message, stream)
         replies = await self._wait_replies(message, stream=False)
         text = join_replies([r.text for r in replies])
         return web.json_response(
@@ -442,12 +351,7 @@ class HTTPConnector(BaseConnector):
         )
 
     async def _chat_stream(
-        self,
-        request: web.Request,
-        message: Message,
-        chat: ChatRequest,
-        completion_id: str,
-        created: int,
+        self, request: web.Request, message: Message, stream: ChatStream
     ) -> web.StreamResponse:
         if self._pending.answer(message.key) is not None:
             raise _duplicate(message)
@@ -456,63 +360,9 @@ class HTTPConnector(BaseConnector):
             accepted = await self._push(message)
             if accepted.duplicate:
                 raise _duplicate(message)
-            response = web.StreamResponse(
-                headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-            )
-            await response.prepare(request)
-
-            def event(delta: dict[str, str], finish: str | None = None) -> bytes:
-                return sse_event(
-                    chunk_json(
-                        completion_id=completion_id,
-                        created=created,
-                        model=chat.model,
-                        delta=delta,
-                        finish_reason=finish,
-                    )
-                )
-
-            try:
-                await response.write(event({"role": "assistant", "content": ""}))
-                await self._stream_events(response, waiter, event)
-                await response.write(DONE)
-                await response.write_eof()
-            except ConnectionResetError:  # the client went away; the reply is still kept
-                logger.info("stream of %s: the client disconnected", message.key)
-            return response
+            return await stream.relay(request, waiter, self._pending)
         finally:
             self._pending.close(waiter)
-
-    async def _stream_events(
-        self,
-        response: web.StreamResponse,
-        waiter: Waiter,
-        event: Callable[[dict[str, str], str | None], bytes],
-    ) -> None:
-        streamed = False
-        replies = 0
-        while True:
-            try:
-                async with asyncio.timeout(self._reply_timeout):
-                    kind, value = await waiter.get()
-            except TimeoutError:
-                error = error_body(504, f"no reply within {self._reply_timeout:g}s")
-                await response.write(sse_event(error))
-                return
-            if kind == "chunk" and isinstance(value, str):
-                streamed = True
-                await response.write(event({"content": value}, None))
-            elif kind == "reply" and isinstance(value, Reply):
-                if not streamed:
-                    text = value.text if replies == 0 else "\n\n" + value.text
-                    await response.write(event({"content": text}, None))
-                replies += 1
-                streamed = False
-                if not self._pending.completes_seen:
-                    break
-            elif kind == "done":
-                break
-        await response.write(event({}, "stop"))
 
     async def _healthz(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"status": "ok"})

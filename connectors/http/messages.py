@@ -11,11 +11,16 @@ Request body (JSON object)::
      "metadata": {...},                  optional, as in Message
      "callback_url": "https://..."}      optional; answer 202 now, POST the replies there
 
-``source`` and ``created_at`` are set by the server. Unknown fields are refused.
+``source`` and ``created_at`` are set by the server. Unknown fields are refused. A body that
+is not JSON (or holds ``NaN``/``Infinity``) is refused with 400 by :func:`decode_body`, which
+the chat completions route uses too.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -23,7 +28,7 @@ from urllib.parse import urlsplit
 
 from agent_runner.errors import InvalidMessageError
 from agent_runner.message import Message, Reply
-from connectors._http_errors import RequestError
+from connectors.http.errors import RequestError
 
 CALLBACK_KEY = "http.callback_url"
 """Where the callback URL travels in ``Message.metadata`` (journaled, so it survives restarts)."""
@@ -46,6 +51,33 @@ CLIENT_FIELDS = frozenset(
     }
 )
 SERVER_FIELDS = frozenset({"source", "created_at"})
+
+_ID_PREFIX = os.urandom(6).hex()
+_id_counter = itertools.count(1)
+
+
+def new_message_id() -> str:
+    """A unique message id: a random per-process prefix and a counter (cheaper than uuid4)."""
+    return f"{_ID_PREFIX}{next(_id_counter):08x}"
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def decode_body(body: bytes) -> Any:
+    """Decode a JSON body (UTF-8; NaN and Infinity refused) or raise a 400."""
+    try:
+        text = body.decode("utf-8")
+        if not text.strip():
+            raise RequestError(400, "body is empty; send a JSON object", code="invalid_json")
+        return _DECODER.decode(text)
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc)[:200] if isinstance(exc, ValueError) else "nested too deeply"
+        raise RequestError(400, f"body is not valid JSON: {reason}", code="invalid_json") from None
 
 
 def check_callback_url(value: Any) -> str:
@@ -168,7 +200,9 @@ __all__ = [
     "answer_json",
     "callback_url",
     "check_callback_url",
+    "decode_body",
     "message_json",
+    "new_message_id",
     "parse_message_body",
     "reply_json",
 ]

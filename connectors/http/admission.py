@@ -1,0 +1,87 @@
+"""Whether a request may pass: per-client rate limit, body size limit, authentication.
+
+Checked in that order, cheapest first, so a flood or an oversized body costs no HMAC. Each
+refusal is a :class:`~connectors.http.errors.RequestError` (429 with ``Retry-After``, 413,
+401 with ``WWW-Authenticate``) that the error middleware answers as JSON.
+"""
+
+from __future__ import annotations
+
+import math
+
+from aiohttp import web
+
+from connectors.http.auth import Authenticator
+from connectors.http.errors import RequestError
+from connectors.http.ratelimit import RateLimiter
+
+
+class Admission:
+    """The HTTP connector's door: admits a request and hands back its body.
+
+    Args:
+        auth: the token and/or HMAC checks (every request passes when neither is set).
+        limiter: per-client token buckets; None turns rate limiting off.
+        max_body: bytes; a larger body is refused with 413.
+        trust_forwarded: rate-limit by the first ``X-Forwarded-For`` address instead of
+            the peer address (only behind a reverse proxy that sets it).
+    """
+
+    __slots__ = ("_auth", "_limiter", "_trust_forwarded", "max_body")
+
+    def __init__(
+        self,
+        *,
+        auth: Authenticator,
+        limiter: RateLimiter | None,
+        max_body: int,
+        trust_forwarded: bool = False,
+    ) -> None:
+        self._auth = auth
+        self._limiter = limiter
+        self._trust_forwarded = trust_forwarded
+        self.max_body = max_body
+
+    def describe(self) -> str:
+        """``auth: ..., rate limit: ..., max body: ...`` for ``agent-runner check``."""
+        auth = [
+            n for n, on in (("bearer", self._auth.token), ("hmac", self._auth.hmac_secret)) if on
+        ]
+        limit = f"{self._limiter.rate * 60:g}/min" if self._limiter is not None else "off"
+        return (
+            f"auth: {'+'.join(auth) or 'none'}, rate limit: {limit}, "
+            f"max body: {self.max_body} bytes"
+        )
+
+    async def admit(self, request: web.Request) -> bytes:
+        """The request's body when it may pass; a RequestError saying why otherwise."""
+        if self._limiter is not None:
+            wait = self._limiter.hit(self.client(request))
+            if wait > 0:
+                seconds = max(1, math.ceil(wait)) if math.isfinite(wait) else 60
+                raise RequestError(
+                    429,
+                    f"rate limit exceeded; retry in {seconds}s",
+                    headers={"Retry-After": str(seconds)},
+                )
+        length = request.content_length
+        if length is not None and length > self.max_body:
+            raise RequestError(
+                413, f"request body is larger than the limit of {self.max_body} bytes"
+            )
+        body = await request.read()
+        reason = self._auth.check(request.headers, body)
+        if reason is not None:
+            raise RequestError(401, reason, headers={"WWW-Authenticate": "Bearer"})
+        return body
+
+    def client(self, request: web.Request) -> str:
+        """Who the request counts against for rate limiting."""
+        if self._trust_forwarded:
+            forwarded = request.headers.get("X-Forwarded-For", "").split(",", 1)[0].strip()
+            if forwarded:
+                return forwarded
+        return request.remote or "unknown"
+
+
+__all__ = ["Admission"]
