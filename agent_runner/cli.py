@@ -30,10 +30,12 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from agent_runner.connector import CONNECTOR_ENTRY_POINTS, Describable
 from agent_runner.errors import AgentRunnerError, ConfigurationError
 from agent_runner.settings import RunnerSettings, configure_logging, load_settings
 
@@ -144,13 +146,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     for name, value in settings.describe().items():
         _out(f"  {name} = {value}")
     if args.file is None:
-        _check_http_settings()
+        _check_connectors_from_env()
         _out("\nok: settings are valid (give a bot file to check it too)")
         return 0
     kind, target = entry_point(import_bot(args.file))
     _out(f"\nbot file: {args.file} ({'async main()' if kind == 'main' else 'runtime'})")
     if kind == "main":
-        _check_http_settings()
+        _check_connectors_from_env()
         _out("ok: main() would be awaited (its connectors are built when it runs)")
         return 0
     for line in describe_runtime(target):
@@ -159,20 +161,25 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_http_settings() -> None:
-    try:
-        from connectors.http import HTTPConnector
-    except ImportError:  # the connectors package is not installed
-        return
-    _out(f"\nwith HTTP: {HTTPConnector.from_env().describe()}")
+def _check_connectors_from_env() -> None:
+    """Describe each connector registered under CONNECTOR_ENTRY_POINTS, built from the
+    environment (``agent_runner`` imports no connector by name: they register themselves)."""
+    for entry in sorted(entry_points(group=CONNECTOR_ENTRY_POINTS), key=lambda e: e.name):
+        try:
+            factory = entry.load()
+        except ImportError as exc:  # its optional dependencies are not installed
+            _log.debug("connector %s not described: %s", entry.name, exc)
+            continue
+        connector = factory.from_env()
+        if isinstance(connector, Describable):
+            _out(f"\nwith {entry.name}: {connector.describe()}")
 
 
 def describe_runtime(runtime: Any) -> list[str]:
     """Lines describing an AgentRuntime's inputs, outputs, routes and store."""
 
     def connector(item: Any) -> str:
-        describe = getattr(item, "describe", None)
-        detail = describe() if callable(describe) else type(item).__name__
+        detail = item.describe() if isinstance(item, Describable) else type(item).__name__
         return f"  - {getattr(item, 'name', '?')}: {detail}"
 
     inputs = list(getattr(runtime, "inputs", None) or getattr(runtime, "_inputs", []))

@@ -30,6 +30,13 @@ restarts and processes). An output whose delivery cannot repeat by its nature ma
 ``needs_claim(request) -> bool`` returning False for that request, and the runner skips the
 claim: the HTTP connector does for answers on the live response (after a crash that
 connection is gone, and a client's retry of the same id is answered from its own cache).
+
+``agent-runner check`` prints what each connector will do: a connector that has
+``describe() -> str`` (:class:`Describable`) says it in one line. A connector package may also
+register a class under the :data:`CONNECTOR_ENTRY_POINTS` entry-point group; ``check`` then
+builds it with ``from_env()`` and describes it even when no bot file is given. That is how the
+``connectors`` package's HTTP connector shows up, and why ``agent_runner`` never imports
+``connectors`` (the dependency points one way).
 """
 
 from __future__ import annotations
@@ -40,6 +47,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from agent_runner.message import Message, Reply
+
+CONNECTOR_ENTRY_POINTS = "agent_runner.connectors"
+"""The entry-point group of connector classes ``agent-runner check`` describes from the
+environment: each has ``from_env()`` (no arguments; it raises ``ConfigurationError`` for an
+invalid setting) returning a :class:`Describable` connector. In ``pyproject.toml``::
+
+    [project.entry-points."agent_runner.connectors"]
+    http = "connectors.http:HTTPConnector"
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +127,15 @@ class StreamingOutput(Protocol):
     async def send_chunk(self, request: Message, chunk: str) -> None: ...
 
 
+@runtime_checkable
+class Describable(Protocol):
+    """A connector that says in one line what it will do (``agent-runner check`` prints it)."""
+
+    def describe(self) -> str:
+        """E.g. ``"HTTP on http://127.0.0.1:8080 (auth: none, rate limit: 600/min, ...)"``."""
+        ...
+
+
 class BaseConnector:
     """Defaults for connectors: no-op lifecycle, ``async with``, a stop event.
 
@@ -168,4 +193,13 @@ class BaseConnector:
         await self.close()
 
 
-__all__ = ["Accepted", "AgentInput", "AgentOutput", "BaseConnector", "Sink", "StreamingOutput"]
+__all__ = [
+    "CONNECTOR_ENTRY_POINTS",
+    "Accepted",
+    "AgentInput",
+    "AgentOutput",
+    "BaseConnector",
+    "Describable",
+    "Sink",
+    "StreamingOutput",
+]

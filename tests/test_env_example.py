@@ -60,3 +60,17 @@ def test_a_copy_of_env_example_as_env_starts_cleanly(monkeypatch: pytest.MonkeyP
     assert agent_from_env(system_prompt="hi") is None  # no model configured: the offline agent
     assert XSettings().daily_post_cap is None
     assert HTTPSettings().auth_token is None
+
+
+def test_the_scaffolds_env_example_lists_real_settings_with_their_defaults(
+    tmp_path: Path,
+) -> None:
+    """``agent-runner init`` writes its own .env.example: every line must be a setting listed
+    here, with the same value (a renamed setting or a changed default fails here)."""
+    from agent_runner._scaffold import write_project
+
+    write_project(tmp_path)
+    scaffold = dotenv_values(tmp_path / ".env.example")
+    listed = dotenv_values(EXAMPLE)
+    assert scaffold, "the scaffold's .env.example is empty"
+    assert {name: listed.get(name, "(not listed)") for name in scaffold} == scaffold
