@@ -78,7 +78,7 @@ class RunnerSettings(BaseSettings):
 
         The ``LLM_*`` lines come from :class:`agent_runner.llm.LLMSettings`, which owns them.
         """
-        from agent_runner.llm._env import LLMSettings
+        from agent_runner.llm._settings import LLMSettings
 
         llm = LLMSettings()
         return {

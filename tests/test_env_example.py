@@ -9,8 +9,7 @@ from dotenv import dotenv_values
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
-from agent_runner.llm import agent_from_env
-from agent_runner.llm._env import LLMSettings
+from agent_runner.llm import LLMSettings, agent_from_env
 from agent_runner.outbound import OutboundSettings
 from agent_runner.settings import RunnerSettings
 from connectors._discord_settings import DiscordSettings

@@ -33,7 +33,6 @@ from agent_runner.llm._client import (
     ToolDefinition,
     Usage,
 )
-from agent_runner.llm._env import DEFAULT_OPENAI_MODEL, LLMSettings, agent_from_env
 from agent_runner.llm._estimate import (
     estimate_completion_tokens,
     estimate_message_tokens,
@@ -43,6 +42,7 @@ from agent_runner.llm._estimate import (
 )
 from agent_runner.llm._openai import ModelResponseError, OpenAIClient
 from agent_runner.llm._scripted import ScriptAnswer, ScriptedModelClient, ScriptItem
+from agent_runner.llm._settings import DEFAULT_OPENAI_MODEL, LLMSettings, agent_from_env
 from agent_runner.llm._tools import Tool, ToolArgumentsError, tool
 
 __all__ = [

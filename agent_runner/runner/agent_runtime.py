@@ -37,7 +37,7 @@ from agent_runner.runner.conversation import (
 )
 from agent_runner.runner.guards import RefusedMessageError
 from agent_runner.runner.lifecycle import (
-    close_connector,
+    close_quietly,
     close_store,
     open_connectors,
     recover_journal,
@@ -316,7 +316,7 @@ class AgentRuntime:
         stack.push_async_callback(close_store, self.store)
         agent_close = getattr(self._agent, "close", None)
         if callable(agent_close):  # e.g. an LLMAgent's HTTP client; closed after the drain
-            stack.push_async_callback(close_connector, self._agent, agent_close)
+            stack.push_async_callback(close_quietly, self._agent, agent_close)
         await open_connectors(stack, [*self._inputs, *self._outputs.values()], self.store)
         if self._registered_on is not self.runtime:  # once per core runtime (run() again)
             await register_conversation_agent(self.runtime, self._turns)

@@ -104,17 +104,17 @@ async def open_connectors(
             await opener()
         closer = getattr(connector, "close", None)
         if callable(closer):
-            stack.push_async_callback(close_connector, connector, closer)
+            stack.push_async_callback(close_quietly, connector, closer)
 
 
-async def close_connector(connector: object, close: Any) -> None:
-    """Call ``close()`` (sync or async) of a connector or agent; log, never raise."""
+async def close_quietly(part: object, close: Any) -> None:
+    """Call ``close()`` (sync or async) of ``part``, a connector or the agent; log, never raise."""
     try:
         result = close()
         if inspect.isawaitable(result):
             await result
     except Exception:  # closing one part must not keep the others open
-        _log.exception("closing %r failed", getattr(connector, "name", connector))
+        _log.exception("closing %r failed", getattr(part, "name", part))
 
 
 async def close_store(store: Store) -> None:
@@ -171,7 +171,7 @@ async def stop_inputs(
 
 
 __all__ = [
-    "close_connector",
+    "close_quietly",
     "close_store",
     "open_connectors",
     "recover_journal",

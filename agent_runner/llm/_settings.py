@@ -1,4 +1,5 @@
-"""Build the LLM agent from the environment: :func:`agent_from_env`.
+"""LLM settings from the environment (:class:`LLMSettings`) and the agent they build:
+:func:`agent_from_env`.
 
 Variables (all optional; with none of the first three set there is no model endpoint):
 

@@ -1,4 +1,5 @@
-"""A turn is remembered once, even when at-least-once delivery handles its message again."""
+"""The conversation actor (runner.conversation): a turn is remembered once, even when
+at-least-once delivery handles its message again."""
 
 from __future__ import annotations
 

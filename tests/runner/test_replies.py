@@ -1,4 +1,5 @@
-"""Delivery end to end: routing, never a broadcast, retries, give-ups, duplicates, streaming."""
+"""Replies end to end (runner.replies): routing, never a broadcast, retries, give-ups,
+duplicates, streaming."""
 
 from __future__ import annotations
 
