@@ -42,7 +42,7 @@ from agent_runner.errors import (
     StoreError,
 )
 from agent_runner.memory import ShortTermMemory
-from agent_runner.message import Attachment, Author, Message, Reply
+from agent_runner.message import Attachment, Author, Button, Message, Reply
 from agent_runner.pricing import Budget, ModelPrice, PaymentGate, PaymentVerifier, Pricing
 from agent_runner.runner import AgentRuntime, RefusedMessageError
 from agent_runner.store import InMemoryStore, MemoryItem, SQLiteStore, Store
@@ -63,6 +63,7 @@ __all__ = [
     "BaseConnector",
     "Budget",
     "BudgetExceededError",
+    "Button",
     "ConfigurationError",
     "ConnectorError",
     "ConversationMemory",

@@ -141,12 +141,55 @@ def invalid_message(exc: ValidationError) -> InvalidMessageError:
     )
 
 
+MAX_BUTTON_VALUE_BYTES = 64
+"""Longest button value, in UTF-8 bytes (Telegram's ``callback_data``; Discord's
+``custom_id`` allows 100 characters, Slack's ``value`` 2,000)."""
+MAX_BUTTON_LABEL = 75
+"""Longest button label, in characters (Slack's limit; Discord allows 80)."""
+MAX_BUTTONS = 25
+"""Most buttons on one reply (Discord's five rows of five)."""
+
+
+class Button(BaseModel):
+    """A choice offered with a reply; pressing it sends ``value`` back as a new message.
+
+    The press arrives through the same input as any message: ``text`` is the value, the
+    author is who pressed, the conversation is the reply's, and ``metadata["button"]`` has
+    the details (value, label, the platform's ids).
+
+    Args:
+        label: what the button shows (1-75 characters).
+        value: what a press sends back (1-64 UTF-8 bytes, so it fits Telegram's
+            ``callback_data`` and Discord's ``custom_id``).
+
+    Example:
+        >>> Button(label="Approve", value="approve:42").value
+        'approve:42'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    label: str = Field(min_length=1, max_length=MAX_BUTTON_LABEL)
+    value: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Button:
+        if not self.label.strip():
+            raise ValueError("a button label must not be blank")
+        size = len(self.value.encode())
+        if size > MAX_BUTTON_VALUE_BYTES:
+            raise ValueError(f"button value is {size} bytes, over {MAX_BUTTON_VALUE_BYTES}")
+        return self
+
+
 class Reply(BaseModel):
     """What an agent answers. An agent may also return a plain ``str`` (one Reply of text).
 
     Args:
         text: the reply's content; outputs split it to their platform's length limit.
         attachments: files by URL.
+        buttons: choices offered with the reply (on the last part); a press comes back as a
+            message (see :class:`Button`). Outputs without buttons show the text only.
         targets: output names to deliver to, overriding the runner's routing for this reply.
         metadata: extra, output-specific data (JSON values).
     """
@@ -155,16 +198,21 @@ class Reply(BaseModel):
 
     text: str = ""
     attachments: tuple[Attachment, ...] = ()
+    buttons: tuple[Button, ...] = Field(default=(), max_length=MAX_BUTTONS)
     targets: tuple[str, ...] | None = None
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 __all__ = [
     "MAX_ATTACHMENTS",
+    "MAX_BUTTONS",
+    "MAX_BUTTON_LABEL",
+    "MAX_BUTTON_VALUE_BYTES",
     "MAX_METADATA_BYTES",
     "MAX_TEXT_LENGTH",
     "Attachment",
     "Author",
+    "Button",
     "Message",
     "Reply",
     "invalid_message",

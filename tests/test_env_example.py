@@ -15,6 +15,7 @@ from agent_runner.settings import RunnerSettings
 from connectors._discord_settings import DiscordSettings
 from connectors._x_settings import XSettings
 from connectors.http import HTTPSettings
+from connectors.telegram import TelegramSettings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
 SETTINGS: list[type[BaseSettings]] = [
@@ -24,6 +25,7 @@ SETTINGS: list[type[BaseSettings]] = [
     HTTPSettings,
     DiscordSettings,
     XSettings,
+    TelegramSettings,
 ]
 
 

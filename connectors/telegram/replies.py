@@ -1,0 +1,250 @@
+"""The Telegram output: replies as replies, split and formatted, streamed as throttled edits.
+
+A reply goes to the chat (and forum topic) of the message it answers, as a Telegram reply
+to it (``reply_parameters``; sent anyway if that message is gone), split into 4,096-unit
+HTML parts; buttons become an inline keyboard on the last part. A send that failed
+part-way resumes after the last part that went out when the runner retries it.
+
+Streaming: the first chunk posts a message, later chunks edit it at most once per
+``interval`` (on the injected clock); a 429 doubles the interval and postpones the next
+edit, the text is kept. The final ``send`` replaces the streamed message with the whole
+first part (waiting out 429s within the cap) and posts the rest. The streamed message's id
+is kept in the store until then, so a restart mid-stream edits it instead of posting again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from agent_runner.errors import DeliveryError
+from agent_runner.message import Button, Message, Reply
+from agent_runner.store import Store
+from connectors._chat import EditThrottle, LiveReply
+from connectors.telegram.calls import ApiCaller, retry_after_seconds
+from connectors.telegram.format import preview, split_reply
+from connectors.telegram.sdk import telegram
+
+_log = logging.getLogger("connectors.telegram")
+HTML = telegram.constants.ParseMode.HTML
+DEPTH_MEMORY = 10_000
+"""How many of its own sent message ids the connector remembers for reply depths."""
+BUTTONS_PER_ROW = 3
+
+
+def keyboard(buttons: Sequence[Button]) -> telegram.InlineKeyboardMarkup | None:
+    """Buttons as an inline keyboard, up to three a row."""
+    if not buttons:
+        return None
+    keys = [telegram.InlineKeyboardButton(b.label, callback_data=b.value) for b in buttons]
+    rows = [keys[i : i + BUTTONS_PER_ROW] for i in range(0, len(keys), BUTTONS_PER_ROW)]
+    return telegram.InlineKeyboardMarkup(rows)
+
+
+class Target:
+    """Where a reply goes: chat, forum topic, and the message it answers."""
+
+    __slots__ = ("chat_id", "message_id", "thread_id")
+
+    def __init__(self, chat_id: int, message_id: int | None, thread_id: int | None) -> None:
+        self.chat_id, self.message_id, self.thread_id = chat_id, message_id, thread_id
+
+
+class ReplySender:
+    """Sends and streams replies through one bot (owned by the connector)."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        caller: ApiCaller,
+        post_chat_id: int | None,
+        stream_interval: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._source = source
+        self._call = caller
+        self._post_chat_id = post_chat_id
+        self._interval = stream_interval
+        self._clock = clock
+        self.bot: telegram.Bot | None = None
+        self.store: Store | None = None
+        self._progress: dict[tuple[str, str], int] = {}
+        self._live: dict[str, LiveReply] = {}
+        self.depths: dict[int, int] = {}
+        """The bot's sent message ids (in their chats) -> the reply depth they carry."""
+
+    def _bot(self) -> telegram.Bot:
+        if self.bot is None:
+            raise DeliveryError("the Telegram connector is not open")
+        return self.bot
+
+    def target(self, request: Message, response: Reply) -> Target:
+        override = response.metadata.get("telegram_chat_id")
+        if request.source == self._source and override is None:
+            meta = request.metadata
+            thread = meta.get("thread_id")
+            message_id = meta.get("message_id")
+            return Target(
+                int(str(meta.get("chat_id"))),
+                int(str(message_id)) if message_id is not None else None,
+                int(str(thread)) if thread is not None else None,
+            )
+        chat = override if override is not None else self._post_chat_id
+        if chat is None:
+            raise DeliveryError(
+                f"no Telegram chat for the reply to {request.key}: set post_chat_id "
+                "(TELEGRAM_POST_CHAT_ID) or the reply's metadata['telegram_chat_id']"
+            )
+        return Target(int(str(chat)), None, None)
+
+    # -- whole replies ---------------------------------------------------------------
+    async def send(self, request: Message, response: Reply) -> None:
+        text = response.text
+        if response.attachments:
+            text = "\n".join([text, *(a.url for a in response.attachments)]).strip()
+        parts = split_reply(text)
+        if not parts:
+            return
+        target = self.target(request, response)
+        markup = keyboard(response.buttons)
+        key = (request.key, text)
+        live = self._live.get(request.key)
+        for index in range(self._progress.get(key, 0), len(parts)):
+            last = index == len(parts) - 1
+            if index == 0 and live is not None and live.message_id is not None:
+                await self._edit(target, int(live.message_id), parts[0], markup if last else None)
+                sent_id = int(live.message_id)
+            else:
+                sent_id = await self._post(target, parts[index], markup if last else None, index)
+            self._progress[key] = index + 1
+            if len(self._progress) > 1000:
+                self._progress.pop(next(iter(self._progress)))
+            self._remember(target.chat_id, sent_id, request.depth + 1)
+        self._progress.pop(key, None)
+        if self._live.pop(request.key, None) is not None:
+            await self._forget_live(request.key)
+
+    async def _post(
+        self,
+        target: Target,
+        html: str,
+        markup: telegram.InlineKeyboardMarkup | None,
+        index: int,
+    ) -> int:
+        bot = self._bot()
+        reply = None
+        if index == 0 and target.message_id is not None:
+            reply = telegram.ReplyParameters(
+                message_id=target.message_id, allow_sending_without_reply=True
+            )
+        sent = await self._call(
+            "sendMessage",
+            lambda: bot.send_message(
+                target.chat_id,
+                html,
+                parse_mode=HTML,
+                reply_parameters=reply,
+                reply_markup=markup,
+                message_thread_id=target.thread_id,
+            ),
+        )
+        return sent.message_id
+
+    async def _edit(
+        self,
+        target: Target,
+        message_id: int,
+        html: str,
+        markup: telegram.InlineKeyboardMarkup | None,
+    ) -> None:
+        bot = self._bot()
+        try:
+            await self._call(
+                "editMessageText",
+                lambda: bot.edit_message_text(
+                    html,
+                    chat_id=target.chat_id,
+                    message_id=message_id,
+                    parse_mode=HTML,
+                    reply_markup=markup,
+                ),
+            )
+        except DeliveryError as exc:
+            if "not modified" not in str(exc):
+                raise
+
+    def _remember(self, chat_id: int, message_id: int, depth: int) -> None:
+        self.depths[hash((chat_id, message_id))] = depth
+        if len(self.depths) > DEPTH_MEMORY:
+            self.depths.pop(next(iter(self.depths)))
+
+    def depth_of(self, chat_id: int, replied_to: int | None) -> int:
+        """Replies to the bot's own replies are one deeper than what those answered."""
+        if replied_to is None:
+            return 0
+        return self.depths.get(hash((chat_id, replied_to)), -1) + 1
+
+    # -- streaming -------------------------------------------------------------------
+    async def send_chunk(self, request: Message, chunk: str) -> None:
+        live = self._live.get(request.key)
+        if live is None:
+            live = LiveReply(EditThrottle(self._interval, max_interval=max(30.0, self._interval)))
+            self._live[request.key] = live
+            if self.store is not None:
+                live.message_id = await self.store.state_get(self._live_key(request.key))
+        live.text += chunk
+        now = self._clock()
+        if not live.throttle.ready(now):
+            return
+        html = preview(live.text)
+        if not html or html == live.shown:
+            return
+        target = self.target(request, Reply())
+        bot = self._bot()
+        try:
+            async with asyncio.timeout(self._call.timeout):
+                if live.message_id is None:
+                    reply = None
+                    if target.message_id is not None:
+                        reply = telegram.ReplyParameters(
+                            message_id=target.message_id, allow_sending_without_reply=True
+                        )
+                    sent = await bot.send_message(
+                        target.chat_id,
+                        html,
+                        parse_mode=HTML,
+                        reply_parameters=reply,
+                        message_thread_id=target.thread_id,
+                    )
+                    live.message_id = str(sent.message_id)
+                    if self.store is not None:
+                        await self.store.state_set(self._live_key(request.key), live.message_id)
+                else:
+                    await bot.edit_message_text(
+                        html,
+                        chat_id=target.chat_id,
+                        message_id=int(live.message_id),
+                        parse_mode=HTML,
+                    )
+                    live.edits += 1
+        except telegram.error.RetryAfter as exc:
+            live.throttle.rate_limited(now, retry_after=retry_after_seconds(exc))
+            _log.info("telegram: streaming to %s slowed down by a 429", request.key)
+            return
+        except (telegram.error.TelegramError, TimeoutError, OSError) as exc:
+            _log.debug("telegram: a streamed edit for %s failed: %r", request.key, exc)
+        else:
+            live.shown = html
+        live.throttle.sent(now)
+
+    def _live_key(self, key: str) -> str:
+        return f"telegram:{self._source}:live:{key}"
+
+    async def _forget_live(self, key: str) -> None:
+        if self.store is not None:
+            await self.store.state_delete(self._live_key(key))
+
+
+__all__ = ["BUTTONS_PER_ROW", "DEPTH_MEMORY", "ReplySender", "Target", "keyboard"]

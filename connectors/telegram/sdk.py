@@ -1,0 +1,59 @@
+"""python-telegram-bot, imported once, with durations read as ``timedelta`` and tokens
+kept out of logs.
+
+python-telegram-bot 22 is moving its durations (``RetryAfter.retry_after`` among them) from
+``int`` seconds to ``datetime.timedelta``; until ``PTB_TIMEDELTA`` opts in, building a
+``RetryAfter`` warns with a deprecation warning (an error in strict test suites). The
+connector opts in unless the environment already chose.
+
+The bot token is part of every Bot API URL (``/bot<token>/<method>``), and httpx logs each
+request's URL at INFO: :func:`install_redaction` masks tokens in the httpx and
+python-telegram-bot loggers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+import telegram  # noqa: E402
+import telegram.error  # noqa: E402
+import telegram.request  # noqa: E402
+
+_SDK_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "telegram",
+    "telegram.Bot",
+    "telegram.BaseRequest",
+    "telegram.HTTPXRequest",
+)
+_TOKEN = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
+
+
+class RedactToken(logging.Filter):
+    """Replaces ``bot<id>:<secret>`` in log lines with ``bot<redacted>``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "bot" in message and _TOKEN.search(message):
+            record.msg = _TOKEN.sub("bot<redacted>", message)
+            record.args = ()
+        return True
+
+
+def install_redaction(*names: str) -> None:
+    """Add :class:`RedactToken` to the loggers (default: httpx's and the SDK's), once.
+
+    A logger's filter sees only records logged on that very logger, so each is named.
+    """
+    for name in names or _SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactToken) for f in logger.filters):
+            logger.addFilter(RedactToken())
+
+
+__all__ = ["RedactToken", "install_redaction", "telegram"]

@@ -1,0 +1,108 @@
+"""The webhook server: Telegram POSTs each update here; the secret is checked on every one.
+
+An update is answered 200 only once the runner journaled it (or knew it already), so a
+failure answers 500 and Telegram delivers the update again; a repeated update is the same
+runner message and is answered once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from agent_runner.errors import AgentRunnerError
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_UPDATE_BYTES = 1_048_576
+_log = logging.getLogger("connectors.telegram")
+
+
+class WebhookServer:
+    """An aiohttp server for one webhook path.
+
+    Args:
+        host, port: where to listen (port 0 picks a free one; see :attr:`port`).
+        path: the URL path Telegram posts to.
+        secret: the expected ``X-Telegram-Bot-Api-Secret-Token``.
+        handle: called with each update's JSON; raising makes the answer 500 (a retry).
+        read_timeout: seconds to read one request body.
+        idle_timeout: seconds an idle keep-alive connection stays open.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        path: str,
+        secret: str,
+        handle: Callable[[dict[str, Any]], Awaitable[None]],
+        read_timeout: float = 10.0,
+        idle_timeout: float = 75.0,
+    ) -> None:
+        self._host, self._port, self._path = host, port, path or "/"
+        self._secret = secret.encode()
+        self._handle = handle
+        self._read_timeout = read_timeout
+        self._idle_timeout = idle_timeout
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=MAX_UPDATE_BYTES)
+        app.router.add_post(self._path, self._receive)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=self._idle_timeout,
+            shutdown_timeout=2.0,
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port)
+        await site.start()
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self._secret):
+            _log.warning("telegram: webhook request without the right secret token; refused")
+            return web.Response(status=401, text="wrong secret token")
+        try:
+            async with asyncio.timeout(self._read_timeout):
+                body = await request.read()
+            update = json.loads(body)
+        except TimeoutError:
+            return web.Response(status=408, text="request body too slow")
+        except web.HTTPRequestEntityTooLarge:
+            return web.Response(status=413, text="update too large")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return web.Response(status=400, text="not JSON")
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            return web.Response(status=400, text="not an update")
+        try:
+            await self._handle(update)
+        except AgentRunnerError as exc:
+            _log.warning(
+                "telegram: update %s not taken, Telegram will retry: %s", update["update_id"], exc
+            )
+            return web.Response(status=500, text="try again")
+        return web.Response(status=200)
+
+
+__all__ = ["MAX_UPDATE_BYTES", "SECRET_HEADER", "WebhookServer"]
