@@ -91,10 +91,9 @@ async def offline_demo() -> None:
         await fake.wait_for_messages(fake.private, 3, timeout=30)
         for chat in (fake.private, fake.group):
             for reply in fake.sent_in(chat):
-                buttons = f" [{', '.join(label for label, _ in reply.buttons)}]"
-                print(
-                    f"bot replied to {reply.reply_to_id}: {reply.text}{buttons if reply.buttons else ''}"
-                )
+                labels = ", ".join(label for label, _ in reply.buttons)
+                buttons = f" [{labels}]" if labels else ""
+                print(f"bot replied to {reply.reply_to_id}: {reply.text}{buttons}")
         await runtime.stop()
         await task
 

@@ -38,17 +38,16 @@ def utf16_size(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _segments(text: str) -> list[tuple[str | None, str]]:
-    """``(lang, body)`` for code blocks, ``(None, paragraph)`` for prose, in order."""
-    segments: list[tuple[str | None, str]] = []
+def fenced_sections(text: str) -> list[tuple[str | None, str]]:
+    """The text as ``(None, prose)`` and ``(lang, code)`` for fenced blocks, in order.
+
+    An unclosed block runs to the end. Blocks with nothing in them are left out.
+
+    >>> fenced_sections("intro\n```py\nx = 1\n```\nend")
+    [(None, 'intro'), ('py', 'x = 1'), (None, 'end')]
+    """
+    sections: list[tuple[str | None, str]] = []
     prose: list[str] = []
-
-    def flush() -> None:
-        for paragraph in re.split(r"\n\s*\n", "\n".join(prose)):
-            if paragraph.strip():
-                segments.append((None, paragraph.strip("\n")))
-        prose.clear()
-
     lines = text.split("\n")
     index = 0
     while index < len(lines):
@@ -57,16 +56,32 @@ def _segments(text: str) -> list[tuple[str | None, str]]:
             prose.append(lines[index])
             index += 1
             continue
-        flush()
+        if prose:
+            sections.append((None, "\n".join(prose)))
+            prose = []
         body: list[str] = []
         index += 1
         while index < len(lines) and not _FENCE_LINE.match(lines[index]):
             body.append(lines[index])
             index += 1
-        index += 1  # the closing fence (or the end: an unclosed block is closed for it)
-        if any(line.strip() for line in body):  # an empty block would show nothing
-            segments.append((match.group(1), "\n".join(body)))
-    flush()
+        index += 1  # the closing fence
+        if any(line.strip() for line in body):
+            sections.append((match.group(1), "\n".join(body)))
+    if prose:
+        sections.append((None, "\n".join(prose)))
+    return sections
+
+
+def _segments(text: str) -> list[tuple[str | None, str]]:
+    """Code blocks, and the prose between them cut into paragraphs."""
+    segments: list[tuple[str | None, str]] = []
+    for lang, body in fenced_sections(text):
+        if lang is not None:
+            segments.append((lang, body))
+            continue
+        for paragraph in re.split(r"\n\s*\n", body):
+            if paragraph.strip():
+                segments.append((None, paragraph.strip("\n")))
     return segments
 
 
@@ -160,4 +175,4 @@ def split_blocks(text: str, limit: int, *, size: Size = len) -> list[str]:
     return [part for part in parts if part.strip()]
 
 
-__all__ = ["FENCE", "Part", "Size", "split_blocks", "utf16_size"]
+__all__ = ["FENCE", "Part", "Size", "fenced_sections", "split_blocks", "utf16_size"]

@@ -46,6 +46,7 @@ from agent_runner.connector import BaseConnector, Sink
 from agent_runner.errors import ConfigurationError, ConnectorError, InvalidMessageError
 from agent_runner.message import Message, Reply
 from agent_runner.store import Store
+from connectors._chat import TypingIndicators
 from connectors.telegram.calls import DEFAULT_RETRY, TRANSIENT_ERRORS, ApiCaller, mapped
 from connectors.telegram.convert import BotIdentity, Scope, callback_fields, message_fields
 from connectors.telegram.replies import ReplySender
@@ -172,14 +173,18 @@ class TelegramConnector(BaseConnector):
             clock=clock,
         )
         self._typing = typing
-        self._typing_delay = typing_delay
-        self._typing_timeout = typing_timeout
+        self._typists = TypingIndicators(
+            refresh=TYPING_REFRESH,
+            delay=typing_delay,
+            timeout=typing_timeout,
+            request_timeout=request_timeout,
+            errors=_TYPING_ERRORS,
+        )
         self._stream = stream
         self._request_timeout = request_timeout
         self._store: Store | None = None
         self._bot: telegram.Bot | None = None
         self.me: BotIdentity | None = None
-        self._typing_tasks: dict[str, asyncio.Task[None]] = {}
         self._seen_updates: dict[int, None] = {}
         self._sink: Sink | None = None
 
@@ -229,9 +234,7 @@ class TelegramConnector(BaseConnector):
 
     async def close(self) -> None:
         """Stop typing and close the HTTP clients. Safe to call twice."""
-        for task in list(self._typing_tasks.values()):
-            task.cancel()
-        self._typing_tasks.clear()
+        self._typists.close()
         bot, self._bot = self._bot, None
         self._replies.bot = None
         if bot is not None:
@@ -385,32 +388,16 @@ class TelegramConnector(BaseConnector):
 
     # -- typing ----------------------------------------------------------------------
     def _start_typing(self, message_id: str, chat_id: int, thread_id: int | None) -> None:
-        if message_id in self._typing_tasks:
-            return
-        task = asyncio.ensure_future(self._type(chat_id, thread_id))
-        self._typing_tasks[message_id] = task
-        task.add_done_callback(lambda _: self._typing_tasks.pop(message_id, None))
-
-    async def _type(self, chat_id: int, thread_id: int | None) -> None:
         bot = self._require_bot()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._typing_timeout
-        try:
-            if self._typing_delay > 0:
-                await asyncio.sleep(self._typing_delay)
-            while loop.time() < deadline:
-                async with asyncio.timeout(self._request_timeout):
-                    await bot.send_chat_action(
-                        chat_id, telegram.constants.ChatAction.TYPING, message_thread_id=thread_id
-                    )
-                await asyncio.sleep(TYPING_REFRESH)
-        except _TYPING_ERRORS as exc:
-            _log.debug("telegram: typing in %s stopped: %r", chat_id, exc)
+        self._typists.start(
+            message_id,
+            lambda: bot.send_chat_action(
+                chat_id, telegram.constants.ChatAction.TYPING, message_thread_id=thread_id
+            ),
+        )
 
     def _stop_typing(self, message_id: str) -> None:
-        task = self._typing_tasks.pop(message_id, None)
-        if task is not None:
-            task.cancel()
+        self._typists.stop(message_id)
 
     async def complete(self, message: Message) -> None:
         """The runner handled ``message``: stop showing typing."""

@@ -36,6 +36,14 @@ class BotIdentity:
     username: str
 
 
+def _author(user: telegram.User) -> dict[str, Any]:
+    return {
+        "id": str(user.id),
+        "name": (user.full_name or user.username or str(user.id))[:256],
+        "is_bot": bool(user.is_bot),
+    }
+
+
 def _command(entity_text: str, bot: BotIdentity) -> tuple[str, bool]:
     """``("/ask@name")`` -> ``("ask", for_us)``."""
     name, _, target = entity_text.lstrip("/").partition("@")
@@ -117,11 +125,7 @@ def message_fields(
         "id": f"{chat.id}:{message.message_id}",
         "conversation_id": conversation,
         "source": source,
-        "author": {
-            "id": str(author.id),
-            "name": (author.full_name or author.username or str(author.id))[:256],
-            "is_bot": bool(author.is_bot),
-        },
+        "author": _author(author),
         "text": text,
         "reply_to": f"{chat.id}:{replied.message_id}" if replied is not None else None,
         "depth": depth,
@@ -174,11 +178,7 @@ def callback_fields(
         "id": f"callback:{query.id}",
         "conversation_id": conversation,
         "source": source,
-        "author": {
-            "id": str(user.id),
-            "name": (user.full_name or user.username or str(user.id))[:256],
-            "is_bot": bool(user.is_bot),
-        },
+        "author": _author(user),
         "text": value,
         "reply_to": f"{chat.id}:{message.message_id}",
         "metadata": metadata,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import re
 
-from connectors._chat import split_blocks, utf16_size
+from connectors._chat import fenced_sections, split_blocks, utf16_size
 
 TELEGRAM_LIMIT = 4096
 """Telegram's limit on a message's text after formatting, in UTF-16 code units."""
@@ -22,7 +22,6 @@ _INLINE = re.compile(
     r"|\*\*(?P<bold>[^*\n]+?)\*\*"
     r"|\[(?P<label>[^\]\n]+)\]\((?P<href>https?://[^)\s\"<>]+)\)"
 )
-_FENCE_LINE = re.compile(r"^\s*```([\w+#.-]*)\s*$")
 
 
 def _inline(text: str) -> str:
@@ -51,35 +50,17 @@ def render_html(markdown: str) -> str:
     '<pre><code class="language-python">if a &lt; b:\\n    pass</code></pre>'
     """
     out: list[str] = []
-    prose: list[str] = []
-    lines = markdown.split("\n")
-    index = 0
-    while index < len(lines):
-        match = _FENCE_LINE.match(lines[index])
-        if match is None:
-            prose.append(lines[index])
-            index += 1
+    for lang, body in fenced_sections(markdown):
+        if lang is None:
+            out.append(_inline(body))
             continue
-        if prose:
-            out.append(_inline("\n".join(prose)) + "\n")
-            prose = []
-        body: list[str] = []
-        index += 1
-        while index < len(lines) and not _FENCE_LINE.match(lines[index]):
-            body.append(lines[index])
-            index += 1
-        index += 1
-        code = html.escape("\n".join(body), quote=False)
-        lang = match.group(1)
-        if lang:
-            out.append(f'<pre><code class="language-{lang}">{code}</code></pre>')
-        else:
-            out.append(f"<pre>{code}</pre>")
-        if index < len(lines):
-            out.append("\n")
-    if prose:
-        out.append(_inline("\n".join(prose)))
-    return "".join(out).strip("\n")
+        code = html.escape(body, quote=False)
+        out.append(
+            f'<pre><code class="language-{lang}">{code}</code></pre>'
+            if lang
+            else f"<pre>{code}</pre>"
+        )
+    return "\n".join(out).strip("\n")
 
 
 def split_reply(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:

@@ -154,6 +154,7 @@ class BotApi:
         if self._poller is not None and not self._poller.done():
             self._poller.set_result(None)  # the older long poll ends with 409
         poller: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiters: set[asyncio.Future[Any]]
         self._poller = poller
         offset = _int(params, "offset", 0)
         limit = max(1, min(100, _int(params, "limit", 100)))
@@ -177,10 +178,11 @@ class BotApi:
                         "Conflict: terminated by other getUpdates request; make sure that "
                         "only one bot instance is running",
                     )
-                changed = asyncio.ensure_future(fake.changed())
+                changed: asyncio.Future[Any] = asyncio.ensure_future(fake.changed())
+                waiters = {changed, poller}
                 try:
                     await asyncio.wait(
-                        {changed, poller},
+                        waiters,
                         timeout=deadline - loop.time(),
                         return_when=asyncio.FIRST_COMPLETED,
                     )

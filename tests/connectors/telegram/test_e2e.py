@@ -11,7 +11,7 @@ import pytest
 
 from agent_runner import AgentContext, Button, Message, Reply
 from agent_runner.store import SQLiteStore
-from agent_runner.testing.telegram import MAX_TEXT, FakeTelegram
+from agent_runner.testing.telegram import MAX_TEXT, FakeMessage, FakeTelegram
 from agent_runner.testing.telegram.objects import utf16_len
 from tests.connectors.telegram._fixtures import ManualClock, free_port, running_bot
 
@@ -206,23 +206,28 @@ async def test_webhook_updates_are_answered_once_even_when_telegram_retries(
     assert fake.sent_in(fake.private)[1].reply_to_id == sentinel.message_id
 
 
+async def streamed(fake: FakeTelegram, clock: ManualClock, words: list[str]) -> FakeMessage:
+    """Run a bot whose agent streams ``words``, a chunk every 250 ms; the one reply."""
+
+    async def streamer(message: Message, context: AgentContext) -> str:
+        for word in words:
+            clock.advance(0.25)
+            await context.stream(word)
+        return "".join(words).strip()
+
+    async with running_bot(fake, streamer, stream_interval=1.0, clock=clock):
+        fake.send_user_message(fake.private, "stream it")
+        whole = "".join(words).strip()
+        await fake.wait_until(lambda: any(m.text == whole for m in fake.sent_in(fake.private)))
+    [message] = fake.sent_in(fake.private)
+    return message
+
+
 async def test_streamed_replies_are_throttled_edits_and_end_whole() -> None:
     clock = ManualClock()
     async with FakeTelegram(clock=clock) as fake:
         words = [f"word{i:02d} " for i in range(40)]
-
-        async def streamer(message: Message, context: AgentContext) -> str:
-            for word in words:
-                clock.advance(0.25)  # a chunk every 250 ms: 4 a second
-                await context.stream(word)
-            return "".join(words).strip()
-
-        async with running_bot(fake, streamer, stream_interval=1.0, clock=clock):
-            fake.send_user_message(fake.private, "stream it")
-            await fake.wait_until(
-                lambda: any(m.text == "".join(words).strip() for m in fake.sent_in(fake.private))
-            )
-    [message] = fake.sent_in(fake.private)
+        message = await streamed(fake, clock, words)
     assert message.text == "".join(words).strip()
     times = [fake.sent_at[0], *(e.at for e in message.edits)]
     gaps = [b - a for a, b in zip(times, times[1:-1], strict=False)]
@@ -235,19 +240,7 @@ async def test_a_429_while_streaming_slows_the_edits_and_loses_nothing() -> None
     async with FakeTelegram(clock=clock) as fake:
         fake.rate_limit_next(1, retry_after=3, method="editMessageText")
         words = [f"w{i} " for i in range(40)]
-
-        async def streamer(message: Message, context: AgentContext) -> str:
-            for word in words:
-                clock.advance(0.25)
-                await context.stream(word)
-            return "".join(words).strip()
-
-        async with running_bot(fake, streamer, stream_interval=1.0, clock=clock):
-            fake.send_user_message(fake.private, "stream it")
-            await fake.wait_until(
-                lambda: any(m.text == "".join(words).strip() for m in fake.sent_in(fake.private))
-            )
-    [message] = fake.sent_in(fake.private)
+        message = await streamed(fake, clock, words)
     assert fake.rate_limited == 1
     edits = [e.at for e in message.edits[:-1]]
     gaps = [b - a for a, b in zip(edits, edits[1:], strict=False)]
