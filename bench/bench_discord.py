@@ -27,8 +27,8 @@ import yarl
 from agent_runner import AgentContext, AgentRuntime, Message  # noqa: E402
 from agent_runner.store import InMemoryStore, SQLiteStore, Store  # noqa: E402
 from agent_runner.testing.discord import FakeDiscord  # noqa: E402
-from connectors._discord_sdk import discord  # noqa: E402
 from connectors.discord import DiscordConnector, DiscordSettings  # noqa: E402
+from connectors.discord.sdk import discord  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 N = 300 if QUICK else 1000

@@ -12,8 +12,8 @@ from pydantic_settings import BaseSettings
 from agent_runner.llm import LLMSettings, agent_from_env
 from agent_runner.outbound import OutboundSettings
 from agent_runner.settings import RunnerSettings
-from connectors._discord_settings import DiscordSettings
 from connectors._x_settings import XSettings
+from connectors.discord import DiscordSettings
 from connectors.http import HTTPSettings
 from connectors.telegram import TelegramSettings
 

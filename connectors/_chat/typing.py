@@ -41,6 +41,10 @@ class TypingIndicators:
         self._errors = errors
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
+    def __len__(self) -> int:
+        """How many messages typing is shown for."""
+        return len(self._tasks)
+
     def start(self, message_id: str, send: Callable[[], Awaitable[object]]) -> None:
         """Show typing for ``message_id`` by calling ``send()`` until stopped."""
         if message_id in self._tasks:

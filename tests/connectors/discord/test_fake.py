@@ -12,9 +12,9 @@ import yarl
 from agent_runner import AgentContext, AgentRuntime, Message
 from agent_runner.store import InMemoryStore
 from agent_runner.testing.discord import FakeDiscord
-from connectors._discord_sdk import discord
 from connectors.discord import DiscordConnector
-from tests.connectors._discord_fixtures import RecordingSink, running
+from connectors.discord.sdk import discord
+from tests.connectors.discord._fixtures import RecordingSink, running
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors._discord_split import DISCORD_LIMIT, split_message
+from connectors.discord.split import DISCORD_LIMIT, split_message
 
 FENCE_OPEN = re.compile(r"```[\w+#.-]*\n")
 

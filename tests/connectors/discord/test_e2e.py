@@ -14,7 +14,7 @@ import pytest
 from agent_runner import AgentContext, AgentRuntime, Message
 from agent_runner.store import InMemoryStore, SQLiteStore, Store
 from agent_runner.testing.discord import MAX_CONTENT, FakeDiscord, FakeMessage
-from tests.connectors._discord_fixtures import connector_for
+from tests.connectors.discord._fixtures import connector_for
 
 
 @pytest.fixture
@@ -277,10 +277,10 @@ async def test_typing_stops_when_the_agent_answers_nothing(fake: FakeDiscord) ->
         await fake.post_user_message(fake.channel_id, "say nothing", mention_bot=True)
         await asyncio.wait_for(handled.wait(), 5)
         for _ in range(500):  # the runner's complete() hook stops typing, no reply needed
-            if not discord._typing_tasks:
+            if not len(discord._typing):
                 break
             await asyncio.sleep(0.01)
-        assert not discord._typing_tasks
+        assert not len(discord._typing)
         assert fake.messages_in(fake.channel_id) == []
     finally:
         await runtime.stop()

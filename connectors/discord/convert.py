@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_runner.message import MAX_ATTACHMENTS
-from connectors._discord_sdk import discord
+from connectors.discord.sdk import discord
 
 _HANDLED_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 

@@ -11,7 +11,7 @@ import pytest
 
 from agent_runner.testing.discord import FakeDiscord
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "discord_bot.py"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "discord_bot.py"
 
 
 def load_example(

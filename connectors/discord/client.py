@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import yarl
 
-from connectors._discord_sdk import discord
+from connectors.discord.sdk import discord
 
 _log = logging.getLogger("connectors.discord")
 

@@ -19,9 +19,9 @@ from agent_runner.errors import (
 from agent_runner.message import Author, Message, Reply
 from agent_runner.store import InMemoryStore
 from agent_runner.testing.discord import MAX_CONTENT, FakeDiscord
-from connectors._discord_sdk import discord as discord_sdk
 from connectors.discord import DiscordConnector, DiscordSettings
-from tests.connectors._discord_fixtures import RecordingSink, connector_for, running
+from connectors.discord.sdk import discord as discord_sdk
+from tests.connectors.discord._fixtures import RecordingSink, connector_for, running
 
 
 @pytest.fixture

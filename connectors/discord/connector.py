@@ -32,54 +32,36 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection
-from datetime import UTC, datetime
 from typing import Literal
-
-import aiohttp
 
 from agent_runner.connector import BaseConnector, Sink
 from agent_runner.errors import (
     ConfigurationError,
     ConnectorError,
-    DeliveryError,
     InvalidMessageError,
-    RateLimitedError,
     StoreError,
 )
 from agent_runner.message import Message, Reply
 from agent_runner.store import Store
-from connectors._discord_client import ConnectorClient
-from connectors._discord_convert import Scope, guild_id_of, in_scope, to_fields, wanted
-from connectors._discord_cursors import ChannelCursors
-from connectors._discord_sdk import discord
-from connectors._discord_settings import DiscordSettings
-from connectors._discord_split import DISCORD_LIMIT, split_message
+from connectors._chat import TypingIndicators
+from connectors.discord.backfill import Backfill, start_cursors
+from connectors.discord.client import ConnectorClient
+from connectors.discord.convert import Scope, guild_id_of, in_scope, to_fields, wanted
+from connectors.discord.cursors import ChannelCursors
+from connectors.discord.errors import REST_ERRORS, TRANSIENT_ERRORS
+from connectors.discord.posting import ReplyPoster
+from connectors.discord.sdk import discord
+from connectors.discord.settings import DiscordSettings
 
 _log = logging.getLogger("connectors.discord")
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    aiohttp.ClientError,
-    OSError,
-    TimeoutError,
-    discord.DiscordServerError,
-)
-"""Failures worth retrying (the runner retries sends with capped backoff)."""
-_REST_ERRORS: tuple[type[BaseException], ...] = (
-    *TRANSIENT_ERRORS,
-    discord.HTTPException,
-    discord.RateLimited,
-)
-_TYPING_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, discord.DiscordException)
-DEPTH_MEMORY = 10_000
-"""How many of its own sent message ids the connector remembers for reply depths."""
 TYPING_REFRESH = 8.0
 """Seconds between typing triggers (Discord shows typing for 10 s after each)."""
+_TYPING_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, discord.DiscordException)
 
 _Item = (
     tuple[Literal["message"], discord.Message] | tuple[Literal["backfill", "retry", "init"], None]
 )
-BACKFILL_RETRY_MAX = 300.0
-"""Longest wait between retries of a failed backfill, in seconds."""
 
 
 class DiscordConnector(BaseConnector):
@@ -180,36 +162,44 @@ class DiscordConnector(BaseConnector):
             mentions_only=env.mentions_only if mentions_only is None else mentions_only,
             direct_messages=env.direct_messages if direct_messages is None else direct_messages,
         )
+        if backfill_retry < 0:
+            raise ConfigurationError("backfill_retry must be >= 0 seconds")
         self._message_content = env.message_content if message_content is None else message_content
-        self._backfill = env.backfill if backfill is None else backfill
-        self._backfill_limit = env.backfill_limit if backfill_limit is None else backfill_limit
-        self._backfill_retry = backfill_retry
-        self._backfill_failed: dict[int, int] = {}  # channel id -> failures in a row
-        self._retry_timer: asyncio.TimerHandle | None = None
-        self._backfill_max_age = (
-            env.backfill_max_age if backfill_max_age is None else backfill_max_age
+        self._backfill_on = env.backfill if backfill is None else backfill
+        self._backfill = Backfill(
+            limit=env.backfill_limit if backfill_limit is None else backfill_limit,
+            max_age=env.backfill_max_age if backfill_max_age is None else backfill_max_age,
+            retry_base=backfill_retry,
+            on_retry=lambda: self._queue.put_nowait(("retry", None)),
         )
         self._max_wait = (
             env.max_rate_limit_wait if max_rate_limit_wait is None else max_rate_limit_wait
         )
         post = post_channel_id if post_channel_id is not None else env.post_channel_id
-        self._post_channel_id = int(post) if post is not None else None
-        self._typing = typing
-        self._typing_delay = typing_delay
-        self._typing_timeout = typing_timeout
+        self._typing = (
+            TypingIndicators(
+                refresh=TYPING_REFRESH,
+                delay=typing_delay,
+                timeout=typing_timeout,
+                request_timeout=request_timeout,
+                errors=_TYPING_ERRORS,
+            )
+            if typing
+            else None
+        )
         self._guild_ready_timeout = guild_ready_timeout
         self._identify_delay = identify_delay
         self._request_timeout = request_timeout
+        self._poster = ReplyPoster(
+            source=self.name,
+            post_channel_id=int(post) if post is not None else None,
+            max_wait=self._max_wait,
+            request_timeout=request_timeout,
+        )
         self._store: Store | None = None
         self._client: ConnectorClient | None = None
         self._cursors = ChannelCursors(None, "")
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
-        self._typing_tasks: dict[str, asyncio.Task[None]] = {}
-        self._progress: dict[tuple[str, str], int] = {}
-        self._depths: dict[int, int] = {}  # the bot's sent message ids -> their reply depth
-        self._allowed_mentions = discord.AllowedMentions(
-            everyone=False, roles=False, users=True, replied_user=True
-        )
 
     # -- lifecycle -------------------------------------------------------------------
     def bind_store(self, store: Store) -> None:
@@ -249,22 +239,21 @@ class DiscordConnector(BaseConnector):
         except discord.LoginFailure:
             await client.close()
             raise ConfigurationError("Discord rejected the bot token (DISCORD_TOKEN)") from None
-        except _REST_ERRORS as exc:
+        except REST_ERRORS as exc:
             await client.close()
             where = self._api_base or "discord.com"
             raise ConnectorError(f"cannot log in to Discord at {where}: {exc!r}") from exc
         assert client.user is not None
         self._client = client
         prefix = f"discord:{self.name}:{client.user.id}"
-        self._cursors = ChannelCursors(self._store if self._backfill else None, prefix)
+        self._cursors = ChannelCursors(self._store if self._backfill_on else None, prefix)
         await self._cursors.load()
         _log.info("discord: logged in as %s (%s)", client.user, client.user.id)
 
     async def close(self) -> None:
         """Stop typing, save cursors, close the client. Safe to call twice."""
-        for task in list(self._typing_tasks.values()):
-            task.cancel()
-        self._typing_tasks.clear()
+        if self._typing is not None:
+            self._typing.close()
         await self._flush_cursors()
         client, self._client = self._client, None
         if client is not None:
@@ -296,22 +285,20 @@ class DiscordConnector(BaseConnector):
             for task in (gateway, consumer):
                 task.cancel()
             await asyncio.gather(gateway, consumer, return_exceptions=True)
-            if self._retry_timer is not None:
-                self._retry_timer.cancel()
-                self._retry_timer = None
+            self._backfill.cancel()
             await client.close_gateway()
             await self._flush_cursors()
 
     # -- input -----------------------------------------------------------------------
     def _on_connect(self) -> None:
         # A new session (not a resume): what arrived meanwhile is only in channel history.
-        if self._backfill and self._cursors.persistent:
+        if self._backfill_on and self._cursors.persistent:
             self._queue.put_nowait(("backfill", None))
 
     async def _on_ready(self) -> None:
         client = self._require_client()
         _log.info("discord: gateway ready, %d guilds", len(client.guilds))
-        if self._backfill and self._cursors.persistent:
+        if self._backfill_on and self._cursors.persistent:
             self._queue.put_nowait(("init", None))
 
     async def _consume(self, sink: Sink) -> None:
@@ -326,12 +313,20 @@ class DiscordConnector(BaseConnector):
     async def _handle(self, item: _Item, sink: Sink) -> None:
         if item[0] == "message":
             await self._process(item[1], sink)
-        elif item[0] == "backfill":
-            await self._run_backfill(sink, [c for c, _ in self._cursors.channels()])
-        elif item[0] == "retry":
-            await self._run_backfill(sink, list(self._backfill_failed))
+        elif item[0] in ("backfill", "retry"):
+            channels = (
+                [c for c, _ in self._cursors.channels()]
+                if item[0] == "backfill"
+                else self._backfill.failing
+            )
+            await self._backfill.read(
+                self._require_client(),
+                self._cursors,
+                channels,
+                lambda message: self._process(message, sink, backfilled=True),
+            )
         else:
-            self._init_cursors()
+            start_cursors(self._require_client(), self._cursors, self._scope.channel_ids)
 
     async def _process(
         self, message: discord.Message, sink: Sink, *, backfilled: bool = False
@@ -343,11 +338,11 @@ class DiscordConnector(BaseConnector):
         last = self._cursors.get(channel_id)
         if last is not None and message.id <= last:
             return  # seen already (live, or read by a backfill)
-        if backfilled and self._too_old(message):
+        if backfilled and self._backfill.too_old(message):
             _log.info("discord: missed message %s is too old to answer; skipped", message.id)
         elif wanted(message, self._scope, bot_id):
             fields = to_fields(
-                message, source=self.name, bot_id=bot_id, depth=self._depth_of(message)
+                message, source=self.name, bot_id=bot_id, depth=self._poster.depth_of(message)
             )
             if fields is not None:
                 try:
@@ -355,82 +350,11 @@ class DiscordConnector(BaseConnector):
                 except InvalidMessageError as exc:
                     _log.debug("discord: message %s refused: %s", message.id, exc.reason)
                 else:
-                    if not accepted.duplicate and self._typing:
-                        self._start_typing(str(message.id), channel_id)
-        if channel_id not in self._backfill_failed or backfilled:
+                    if not accepted.duplicate and self._typing is not None:
+                        send_typing = self._require_client().http.send_typing
+                        self._typing.start(str(message.id), lambda: send_typing(channel_id))
+        if backfilled or not self._backfill.is_failing(channel_id):
             self._cursors.advance(channel_id, guild_id_of(message), message.id)
-
-    async def _run_backfill(self, sink: Sink, channel_ids: list[int]) -> None:
-        """Read what each channel got after its cursor; a failure is retried later."""
-        client = self._require_client()
-        guilds = dict(self._cursors.channels())
-        for channel_id in channel_ids:
-            after = self._cursors.get(channel_id)
-            if after is None:
-                continue
-            channel = client.get_partial_messageable(channel_id, guild_id=guilds.get(channel_id))
-            count = 0
-            try:
-                history = channel.history(
-                    after=discord.Object(id=after), limit=self._backfill_limit, oldest_first=True
-                )
-                async for message in history:
-                    await self._process(message, sink, backfilled=True)
-                    count += 1
-            except _REST_ERRORS as exc:
-                failures = self._backfill_failed.get(channel_id, 0) + 1
-                self._backfill_failed[channel_id] = failures
-                _log.warning(
-                    "discord: backfill of channel %s failed (%d in a row), retrying: %r",
-                    channel_id,
-                    failures,
-                    exc,
-                )
-                self._schedule_retry()
-            else:
-                self._backfill_failed.pop(channel_id, None)
-            if count:
-                _log.info("discord: backfill read %d messages in channel %s", count, channel_id)
-            if count >= self._backfill_limit:
-                _log.warning(
-                    "discord: backfill of channel %s stopped at %d messages (backfill_limit)",
-                    channel_id,
-                    count,
-                )
-
-    def _schedule_retry(self) -> None:
-        if self._retry_timer is not None:
-            return
-        failures = max(self._backfill_failed.values(), default=1)
-        delay = min(BACKFILL_RETRY_MAX, self._backfill_retry * 2 ** (failures - 1))
-
-        def retry() -> None:
-            self._retry_timer = None
-            self._queue.put_nowait(("retry", None))
-
-        self._retry_timer = asyncio.get_running_loop().call_later(delay, retry)
-
-    def _depth_of(self, message: discord.Message) -> int:
-        """Replies to the bot's own replies are one deeper than what those answered."""
-        reference = message.reference
-        if reference is None or reference.message_id is None:
-            return 0
-        return self._depths.get(reference.message_id, -1) + 1
-
-    def _too_old(self, message: discord.Message) -> bool:
-        age = (datetime.now(UTC) - message.created_at).total_seconds()
-        return age > self._backfill_max_age
-
-    def _init_cursors(self) -> None:
-        """Start cursors of listed channels at their newest message, so later backfills
-        cover them even if the bot has not seen a message there yet."""
-        client = self._require_client()
-        for channel_id in self._scope.channel_ids:
-            channel = client.get_channel(channel_id)
-            last_id = getattr(channel, "last_message_id", None)
-            if self._cursors.get(channel_id) is None and isinstance(last_id, int):
-                guild = getattr(channel, "guild", None)
-                self._cursors.advance(channel_id, guild.id if guild else None, last_id)
 
     async def _flush_cursors(self) -> None:
         try:
@@ -438,36 +362,10 @@ class DiscordConnector(BaseConnector):
         except StoreError as exc:
             _log.warning("discord: could not save channel cursors: %r", exc)
 
-    # -- typing ----------------------------------------------------------------------
-    def _start_typing(self, message_id: str, channel_id: int) -> None:
-        if message_id in self._typing_tasks:
-            return
-        task = asyncio.ensure_future(self._type(channel_id))
-        self._typing_tasks[message_id] = task
-        task.add_done_callback(lambda _: self._typing_tasks.pop(message_id, None))
-
-    async def _type(self, channel_id: int) -> None:
-        client = self._require_client()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._typing_timeout
-        try:
-            if self._typing_delay > 0:
-                await asyncio.sleep(self._typing_delay)
-            while loop.time() < deadline:
-                async with asyncio.timeout(self._request_timeout):
-                    await client.http.send_typing(channel_id)
-                await asyncio.sleep(TYPING_REFRESH)
-        except _TYPING_ERRORS as exc:
-            _log.debug("discord: typing in %s stopped: %r", channel_id, exc)
-
-    def _stop_typing(self, message_id: str) -> None:
-        task = self._typing_tasks.pop(message_id, None)
-        if task is not None:
-            task.cancel()
-
     async def complete(self, message: Message) -> None:
         """The runner handled ``message`` (replies sent, or none): stop showing typing."""
-        self._stop_typing(message.id)
+        if self._typing is not None:
+            self._typing.stop(message.id)
 
     # -- output ----------------------------------------------------------------------
     async def send(self, request: Message, response: Reply) -> None:
@@ -479,67 +377,9 @@ class DiscordConnector(BaseConnector):
         message (missing permission, unknown channel), :class:`ConnectorError` otherwise.
         """
         client = self._require_client()
-        channel_id, reference = self._target(request, response)
-        if request.source == self.name:
-            self._stop_typing(request.id)
-        text = response.text
-        if response.attachments:
-            text = "\n".join([text, *(a.url for a in response.attachments)]).strip()
-        parts = split_message(text, DISCORD_LIMIT)
-        key = (request.key, text)
-        channel = client.get_partial_messageable(channel_id)
-        for index in range(self._progress.get(key, 0), len(parts)):
-            try:
-                async with asyncio.timeout(self._max_wait + self._request_timeout):
-                    sent = await channel.send(
-                        content=parts[index],
-                        reference=reference if index == 0 else None,  # type: ignore[arg-type]
-                        allowed_mentions=self._allowed_mentions,
-                    )
-            except discord.RateLimited as exc:
-                raise RateLimitedError(
-                    f"Discord asks to wait {exc.retry_after:.1f}s, over the "
-                    f"{self._max_wait:.1f}s cap (reply to {request.key})",
-                    retry_after=exc.retry_after,
-                ) from None
-            except (discord.Forbidden, discord.NotFound) as exc:
-                self._progress.pop(key, None)
-                raise DeliveryError(f"Discord refused the reply to {request.key}: {exc}") from None
-            except discord.DiscordServerError as exc:
-                raise ConnectorError(f"Discord failed the reply to {request.key}: {exc}") from exc
-            except discord.HTTPException as exc:
-                if exc.status == 429:
-                    raise RateLimitedError(f"Discord rate limit on {request.key}: {exc}") from None
-                self._progress.pop(key, None)
-                raise DeliveryError(f"Discord refused the reply to {request.key}: {exc}") from None
-            except TRANSIENT_ERRORS as exc:
-                raise ConnectorError(f"Discord unreachable for {request.key}: {exc!r}") from exc
-            self._progress[key] = index + 1
-            if len(self._progress) > 1000:
-                self._progress.pop(next(iter(self._progress)))
-            self._depths[sent.id] = request.depth + 1
-            if len(self._depths) > DEPTH_MEMORY:
-                self._depths.pop(next(iter(self._depths)))
-        self._progress.pop(key, None)
-
-    def _target(
-        self, request: Message, response: Reply
-    ) -> tuple[int, discord.MessageReference | None]:
-        """The channel to post in and the message to reply to."""
-        override = response.metadata.get("discord_channel_id")
-        if request.source == self.name and override is None:
-            channel_id = int(str(request.metadata.get("channel_id") or request.conversation_id))
-            reference = discord.MessageReference(
-                message_id=int(request.id), channel_id=channel_id, fail_if_not_exists=False
-            )
-            return channel_id, reference
-        target = override if override is not None else self._post_channel_id
-        if target is None or not str(target).isdigit():
-            raise DeliveryError(
-                f"no Discord channel for the reply to {request.key}: set post_channel_id "
-                "(DISCORD_POST_CHANNEL_ID) or the reply's metadata['discord_channel_id']"
-            )
-        return int(str(target)), None
+        if request.source == self.name and self._typing is not None:
+            self._typing.stop(request.id)
+        await self._poster.send(client, request, response)
 
     def _require_client(self) -> ConnectorClient:
         if self._client is None:
@@ -547,12 +387,4 @@ class DiscordConnector(BaseConnector):
         return self._client
 
 
-__all__ = [
-    "BACKFILL_RETRY_MAX",
-    "DEPTH_MEMORY",
-    "DiscordConnector",
-    "DiscordSettings",
-    "TRANSIENT_ERRORS",
-    "TYPING_REFRESH",
-    "split_message",
-]
+__all__ = ["DiscordConnector"]
