@@ -21,13 +21,18 @@
     │   ├── DeliveryError             an output gave up after its capped retries
     │   └── RateLimitedError          a platform rate limit outlasted the allowed wait
     ├── ModelClientError              an LLM endpoint failed (after its capped retries)
-    └── OutboundRefusedError          the outbound guard refused a destination (SSRF)
+    ├── OutboundRefusedError          the outbound guard refused a destination (SSRF)
+    └── ToolError                     a tool failed in a way the model is told (LLMAgent)
+        └── MCPToolError              an MCP server's tool failed, timed out or is unreachable
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
+
+MCPFailure = Literal["error", "timeout", "disconnected", "unavailable"]
+"""How an MCP tool call failed (:attr:`MCPToolError.reason`)."""
 
 
 class AgentRunnerError(Exception):
@@ -140,6 +145,27 @@ class OutboundRefusedError(AgentRunnerError):
         self.address = address
 
 
+class ToolError(AgentRunnerError):
+    """A tool failed and the model should be told why: :class:`~agent_runner.llm.LLMAgent`
+    turns it into the tool's result (``"Error: <message>"``) and the turn goes on.
+
+    Raise it from your own tools for a failure the model can act on ("no such city").
+    """
+
+
+class MCPToolError(ToolError):
+    """An MCP server's tool failed (see :mod:`agent_runner.mcp`).
+
+    ``reason`` says how: ``"error"`` (the server answered with an error), ``"timeout"`` (no
+    answer within the call's timeout), ``"disconnected"`` (the connection was lost during
+    the call) or ``"unavailable"`` (the server is not connected, or was given up).
+    """
+
+    def __init__(self, message: str, *, reason: MCPFailure = "error") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 __all__ = [
     "AgentExecutionError",
     "AgentRunnerError",
@@ -150,6 +176,8 @@ __all__ = [
     "CoreError",
     "DeliveryError",
     "InvalidMessageError",
+    "MCPFailure",
+    "MCPToolError",
     "MessageDroppedException",
     "ModelClientError",
     "NotAccessibleError",
@@ -160,5 +188,6 @@ __all__ = [
     "RuntimeStoppedError",
     "SerializationError",
     "StoreError",
+    "ToolError",
     "UndeliverableException",
 ]

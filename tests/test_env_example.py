@@ -10,6 +10,7 @@ from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 from agent_runner.llm import LLMSettings, agent_from_env
+from agent_runner.mcp import MCPSettings
 from agent_runner.outbound import OutboundSettings
 from agent_runner.settings import RunnerSettings
 from connectors._x_settings import XSettings
@@ -22,6 +23,7 @@ SETTINGS: list[type[BaseSettings]] = [
     RunnerSettings,
     OutboundSettings,
     LLMSettings,
+    MCPSettings,
     HTTPSettings,
     DiscordSettings,
     XSettings,

@@ -15,11 +15,14 @@
     )
     runtime = AgentRuntime([http], [http], agent, ShortTermMemory(), pricing)
 
-In tests, use :class:`ScriptedModelClient` instead of a real endpoint. The ``openai`` package
+Tools from MCP servers go in the same list (:mod:`agent_runner.mcp`):
+``tools=[get_time, MCPServer.stdio("uvx", ["mcp-server-git"])]``. In tests, use
+:class:`ScriptedModelClient` instead of a real endpoint. The ``openai`` package
 (the ``llm`` extra) is imported only when an :class:`OpenAIClient` is built.
 """
 
 from agent_runner.backoff import RetryPolicy
+from agent_runner.errors import ToolError
 from agent_runner.llm._agent import DEFAULT_LIMIT_REPLY, LIMIT_NOTE, LLMAgent
 from agent_runner.llm._client import (
     ChatMessage,
@@ -43,7 +46,7 @@ from agent_runner.llm._estimate import (
 from agent_runner.llm._openai import ModelResponseError, OpenAIClient
 from agent_runner.llm._scripted import ScriptAnswer, ScriptedModelClient, ScriptItem
 from agent_runner.llm._settings import DEFAULT_OPENAI_MODEL, LLMSettings, agent_from_env
-from agent_runner.llm._tools import Tool, ToolArgumentsError, tool
+from agent_runner.llm._tools import Tool, ToolArgumentsError, ToolSource, tool
 
 __all__ = [
     "ChatMessage",
@@ -68,6 +71,8 @@ __all__ = [
     "ToolCall",
     "ToolChoice",
     "ToolDefinition",
+    "ToolError",
+    "ToolSource",
     "Usage",
     "agent_from_env",
     "estimate_completion_tokens",

@@ -28,14 +28,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent_runner.agent import AgentContext, ConversationMemory
-from agent_runner.errors import AgentRunnerError, ModelClientError
-from agent_runner.llm._client import ChatMessage, ModelClient, ToolCall
+from agent_runner.errors import AgentRunnerError, ModelClientError, ToolError
+from agent_runner.llm._client import ChatMessage, ModelClient, ToolCall, ToolDefinition
 from agent_runner.llm._estimate import (
     estimate_message_tokens,
     estimate_prompt_tokens,
     estimate_tools_tokens,
 )
-from agent_runner.llm._tools import Tool, ToolArgumentsError
+from agent_runner.llm._tools import Tool, ToolArgumentsError, ToolSource
 from agent_runner.message import Message
 from agent_runner.store import MemoryItem
 
@@ -59,7 +59,10 @@ class LLMAgent:
         model_client: any :class:`~agent_runner.llm.ModelClient` (``OpenAIClient``,
             ``ScriptedModelClient``, your own).
         system_prompt: the instructions that start every prompt.
-        tools: functions (sync or async, with type hints) or :class:`Tool` objects.
+        tools: functions (sync or async, with type hints), :class:`Tool` objects, or
+            :class:`ToolSource` objects whose tools may change while the agent runs (an
+            :class:`agent_runner.mcp.MCPServer`). Sources are asked for their current tools at
+            each message; a source's tool named like an earlier tool is left out (logged).
         max_steps: most model calls per message. When the model is still calling tools at
             the last step, that step is asked for a final answer without tools.
         max_tool_calls: most tool calls per message; calls beyond it are answered "limit
@@ -88,7 +91,7 @@ class LLMAgent:
         model_client: ModelClient,
         *,
         system_prompt: str,
-        tools: Sequence[Tool | Callable[..., Any]] = (),
+        tools: Sequence[Tool | ToolSource | Callable[..., Any]] = (),
         max_steps: int = 8,
         max_tool_calls: int = 16,
         timeout: float | None = 100.0,
@@ -106,13 +109,17 @@ class LLMAgent:
         self.model_client = model_client
         self.system_prompt = system_prompt
         self.tools: dict[str, Tool] = {}
+        self.tool_sources: list[ToolSource] = []
         for item in tools:
+            if isinstance(item, ToolSource):
+                self.tool_sources.append(item)
+                continue
             made = item if isinstance(item, Tool) else Tool(item)
             if made.name in self.tools:
                 raise ValueError(f"two tools are named {made.name!r}")
             self.tools[made.name] = made
-        self._definitions = tuple(t.definition for t in self.tools.values())
-        self._tools_tokens = estimate_tools_tokens(self._definitions)
+        self._offered = _Offered(self.tools)
+        self._clashes: set[str] = set()
         self.max_steps = max_steps
         self.max_tool_calls = max_tool_calls
         self.timeout = timeout
@@ -143,14 +150,37 @@ class LLMAgent:
         return prompt
 
     async def close(self) -> None:
-        """Close the model client."""
-        await self.model_client.close()
+        """Close the model client and the tool sources."""
+        try:
+            await self.model_client.close()
+        finally:
+            for source in self.tool_sources:
+                await source.close()
+
+    async def _current_tools(self, context: AgentContext) -> _Offered:
+        """Our own tools and the sources' current ones (own names win a clash)."""
+        if not self.tool_sources:
+            return self._offered
+        table = dict(self.tools)
+        for source in self.tool_sources:
+            for tool in await source.list_tools():
+                if tool.name not in table:
+                    table[tool.name] = tool
+                elif table[tool.name] is not tool and tool.name not in self._clashes:
+                    self._clashes.add(tool.name)  # logged once, not at every message
+                    context.logger.warning(
+                        "two tools are named %r; %r is left out", tool.name, tool
+                    )
+        if list(table.values()) != list(self._offered.tools.values()):
+            self._offered = _Offered(table)
+        return self._offered
 
     async def _run(self, prompt: list[ChatMessage], context: AgentContext) -> str | None:
         calls_left = self.max_tool_calls
         stream = _Streamer(context) if context.streaming else None
-        tools = self._definitions
-        estimate = estimate_prompt_tokens(prompt) + self._tools_tokens
+        offered = await self._current_tools(context)
+        tools = offered.definitions
+        estimate = estimate_prompt_tokens(prompt) + offered.tokens
 
         def add(item: ChatMessage) -> None:  # keeps the running estimate for budget checks
             nonlocal estimate
@@ -204,7 +234,9 @@ class LLMAgent:
             allowed = completion.tool_calls[: max(calls_left, 0)]
             refused = completion.tool_calls[len(allowed) :]
             calls_left -= len(allowed)
-            results = await asyncio.gather(*(self._call_tool(c, context) for c in allowed))
+            results = await asyncio.gather(
+                *(self._call_tool(c, context, offered.tools) for c in allowed)
+            )
             for call, result in zip(allowed, results, strict=True):
                 add(ChatMessage.tool(call.id, result, name=call.name))
             for call in refused:
@@ -218,11 +250,13 @@ class LLMAgent:
                 )
         return self.limit_reply  # only reached without tools and a model that calls some
 
-    async def _call_tool(self, call: ToolCall, context: AgentContext) -> str:
+    async def _call_tool(
+        self, call: ToolCall, context: AgentContext, tools: dict[str, Tool]
+    ) -> str:
         """Run one tool call; every failure becomes a result the model can read."""
-        tool = self.tools.get(call.name)
+        tool = tools.get(call.name)
         if tool is None:
-            known = ", ".join(sorted(self.tools)) or "none"
+            known = ", ".join(sorted(tools)) or "none"
             return f"Error: there is no tool named {call.name!r} (available: {known})."
         try:
             async with asyncio.timeout(self.tool_timeout):
@@ -232,6 +266,9 @@ class LLMAgent:
         except TimeoutError:
             context.logger.warning("tool %s timed out after %s s", call.name, self.tool_timeout)
             return f"Error: the tool did not finish within {self.tool_timeout:g} s."
+        except ToolError as exc:  # a failure the tool describes for the model
+            context.logger.warning("tool %s failed: %s", call.name, exc)
+            return f"Error: {exc}"
         except AgentRunnerError:
             raise  # a budget or payment refusal inside a tool stops the request
         except Exception as exc:  # the user's tool: any failure goes back to the model
@@ -252,6 +289,16 @@ class LLMAgent:
             label = f"{item.name} result" if item.name else "tool result"
             return ChatMessage.system(f"[{label}] {item.text}")
         return ChatMessage.system(item.text)
+
+
+class _Offered:
+    """The tools offered for one message: the table calls are looked up in, their
+    definitions and the tokens those take (computed once per change of tools)."""
+
+    def __init__(self, tools: dict[str, Tool]) -> None:
+        self.tools = tools
+        self.definitions: tuple[ToolDefinition, ...] = tuple(t.definition for t in tools.values())
+        self.tokens = estimate_tools_tokens(self.definitions)
 
 
 class _Streamer:

@@ -10,6 +10,8 @@ Variables (all optional; with none of the first three set there is no model endp
   ``LLM_BASE_URL``).
 - ``LLM_TIMEOUT`` (60), ``LLM_MAX_RETRIES`` (3), ``LLM_MAX_OUTPUT_TOKENS`` (1024),
   ``LLM_MAX_STEPS`` (8), ``LLM_TEMPERATURE`` (the endpoint's default).
+
+The MCP servers ``MCP_SERVERS`` declares (:mod:`agent_runner.mcp`) are added to the tools.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_runner.errors import ConfigurationError
 from agent_runner.llm._agent import LLMAgent
-from agent_runner.llm._tools import Tool
+from agent_runner.llm._tools import Tool, ToolSource
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 
@@ -62,7 +64,7 @@ class LLMSettings(BaseSettings):
 def agent_from_env(
     *,
     system_prompt: str,
-    tools: Sequence[Tool | Callable[..., Any]] = (),
+    tools: Sequence[Tool | ToolSource | Callable[..., Any]] = (),
     settings: LLMSettings | None = None,
     **options: Any,
 ) -> LLMAgent | None:
@@ -70,7 +72,7 @@ def agent_from_env(
 
     Args:
         system_prompt: the agent's instructions.
-        tools: the tools it may call.
+        tools: the tools it may call; the servers of ``MCP_SERVERS`` are added.
         settings: explicit settings (default: read from the environment).
         **options: more :class:`LLMAgent` options (``max_tool_calls``, ``timeout``...).
 
@@ -79,7 +81,8 @@ def agent_from_env(
         ``OPENAI_API_KEY``), so the caller can fall back to an offline agent.
 
     Raises:
-        ConfigurationError: ``LLM_BASE_URL`` is set without ``LLM_MODEL``.
+        ConfigurationError: ``LLM_BASE_URL`` is set without ``LLM_MODEL``, or
+            ``MCP_SERVERS`` is invalid.
 
     Example:
         >>> agent = agent_from_env(system_prompt="You are helpful.") or offline_agent
@@ -94,6 +97,9 @@ def agent_from_env(
         if settings.base_url is not None:
             raise ConfigurationError("LLM_BASE_URL is set but LLM_MODEL is not: name the model")
         model = DEFAULT_OPENAI_MODEL
+    from agent_runner.mcp import servers_from_env  # mcp imports llm: imported when used
+
+    tools = [*tools, *servers_from_env()]
     client = OpenAIClient(
         model=model,
         base_url=settings.base_url,

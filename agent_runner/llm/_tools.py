@@ -17,6 +17,13 @@ the descriptions from the docstring, the arguments are validated before the call
 Async functions are awaited; sync functions run in a worker thread, so they may block. A
 parameter annotated :class:`~agent_runner.AgentContext` is not shown to the model: the
 agent passes the current context in.
+
+A tool whose schema is given rather than derived (``Tool(call, parameters=schema)``, as
+:mod:`agent_runner.mcp` builds for an MCP server's tools) receives the model's arguments as
+keyword arguments, checked only for being a JSON object: its implementation validates them.
+A :class:`ToolSource` offers tools that change at run time (an MCP server's); the agent asks
+it for its current tools at each message. A tool raises :class:`~agent_runner.errors.ToolError`
+to tell the model what went wrong in one line.
 """
 
 from __future__ import annotations
@@ -25,8 +32,8 @@ import asyncio
 import inspect
 import json
 import re
-from collections.abc import Callable, Mapping
-from typing import Any, overload
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, overload, runtime_checkable
 
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -55,6 +62,9 @@ class Tool:
         name: the name shown to the model (default: the function's name; letters, digits,
             ``_`` and ``-``, at most 64).
         description: what the tool does (default: the docstring's summary).
+        parameters: the JSON schema of the arguments, when it is not to be derived from the
+            signature (an MCP server's tool): ``func`` then gets the model's arguments as
+            keyword arguments, unvalidated beyond being a JSON object.
 
     Example:
         >>> async def add(a: int, b: int) -> int:
@@ -70,16 +80,26 @@ class Tool:
         *,
         name: str | None = None,
         description: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
     ) -> None:
         self.func = func
         self.name: str = name or str(getattr(func, "__name__", ""))
         if not _NAME.match(self.name):
             raise ValueError(f"tool name {self.name!r} must be 1-64 letters, digits, '_' or '-'")
+        self._is_async = inspect.iscoroutinefunction(func) or (
+            not inspect.isroutine(func) and inspect.iscoroutinefunction(type(func).__call__)
+        )
+        self._context_params: list[str] = []
+        self._model: type[BaseModel] | None = None
+        self._fields: tuple[str, ...] = ()
+        if parameters is not None:
+            self.description = description or ""
+            self.parameters: dict[str, Any] = _object_schema(parameters)
+            return
         summary, arg_docs = _parse_docstring(inspect.getdoc(func) or "")
         self.description = description if description is not None else summary
         signature = inspect.signature(func)
         fields: dict[str, Any] = {}
-        self._context_params: list[str] = []
         for param in signature.parameters.values():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 continue
@@ -96,15 +116,12 @@ class Tool:
                 described = arg_docs.get(param.name)
                 info = Field(default, description=described) if described else Field(default)
             fields[param.name] = (annotation, info)
-        self._model: type[BaseModel] = create_model(
+        self._model = create_model(
             f"{self.name}_arguments", __config__=ConfigDict(extra="ignore"), **fields
         )
         self._fields = tuple(self._model.model_fields)
-        self.parameters: dict[str, Any] = _strip_titles(self._model.model_json_schema())
+        self.parameters = _strip_titles(self._model.model_json_schema())
         self.parameters.setdefault("properties", {})
-        self._is_async = inspect.iscoroutinefunction(func) or (
-            not inspect.isroutine(func) and inspect.iscoroutinefunction(type(func).__call__)
-        )
 
     @property
     def definition(self) -> ToolDefinition:
@@ -125,6 +142,8 @@ class Tool:
             data = dict(arguments)
         if not isinstance(data, dict):
             raise ToolArgumentsError(f"arguments must be a JSON object, not {type(data).__name__}")
+        if self._model is None:
+            return data  # a given schema: the implementation validates
         try:
             model = self._model.model_validate(data)
         except ValidationError as exc:
@@ -157,6 +176,20 @@ class Tool:
 
     def __repr__(self) -> str:
         return f"Tool(name={self.name!r})"
+
+
+@runtime_checkable
+class ToolSource(Protocol):
+    """Tools that may change while the agent runs (an MCP server's): :class:`LLMAgent` asks
+    for the current ones at each message and closes the source when it closes."""
+
+    async def list_tools(self) -> Sequence[Tool]:
+        """The tools to offer now (starting the source on first use; never raises)."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the source holds (sessions, processes)."""
+        ...
 
 
 @overload
@@ -243,6 +276,14 @@ def _resolve(annotation: Any, func: Callable[..., Any], name: str) -> Any:
         ) from None
 
 
+def _object_schema(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """A given arguments schema as the model expects it: an object with ``properties``."""
+    schema: dict[str, Any] = json.loads(json.dumps(dict(parameters)))  # a plain-JSON deep copy
+    schema.setdefault("type", "object")
+    schema.setdefault("properties", {})
+    return schema
+
+
 def _strip_titles(schema: Any) -> Any:
     """Drop pydantic's generated ``title`` strings (noise for the model, tokens for the bill)."""
     if isinstance(schema, dict):
@@ -256,4 +297,4 @@ def _strip_titles(schema: Any) -> Any:
     return schema
 
 
-__all__ = ["Tool", "ToolArgumentsError", "format_result", "tool"]
+__all__ = ["Tool", "ToolArgumentsError", "ToolSource", "format_result", "tool"]
