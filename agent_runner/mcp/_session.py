@@ -31,9 +31,11 @@ LIST_PAGES = 100
 
 @dataclass(eq=False)
 class PendingCall:
-    """One call in flight: the caller's future and the cancel scope of the task running it."""
+    """One call in flight: the caller's future, the call's timeout as the caller gave it,
+    and the cancel scope of the task running it."""
 
     future: asyncio.Future[CallToolResult]
+    timeout: float
     scope: anyio.CancelScope | None = None
 
     def settle(self, result: CallToolResult | None, error: MCPToolError | None = None) -> None:
@@ -93,7 +95,7 @@ class Session:
     def start_call(
         self, call: PendingCall, tool: str, arguments: dict[str, Any], seconds: float
     ) -> None:
-        """Run the call in the session's task group.
+        """Run the call in the session's task group, ``seconds`` at most.
 
         Raises:
             RuntimeError: the task group has closed (the session just ended).
@@ -118,7 +120,7 @@ class Session:
                     )
                 except MCPError as exc:
                     if exc.code == REQUEST_TIMEOUT:
-                        error = timed_out(self.name, tool, seconds)
+                        error = timed_out(self.name, tool, call.timeout)
                     elif exc.code == CONNECTION_CLOSED or (
                         exc.code == INVALID_REQUEST and "terminated" in exc.message.lower()
                     ):  # the server went away, or restarted and forgot our HTTP session

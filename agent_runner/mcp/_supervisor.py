@@ -117,7 +117,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         session = await self._wait_session(deadline)
-        call = PendingCall(loop.create_future())
+        call = PendingCall(loop.create_future(), seconds)
         left = max(deadline - loop.time(), 0.001)  # what waiting for a session left
         try:
             session.start_call(call, tool, dict(arguments), left)
