@@ -17,6 +17,7 @@ ORDER = [
     "bench_distributed.py",
     "bench_discord.py",
     "bench_llm.py",
+    "bench_mcp.py",
 ]
 
 

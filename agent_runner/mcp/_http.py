@@ -4,9 +4,10 @@ The SDK takes a ready ``httpx2.AsyncClient``; ours sends every request, redirect
 included (the SDK follows same-origin redirects itself, request by request), through
 :class:`GuardedTransport`: the URL is checked (:meth:`OutboundGuard.check_url`), the host
 resolved and every address checked (:meth:`OutboundGuard.check_host`), and the request is
-sent to the address that was checked, with the original ``Host`` header and TLS server name,
-so a DNS answer that changes between the check and the connection (rebinding) cannot reach
-a refused address. Allow-listed host names are sent as they are.
+sent to the addresses that were checked (in the resolver's order, the next one when a
+connection is refused), with the original ``Host`` header and TLS server name, so a DNS
+answer that changes between the check and the connection (rebinding) cannot reach a refused
+address. Allow-listed host names are sent as they are.
 
 No proxy settings are read from the environment (``trust_env=False``): a proxy would
 connect to the destination on our behalf, past the check.
@@ -40,12 +41,21 @@ class GuardedTransport(httpx2.AsyncBaseTransport):
         url = request.url
         self._guard.check_url(str(url))
         host = url.raw_host.decode("ascii")
-        if not _is_literal(host) and not self._guard.host_trusted(host):
-            port = url.port or (443 if url.scheme == "https" else 80)
-            results = await self._guard.check_host(host, port)
-            request.url = url.copy_with(host=results[0]["host"])  # the address checked
-            if url.scheme == "https":
-                request.extensions = {**request.extensions, "sni_hostname": host}
+        if _is_literal(host) or self._guard.host_trusted(host):
+            return await self._inner.handle_async_request(request)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        addresses = [result["host"] for result in await self._guard.check_host(host, port)]
+        if not addresses:
+            raise httpx2.ConnectError(f"{host} has no address", request=request)
+        if url.scheme == "https":
+            request.extensions = {**request.extensions, "sni_hostname": host}
+        for address in addresses[:-1]:  # each checked address in turn, as a browser would
+            request.url = url.copy_with(host=address)
+            try:
+                return await self._inner.handle_async_request(request)
+            except httpx2.ConnectError:  # nothing was sent: the next address may answer
+                continue
+        request.url = url.copy_with(host=addresses[-1])
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:

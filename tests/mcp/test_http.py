@@ -105,3 +105,14 @@ async def test_server_killed_mid_call_then_restarted(tmp_path: Path) -> None:
             assert await tools["pid"].run("{}") == str(pid_in(process.pidfile))
     finally:
         await process.stop()
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_host_name_is_resolved_checked_and_connected_to_as_checked(
+    process: HTTPServerProcess,
+) -> None:
+    guard = OutboundGuard.build(["127.0.0.1", "::1"])  # every address "localhost" may have
+    server = MCPServer.http(process.url.replace("127.0.0.1", "localhost"), guard=guard)
+    async with server:
+        assert server.connected, server.last_error
+        assert await (await server.list_tools())[0].run('{"a": 1, "b": 2}') == "3"
