@@ -87,6 +87,9 @@ HTTP_REPLY_TIMEOUT=30
 LLM_BASE_URL=
 LLM_MODEL=
 LLM_API_KEY=
+# Tools from MCP servers for the model (JSON, Claude Desktop's "mcpServers" shape), e.g.
+# {{"git": {{"command": "uvx", "args": ["mcp-server-git"]}}}}
+MCP_SERVERS=
 """
 
 README_MD = """\

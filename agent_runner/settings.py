@@ -76,9 +76,11 @@ class RunnerSettings(BaseSettings):
     def describe(self) -> dict[str, str]:
         """The settings as printable strings, secrets masked (for ``agent-runner check``).
 
-        The ``LLM_*`` lines come from :class:`agent_runner.llm.LLMSettings`, which owns them.
+        The ``LLM_*`` lines come from :class:`agent_runner.llm.LLMSettings`, which owns them,
+        ``MCP_SERVERS`` from :class:`agent_runner.mcp.MCPSettings`.
         """
         from agent_runner.llm._settings import LLMSettings
+        from agent_runner.mcp._settings import describe_servers
 
         llm = LLMSettings()
         return {
@@ -88,6 +90,7 @@ class RunnerSettings(BaseSettings):
             "LLM_BASE_URL": llm.base_url or "(unset)",
             "LLM_MODEL": llm.model or "(unset)",
             "LLM_API_KEY": "(set)" if llm.api_key else "(unset)",
+            "MCP_SERVERS": describe_servers(),
         }
 
 
@@ -132,9 +135,11 @@ def configure_logging(level: str | int = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger().setLevel(level)
-    # APScheduler logs every job added and every run at INFO; ours logs what matters.
+    # APScheduler logs every job added and every run at INFO, httpx2 (the MCP SDK's HTTP
+    # client) every request, MCP health listings included; ours logs what matters.
     quiet = logging.DEBUG if logging.getLogger().level <= logging.DEBUG else logging.WARNING
-    logging.getLogger("apscheduler").setLevel(quiet)
+    for name in ("apscheduler", "httpx2"):
+        logging.getLogger(name).setLevel(quiet)
 
 
 __all__ = [

@@ -151,7 +151,8 @@ class MCPServer:
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         """Connect now rather than at the first message; returns once the first attempt
-        ended (connected, or failed and retrying in the background)."""
+        ended (connected, or failed and retrying in the background), ``connect_timeout``
+        + 1 s at most."""
         await self._supervisor.wait_first_attempt()
 
     async def close(self) -> None:

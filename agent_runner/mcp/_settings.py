@@ -114,6 +114,23 @@ class MCPSettings(BaseSettings):
         return servers
 
 
+def describe_servers() -> str:
+    """``MCP_SERVERS`` in one printable line, without secrets (for ``agent-runner check``)."""
+    from urllib.parse import urlsplit
+
+    try:
+        servers = MCPSettings().servers
+    except ValidationError as exc:
+        return f"(invalid: {exc.error_count()} problems; see the error when the agent starts)"
+    parts = []
+    for name, entry in servers.items():
+        if entry.command is not None:
+            parts.append(f"{name} (stdio {entry.command})")
+        else:
+            parts.append(f"{name} (http {urlsplit(entry.url or '').hostname})")
+    return ", ".join(parts) or "(unset)"
+
+
 def servers_from_env(*, guard: OutboundGuard | None = None) -> list[MCPServer]:
     """The servers ``MCP_SERVERS`` declares (none when it is unset).
 
@@ -134,4 +151,4 @@ def servers_from_env(*, guard: OutboundGuard | None = None) -> list[MCPServer]:
         raise ConfigurationError(f"MCP_SERVERS: {exc}") from None
 
 
-__all__ = ["MCPServerConfig", "MCPSettings", "servers_from_env"]
+__all__ = ["MCPServerConfig", "MCPSettings", "describe_servers", "servers_from_env"]

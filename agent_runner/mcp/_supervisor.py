@@ -93,7 +93,8 @@ class Supervisor:
             self._task = asyncio.create_task(self._run(), name=f"mcp-supervisor:{self.name}")
 
     async def wait_first_attempt(self) -> None:
-        """Wait until the first connection attempt has ended, one way or the other."""
+        """Wait until the first connection attempt has ended, one way or the other, or
+        ``connect_timeout`` + 1 s (stopping a stdio child that never answered takes longer)."""
         self.start()
         if self._task is not None and not self._attempted.is_set():
             wait = asyncio.ensure_future(self._attempted.wait())
@@ -161,11 +162,11 @@ class Supervisor:
                 up_since: list[float] = []
                 try:
                     await self._connect_and_watch(up_since)
-                    error = self.last_error or "the session ended"
+                    self.last_error = self.last_error or "the session ended"
                 except Exception as exc:  # noqa: BLE001 - every failure leads to a reconnect
-                    error = _describe(exc)
+                    self.last_error = _describe(exc)
                     if _refused(exc):
-                        self._give_up(f"refused by the outbound guard: {error}")
+                        self._give_up(f"refused by the outbound guard: {self.last_error}")
                         return
                 finally:
                     self._session = None
@@ -176,7 +177,7 @@ class Supervisor:
                 if up_since and loop.time() - up_since[0] >= STABLE_AFTER:
                     attempt = 0
                 attempt += 1
-                self.last_error = error
+                error = self.last_error
                 delay = self.reconnect.wait(attempt)
                 if delay is None:
                     self._give_up(f"{error} (gave up after {attempt} attempts)")

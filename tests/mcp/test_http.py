@@ -79,7 +79,7 @@ async def test_loopback_is_refused_unless_allow_listed(process: HTTPServerProces
         assert not server.connected
 
 
-async def test_server_killed_mid_call_then_restarted(tmp_path: Path) -> None:
+async def test_server_killed_mid_call_or_idle_then_restarted(tmp_path: Path) -> None:
     process = HTTPServerProcess(tmp_path / "pid")
     await process.start()
     server = MCPServer.http(
@@ -103,6 +103,13 @@ async def test_server_killed_mid_call_then_restarted(tmp_path: Path) -> None:
             await wait_until(lambda: server.connected and pid_in(process.pidfile) != first_pid)
             assert await tools["add"].run('{"a": 1, "b": 2}') == "3"
             assert await tools["pid"].run("{}") == str(pid_in(process.pidfile))
+
+            second_pid = pid_in(process.pidfile)
+            await process.stop()  # killed while idle: the health listing notices
+            await wait_until(lambda: not server.connected)
+            await process.start()
+            await wait_until(lambda: server.connected and pid_in(process.pidfile) != second_pid)
+            assert await tools["echo"].run({"text": "back"}) == "back"
     finally:
         await process.stop()
 

@@ -10,6 +10,7 @@ import pytest
 from agent_runner.errors import ConfigurationError
 from agent_runner.llm import LLMSettings, agent_from_env
 from agent_runner.mcp import MCPServer, MCPSettings, servers_from_env
+from agent_runner.settings import RunnerSettings
 
 
 def test_unset_means_no_servers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,6 +43,8 @@ def test_servers_in_claude_desktop_shape(monkeypatch: pytest.MonkeyPatch) -> Non
     assert (docs.name, docs.prefix, docs.call_timeout) == ("docs", "docs_", 5.0)
     assert (docs.allow, docs.deny) == (("search*",), ("search_private",))
     assert "s3cret" not in repr(git) + repr(docs) + repr(MCPSettings())
+    described = RunnerSettings().describe()["MCP_SERVERS"]
+    assert described == "git (stdio uvx), docs (http mcp.example.com)"
 
 
 @pytest.mark.parametrize(
@@ -64,6 +67,7 @@ def test_invalid_settings_are_named(
     with pytest.raises(ConfigurationError, match="MCP_SERVERS") as refused:
         servers_from_env()
     assert problem in str(refused.value)
+    assert RunnerSettings().describe()["MCP_SERVERS"].startswith(("(invalid", "x ("))
 
 
 async def test_agent_from_env_adds_the_servers(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from agent_runner.backoff import RetryPolicy
 from agent_runner.errors import MCPToolError
 from agent_runner.llm import Tool
 from agent_runner.mcp import MCPServer
@@ -138,9 +139,19 @@ async def test_close_kills_the_child_and_later_calls_are_unavailable(tmp_path: P
     assert after.value.reason == "unavailable"
 
 
-async def test_a_command_that_cannot_start_is_retried_then_given_up(tmp_path: Path) -> None:
-    from agent_runner.backoff import RetryPolicy
+async def test_a_server_that_never_answers_the_handshake_times_out(tmp_path: Path) -> None:
+    server = MCPServer.stdio(
+        "sleep", ["60"], connect_timeout=0.5, reconnect=RetryPolicy(retries=1, base=0.01)
+    )
+    async with server:  # start() returns within connect_timeout + 1 s
+        assert not server.connected
+        await wait_until(
+            lambda: "no handshake and listing within 0.5 s" in (server.last_error or "")
+        )
+        await wait_until(lambda: "gave up after 2 attempts" in (server.last_error or ""))
 
+
+async def test_a_command_that_cannot_start_is_retried_then_given_up(tmp_path: Path) -> None:
     server = MCPServer.stdio(
         str(tmp_path / "no-such-server"), reconnect=RetryPolicy(retries=2, base=0.01, cap=0.02)
     )
