@@ -34,12 +34,18 @@ and ``httpx2``) is imported only when a server connects.
 
 from agent_runner.errors import MCPFailure, MCPToolError
 from agent_runner.mcp._results import exposed_name, is_allowed, result_text
-from agent_runner.mcp._server import DEFAULT_CALL_TIMEOUT, DEFAULT_RECONNECT, MCPServer
+from agent_runner.mcp._server import (
+    DEFAULT_CALL_TIMEOUT,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_RECONNECT,
+    MCPServer,
+)
 from agent_runner.mcp._settings import MCPServerConfig, MCPSettings, servers_from_env
 from agent_runner.mcp._transports import HTTPTransport, StdioTransport, Transport
 
 __all__ = [
     "DEFAULT_CALL_TIMEOUT",
+    "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_RECONNECT",
     "HTTPTransport",
     "MCPFailure",

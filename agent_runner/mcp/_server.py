@@ -25,6 +25,10 @@ DEFAULT_CALL_TIMEOUT = 25.0
 """Seconds per tool call: below LLMAgent's ``tool_timeout`` (30 s), so this clearer error
 comes first."""
 
+DEFAULT_CONNECT_TIMEOUT = 10.0
+"""Seconds for a server's handshake and first listing (a Python stdio server importing the
+SDK takes a few seconds on a busy machine)."""
+
 DEFAULT_RECONNECT = RetryPolicy(retries=sys.maxsize, base=0.5, cap=30.0, jitter="equal")
 """Reconnect for as long as the agent runs, waiting 0.5 s, 1 s, 2 s... and at most 30 s."""
 
@@ -34,7 +38,8 @@ class MCPServer:
 
     Build one with :meth:`stdio` or :meth:`http` and put it in the agent's ``tools``; it
     connects at the first message (or at :meth:`start`), stays connected (a supervisor task
-    reconnects with capped backoff and lists the tools again), and closes with the agent.
+    reconnects with capped backoff and lists the tools again), and closes with the agent
+    (so agents that share one server should close together).
 
     Args:
         transport: how to reach the server (what :meth:`stdio` and :meth:`http` build).
@@ -67,7 +72,7 @@ class MCPServer:
         deny: Sequence[str] = (),
         prefix: str = "",
         call_timeout: float = DEFAULT_CALL_TIMEOUT,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         reconnect: RetryPolicy = DEFAULT_RECONNECT,
         health_interval: float | None = 30.0,
     ) -> None:
@@ -144,7 +149,7 @@ class MCPServer:
         """
         checker = guard if guard is not None else OutboundGuard.from_env()
         checker.check_url(url)
-        connect_timeout = float(options.get("connect_timeout", 10.0))
+        connect_timeout = float(options.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT))
         transport = HTTPTransport(url, dict(headers or {}), guard, connect_timeout)
         return cls(transport, name=name or urlsplit(url).hostname or url, **options)
 
@@ -243,4 +248,4 @@ class MCPServer:
         return f"MCPServer(name={self.name!r}, {self._supervisor.transport.describe()})"
 
 
-__all__ = ["DEFAULT_CALL_TIMEOUT", "DEFAULT_RECONNECT", "MCPServer"]
+__all__ = ["DEFAULT_CALL_TIMEOUT", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_RECONNECT", "MCPServer"]

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agent_runner.errors import ConfigurationError
-from agent_runner.mcp._server import DEFAULT_CALL_TIMEOUT, MCPServer
+from agent_runner.mcp._server import DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, MCPServer
 from agent_runner.outbound import OutboundGuard
 
 
@@ -73,7 +73,7 @@ class MCPSettings(BaseSettings):
 
     servers: Annotated[dict[str, MCPServerConfig], NoDecode] = Field(default_factory=dict)
     call_timeout: float = Field(default=DEFAULT_CALL_TIMEOUT, gt=0)
-    connect_timeout: float = Field(default=10.0, gt=0)
+    connect_timeout: float = Field(default=DEFAULT_CONNECT_TIMEOUT, gt=0)
 
     @field_validator("servers", mode="before")
     @classmethod

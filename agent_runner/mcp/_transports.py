@@ -81,6 +81,7 @@ class HTTPTransport:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     guard: OutboundGuard | None = None
     connect_timeout: float = 10.0
+    """Seconds to connect and to write a request (reads are bounded by each call's timeout)."""
 
     def open(self, *, on_end: Callable[[], None]) -> AbstractAsyncContextManager[Streams]:
         return _watched(self._streams(), on_end)
