@@ -13,10 +13,10 @@ from agent_runner.llm import LLMSettings, agent_from_env
 from agent_runner.mcp import MCPSettings
 from agent_runner.outbound import OutboundSettings
 from agent_runner.settings import RunnerSettings
-from connectors._x_settings import XSettings
 from connectors.discord import DiscordSettings
 from connectors.http import HTTPSettings
 from connectors.telegram import TelegramSettings
+from connectors.x import XSettings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
 SETTINGS: list[type[BaseSettings]] = [

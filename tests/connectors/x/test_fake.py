@@ -11,7 +11,7 @@ from tweepy.asynchronous import AsyncClient
 
 from agent_runner.testing.x import X_LIMITS, FakeX
 from connectors.x import api_base_middleware
-from tests.connectors._x_fixtures import FakeClock, clock, fake_x
+from tests.connectors.x._fixtures import FakeClock, clock, fake_x
 
 __all__ = ["clock", "fake_x"]  # fixtures
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors._x_text import ELLIPSIS, MAX_TWEET_WEIGHT, fits, split_thread, weighted_length
+from connectors.x.text import ELLIPSIS, MAX_TWEET_WEIGHT, fits, split_thread, weighted_length
 
 
 @pytest.mark.parametrize(

@@ -37,10 +37,6 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Literal
 
-import aiohttp
-import tweepy
-from tweepy.asynchronous import AsyncClient
-
 from agent_runner.backoff import RetryPolicy
 from agent_runner.connector import BaseConnector, Sink
 from agent_runner.errors import (
@@ -52,33 +48,15 @@ from agent_runner.errors import (
 )
 from agent_runner.message import Message, Reply
 from agent_runner.store import Store
-from connectors._x_mentions import EXPANSIONS, TWEET_FIELDS, replied_to, tweet_message
-from connectors._x_ratelimit import (
-    DEFAULT_RETRY,
-    RateWindow,
-    pace,
-    parse_window,
-    until_reset,
-    utc_day,
-    wait_for_window,
-)
-from connectors._x_session import X_HOSTS, api_base_middleware, install_redaction
-from connectors._x_settings import XSettings, read_settings
-from connectors._x_state import XState
-from connectors._x_text import MAX_TWEET_WEIGHT, split_thread
+from connectors.x.api import XApi
+from connectors.x.mentions import replied_to, tweet_message
+from connectors.x.posting import TweetPoster
+from connectors.x.ratelimit import DEFAULT_RETRY, pace
+from connectors.x.settings import XSettings, read_settings
+from connectors.x.state import XState
+from connectors.x.text import MAX_TWEET_WEIGHT, split_thread
 
-log = logging.getLogger(__name__)
-
-_TRANSIENT_API_ERRORS: tuple[type[BaseException], ...] = (
-    tweepy.TwitterServerError,
-    aiohttp.ClientError,
-    asyncio.TimeoutError,
-)
-"""Failures worth retrying (after a backoff): X's 5xx, network errors, timeouts."""
-
-
-class DailyPostCapError(DeliveryError):
-    """The daily post cap is reached: the reply was not posted (and will not be retried)."""
+log = logging.getLogger("connectors.x")
 
 
 class XConnector(BaseConnector):
@@ -104,7 +82,7 @@ class XConnector(BaseConnector):
         page_size: mentions per page (5-100).
         bot_accounts: ids or usernames of accounts known to be bots (``author.is_bot``).
         retry: waits and retries on 429, 5xx and network errors (default
-            ``connectors._x_ratelimit.DEFAULT_RETRY``).
+            ``connectors.x.ratelimit.DEFAULT_RETRY``).
         request_timeout: seconds per HTTP request.
         clock, sleep: time source and sleep (injected in tests).
         name: the connector's name (default ``"x"``).
@@ -145,34 +123,68 @@ class XConnector(BaseConnector):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
-        self._oauth = (api_key, api_secret, access_token, access_token_secret)
+        self._api = XApi(
+            oauth=(api_key, api_secret, access_token, access_token_secret),
+            bearer_token=bearer_token,
+            api_base=api_base,
+            retry=retry or DEFAULT_RETRY,
+            request_timeout=request_timeout,
+            clock=clock,
+            sleep=sleep,
+        )
         self._bearer = bearer_token
-        self._has_user_auth = all(self._oauth)
         if mentions_auth is None:
-            mentions_auth = "user" if self._has_user_auth else "app"
+            mentions_auth = "user" if self._api.has_user_auth else "app"
         self.mentions_auth = mentions_auth
         self.user_id = user_id
         self.username: str | None = None
-        self.api_base = api_base
         self.poll_interval = poll_interval
-        self.daily_post_cap = daily_post_cap
-        self.dry_run = dry_run
         self.first_run = first_run
-        self.numbered = numbered
         self.max_thread_parts = max_thread_parts
         self.max_pages = max_pages
         self.page_size = max(5, min(100, page_size))
         self.bot_accounts = frozenset(b.lower().lstrip("@") for b in bot_accounts)
-        self.retry = retry or DEFAULT_RETRY
-        self.request_timeout = request_timeout
         self._clock = clock
-        self._sleep = sleep
         self._state = XState()
-        self._session: aiohttp.ClientSession | None = None
-        self._client: Any = None
-        self._windows: dict[str, RateWindow] = {}
-        self._post_lock = asyncio.Lock()
-        self._dry_run_ids = 0
+        self._poster = TweetPoster(
+            api=self._api,
+            state=self._state,
+            account=lambda: self.user_id or "",
+            clock=clock,
+            dry_run=dry_run,
+            daily_post_cap=daily_post_cap,
+            numbered=numbered,
+        )
+
+    @property
+    def dry_run(self) -> bool:
+        """True when tweets are logged instead of posted."""
+        return self._poster.dry_run
+
+    @property
+    def daily_post_cap(self) -> int | None:
+        """Most tweets posted per UTC day (None: no cap)."""
+        return self._poster.daily_post_cap
+
+    @property
+    def numbered(self) -> bool:
+        """Whether the parts of a multi-tweet thread end with `` i/n``."""
+        return self._poster.numbered
+
+    @property
+    def api_base(self) -> str | None:
+        """The API root in use instead of ``https://api.twitter.com`` (None: real X)."""
+        return self._api.api_base
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """How API calls wait and retry."""
+        return self._api.retry
+
+    @property
+    def request_timeout(self) -> float:
+        """Seconds per HTTP request."""
+        return self._api.request_timeout
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -203,35 +215,19 @@ class XConnector(BaseConnector):
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
         """Create the HTTP session and client; look up the bot's account when needed."""
-        if self._client is not None:
+        if self._api.is_open:
             return
-        if not self._has_user_auth and not self._bearer and not self.dry_run:
+        if not self._api.has_user_auth and not self._bearer and not self.dry_run:
             raise ConfigurationError(
                 "X needs X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET "
                 "(or X_BEARER_TOKEN with X_USER_ID for a read-only input)"
             )
         if self.mentions_auth == "app" and not self._bearer and not self.dry_run:
             raise ConfigurationError('mentions_auth="app" needs X_BEARER_TOKEN')
-        install_redaction()
-        middlewares = (api_base_middleware(self.api_base),) if self.api_base else ()
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.request_timeout), middlewares=middlewares
-        )
-        consumer_key, consumer_secret, access_token, access_token_secret = self._oauth
-        client = AsyncClient(
-            bearer_token=self._bearer,
-            consumer_key=consumer_key,
-            consumer_secret=consumer_secret,
-            access_token=access_token,
-            access_token_secret=access_token_secret,
-            return_type=aiohttp.ClientResponse,
-            wait_on_rate_limit=False,
-        )
-        client.session = self._session
-        self._client = client
-        if self._has_user_auth and self.user_id is None:
+        await self._api.open()
+        if self._api.has_user_auth and self.user_id is None:
             try:
-                me = await self._call("users_me", lambda: client.get_me(user_auth=True))
+                me = await self._api.me()
             except BaseException:
                 await self.close()
                 raise
@@ -241,7 +237,7 @@ class XConnector(BaseConnector):
         elif self.user_id is not None and self.username is None and self._bearer:
             user_id = self.user_id  # an app-auth read: who is this account?
             try:
-                found = await self._call("users_id", lambda: client.get_user(id=user_id))
+                found = await self._api.user(user_id)
             except BaseException:
                 await self.close()
                 raise
@@ -257,93 +253,7 @@ class XConnector(BaseConnector):
 
     async def close(self) -> None:
         """Close the HTTP session. Safe to call twice."""
-        session, self._session, self._client = self._session, None, None
-        if session is not None:
-            await session.close()
-
-    # -- HTTP with rate limits and retries -------------------------------------------------
-    async def _call(
-        self, endpoint: str, call: Callable[[], Awaitable[Any]], *, idempotent: bool = True
-    ) -> dict[str, Any]:
-        """One API call with the connector's waits and bounded retries; the JSON body.
-
-        A call that is not ``idempotent`` (creating a tweet) is retried only when X surely
-        did not act on it (429, 503, no connection): after a timeout or a 500 the tweet may
-        exist, and posting it again would answer twice.
-        """
-        waited, attempt = 0.0, 0
-        while True:
-            delay = wait_for_window(self._windows.get(endpoint), self._clock())
-            if delay > 0:
-                if self.retry.max_total is not None and waited + delay > self.retry.max_total:
-                    raise RateLimitedError(
-                        f"X {endpoint}: rate limit window resets in {delay:.0f}s, over the "
-                        f"{self.retry.max_total:.0f}s wait cap",
-                        retry_after=delay,
-                    )
-                log.warning("x: %s window spent; waiting %.0fs for its reset", endpoint, delay)
-                await self._sleep(delay)
-                waited += delay
-                self._windows.pop(endpoint, None)
-            try:
-                response = await call()
-            except tweepy.TooManyRequests as exc:
-                self._note_window(endpoint, exc.response.headers)
-                reset = float(exc.reset_time) if exc.reset_time is not None else None
-                reset_in = until_reset(reset, self._clock())
-                wait = self.retry.wait(attempt + 1, retry_after=reset_in, waited=waited)
-                if wait is None:
-                    away = f"{reset_in:.0f}s" if reset_in is not None else "unknown"
-                    raise RateLimitedError(
-                        f"X {endpoint}: rate limited (429) after {attempt + 1} attempts; the "
-                        f"reset is {away} away (wait cap {self.retry.max_total}s)",
-                        retry_after=reset_in,
-                    ) from None
-                delay = wait
-                log.warning(
-                    "x: %s rate limited (429); waiting %.0fs (retry %d of %d)",
-                    endpoint,
-                    delay,
-                    attempt + 1,
-                    self.retry.retries,
-                )
-                await self._sleep(delay)
-                waited += delay
-                attempt += 1
-                self._windows.pop(endpoint, None)
-                continue
-            except _TRANSIENT_API_ERRORS as exc:
-                if not idempotent and not _surely_not_applied(exc):
-                    raise DeliveryError(
-                        f"X {endpoint}: outcome unknown ({_describe(exc)}); not retried, to "
-                        "avoid posting twice"
-                    ) from exc
-                wait = self.retry.wait(attempt + 1, waited=waited)
-                if wait is None:
-                    raise ConnectorError(
-                        f"X {endpoint} failed after {attempt + 1} attempts: {_describe(exc)}"
-                    ) from exc
-                delay = wait
-                log.warning("x: %s failed (%s); retrying in %.1fs", endpoint, _describe(exc), delay)
-                await self._sleep(delay)
-                waited += delay
-                attempt += 1
-                continue
-            except tweepy.HTTPException as exc:
-                raise DeliveryError(f"X {endpoint} refused the request: {_describe(exc)}") from exc
-            self._note_window(endpoint, response.headers)
-            body = await response.json()
-            return body if isinstance(body, dict) else {}
-
-    def _note_window(self, endpoint: str, headers: Mapping[str, str]) -> None:
-        window = parse_window(headers)
-        if window is not None:
-            self._windows[endpoint] = window
-
-    def _require_client(self) -> Any:
-        if self._client is None:
-            raise ConnectorError("the X connector is not open (call open() or use async with)")
-        return self._client
+        await self._api.close()
 
     # -- input -------------------------------------------------------------------------------
     async def run(self, sink: Sink) -> None:
@@ -358,7 +268,7 @@ class XConnector(BaseConnector):
         while not self.stopping:
             try:
                 await self.poll(sink)
-                delay = pace(self._windows.get("mentions"), self._clock(), self.poll_interval)
+                delay = pace(self._api.window("mentions"), self._clock(), self.poll_interval)
             except RateLimitedError as exc:
                 delay = max(self.poll_interval, exc.retry_after or 0.0)
                 log.warning("x: mentions rate limited; next poll in %.0fs", delay)
@@ -376,17 +286,25 @@ class XConnector(BaseConnector):
         The cursor advances past every mention the sink accepted (or refused as invalid),
         and past the bot's own tweets; never past one that was not handed over.
         """
-        client = self._require_client()
+        self._api.require_open()
         user_id = self.user_id or ""
         cursor = await self._state.since_id(user_id)
         if cursor is None and self.first_run == "latest":
-            body = await self._mentions_page(client, since_id=None, token=None, size=5)
+            body = await self._api.mentions(
+                user_id, since_id=None, token=None, size=5, user_auth=self.mentions_auth == "user"
+            )
             newest = body.get("meta", {}).get("newest_id")
             await self._state.set_since_id(user_id, str(newest or 0))
             log.info("x: first run; answering mentions newer than %s", newest or "now")
             return 0
         since = int(cursor) if cursor and cursor != "0" else None
-        tweets, users = await self._read_new(client, since)
+        tweets, users = await self._api.new_mentions(
+            user_id,
+            since_id=since,
+            page_size=self.page_size,
+            max_pages=self.max_pages,
+            user_auth=self.mentions_auth == "user",
+        )
         pushed, last = 0, since
         try:
             for tweet in sorted(tweets, key=lambda t: int(t["id"])):
@@ -418,45 +336,6 @@ class XConnector(BaseConnector):
             log.warning("x: skipped tweet %s: %s", tweet.get("id"), exc.reason)
             return 0
         return 0 if accepted.duplicate else 1
-
-    async def _read_new(
-        self, client: Any, since: int | None
-    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-        tweets: list[dict[str, Any]] = []
-        users: dict[str, dict[str, Any]] = {}
-        token: str | None = None
-        for _ in range(self.max_pages):
-            body = await self._mentions_page(client, since_id=since, token=token, size=None)
-            tweets += [t for t in body.get("data") or () if isinstance(t, dict)]
-            for user in (body.get("includes") or {}).get("users") or ():
-                users[str(user["id"])] = user
-            token = (body.get("meta") or {}).get("next_token")
-            if not token:
-                break
-        else:
-            if token:
-                log.warning(
-                    "x: more than %d pages of new mentions; older ones are skipped",
-                    self.max_pages,
-                )
-        return tweets, users
-
-    async def _mentions_page(
-        self, client: Any, *, since_id: int | None, token: str | None, size: int | None
-    ) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "max_results": size or self.page_size,
-            "expansions": list(EXPANSIONS),
-            "tweet_fields": list(TWEET_FIELDS),
-            "user_auth": self.mentions_auth == "user",
-        }
-        if since_id is not None:
-            params["since_id"] = since_id
-        if token is not None:
-            params["pagination_token"] = token
-        return await self._call(
-            "mentions", lambda: client.get_users_mentions(self.user_id, **params)
-        )
 
     # -- output ------------------------------------------------------------------------------
     async def send(self, request: Message, response: Reply) -> None:
@@ -502,89 +381,13 @@ class XConnector(BaseConnector):
         ``depth`` (bot replies in the thread, counting this one) is remembered per tweet, so
         a reply to it arrives with ``Message.depth`` set and the runner can stop bot loops.
         """
-        if isinstance(parts, str):
-            parts = split_thread(parts, numbered=self.numbered)
-        async with self._post_lock:
-            done = await self._state.thread_progress(key) if key else []
-            todo = parts[len(done) :]
-            if not self.dry_run:
-                await self._check_cap(len(todo), what=label)
-            previous = done[-1] if done else in_reply_to
-            for part in todo:
-                tweet_id = await self._post_one(part, previous)
-                if depth is not None and not self.dry_run:
-                    await self._state.set_depth(tweet_id, depth)
-                done.append(tweet_id)
-                if key and len(done) < len(parts):
-                    await self._state.save_thread_progress(key, done)
-                previous = tweet_id
-            if key and len(parts) > 1:
-                await self._state.forget_thread(key)
-        return done
-
-    async def _post_one(self, text: str, in_reply_to: str | None) -> str:
-        if self.dry_run:
-            self._dry_run_ids += 1
-            log.info(
-                "x: dry run, not posting%s: %s",
-                f" (reply to {in_reply_to})" if in_reply_to else "",
-                text,
-            )
-            return f"dry-run-{self._dry_run_ids}"
-        client = self._require_client()
-        if not self._has_user_auth:
-            raise DeliveryError("posting to X needs OAuth 1.0a user credentials")
-        body = await self._call(
-            "create_tweet",
-            lambda: client.create_tweet(
-                text=text, in_reply_to_tweet_id=in_reply_to, user_auth=True
-            ),
-            idempotent=False,
+        return await self._poster.post(
+            parts, in_reply_to=in_reply_to, key=key, label=label, depth=depth
         )
-        await self._state.count_post(self.user_id or "", utc_day(self._clock()))
-        return str(body["data"]["id"])
 
     async def posts_today(self) -> int:
         """Tweets posted today (UTC) by this account, as counted for the daily cap."""
-        return await self._state.posts_on(self.user_id or "", utc_day(self._clock()))
-
-    async def _check_cap(self, needed: int, *, what: str) -> None:
-        if self.daily_post_cap is None:
-            return
-        used = await self.posts_today()
-        if used + needed > self.daily_post_cap:
-            day = utc_day(self._clock())
-            log.warning(
-                "x: daily post cap reached: %d of %d tweets used on %s (UTC), %d more needed; "
-                "not posting %s",
-                used,
-                self.daily_post_cap,
-                day,
-                needed,
-                what,
-            )
-            raise DailyPostCapError(
-                f"X daily post cap of {self.daily_post_cap} reached ({used} used on {day} UTC)"
-            )
+        return await self._poster.posts_today()
 
 
-def _surely_not_applied(exc: BaseException) -> bool:
-    """True for failures where X cannot have acted on the request."""
-    if isinstance(exc, tweepy.TwitterServerError):
-        return bool(exc.response.status == 503)
-    return isinstance(exc, aiohttp.ClientConnectorError)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, tweepy.HTTPException):
-        return str(exc).replace("\n", "; ")
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-__all__ = [
-    "X_HOSTS",
-    "DailyPostCapError",
-    "XConnector",
-    "XSettings",
-    "api_base_middleware",
-]
+__all__ = ["XConnector"]

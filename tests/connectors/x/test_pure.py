@@ -10,8 +10,8 @@ from oauthlib.oauth1 import Client as OAuthClient  # type: ignore[import-untyped
 from agent_runner.backoff import RetryPolicy
 from agent_runner.errors import InvalidMessageError
 from agent_runner.testing import _x_oauth as oauth
-from connectors._x_mentions import strip_leading_mentions, tweet_message, unescape
-from connectors._x_ratelimit import (
+from connectors.x.mentions import strip_leading_mentions, tweet_message, unescape
+from connectors.x.ratelimit import (
     RateWindow,
     pace,
     parse_window,

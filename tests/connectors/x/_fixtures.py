@@ -13,8 +13,8 @@ from agent_runner.backoff import RetryPolicy
 from agent_runner.connector import Accepted
 from agent_runner.message import Message
 from agent_runner.testing.x import FakeX
-from connectors._x_ratelimit import DEFAULT_RETRY
 from connectors.x import XConnector
+from connectors.x.ratelimit import DEFAULT_RETRY
 
 
 def x_retry(**changes: Any) -> RetryPolicy:

@@ -16,9 +16,9 @@ from agent_runner.errors import (
 from agent_runner.message import Author, Message, Reply
 from agent_runner.store import InMemoryStore
 from agent_runner.testing.x import FakeX
-from connectors._x_text import MAX_TWEET_WEIGHT, weighted_length
 from connectors.x import DailyPostCapError, XConnector, XSettings
-from tests.connectors._x_fixtures import (
+from connectors.x.text import MAX_TWEET_WEIGHT, weighted_length
+from tests.connectors.x._fixtures import (
     FakeClock,
     RecordingSink,
     clock,
@@ -275,7 +275,7 @@ async def test_a_failed_thread_resumes_without_reposting_its_first_parts(
         # fail after the first part: the second send must resume, not start over
         mention2 = fake_x.add_mention("again")
         posted_before = len(fake_x.posted)
-        original = x._post_one
+        original = x._poster.post_one
         calls = 0
 
         async def flaky(text: str, in_reply_to: str | None) -> str:
@@ -285,7 +285,7 @@ async def test_a_failed_thread_resumes_without_reposting_its_first_parts(
                 raise ConnectorError("network went away")
             return await original(text, in_reply_to)
 
-        x._post_one = flaky  # type: ignore[method-assign]
+        x._poster.post_one = flaky  # type: ignore[method-assign]
         with pytest.raises(ConnectorError):
             await x.send(_request(mention2.id), Reply(text=text))
         await x.send(_request(mention2.id), Reply(text=text))

@@ -14,9 +14,9 @@ import pytest
 from agent_runner import AgentContext, AgentInput, AgentRuntime, Message
 from agent_runner.store import InMemoryStore, SQLiteStore, Store
 from agent_runner.testing.x import X_LIMITS, FakeX
-from connectors._x_text import MAX_TWEET_WEIGHT, split_thread, weighted_length
 from connectors.x import XConnector
-from tests.connectors._x_fixtures import (
+from connectors.x.text import MAX_TWEET_WEIGHT, split_thread, weighted_length
+from tests.connectors.x._fixtures import (
     FakeClock,
     RecordingSink,
     clock,
