@@ -15,6 +15,7 @@ from agent_runner.outbound import OutboundSettings
 from agent_runner.settings import RunnerSettings
 from connectors.discord import DiscordSettings
 from connectors.http import HTTPSettings
+from connectors.slack import SlackSettings
 from connectors.telegram import TelegramSettings
 from connectors.x import XSettings
 
@@ -28,6 +29,7 @@ SETTINGS: list[type[BaseSettings]] = [
     DiscordSettings,
     XSettings,
     TelegramSettings,
+    SlackSettings,
 ]
 
 

@@ -3,6 +3,7 @@
 Private to ``connectors``; each platform package renders and sends in its own way.
 """
 
+from connectors._chat.live import LiveReplies
 from connectors._chat.split import FENCE, fenced_sections, split_blocks, utf16_size
 from connectors._chat.throttle import EditThrottle, LiveReply
 from connectors._chat.typing import TypingIndicators
@@ -10,6 +11,7 @@ from connectors._chat.typing import TypingIndicators
 __all__ = [
     "FENCE",
     "EditThrottle",
+    "LiveReplies",
     "LiveReply",
     "TypingIndicators",
     "fenced_sections",

@@ -47,7 +47,14 @@ from agent_runner.errors import ConfigurationError, ConnectorError, InvalidMessa
 from agent_runner.message import Message, Reply
 from agent_runner.store import Store
 from connectors._chat import TypingIndicators
-from connectors.telegram.calls import DEFAULT_RETRY, TRANSIENT_ERRORS, ApiCaller, mapped
+from connectors._chat.calls import capped
+from connectors.telegram.calls import (
+    DEFAULT_RETRY,
+    TRANSIENT_ERRORS,
+    mapped,
+    rate_limited,
+    telegram_caller,
+)
 from connectors.telegram.convert import BotIdentity, Scope, callback_fields, message_fields
 from connectors.telegram.replies import ReplySender
 from connectors.telegram.sdk import install_redaction, telegram
@@ -153,17 +160,8 @@ class TelegramConnector(BaseConnector):
         )
         self._poll_timeout = env.poll_timeout if poll_timeout is None else poll_timeout
         cap = env.max_retry_after if max_retry_after is None else max_retry_after
-        policy = retry or DEFAULT_RETRY
-        if policy.max_retry_after is None or policy.max_retry_after > cap:
-            policy = RetryPolicy(
-                retries=policy.retries,
-                base=policy.base,
-                cap=policy.cap,
-                jitter=policy.jitter,
-                max_retry_after=cap,
-                max_total=policy.max_total,
-            )
-        self._caller = ApiCaller(retry=policy, timeout=request_timeout, sleep=sleep)
+        policy = capped(retry or DEFAULT_RETRY, cap)
+        self._caller = telegram_caller(policy, timeout=request_timeout, sleep=sleep)
         post = post_chat_id if post_chat_id is not None else env.post_chat_id
         self._replies = ReplySender(
             source=self.name,
@@ -192,7 +190,7 @@ class TelegramConnector(BaseConnector):
     def bind_store(self, store: Store) -> None:
         """Keep the update offset (and streamed message ids) in the runner's store."""
         self._store = store
-        self._replies.store = store
+        self._replies.live.store = store
 
     @property
     def rate_limit_waits(self) -> list[float]:
@@ -268,8 +266,7 @@ class TelegramConnector(BaseConnector):
                         allowed_updates=list(ALLOWED_UPDATES),
                     )
             except telegram.error.RetryAfter as exc:
-                error = mapped(exc, "getUpdates")
-                wait = POLL_RETRY.wait(1, retry_after=getattr(error, "retry_after", None))
+                wait = POLL_RETRY.wait(1, retry_after=rate_limited(exc))
                 await self._pause(wait if wait is not None else POLL_RETRY.cap)
                 continue
             except telegram.error.Conflict as exc:

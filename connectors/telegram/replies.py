@@ -14,15 +14,14 @@ is kept in the store until then, so a restart mid-stream edits it instead of pos
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
 from agent_runner.errors import DeliveryError
 from agent_runner.message import Button, Message, Reply
-from agent_runner.store import Store
-from connectors._chat import EditThrottle, LiveReply
-from connectors.telegram.calls import ApiCaller, retry_after_seconds
+from connectors._chat import LiveReplies
+from connectors._chat.calls import ApiCaller
+from connectors.telegram.calls import rate_limited
 from connectors.telegram.format import preview, split_reply
 from connectors.telegram.sdk import telegram
 
@@ -69,9 +68,15 @@ class ReplySender:
         self._interval = stream_interval
         self._clock = clock
         self.bot: telegram.Bot | None = None
-        self.store: Store | None = None
         self._progress: dict[tuple[str, str], int] = {}
-        self._live: dict[str, LiveReply] = {}
+        self.live = LiveReplies(
+            prefix=f"telegram:{source}",
+            interval=stream_interval,
+            clock=clock,
+            timeout=caller.timeout,
+            rate_limited=rate_limited,
+            errors=(telegram.error.TelegramError, TimeoutError, OSError),
+        )
         self.depths: dict[int, int] = {}
         """The bot's sent message ids (in their chats) -> the reply depth they carry."""
 
@@ -110,12 +115,12 @@ class ReplySender:
         target = self.target(request, response)
         markup = keyboard(response.buttons)
         key = (request.key, text)
-        live = self._live.get(request.key)
+        live_id = self.live.message_id(request.key)
         for index in range(self._progress.get(key, 0), len(parts)):
             last = index == len(parts) - 1
-            if index == 0 and live is not None and live.message_id is not None:
-                await self._edit(target, int(live.message_id), parts[0], markup if last else None)
-                sent_id = int(live.message_id)
+            if index == 0 and live_id is not None:
+                await self._edit(target, int(live_id), parts[0], markup if last else None)
+                sent_id = int(live_id)
             else:
                 sent_id = await self._post(target, parts[index], markup if last else None, index)
             self._progress[key] = index + 1
@@ -123,8 +128,7 @@ class ReplySender:
                 self._progress.pop(next(iter(self._progress)))
             self._remember(target.chat_id, sent_id, request.depth + 1)
         self._progress.pop(key, None)
-        if self._live.pop(request.key, None) is not None:
-            await self._forget_live(request.key)
+        await self.live.finish(request.key)
 
     async def _post(
         self,
@@ -188,63 +192,30 @@ class ReplySender:
 
     # -- streaming -------------------------------------------------------------------
     async def send_chunk(self, request: Message, chunk: str) -> None:
-        live = self._live.get(request.key)
-        if live is None:
-            live = LiveReply(EditThrottle(self._interval, max_interval=max(30.0, self._interval)))
-            self._live[request.key] = live
-            if self.store is not None:
-                live.message_id = await self.store.state_get(self._live_key(request.key))
-        live.text += chunk
-        now = self._clock()
-        if not live.throttle.ready(now):
-            return
-        html = preview(live.text)
-        if not html or html == live.shown:
-            return
         target = self.target(request, Reply())
         bot = self._bot()
-        try:
-            async with asyncio.timeout(self._call.timeout):
-                if live.message_id is None:
-                    reply = None
-                    if target.message_id is not None:
-                        reply = telegram.ReplyParameters(
-                            message_id=target.message_id, allow_sending_without_reply=True
-                        )
-                    sent = await bot.send_message(
-                        target.chat_id,
-                        html,
-                        parse_mode=HTML,
-                        reply_parameters=reply,
-                        message_thread_id=target.thread_id,
-                    )
-                    live.message_id = str(sent.message_id)
-                    if self.store is not None:
-                        await self.store.state_set(self._live_key(request.key), live.message_id)
-                else:
-                    await bot.edit_message_text(
-                        html,
-                        chat_id=target.chat_id,
-                        message_id=int(live.message_id),
-                        parse_mode=HTML,
-                    )
-                    live.edits += 1
-        except telegram.error.RetryAfter as exc:
-            live.throttle.rate_limited(now, retry_after=retry_after_seconds(exc))
-            _log.info("telegram: streaming to %s slowed down by a 429", request.key)
-            return
-        except (telegram.error.TelegramError, TimeoutError, OSError) as exc:
-            _log.debug("telegram: a streamed edit for %s failed: %r", request.key, exc)
-        else:
-            live.shown = html
-        live.throttle.sent(now)
 
-    def _live_key(self, key: str) -> str:
-        return f"telegram:{self._source}:live:{key}"
+        async def post(html: str) -> str:
+            reply = None
+            if target.message_id is not None:
+                reply = telegram.ReplyParameters(
+                    message_id=target.message_id, allow_sending_without_reply=True
+                )
+            sent = await bot.send_message(
+                target.chat_id,
+                html,
+                parse_mode=HTML,
+                reply_parameters=reply,
+                message_thread_id=target.thread_id,
+            )
+            return str(sent.message_id)
 
-    async def _forget_live(self, key: str) -> None:
-        if self.store is not None:
-            await self.store.state_delete(self._live_key(key))
+        async def edit(message_id: str, html: str) -> object:
+            return await bot.edit_message_text(
+                html, chat_id=target.chat_id, message_id=int(message_id), parse_mode=HTML
+            )
+
+        await self.live.chunk(request.key, chunk, render=preview, post=post, edit=edit)
 
 
 __all__ = ["BUTTONS_PER_ROW", "DEPTH_MEMORY", "ReplySender", "Target", "keyboard"]

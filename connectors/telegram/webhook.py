@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from agent_runner.errors import AgentRunnerError
+from connectors._chat.server import serve
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 1_048_576
@@ -60,18 +61,9 @@ class WebhookServer:
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_UPDATE_BYTES)
         app.router.add_post(self._path, self._receive)
-        runner = web.AppRunner(
-            app,
-            access_log=None,
-            handle_signals=False,
-            keepalive_timeout=self._idle_timeout,
-            shutdown_timeout=2.0,
+        self._runner, self._port = await serve(
+            app, host=self._host, port=self._port, idle_timeout=self._idle_timeout
         )
-        await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None

@@ -140,7 +140,7 @@ async def test_a_wait_over_the_cap_is_not_taken_and_the_bot_goes_on(
         [reply] = await fake.wait_for_messages(fake.private, 1)
         assert bot.rate_limit_waits == []  # an hour was over the cap: not slept
     assert (reply.text, reply.reply_to_id) == ("echo: after", after.message_id)
-    assert "flood control asks 3600s" in caplog.text
+    assert "Telegram sendMessage: rate limited, asks 3600s" in caplog.text
 
 
 async def test_a_restart_answers_what_came_meanwhile_once_and_nothing_twice(
