@@ -3,7 +3,8 @@
 - :mod:`agent_runner.testing.discord`: a fake Discord (REST v10 + gateway websocket).
 - :mod:`agent_runner.testing.x`: a fake X API v2 (mentions, tweets, OAuth 1.0a checks).
 
-Each starts on 127.0.0.1 on a free port; point the connector's API base at it.
+Each is a package (the server, its protocol pieces behind a curated ``__init__``) that
+starts on 127.0.0.1 on a free port; point the connector's API base at it.
 """
 
 __all__: list[str] = []

@@ -9,7 +9,7 @@ from oauthlib.oauth1 import Client as OAuthClient  # type: ignore[import-untyped
 
 from agent_runner.backoff import RetryPolicy
 from agent_runner.errors import InvalidMessageError
-from agent_runner.testing import _x_oauth as oauth
+from agent_runner.testing.x import oauth
 from connectors.x.mentions import strip_leading_mentions, tweet_message, unescape
 from connectors.x.ratelimit import (
     RateWindow,

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from agent_runner.testing._discord_payloads import FakeChannel, FakeMessage
+from agent_runner.testing.discord.payloads import FakeChannel, FakeMessage
 
 if TYPE_CHECKING:
-    from agent_runner.testing.discord import FakeDiscord
+    from agent_runner.testing.discord.server import FakeDiscord
 
 MAX_CONTENT = 2000
 """Discord's limit on a message's content, in characters."""

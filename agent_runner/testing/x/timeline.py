@@ -233,17 +233,31 @@ def page(
     return chunk, meta
 
 
+def int_param(query: Mapping[str, str], name: str, default: int | None) -> Any:
+    """An integer query parameter (``default`` when absent); InvalidParameter if not one."""
+    value = query.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidParameter(
+            name, value, f"The `{name}` query parameter value [{value}] is not a number"
+        ) from None
+
+
 __all__ = [
     "EXPANSIONS",
-    "TWEET_FIELDS",
-    "USER_FIELDS",
     "FakeTweet",
     "FakeUser",
     "InvalidParameter",
     "Pager",
+    "TWEET_FIELDS",
+    "USER_FIELDS",
     "check_fields",
     "csv",
     "find_mentions",
+    "int_param",
     "iso",
     "mentions_user",
     "page",
