@@ -81,3 +81,13 @@ def ratio(ours: float | None, other: float | None) -> str:
     if ours is None or other is None or other == 0:
         return "-"
     return f"{ours / other:.2f}"
+
+
+def py_spy() -> str | None:
+    """The ``py-spy`` executable: beside this Python (a venv's ``bin``) or on ``PATH``."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.is_file() else shutil.which("py-spy")
