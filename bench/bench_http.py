@@ -300,24 +300,12 @@ def measure(kind: str, args: argparse.Namespace, script: Path, tag: str, data: P
         )
         if args.profile:
             out = Path(args.profile) / f"http-{kind}.txt"
+            command = [str(py_spy()), "record", "--pid", str(proc.pid), "--format", "raw"]
+            command += ["--nonblocking", "--duration", f"{max(1, round(args.duration))}"]
+            command += ["--rate", "200", "--output", str(out)]
+            command += ["--gil"] if args.profile_gil else []
             profiler = subprocess.Popen(
-                [
-                    "py-spy",
-                    "record",
-                    "--pid",
-                    str(proc.pid),
-                    "--format",
-                    "raw",
-                    "--nonblocking",
-                    "--duration",
-                    f"{args.duration:g}",
-                    "--rate",
-                    "200",
-                    "--output",
-                    str(out),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
         began, cpu = time.perf_counter(), cpu_seconds(proc.pid)
         counts, p50, p99, used = wrk(
@@ -367,6 +355,9 @@ def main() -> int:
     parser.add_argument("--breakdown", action="store_true", help="also the in-between servers")
     parser.add_argument("--pin", action="store_true", help="server on CPU 0, wrk on CPU 1")
     parser.add_argument("--profile", metavar="DIR", help="py-spy each server (raw stacks)")
+    parser.add_argument(
+        "--profile-gil", action="store_true", help="sample only threads holding the GIL"
+    )
     parser.add_argument("--serve", choices=sorted(KINDS), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", default="", help=argparse.SUPPRESS)

@@ -205,14 +205,16 @@ async def measure(case: str, tmp: Path, messages: int, conversations: int, delay
 class Profiler:
     """``py-spy record`` on this process while a block runs (raw folded stacks)."""
 
-    def __init__(self, out: Path | None) -> None:
+    def __init__(self, out: Path | None, *, gil: bool = False) -> None:
         self._out = out
+        self._gil = gil
         self._proc: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> Profiler:
         if self._out is not None:
             command = [str(py_spy()), "record", "--pid", str(os.getpid()), "--format", "raw"]
             command += ["--nonblocking", "--rate", "500", "--output", str(self._out)]
+            command += ["--gil"] if self._gil else []
             self._proc = await asyncio.create_subprocess_exec(
                 *command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
@@ -236,7 +238,7 @@ async def workload(args: Any, tmp: Path, title: str, delay: float, messages: int
             out = None
             if args.profile:
                 out = Path(args.profile) / f"runner-{'50ms' if delay else 'instant'}-{case}.txt"
-            async with Profiler(out if n == 0 else None):
+            async with Profiler(out if n == 0 else None, gil=args.profile_gil):
                 runs[case].append(await measure(case, tmp, messages, c, delay))
     print(f"  {'case':<54} {'msgs/s':>9} {'CPU us/msg':>10} {'/ bare':>7}  per round")
     bare = runs["bare"]
@@ -281,6 +283,9 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=3, help="rounds (the median is kept)")
     parser.add_argument("--breakdown", action="store_true", help="also the in-between cases")
     parser.add_argument("--profile", metavar="DIR", help="py-spy each case's first round")
+    parser.add_argument(
+        "--profile-gil", action="store_true", help="sample only threads holding the GIL"
+    )
     parsed = parser.parse_args()
     if parsed.quick:
         parsed.messages, parsed.delay_messages, parsed.repeat = 1_000, 400, 1

@@ -13,6 +13,7 @@ HERE = Path(__file__).resolve().parent
 ORDER = [
     "bench_core.py",
     "bench_runner.py",
+    "bench_store.py",
     "bench_http.py",
     "bench_distributed.py",
     "bench_discord.py",
