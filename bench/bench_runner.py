@@ -77,6 +77,8 @@ class Run:
     wall: float
     cpu: float
     """Process CPU seconds (every thread)."""
+    commits: int | None = None
+    """SQLite transactions during the run (``SQLiteStore.batches``)."""
 
     @property
     def rate(self) -> float:
@@ -178,12 +180,15 @@ async def run_ours(
     )
     task = asyncio.create_task(runtime.run())
     await runtime.wait_started()
+    batches = store.batches if isinstance(store, SQLiteStore) else 0
     began, cpu = time.perf_counter(), time.process_time()
     for i in range(messages):
         await chat.push_raw(payload(i, conversations))
         await asyncio.sleep(0)  # the input reads its next message
     await chat.wait_for_replies(messages, timeout=600)
-    result = Run(messages, time.perf_counter() - began, time.process_time() - cpu)
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    commits = store.batches - batches if isinstance(store, SQLiteStore) else None
+    result = Run(messages, wall, cpu, commits)
     await runtime.stop()
     await task
     return result
@@ -240,7 +245,10 @@ async def workload(args: Any, tmp: Path, title: str, delay: float, messages: int
                 out = Path(args.profile) / f"runner-{'50ms' if delay else 'instant'}-{case}.txt"
             async with Profiler(out if n == 0 else None, gil=args.profile_gil):
                 runs[case].append(await measure(case, tmp, messages, c, delay))
-    print(f"  {'case':<54} {'msgs/s':>9} {'CPU us/msg':>10} {'/ bare':>7}  per round")
+    print(
+        f"  {'case':<54} {'msgs/s':>9} {'CPU us/msg':>10} {'commits/msg':>11} {'/ bare':>7}"
+        "  per round"
+    )
     bare = runs["bare"]
     for case in cases:
         rates = [r.rate for r in runs[case]]
@@ -248,9 +256,11 @@ async def workload(args: Any, tmp: Path, title: str, delay: float, messages: int
         cpu = statistics.median(r.cpu_us for r in runs[case])
         ratio = statistics.median(per_round)
         rounds = ", ".join(f"{x:.2f}" for x in per_round)
+        commits = [r.commits / r.messages for r in runs[case] if r.commits is not None]
+        per_msg = f"{statistics.median(commits):.2f}" if commits else "-"
         print(
             f"  {CASES[case]:<54} {statistics.median(rates):>9,.0f} {cpu:>10,.0f} "
-            f"{ratio:>7.2f}  {rounds}"
+            f"{per_msg:>11} {ratio:>7.2f}  {rounds}"
         )
     if not delay:
         for case, bar in BARS.items():
