@@ -413,6 +413,12 @@ def main() -> int:
             ratio = runs["main"][-1].rps / runs["bare"][-1].rps
             ratios.append(ratio)
             print(f"  main / bare: {ratio:.2f}", flush=True)
+            bare = runs["bare"][-1]
+            if bare.server_cpu / bare.seconds < 0.8:
+                print(
+                    f"  (the bare server had only {bare.server_cpu / bare.seconds:.0%} of a core: "
+                    "the machine is busy, so this round understates the gap)"
+                )
     print(f"median of {rounds} round(s)")
     print(header)
     for kind in kinds:
