@@ -1,4 +1,7 @@
-"""One Redis connection held by one hot loop: commands go out packed, without per-call setup.
+"""Connections to Redis: the runtime's client, and the one connection each hot loop holds.
+
+The client (:func:`redis_client`) serves the occasional commands. Each hot loop's commands go
+out packed on a :class:`Link`, without per-call setup:
 
 redis-py's ``execute_command`` and pipelines borrow a pool connection, wrap the call in a
 retry and pack every argument on every call: about 35 us per command here, and packing the
@@ -14,14 +17,39 @@ client's ``socket_timeout`` bounds every exchange.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from agent_runner.errors import ConfigurationError
 
 _DEFAULT_TIMEOUT = 30.0
 """Seconds one exchange may take when the client sets no ``socket_timeout``."""
+
+
+def redis_client(
+    redis_url: str, *, block: float, client_name: str, options: Mapping[str, Any] | None
+) -> redis.Redis:
+    """The runtime's client: exchanges bounded to ``block`` + 10 s, connects in 5 s, a few
+    retries on connection errors; ``options`` (``redis_options``) override any of it."""
+    kwargs: dict[str, Any] = {
+        "socket_timeout": block + 10.0,
+        "socket_connect_timeout": 5.0,
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), 3),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionResetError],
+        "client_name": client_name,
+    }
+    kwargs.update(options or {})
+    try:
+        return redis.Redis.from_url(redis_url, **kwargs)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid redis_url: {exc}") from exc
 
 
 class Link:

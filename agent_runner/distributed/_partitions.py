@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import redis.asyncio as redis
 
 from agent_runner.distributed._claim import claim_pending, ensure_group
 from agent_runner.distributed._options import Options
+from agent_runner.distributed._partition_counts import PartitionCounts
 from agent_runner.distributed._registry import Partition, Registry
 from agent_runner.distributed._wire import Keys, assigned_partitions
 
@@ -61,6 +62,7 @@ class PartitionTable:
         client: redis.Redis,
         keys: Keys,
         registry: Registry,
+        counts: PartitionCounts,
         options: Options,
         *,
         on_released: Callable[[set[Partition]], Awaitable[None]],
@@ -69,12 +71,12 @@ class PartitionTable:
         self._client = client
         self._keys = keys
         self._registry = registry
+        self._counts = counts
         self._options = options
         self._on_released = on_released
         self._nudge = nudge
         self.parts: dict[Partition, PartitionState] = {}
         self.by_stream: dict[bytes, PartitionState] = {}
-        self.partition_counts: dict[str, int] = {}
         self.members: dict[str, list[str]] = {}
         self._pending_trims: list[tuple[str, str]] = []
         self.valid_until = 0.0
@@ -101,7 +103,7 @@ class PartitionTable:
         beat = await self._registry.beat(types, options.ttl_ms)
         desired: set[Partition] = set()
         for agent_type, (count, live) in beat.items():
-            self.partition_counts[agent_type] = count
+            self._counts.learn(agent_type, count)
             self.members[agent_type] = live
             for number in assigned_partitions(live, agent_type, count, self.me):
                 desired.add((agent_type, number))
@@ -182,6 +184,25 @@ class PartitionTable:
             if part is not None:
                 self.by_stream.pop(part.stream_b, None)
         await self._on_released(keys)
+
+    async def drained(self, types: Iterable[str]) -> bool:
+        """Whether every partition stream of ``types`` (owned here or not) has nothing pending
+        and nothing unread in the consumer group."""
+        pipe = self._client.pipeline(transaction=False)
+        streams = []
+        for agent_type in types:
+            for number in range(self._counts.cached(agent_type) or 0):
+                streams.append(self._keys.inbox(agent_type, number))
+                pipe.execute_command("XINFO", "GROUPS", streams[-1])
+        if not streams:
+            return True
+        for result in await pipe.execute(raise_on_error=False):
+            if isinstance(result, Exception):
+                continue
+            for group in result:
+                if int(group.get("pending") or 0) or int(group.get("lag") or 0):
+                    return False
+        return True
 
     async def release_all(self) -> None:
         keys = set(self.parts)

@@ -1,4 +1,6 @@
-"""Pending RPCs of one runtime: every call ends with a reply, an error or a timeout.
+"""RPCs in flight: the pending calls of a runtime, and the call chain of a handler.
+
+Every call ends with a reply, an error or a timeout.
 
 Each call gets a request id (``rid``) unique to its runtime. The reply loop resolves calls by
 ``rid``; a timer fails the call with :class:`~agent_runner.errors.RPCTimeoutError` naming the
@@ -11,10 +13,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent_runner.errors import RPCTimeoutError, RuntimeStoppedError
+
+CALL_CHAIN: ContextVar[tuple[str, ...]] = ContextVar("agent_runner_distributed_chain", default=())
+"""The agents (``type/key``) whose handlers wait in the current call chain, outermost first.
+
+A worker sets it around each handler; the RPCs the handler sends carry it in their ``chain``
+header, so a call that comes back to an agent waiting in the chain runs at once."""
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from agent_runner.distributed._runtime import DistributedAgentRuntime
+from agent_runner.distributed._distributed_runtime import DistributedAgentRuntime
 from agent_runner.errors import ConfigurationError
 
 logger = logging.getLogger("agent_runner.distributed.worker")

@@ -1,4 +1,4 @@
-"""The caller side of the distributed runtime: RPCs, publishes and their replies.
+"""Messenger: the caller side of the distributed runtime (RPCs, publishes and their replies).
 
 An RPC is an ``XADD`` of a ``rpc`` entry to the recipient's partition stream; its reply comes
 back on this runtime's own reply stream, read with one blocking ``XREAD`` loop. A publish
@@ -27,11 +27,12 @@ from agent_runner.core import (
 )
 from agent_runner.distributed._codec import PayloadCodec
 from agent_runner.distributed._errors import remote_exception
-from agent_runner.distributed._host import CALL_CHAIN
 from agent_runner.distributed._link import Link
+from agent_runner.distributed._loops import end_loop
 from agent_runner.distributed._options import Options
 from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
-from agent_runner.distributed._rpc import Call, PendingCalls
+from agent_runner.distributed._partition_counts import PartitionCounts
+from agent_runner.distributed._rpc import CALL_CHAIN, Call, PendingCalls
 from agent_runner.distributed._subscriptions import PUBLISH_SCRIPT, SubscriptionTable
 from agent_runner.distributed._wire import (
     CANCEL,
@@ -40,6 +41,7 @@ from agent_runner.distributed._wire import (
     PROTOCOL_VERSION,
     REPLY,
     RPC,
+    WAKE,
     Header,
     Keys,
     dump_header,
@@ -50,59 +52,87 @@ from agent_runner.distributed._wire import (
 )
 from agent_runner.errors import CoreError, MessageDroppedException, UndeliverableException
 
-logger = logging.getLogger("agent_runner.distributed._runtime")
+logger = logging.getLogger(__name__)
 
 
 def _dropped(value: Any) -> bool:
     return value is DropMessage or isinstance(value, DropMessage)
 
 
-class Messaging:
-    """Sending, publishing and reply handling of :class:`DistributedAgentRuntime`."""
+class Messenger:
+    """Sends the RPCs and publishes of one runtime and resolves the RPCs' replies.
 
-    _client: redis.Redis
-    _options: Options
-    _keys: Keys
-    _codec: PayloadCodec
-    _outbox: Outbox
-    _pending: PendingCalls
-    _subscriptions: SubscriptionTable
-    _interventions: Sequence[InterventionHandler]
-    _counts: dict[str, int]
-    _reply_stream: str
-    _reply_last: Any
-    _closing: bool
-    _closed: bool
+    Replies come back on the runtime's own stream (:attr:`reply_stream`), read by one loop
+    that runs from :meth:`start` to :meth:`close`.
+    """
 
-    def _ensure_client(self) -> None:
-        raise NotImplementedError
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        outbox: Outbox,
+        codec: PayloadCodec,
+        counts: PartitionCounts,
+        subscriptions: SubscriptionTable,
+        options: Options,
+        *,
+        worker_id: str,
+        interventions: Sequence[InterventionHandler],
+    ) -> None:
+        self._client = client
+        self._keys = keys
+        self._outbox = outbox
+        self._codec = codec
+        self._counts = counts
+        self._subscriptions = subscriptions
+        self._options = options
+        self._interventions = list(interventions)
+        self._pending = PendingCalls(worker_id, self._abandon)
+        self.reply_stream = keys.replies(worker_id)
+        self._reply_last: Any = None
+        """The last reply entry read (what the heartbeat trims the reply stream to)."""
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._closed = False
 
-    async def _count_of(self, agent_type: str) -> int | None:
-        count = self._counts.get(agent_type)
-        if count is None:
-            raw = await self._outbox.call("HGET", self._keys.types, agent_type)
-            if raw is None:
-                return None
-            count = self._counts[agent_type] = int(raw)
-        return count
+    @property
+    def calls_in_flight(self) -> int:
+        """RPCs sent and not yet answered."""
+        return len(self._pending)
+
+    def start(self) -> None:
+        """Start reading replies (once)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._reply_loop(), name="replies")
+
+    async def close(self) -> None:
+        """Fail the calls still waiting and stop reading replies."""
+        self._pending.fail_all("the runtime closed")
+        self._closing = True
+        if self._task is not None:
+            wake: Header = {"v": PROTOCOL_VERSION, "kind": WAKE, "id": "close"}
+            self._outbox.push("XADD", self.reply_stream, "*", "h", dump_header(wake), "d", b"")
+            await end_loop(self._task, self._options.block + 2.0)
+            self._task = None
+        self._closed = True
+
+    def trim_replies(self) -> None:
+        """Delete the replies read so far and keep the reply stream from expiring."""
+        if self._reply_last is not None:
+            self._outbox.push("XTRIM", self.reply_stream, "MINID", "~", self._reply_last)
+        self._outbox.push("PEXPIRE", self.reply_stream, max(60_000, self._options.ttl_ms * 10))
 
     # -- messaging -------------------------------------------------------------------
-    async def send_message(
+    async def send(
         self,
         message: Any,
         recipient: AgentId,
-        *,
-        sender: AgentId | None = None,
-        cancellation_token: CancellationToken | None = None,
-        message_id: str | None = None,
+        sender: AgentId | None,
+        token: CancellationToken | None,
+        message_id: str | None,
     ) -> Any:
-        """Send an RPC and return the reply (see MessageRuntime.send_message).
-
-        Raises the handler's error as a :class:`RemoteError` (also an instance of the
-        original class when it is a built-in or agent-runner error), or RPCTimeoutError.
-        """
-        self._ensure_client()
-        token = cancellation_token or CancellationToken()
+        """Send an RPC through the intervention handlers and return the reply."""
+        token = token or CancellationToken()
         message_id = message_id or str(uuid.uuid4())
         for handler in self._interventions:
             ctx = MessageContext(sender, None, True, token, message_id)
@@ -114,7 +144,7 @@ class Messaging:
             message = message if changed is None else changed
         type_name, content_type, data = self._codec.encode(message)
         header: Header = {"kind": RPC, "type": type_name, "ct": content_type}
-        result = await self._request(header, recipient, data, sender, token, message_id)
+        result = await self.request(header, recipient, data, sender, token, message_id)
         for handler in self._interventions:
             changed = await handler.on_response(result, sender=recipient, recipient=sender)
             if _dropped(changed):
@@ -124,7 +154,7 @@ class Messaging:
             result = result if changed is None else changed
         return result
 
-    async def _request(
+    async def request(
         self,
         header: Header,
         recipient: AgentId,
@@ -133,7 +163,7 @@ class Messaging:
         token: CancellationToken,
         message_id: str,
     ) -> Any:
-        count = self._counts.get(recipient.type) or await self._count_of(recipient.type)
+        count = self._counts.cached(recipient.type) or await self._counts.of(recipient.type)
         if count is None:
             raise UndeliverableException(f"Recipient not found: no agent type {recipient.type!r}")
         stream = self._keys.inbox(recipient.type, partition_of(recipient.key, count))
@@ -143,7 +173,7 @@ class Messaging:
         header["rid"] = rid
         header["to"] = str(recipient)
         header["sender"] = None if sender is None else str(sender)
-        header["reply_to"] = self._reply_stream
+        header["reply_to"] = self.reply_stream
         chain = CALL_CHAIN.get()
         if chain:
             header["chain"] = list(chain)
@@ -181,18 +211,17 @@ class Messaging:
         if not self._closed:
             self._outbox.push("XADD", call.stream, "*", "h", dump_header(header), "d", b"")
 
-    async def publish_message(
+    async def publish(
         self,
         message: Any,
         topic_id: TopicId,
-        *,
-        sender: AgentId | None = None,
-        cancellation_token: CancellationToken | None = None,
-        message_id: str | None = None,
+        sender: AgentId | None,
+        token: CancellationToken | None,
+        message_id: str | None,
     ) -> None:
-        """Publish to every subscriber of ``topic_id``; returns once durably queued."""
-        self._ensure_client()
-        token = cancellation_token or CancellationToken()
+        """Publish through the intervention handlers to every subscriber of ``topic_id``;
+        returns once durably queued."""
+        token = token or CancellationToken()
         message_id = message_id or str(uuid.uuid4())
         for handler in self._interventions:
             ctx = MessageContext(sender, topic_id, False, token, message_id)
@@ -220,7 +249,7 @@ class Messaging:
             for agent_id in subs.recipients(topic_id):
                 if agent_id == sender:
                     continue
-                count = await self._count_of(agent_id.type)
+                count = await self._counts.of(agent_id.type)
                 if count is None:
                     logger.warning(
                         "publish on %s: no agent type %r registered", topic_id, agent_id.type
@@ -246,7 +275,7 @@ class Messaging:
 
     # -- replies ---------------------------------------------------------------------
     async def _reply_loop(self) -> None:
-        stream = self._reply_stream
+        stream = self.reply_stream
         last: Any = "0-0"
         attempt = 0
         unread = 0
@@ -287,7 +316,7 @@ class Messaging:
         if unread >= 1000:
             # Trim what was read; not after every batch, so a sequential caller's next
             # request never waits behind a trim.
-            self._outbox.push("XTRIM", self._reply_stream, "MINID", "~", last)
+            self._outbox.push("XTRIM", self.reply_stream, "MINID", "~", last)
             unread = 0
         return last, unread, bool(entries)
 
