@@ -352,7 +352,9 @@ class DiscordConnector(BaseConnector):
                 else:
                     if not accepted.duplicate and self._typing is not None:
                         send_typing = self._require_client().http.send_typing
-                        self._typing.start(str(message.id), lambda: send_typing(channel_id))
+                        self._typing.start(
+                            str(message.id), lambda: send_typing(channel_id), chat=str(channel_id)
+                        )
         if backfilled or not self._backfill.is_failing(channel_id):
             self._cursors.advance(channel_id, guild_id_of(message), message.id)
 

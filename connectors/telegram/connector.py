@@ -391,6 +391,7 @@ class TelegramConnector(BaseConnector):
             lambda: bot.send_chat_action(
                 chat_id, telegram.constants.ChatAction.TYPING, message_thread_id=thread_id
             ),
+            chat=f"{chat_id}:{thread_id}",
         )
 
     def _stop_typing(self, message_id: str) -> None:

@@ -67,6 +67,8 @@ class FakeSlack:
         self.updates: list[RecordedUpdate] = []
         """Every ``chat.update``, in order, stamped with :attr:`clock`."""
         self.sent_at: list[float] = []
+        self.sent_count = 0
+        """Messages the bot posted, in every channel."""
         self.requests: list[tuple[str, str]] = []
         """Every Web API call: ``(method, "ok" or the error)``."""
         self.acks: list[str] = []
@@ -159,6 +161,8 @@ class FakeSlack:
         """Store a message and send its events (``message``; ``app_mention`` if it mentions
         the bot in a channel), as an app subscribed to both gets them."""
         self.channels[message.channel].append(message)
+        if message.user.id == self.bot.id:
+            self.sent_count += 1
         is_dm = message.channel.startswith("D")
         event = message.payload() | {
             "channel": message.channel,

@@ -59,6 +59,8 @@ class FakeTelegram:
         self.edits: list[RecordedEdit] = []
         """Every ``editMessageText``, in order, stamped with :attr:`clock`."""
         self.sent_at: list[float] = []
+        self.sent_count = 0
+        """Messages the bot sent, in every chat."""
         self.actions: list[tuple[int, str]] = []
         """``sendChatAction`` calls: ``(chat_id, action)``."""
         self.callback_queries: dict[str, dict[str, Any]] = {}
@@ -150,6 +152,8 @@ class FakeTelegram:
 
     def add_message(self, message: FakeMessage) -> FakeMessage:
         self.messages.setdefault(message.chat.id, []).append(message)
+        if message.author.id == self.bot.id:
+            self.sent_count += 1
         return message
 
     def find(self, chat_id: int, message_id: int) -> FakeMessage | None:
