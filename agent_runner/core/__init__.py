@@ -28,10 +28,10 @@ back-pressured, strict serialization catches types that could not cross processe
 tracing costs nothing unless a tracer provider is given.
 """
 
-from agent_runner.core._agent import Agent
 from agent_runner.core._agent_id import AgentId
 from agent_runner.core._agent_instantiation import AgentInstantiationContext
 from agent_runner.core._agent_metadata import AgentMetadata
+from agent_runner.core._agent_protocol import Agent
 from agent_runner.core._agent_proxy import AgentProxy
 from agent_runner.core._agent_type import AgentType
 from agent_runner.core._base_agent import BaseAgent, handles
@@ -49,9 +49,10 @@ from agent_runner.core._intervention import (
     InterventionHandler,
 )
 from agent_runner.core._message_context import MessageContext
+from agent_runner.core._message_handler import event, message_handler, rpc
 from agent_runner.core._message_handler_context import MessageHandlerContext
-from agent_runner.core._routed_agent import RoutedAgent, event, message_handler, rpc
-from agent_runner.core._runtime import MessageRuntime
+from agent_runner.core._message_runtime import MessageRuntime
+from agent_runner.core._routed_agent import RoutedAgent
 from agent_runner.core._serialization import (
     JSON_DATA_CONTENT_TYPE,
     MessageSerializer,

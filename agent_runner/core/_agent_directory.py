@@ -15,15 +15,15 @@ import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from agent_runner.core._agent import Agent
 from agent_runner.core._agent_id import AgentId
 from agent_runner.core._agent_instantiation import AgentInstantiationContext
+from agent_runner.core._agent_protocol import Agent
 from agent_runner.core._agent_type import AgentType
 from agent_runner.core._base_agent import BaseAgent
 from agent_runner.errors import UndeliverableException
 
 if TYPE_CHECKING:
-    from agent_runner.core._runtime import MessageRuntime
+    from agent_runner.core._message_runtime import MessageRuntime
 
 logger = logging.getLogger("agent_runner.core")
 

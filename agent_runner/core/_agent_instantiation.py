@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from agent_runner.core._agent_id import AgentId
 
 if TYPE_CHECKING:
-    from agent_runner.core._runtime import MessageRuntime
+    from agent_runner.core._message_runtime import MessageRuntime
 
 
 class AgentInstantiationContext:

@@ -10,7 +10,7 @@ from agent_runner.core._agent_metadata import AgentMetadata
 from agent_runner.core._cancellation_token import CancellationToken
 
 if TYPE_CHECKING:
-    from agent_runner.core._runtime import MessageRuntime
+    from agent_runner.core._message_runtime import MessageRuntime
 
 
 class AgentProxy:

@@ -9,10 +9,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, final
 
-from agent_runner.core._agent import Agent
 from agent_runner.core._agent_id import AgentId
 from agent_runner.core._agent_instantiation import AgentInstantiationContext
 from agent_runner.core._agent_metadata import AgentMetadata
+from agent_runner.core._agent_protocol import Agent
 from agent_runner.core._agent_type import AgentType
 from agent_runner.core._cancellation_token import CancellationToken
 from agent_runner.core._message_context import MessageContext
@@ -24,7 +24,7 @@ from agent_runner.core._type_prefix_subscription import TypePrefixSubscription
 from agent_runner.core._type_subscription import TypeSubscription
 
 if TYPE_CHECKING:
-    from agent_runner.core._runtime import MessageRuntime
+    from agent_runner.core._message_runtime import MessageRuntime
 
 BaseAgentType = TypeVar("BaseAgentType", bound="BaseAgent")
 

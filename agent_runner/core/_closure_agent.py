@@ -13,14 +13,14 @@ from agent_runner.core._agent_type import AgentType
 from agent_runner.core._base_agent import BaseAgent, _bind_subscriptions
 from agent_runner.core._cancellation_token import CancellationToken
 from agent_runner.core._message_context import MessageContext
-from agent_runner.core._routed_agent import AnyType, get_types
+from agent_runner.core._message_handler import AnyType, get_types
 from agent_runner.core._serialization import try_get_known_serializers_for_type
 from agent_runner.core._subscription import Subscription
 from agent_runner.core._topic import TopicId
 from agent_runner.errors import CantHandleException
 
 if TYPE_CHECKING:
-    from agent_runner.core._runtime import MessageRuntime
+    from agent_runner.core._message_runtime import MessageRuntime
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeGuard, cast
 
-from agent_runner.core._agent import Agent
+from agent_runner.core._agent_protocol import Agent
 from agent_runner.core._base_agent import BaseAgent
 from agent_runner.core._routed_agent import RoutedAgent
 

@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextvars import Context
 from typing import Any
 
-from agent_runner.core._agent import Agent
 from agent_runner.core._agent_directory import AgentDirectory
 from agent_runner.core._agent_id import AgentId
+from agent_runner.core._agent_protocol import Agent
 from agent_runner.core._backpressure import Backpressure
 from agent_runner.core._handler_lookup import Handler, class_traits, handler_of
 from agent_runner.core._handler_tasks import HandlerTasks

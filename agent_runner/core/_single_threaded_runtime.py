@@ -7,10 +7,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from agent_runner.core._agent import Agent
 from agent_runner.core._agent_directory import AgentDirectory
 from agent_runner.core._agent_id import AgentId
 from agent_runner.core._agent_metadata import AgentMetadata
+from agent_runner.core._agent_protocol import Agent
 from agent_runner.core._agent_type import AgentType
 from agent_runner.core._backpressure import Backpressure
 from agent_runner.core._cancellation_token import CancellationToken

@@ -4,8 +4,8 @@ Needs the ``redis`` extra (``pip install 'agent-runner[redis]'``). The wire form
 workers in other languages, is in ``docs/distributed.md``.
 """
 
+from agent_runner.distributed._distributed_errors import PayloadTooLargeError, RemoteError
 from agent_runner.distributed._distributed_runtime import DistributedAgentRuntime
-from agent_runner.distributed._errors import PayloadTooLargeError, RemoteError
 from agent_runner.distributed._store import RedisStore
 from agent_runner.distributed._worker_cli import worker_command
 

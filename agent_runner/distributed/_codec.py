@@ -19,7 +19,7 @@ from agent_runner.core import (
     UnknownPayload,
     try_get_known_serializers_for_type,
 )
-from agent_runner.distributed._errors import PayloadTooLargeError
+from agent_runner.distributed._distributed_errors import PayloadTooLargeError
 from agent_runner.distributed._wire import JSON_CONTENT_TYPE
 from agent_runner.errors import SerializationError
 

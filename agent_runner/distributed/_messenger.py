@@ -26,7 +26,7 @@ from agent_runner.core import (
     TopicId,
 )
 from agent_runner.distributed._codec import PayloadCodec
-from agent_runner.distributed._errors import remote_exception
+from agent_runner.distributed._distributed_errors import remote_exception
 from agent_runner.distributed._link import Link
 from agent_runner.distributed._loops import end_loop
 from agent_runner.distributed._options import Options

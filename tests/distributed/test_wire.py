@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from agent_runner.distributed._errors import RemoteError, remote_exception
+from agent_runner.distributed._distributed_errors import RemoteError, remote_exception
 from agent_runner.distributed._outbox import MAX_MESSAGES_PER_ENTRY, merge_xadds
 from agent_runner.distributed._wire import (
     Keys,

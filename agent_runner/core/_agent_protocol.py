@@ -1,4 +1,8 @@
-"""Agent: the protocol every agent implements."""
+"""Agent: the protocol every agent of the core message runtime implements.
+
+It is autogen-core's ``Agent``; the agent the I/O runner runs is another contract,
+:class:`agent_runner.Agent`.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from agent_runner.core._agent_metadata import AgentMetadata
 from agent_runner.core._message_context import MessageContext
 
 if TYPE_CHECKING:
-    from agent_runner.core._runtime import MessageRuntime
+    from agent_runner.core._message_runtime import MessageRuntime
 
 
 @runtime_checkable

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar, overload, runtime_checkable
 
-from agent_runner.core._agent import Agent
 from agent_runner.core._agent_id import AgentId
 from agent_runner.core._agent_metadata import AgentMetadata
+from agent_runner.core._agent_protocol import Agent
 from agent_runner.core._agent_type import AgentType
 from agent_runner.core._cancellation_token import CancellationToken
 from agent_runner.core._serialization import MessageSerializer
