@@ -12,9 +12,8 @@ After downtime it backfills: the newest message id seen per channel is kept as a
 cursor; on each new gateway session it reads what the channels got since, oldest first,
 and hands it to the runner, whose journal makes sure nothing is answered twice.
 
-Endpoints are configurable (``api_base``, ``gateway_url``, or ``DISCORD_API_BASE``,
-``DISCORD_GATEWAY_URL``) for proxies, compatible servers and offline tests against
-:class:`agent_runner.testing.discord.FakeDiscord`; unset, it talks to Discord.
+Endpoints are configurable (``api_base``, ``gateway_url``, ``DISCORD_API_BASE``,
+``DISCORD_GATEWAY_URL``) for proxies and offline tests against ``FakeDiscord``.
 
 Example:
     ::
@@ -23,15 +22,15 @@ Example:
         from connectors.discord import DiscordConnector
 
         discord = DiscordConnector()          # DISCORD_TOKEN etc. from the environment
-        runtime = AgentRuntime([discord], [discord], agent)
-        await runtime.run()
+        await AgentRuntime([discord], [discord], agent).run()
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection
 from typing import Literal
 
 from agent_runner.connector import BaseConnector, Sink
@@ -49,7 +48,7 @@ from connectors.discord.client import ConnectorClient
 from connectors.discord.convert import Scope, guild_id_of, in_scope, to_fields, wanted
 from connectors.discord.cursors import ChannelCursors
 from connectors.discord.errors import REST_ERRORS, TRANSIENT_ERRORS
-from connectors.discord.posting import ReplyPoster
+from connectors.discord.posting import STREAM_INTERVAL, ReplyPoster
 from connectors.discord.sdk import discord
 from connectors.discord.settings import DiscordSettings
 
@@ -105,15 +104,10 @@ class DiscordConnector(BaseConnector):
         identify_delay: seconds to wait before identifying again after a session ended
             (Discord allows one IDENTIFY per 5 s; tests against a local server use 0).
         request_timeout: seconds for login and each REST call (plus rate-limit waits).
+        stream: show streamed replies as edits of one message (default True), at most one
+            edit per ``stream_interval`` seconds on ``clock`` (injected in tests).
         settings: read options from this instead of the environment.
         name: the connector's name (default ``discord``).
-
-    Example:
-        ::
-
-            discord = DiscordConnector(channel_ids=[123456789012345678])  # token from env
-            runtime = AgentRuntime([discord], [discord], agent)
-            # messages that mention the bot in that channel (and DMs) get replies
     """
 
     name = "discord"
@@ -141,6 +135,9 @@ class DiscordConnector(BaseConnector):
         guild_ready_timeout: float = 2.0,
         identify_delay: float = 5.0,
         request_timeout: float = 30.0,
+        stream: bool = True,
+        stream_interval: float = STREAM_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
         settings: DiscordSettings | None = None,
         name: str | None = None,
     ) -> None:
@@ -195,7 +192,10 @@ class DiscordConnector(BaseConnector):
             post_channel_id=int(post) if post is not None else None,
             max_wait=self._max_wait,
             request_timeout=request_timeout,
+            stream_interval=stream_interval,
+            clock=clock,
         )
+        self._stream = stream
         self._store: Store | None = None
         self._client: ConnectorClient | None = None
         self._cursors = ChannelCursors(None, "")
@@ -203,8 +203,8 @@ class DiscordConnector(BaseConnector):
 
     # -- lifecycle -------------------------------------------------------------------
     def bind_store(self, store: Store) -> None:
-        """Use the runner's store for channel cursors (called by the runner before open)."""
-        self._store = store
+        """Keep channel cursors (and streamed message ids) in the runner's store."""
+        self._store = self._poster.live.store = store
 
     @property
     def bot_id(self) -> int | None:
@@ -371,17 +371,24 @@ class DiscordConnector(BaseConnector):
 
     # -- output ----------------------------------------------------------------------
     async def send(self, request: Message, response: Reply) -> None:
-        """Send ``response`` as a reply to ``request``, split into 2,000-character parts.
+        """Send ``response`` as a reply to ``request`` (:mod:`connectors.discord.posting`).
 
-        A send that failed part-way resumes after the last part that went out when the
-        runner retries it. Raises :class:`RateLimitedError` when a 429 asks for a longer
-        wait than ``max_rate_limit_wait``, :class:`DeliveryError` when Discord refuses the
-        message (missing permission, unknown channel), :class:`ConnectorError` otherwise.
-        """
+        Raises RateLimitedError (a 429 over ``max_rate_limit_wait``), DeliveryError (refused)
+        or ConnectorError."""
         client = self._require_client()
         if request.source == self.name and self._typing is not None:
             self._typing.stop(request.id)
         await self._poster.send(client, request, response)
+
+    def wants_stream(self, request: Message) -> bool:
+        """Stream replies to this connector's own messages, as edits of one message."""
+        return self._stream and request.source == self.name
+
+    async def send_chunk(self, request: Message, chunk: str) -> None:
+        """Show the reply so far (throttled edits; a failed edit only delays the next)."""
+        if self._typing is not None:
+            self._typing.stop(request.id)
+        await self._poster.send_chunk(self._require_client(), request, chunk)
 
     def _require_client(self) -> ConnectorClient:
         if self._client is None:

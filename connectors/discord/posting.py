@@ -5,14 +5,23 @@ input's message (cron, HTTP) goes to ``post_channel_id`` or to the channel the r
 ``metadata["discord_channel_id"]`` names. A send that failed part-way resumes after the last
 part that went out when the runner retries it. Each sent message's reply depth is
 remembered, so a reply to it arrives one level deeper (``Message.depth``).
+
+Streaming: the first chunk posts the reply, later chunks edit it at most once per
+``stream_interval`` (:mod:`connectors._chat.live`); discord.py waits a 429 out itself
+(within ``max_rate_limit_wait``; a longer one skips that edit and halves the pace), and the
+final ``send`` edits in the whole first part and posts the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from agent_runner.errors import ConnectorError, DeliveryError, RateLimitedError
 from agent_runner.message import Message, Reply
+from connectors._chat import LiveReplies
 from connectors.discord.client import ConnectorClient
 from connectors.discord.errors import TRANSIENT_ERRORS
 from connectors.discord.sdk import discord
@@ -21,6 +30,25 @@ from connectors.discord.split import DISCORD_LIMIT, split_message
 DEPTH_MEMORY = 10_000
 """How many of its own sent message ids the connector remembers for reply depths."""
 _PROGRESS_MEMORY = 1000
+STREAM_INTERVAL = 1.5
+"""Least seconds between two edits of a streamed reply (Discord allows 5 edits per 5 s per
+channel; this leaves room for other replies)."""
+
+
+def preview(text: str) -> str:
+    """A streamed reply so far, as one message (the start, then "…" if it is longer)."""
+    parts = split_message(text, DISCORD_LIMIT - 2)
+    if not parts:
+        return ""
+    return parts[0] + ("\n…" if len(parts) > 1 else "")
+
+
+def _rate_limited(exc: BaseException) -> float | None:
+    if isinstance(exc, discord.RateLimited):
+        return float(exc.retry_after)
+    if isinstance(exc, discord.HTTPException) and exc.status == 429:
+        return 1.0
+    return None
 
 
 class ReplyPoster:
@@ -31,10 +59,19 @@ class ReplyPoster:
         post_channel_id: where replies to other inputs' messages go by default.
         max_wait: the longest 429 wait discord.py may sleep for one request.
         request_timeout: seconds for each REST call (plus ``max_wait``).
+        stream_interval: least seconds between two edits of a streamed reply.
+        clock: the time source of streaming edits (injected in tests).
     """
 
     def __init__(
-        self, *, source: str, post_channel_id: int | None, max_wait: float, request_timeout: float
+        self,
+        *,
+        source: str,
+        post_channel_id: int | None,
+        max_wait: float,
+        request_timeout: float,
+        stream_interval: float = STREAM_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
         self._post_channel_id = post_channel_id
@@ -44,6 +81,14 @@ class ReplyPoster:
         self._depths: dict[int, int] = {}  # the bot's sent message ids -> their reply depth
         self._allowed_mentions = discord.AllowedMentions(
             everyone=False, roles=False, users=True, replied_user=True
+        )
+        self.live = LiveReplies(
+            prefix=f"discord:{source}",
+            interval=stream_interval,
+            clock=clock,
+            timeout=request_timeout,
+            rate_limited=_rate_limited,
+            errors=(discord.DiscordException, *TRANSIENT_ERRORS),
         )
 
     def depth_of(self, message: discord.Message) -> int:
@@ -62,39 +107,78 @@ class ReplyPoster:
         parts = split_message(text, DISCORD_LIMIT)
         key = (request.key, text)
         channel = client.get_partial_messageable(channel_id)
+        live_id = self.live.message_id(request.key)
         for index in range(self._progress.get(key, 0), len(parts)):
-            try:
-                async with asyncio.timeout(self._max_wait + self._request_timeout):
-                    sent = await channel.send(
-                        content=parts[index],
-                        reference=reference if index == 0 else None,  # type: ignore[arg-type]
-                        allowed_mentions=self._allowed_mentions,
-                    )
-            except discord.RateLimited as exc:
-                raise RateLimitedError(
-                    f"Discord asks to wait {exc.retry_after:.1f}s, over the "
-                    f"{self._max_wait:.1f}s cap (reply to {request.key})",
-                    retry_after=exc.retry_after,
-                ) from None
-            except (discord.Forbidden, discord.NotFound) as exc:
-                self._progress.pop(key, None)
-                raise DeliveryError(f"Discord refused the reply to {request.key}: {exc}") from None
-            except discord.DiscordServerError as exc:
-                raise ConnectorError(f"Discord failed the reply to {request.key}: {exc}") from exc
-            except discord.HTTPException as exc:
-                if exc.status == 429:
-                    raise RateLimitedError(f"Discord rate limit on {request.key}: {exc}") from None
-                self._progress.pop(key, None)
-                raise DeliveryError(f"Discord refused the reply to {request.key}: {exc}") from None
-            except TRANSIENT_ERRORS as exc:
-                raise ConnectorError(f"Discord unreachable for {request.key}: {exc!r}") from exc
+            if index == 0 and live_id is not None:
+                edit = partial(channel.get_partial_message(int(live_id)).edit, content=parts[0])
+                sent = await self._call(request, key, edit)
+            else:
+                post = partial(
+                    channel.send,
+                    content=parts[index],
+                    reference=reference if index == 0 else None,
+                    allowed_mentions=self._allowed_mentions,
+                )
+                sent = await self._call(request, key, post)
             self._progress[key] = index + 1
             if len(self._progress) > _PROGRESS_MEMORY:
                 self._progress.pop(next(iter(self._progress)))
-            self._depths[sent.id] = request.depth + 1
-            if len(self._depths) > DEPTH_MEMORY:
-                self._depths.pop(next(iter(self._depths)))
+            self._remember(sent.id, request.depth + 1)
         self._progress.pop(key, None)
+        await self.live.finish(request.key)
+
+    async def _call(
+        self,
+        request: Message,
+        key: tuple[str, str],
+        call: Callable[[], Awaitable[discord.Message]],
+    ) -> discord.Message:
+        """One REST call for the reply to ``request``, its failures mapped."""
+        try:
+            async with asyncio.timeout(self._max_wait + self._request_timeout):
+                return await call()
+        except discord.RateLimited as exc:
+            raise RateLimitedError(
+                f"Discord asks to wait {exc.retry_after:.1f}s, over the "
+                f"{self._max_wait:.1f}s cap (reply to {request.key})",
+                retry_after=exc.retry_after,
+            ) from None
+        except (discord.Forbidden, discord.NotFound) as exc:
+            self._progress.pop(key, None)
+            raise DeliveryError(f"Discord refused the reply to {request.key}: {exc}") from None
+        except discord.DiscordServerError as exc:
+            raise ConnectorError(f"Discord failed the reply to {request.key}: {exc}") from exc
+        except discord.HTTPException as exc:
+            if exc.status == 429:
+                raise RateLimitedError(f"Discord rate limit on {request.key}: {exc}") from None
+            self._progress.pop(key, None)
+            raise DeliveryError(f"Discord refused the reply to {request.key}: {exc}") from None
+        except TRANSIENT_ERRORS as exc:
+            raise ConnectorError(f"Discord unreachable for {request.key}: {exc!r}") from exc
+
+    def _remember(self, message_id: int, depth: int) -> None:
+        self._depths[message_id] = depth
+        if len(self._depths) > DEPTH_MEMORY:
+            self._depths.pop(next(iter(self._depths)))
+
+    async def send_chunk(self, client: ConnectorClient, request: Message, chunk: str) -> None:
+        """Show the reply streamed so far as one message, edited at a safe pace."""
+        channel_id, reference = self.target(request, Reply())
+        channel = client.get_partial_messageable(channel_id)
+
+        async def post(text: str) -> str:
+            sent = await channel.send(
+                content=text,
+                reference=reference,  # type: ignore[arg-type]
+                allowed_mentions=self._allowed_mentions,
+            )
+            self._remember(sent.id, request.depth + 1)
+            return str(sent.id)
+
+        async def edit(message_id: str, text: str) -> object:
+            return await channel.get_partial_message(int(message_id)).edit(content=text)
+
+        await self.live.chunk(request.key, chunk, render=preview, post=post, edit=edit)
 
     def target(
         self, request: Message, response: Reply
@@ -116,4 +200,4 @@ class ReplyPoster:
         return int(str(target)), None
 
 
-__all__ = ["DEPTH_MEMORY", "ReplyPoster"]
+__all__ = ["DEPTH_MEMORY", "STREAM_INTERVAL", "ReplyPoster", "preview"]

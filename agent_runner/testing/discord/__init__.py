@@ -60,6 +60,7 @@ from agent_runner.testing.discord.payloads import (
     FakeGuild,
     FakeMessage,
     FakeUser,
+    RecordedEdit,
 )
 from agent_runner.testing.discord.rest import MAX_CONTENT
 from agent_runner.testing.discord.server import FakeDiscord
@@ -73,4 +74,5 @@ __all__ = [
     "FakeUser",
     "GatewayStats",
     "MAX_CONTENT",
+    "RecordedEdit",
 ]

@@ -275,6 +275,16 @@ class FakeMessage:
         return data
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedEdit:
+    """One message edit the bot made: when (on the fake's clock) and the new content."""
+
+    at: float
+    channel_id: str
+    message_id: str
+    content: str
+
+
 __all__ = [
     "DISCORD_EPOCH_MS",
     "FakeAttachment",
@@ -282,6 +292,7 @@ __all__ = [
     "FakeGuild",
     "FakeMessage",
     "FakeUser",
+    "RecordedEdit",
     "SnowflakeFactory",
     "snowflake_time",
 ]

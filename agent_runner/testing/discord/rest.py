@@ -63,6 +63,8 @@ class RestApi:
             kind = parts[2]
         elif request.method == "GET" and len(parts) == 3 and parts[2] == "messages":
             kind = "history"
+        elif request.method == "PATCH" and len(parts) == 4 and parts[2] == "messages":
+            kind = "edits"
         limit = self._take_rate_limit(kind)
         if limit is not None:
             return _rate_limited(limit)
@@ -103,6 +105,8 @@ class RestApi:
                 return _json(self._history_page(channel.id, request.query))
             if rest == ["messages"] and method == "POST":
                 return await self._create_message(channel, request)
+            if len(rest) == 2 and rest[0] == "messages" and method == "PATCH":
+                return await self._edit_message(channel, rest[1], request)
             if len(rest) == 2 and rest[0] == "messages" and method == "GET":
                 found = self._fake._by_id.get(rest[1])
                 if found is None or found.channel_id != channel.id:
@@ -139,6 +143,22 @@ class RestApi:
             m.payload(referenced=self._fake._by_id.get(m.reply_to) if m.reply_to else None)
             for m in reversed(chosen)  # Discord returns newest first
         ]
+
+    async def _edit_message(
+        self, channel: FakeChannel, message_id: str, request: web.Request
+    ) -> web.Response:
+        found = self._fake._by_id.get(message_id)
+        if found is None or found.channel_id != channel.id:
+            return _error(404, "Unknown Message", 10008)
+        if found.author.id != self._fake.bot.id:
+            return _error(403, "Cannot edit a message authored by another user", 50005)
+        body = await request.json()
+        content = str(body.get("content", found.content) or "")
+        if len(content) > MAX_CONTENT:
+            return _error(400, "Invalid Form Body", 50035)
+        edited = self._fake._replace_message(found, content)
+        referenced = self._fake._by_id.get(edited.reply_to) if edited.reply_to else None
+        return _json(edited.payload(referenced=referenced))
 
     async def _create_message(self, channel: FakeChannel, request: web.Request) -> web.Response:
         if channel.read_only:
@@ -182,6 +202,7 @@ class RestApi:
             content=content,
             reply_to=reply_to,
         )
+        self._fake.sent_at.append(self._fake.clock())
         await self._fake._store_and_dispatch(message)
         referenced = self._fake._by_id.get(reply_to) if reply_to else None
         return _json(message.payload(referenced=referenced))

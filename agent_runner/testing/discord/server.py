@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +27,7 @@ from agent_runner.testing.discord.payloads import (
     FakeGuild,
     FakeMessage,
     FakeUser,
+    RecordedEdit,
     SnowflakeFactory,
 )
 from agent_runner.testing.discord.rest import API_VERSION, RateLimitRule, RestApi
@@ -52,9 +55,15 @@ class FakeDiscord:
         bot_name: str = "agent-bot",
         heartbeat_interval: float = 1.0,
         message_content_allowed: bool = True,
+        clock: Callable[[], float] = time.monotonic,
         host: str = "127.0.0.1",
     ) -> None:
         self.token = token
+        self.clock = clock
+        self.sent_at: list[float] = []
+        """When the bot posted each message, on :attr:`clock`."""
+        self.edits: list[RecordedEdit] = []
+        """Every message edit the bot made, in order, stamped with :attr:`clock`."""
         self._host = host
         self._ids = SnowflakeFactory()
         self.bot = FakeUser(id=self._ids(), username=bot_name, bot=True)
@@ -328,17 +337,27 @@ class FakeDiscord:
     ) -> None:
         """Answer the next ``count`` matching requests with 429 Too Many Requests.
 
-        ``scope`` is ``"messages"`` (POST .../messages), ``"typing"``, ``"history"`` (GET
+        ``scope`` is ``"messages"`` (POST .../messages), ``"edits"`` (PATCH a message),
+        ``"typing"``, ``"history"`` (GET
         .../messages) or ``"all"``. The
         responses carry Discord's headers (``X-RateLimit-*``, ``Retry-After``, ``Via``) and
         body (``retry_after``, ``global``). ``after`` lets that many matching requests
         through first (to fail, say, the second part of a long reply).
         """
-        if scope not in ("messages", "typing", "history", "all"):
+        if scope not in ("messages", "edits", "typing", "history", "all"):
             raise ValueError(f"unknown scope {scope!r}")
         self._rest.limits.append(RateLimitRule(after, count, retry_after, is_global, scope))
 
     # -- internals -------------------------------------------------------------------
+    def _replace_message(self, message: FakeMessage, content: str) -> FakeMessage:
+        """An edit of ``message`` (recorded in :attr:`edits`)."""
+        edited = dataclasses.replace(message, content=content)
+        history = self.messages[message.channel_id]
+        history[history.index(message)] = edited
+        self._by_id[message.id] = edited
+        self.edits.append(RecordedEdit(self.clock(), message.channel_id, message.id, content))
+        return edited
+
     def _notify(self) -> None:
         event, self._changed = self._changed, asyncio.Event()
         event.set()

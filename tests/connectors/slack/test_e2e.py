@@ -11,8 +11,9 @@ import pytest
 from agent_runner import AgentContext, Button, Message, Reply
 from agent_runner.store import SQLiteStore
 from agent_runner.testing.slack import MAX_SECTION_TEXT, FakeSlack, FakeSlackMessage
+from tests.connectors._clock import ManualClock
 from tests.connectors.slack._fixtures import running_bot
-from tests.connectors.telegram._fixtures import ManualClock, free_port
+from tests.connectors.telegram._fixtures import free_port
 
 
 @pytest.fixture

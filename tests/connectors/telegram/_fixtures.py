@@ -1,4 +1,4 @@
-"""Helpers for the Telegram tests: a connector pointed at the fake, a running bot, a clock."""
+"""Helpers for the Telegram tests: a connector pointed at the fake, a running bot."""
 
 from __future__ import annotations
 
@@ -12,19 +12,6 @@ from agent_runner import AgentContext, AgentRuntime, Message
 from agent_runner.store import InMemoryStore, Store
 from agent_runner.testing.telegram import FakeTelegram
 from connectors.telegram import TelegramConnector, TelegramSettings
-
-
-class ManualClock:
-    """A clock that moves only when told (for streaming intervals without sleeping)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 async def echo(message: Message, context: AgentContext) -> str:

@@ -13,7 +13,8 @@ from agent_runner import AgentContext, Button, Message, Reply
 from agent_runner.store import SQLiteStore
 from agent_runner.testing.telegram import MAX_TEXT, FakeMessage, FakeTelegram
 from agent_runner.testing.telegram.objects import utf16_len
-from tests.connectors.telegram._fixtures import ManualClock, free_port, running_bot
+from tests.connectors._clock import ManualClock
+from tests.connectors.telegram._fixtures import free_port, running_bot
 
 
 @pytest.fixture
