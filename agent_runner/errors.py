@@ -17,6 +17,7 @@
     ├── StoreError                    the journal / state store failed
     ├── BudgetExceededError           spending would exceed a configured budget
     ├── PaymentError                  a request's payment is missing, invalid or replayed
+    ├── SandboxError                  the code sandbox cannot run (not the code's own failure)
     ├── ConnectorError                a connector failed
     │   ├── DeliveryError             an output gave up after its capped retries
     │   └── RateLimitedError          a platform rate limit outlasted the allowed wait
@@ -112,6 +113,14 @@ class PaymentError(AgentRunnerError):
     """A request's payment is missing, invalid, too small, too old or already used."""
 
 
+class SandboxError(AgentRunnerError):
+    """The code sandbox cannot run code (misconfigured, or its isolation is unavailable).
+
+    A failing or limited run is not an error: it is a
+    :class:`~agent_runner.sandbox.SandboxResult`.
+    """
+
+
 class ConnectorError(AgentRunnerError):
     """A connector failed."""
 
@@ -186,6 +195,7 @@ __all__ = [
     "RPCTimeoutError",
     "RateLimitedError",
     "RuntimeStoppedError",
+    "SandboxError",
     "SerializationError",
     "StoreError",
     "ToolError",

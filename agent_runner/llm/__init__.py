@@ -46,9 +46,10 @@ from agent_runner.llm._estimate import (
 from agent_runner.llm._openai import ModelResponseError, OpenAIClient
 from agent_runner.llm._scripted import ScriptAnswer, ScriptedModelClient, ScriptItem
 from agent_runner.llm._settings import DEFAULT_OPENAI_MODEL, LLMSettings, agent_from_env
-from agent_runner.llm._tools import Tool, ToolArgumentsError, ToolSource, tool
+from agent_runner.llm._tools import ApprovalRule, Tool, ToolArgumentsError, ToolSource, tool
 
 __all__ = [
+    "ApprovalRule",
     "ChatMessage",
     "ChatRole",
     "Completion",

@@ -24,6 +24,11 @@ keyword arguments, checked only for being a JSON object: its implementation vali
 A :class:`ToolSource` offers tools that change at run time (an MCP server's); the agent asks
 it for its current tools at each message. A tool raises :class:`~agent_runner.errors.ToolError`
 to tell the model what went wrong in one line.
+
+A tool may be marked ``requires_approval`` (``True``, or a predicate on the validated
+arguments): a person should approve each such call before it runs. Until approvals are built
+the mark is advisory: :class:`~agent_runner.llm.LLMAgent` runs the call without asking, and
+approval code hooks in through :meth:`Tool.needs_approval`.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import inspect
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, overload, runtime_checkable
+from typing import Any, Protocol, TypeAlias, overload, runtime_checkable
 
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -47,6 +52,10 @@ _SECTION = re.compile(
     r"^\s*(Args|Arguments|Parameters|Returns|Raises|Yields|Example|Examples|Note|Notes):\s*$"
 )
 _ARG_LINE = re.compile(r"^\s*(\*{0,2}\w+)\s*(?:\(.*?\))?\s*:\s*(.*)$")
+
+ApprovalRule: TypeAlias = bool | Callable[[Mapping[str, Any]], bool]
+"""Whether a tool call needs a person's approval: always, never, or decided per call from the
+validated arguments."""
 
 
 class ToolArgumentsError(ValueError):
@@ -65,6 +74,9 @@ class Tool:
         parameters: the JSON schema of the arguments, when it is not to be derived from the
             signature (an MCP server's tool): ``func`` then gets the model's arguments as
             keyword arguments, unvalidated beyond being a JSON object.
+        requires_approval: ``True`` when every call should be approved by a person first, or a
+            predicate on the validated arguments deciding per call (advisory until approvals
+            are built: see the module docstring).
 
     Example:
         >>> async def add(a: int, b: int) -> int:
@@ -81,8 +93,10 @@ class Tool:
         name: str | None = None,
         description: str | None = None,
         parameters: Mapping[str, Any] | None = None,
+        requires_approval: ApprovalRule = False,
     ) -> None:
         self.func = func
+        self.requires_approval: ApprovalRule = requires_approval
         self.name: str = name or str(getattr(func, "__name__", ""))
         if not _NAME.match(self.name):
             raise ValueError(f"tool name {self.name!r} must be 1-64 letters, digits, '_' or '-'")
@@ -129,6 +143,16 @@ class Tool:
         return ToolDefinition(
             name=self.name, description=self.description, parameters=self.parameters
         )
+
+    def needs_approval(self, arguments: str | Mapping[str, Any]) -> bool:
+        """Whether this call (the model's raw or validated arguments) needs approval.
+
+        Raises ToolArgumentsError for bad arguments when a predicate has to look at them.
+        """
+        rule = self.requires_approval
+        if isinstance(rule, bool):
+            return rule
+        return bool(rule(self.parse_arguments(arguments)))
 
     def parse_arguments(self, arguments: str | Mapping[str, Any]) -> dict[str, Any]:
         """Validate the model's arguments; raise ToolArgumentsError with a readable reason."""
@@ -198,7 +222,10 @@ def tool(func: Callable[..., Any], /) -> Tool: ...
 
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    requires_approval: ApprovalRule = False,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -208,13 +235,14 @@ def tool(
     *,
     name: str | None = None,
     description: str | None = None,
+    requires_approval: ApprovalRule = False,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Decorator form of :class:`Tool`: ``@tool`` or ``@tool(name="search")``."""
     if func is not None:
         return Tool(func)
 
     def wrap(f: Callable[..., Any]) -> Tool:
-        return Tool(f, name=name, description=description)
+        return Tool(f, name=name, description=description, requires_approval=requires_approval)
 
     return wrap
 
@@ -297,4 +325,4 @@ def _strip_titles(schema: Any) -> Any:
     return schema
 
 
-__all__ = ["Tool", "ToolArgumentsError", "ToolSource", "format_result", "tool"]
+__all__ = ["ApprovalRule", "Tool", "ToolArgumentsError", "ToolSource", "format_result", "tool"]

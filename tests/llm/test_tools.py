@@ -171,3 +171,19 @@ async def test_callable_object_with_async_call() -> None:
     made = Tool(counter)
     assert made.definition.description == "Count calls."
     assert await made.run('{"step": 2}') == "2"
+
+
+def test_approval_marks_are_a_flag_or_a_predicate_on_the_arguments() -> None:
+    assert Tool(add).needs_approval({"a": 1, "b": 2}) is False
+    assert Tool(add, requires_approval=True).needs_approval("{}") is True
+
+    def big_sums(arguments: Any) -> bool:
+        return bool(arguments["a"] + arguments["b"] > 100)
+
+    guarded = Tool(add, requires_approval=big_sums)
+    assert guarded.needs_approval('{"a": 1, "b": 2}') is False
+    assert guarded.needs_approval({"a": 99, "b": "2"}) is True  # validated: "2" -> 2
+    with pytest.raises(ToolArgumentsError):
+        guarded.needs_approval('{"a": 1}')
+    decorated = tool(requires_approval=True)(get_weather)
+    assert decorated.requires_approval is True
