@@ -64,6 +64,7 @@ class ConnectorClient(discord.Client):
         on_message: MessageHandler,
         on_connect: Callable[[], None],
         on_ready: Callable[[], Awaitable[None]],
+        on_interaction: Callable[[discord.Interaction], None] | None = None,
     ) -> None:
         # The connector never joins voice: skip discord.py's warnings about voice libraries.
         discord.VoiceClient.warn_nacl = False
@@ -86,6 +87,7 @@ class ConnectorClient(discord.Client):
         self._forward_message = on_message
         self._forward_connect = on_connect
         self._forward_ready = on_ready
+        self._forward_interaction = on_interaction
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         # discord.py waits 5 s before every IDENTIFY but the first (Discord allows one
@@ -101,6 +103,10 @@ class ConnectorClient(discord.Client):
 
     async def on_ready(self) -> None:
         await self._forward_ready()
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if self._forward_interaction is not None:
+            self._forward_interaction(interaction)
 
     async def on_resumed(self) -> None:
         _log.info("discord: gateway session resumed")

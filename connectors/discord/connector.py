@@ -44,6 +44,7 @@ from agent_runner.message import Message, Reply
 from agent_runner.store import Store
 from connectors._chat import TypingIndicators
 from connectors.discord.backfill import Backfill, start_cursors
+from connectors.discord.buttons import take_press
 from connectors.discord.client import ConnectorClient
 from connectors.discord.convert import Scope, guild_id_of, in_scope, to_fields, wanted
 from connectors.discord.cursors import ChannelCursors
@@ -59,7 +60,9 @@ TYPING_REFRESH = 8.0
 _TYPING_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, discord.DiscordException)
 
 _Item = (
-    tuple[Literal["message"], discord.Message] | tuple[Literal["backfill", "retry", "init"], None]
+    tuple[Literal["message"], discord.Message]
+    | tuple[Literal["press"], discord.Interaction]
+    | tuple[Literal["backfill", "retry", "init"], None]
 )
 
 
@@ -173,17 +176,14 @@ class DiscordConnector(BaseConnector):
             env.max_rate_limit_wait if max_rate_limit_wait is None else max_rate_limit_wait
         )
         post = post_channel_id if post_channel_id is not None else env.post_channel_id
-        self._typing = (
-            TypingIndicators(
-                refresh=TYPING_REFRESH,
-                delay=typing_delay,
-                timeout=typing_timeout,
-                request_timeout=request_timeout,
-                errors=_TYPING_ERRORS,
-            )
-            if typing
-            else None
+        typists = TypingIndicators(
+            refresh=TYPING_REFRESH,
+            delay=typing_delay,
+            timeout=typing_timeout,
+            request_timeout=request_timeout,
+            errors=_TYPING_ERRORS,
         )
+        self._typing = typists if typing else None
         self._guild_ready_timeout = guild_ready_timeout
         self._identify_delay = identify_delay
         self._request_timeout = request_timeout
@@ -232,6 +232,7 @@ class DiscordConnector(BaseConnector):
             on_message=lambda message: self._queue.put_nowait(("message", message)),
             on_connect=self._on_connect,
             on_ready=self._on_ready,
+            on_interaction=lambda press: self._queue.put_nowait(("press", press)),
         )
         try:
             async with asyncio.timeout(self._request_timeout):
@@ -262,8 +263,7 @@ class DiscordConnector(BaseConnector):
     async def run(self, sink: Sink) -> None:
         """Listen on the gateway until stopped (the runner's input loop)."""
         client = self._require_client()
-        # Left over from a crashed run: dropped, the new session's backfill reads them again
-        # (the cursors never passed them).
+        # Left over from a crashed run: dropped, a backfill reads them again (cursors lag).
         while not self._queue.empty():
             self._queue.get_nowait()
         consumer = asyncio.ensure_future(self._consume(sink))
@@ -313,6 +313,8 @@ class DiscordConnector(BaseConnector):
     async def _handle(self, item: _Item, sink: Sink) -> None:
         if item[0] == "message":
             await self._process(item[1], sink)
+        elif item[0] == "press":
+            await take_press(self._require_client(), item[1], sink, source=self.name)
         elif item[0] in ("backfill", "retry"):
             channels = (
                 [c for c, _ in self._cursors.channels()]
@@ -381,11 +383,9 @@ class DiscordConnector(BaseConnector):
         await self._poster.send(client, request, response)
 
     def wants_stream(self, request: Message) -> bool:
-        """Stream replies to this connector's own messages, as edits of one message."""
         return self._stream and request.source == self.name
 
     async def send_chunk(self, request: Message, chunk: str) -> None:
-        """Show the reply so far (throttled edits; a failed edit only delays the next)."""
         if self._typing is not None:
             self._typing.stop(request.id)
         await self._poster.send_chunk(self._require_client(), request, chunk)

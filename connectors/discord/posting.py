@@ -18,10 +18,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any
 
 from agent_runner.errors import ConnectorError, DeliveryError, RateLimitedError
 from agent_runner.message import Message, Reply
 from connectors._chat import LiveReplies
+from connectors.discord.buttons import buttons_view
 from connectors.discord.client import ConnectorClient
 from connectors.discord.errors import TRANSIENT_ERRORS
 from connectors.discord.sdk import discord
@@ -109,17 +111,24 @@ class ReplyPoster:
         channel = client.get_partial_messageable(channel_id)
         live_id = self.live.message_id(request.key)
         for index in range(self._progress.get(key, 0), len(parts)):
+            view = buttons_view(response.buttons) if index == len(parts) - 1 else None
+            extra: dict[str, Any] = {"view": view} if view is not None else {}
             if index == 0 and live_id is not None:
-                edit = partial(channel.get_partial_message(int(live_id)).edit, content=parts[0])
-                sent = await self._call(request, key, edit)
+                message = channel.get_partial_message(int(live_id))
+                sent = await self._call(
+                    request, key, partial(message.edit, content=parts[0], **extra)
+                )
             else:
                 post = partial(
                     channel.send,
                     content=parts[index],
                     reference=reference if index == 0 else None,
                     allowed_mentions=self._allowed_mentions,
+                    **extra,
                 )
                 sent = await self._call(request, key, post)
+            if view is not None:
+                view.stop()  # presses come to the connector, not to this view
             self._progress[key] = index + 1
             if len(self._progress) > _PROGRESS_MEMORY:
                 self._progress.pop(next(iter(self._progress)))
@@ -187,8 +196,10 @@ class ReplyPoster:
         override = response.metadata.get("discord_channel_id")
         if request.source == self._source and override is None:
             channel_id = int(str(request.metadata.get("channel_id") or request.conversation_id))
+            button = request.metadata.get("button")  # a press: answer the pressed message
+            anchor = button.get("message_id") if isinstance(button, dict) else request.id
             reference = discord.MessageReference(
-                message_id=int(request.id), channel_id=channel_id, fail_if_not_exists=False
+                message_id=int(str(anchor)), channel_id=channel_id, fail_if_not_exists=False
             )
             return channel_id, reference
         target = override if override is not None else self._post_channel_id

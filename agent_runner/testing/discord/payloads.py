@@ -234,6 +234,17 @@ class FakeMessage:
     mention_roles: tuple[str, ...] = ()
     attachments: tuple[FakeAttachment, ...] = ()
     webhook_id: str | None = None
+    components: tuple[JSON, ...] = ()
+
+    @property
+    def buttons(self) -> list[tuple[str, str]]:
+        """``(label, custom_id)`` of its buttons, row by row."""
+        return [
+            (str(item.get("label", "")), str(item.get("custom_id", "")))
+            for row in self.components
+            for item in row.get("components", [])
+            if item.get("type") == 2
+        ]
 
     @property
     def created_at(self) -> datetime:
@@ -257,7 +268,7 @@ class FakeMessage:
             "embeds": [],
             "pinned": False,
             "flags": 0,
-            "components": [],
+            "components": list(self.components),
         }
         if self.guild_id is not None:
             data["guild_id"] = self.guild_id

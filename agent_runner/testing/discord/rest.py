@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from agent_runner.testing.discord.payloads import FakeChannel, FakeMessage
+from agent_runner.testing.discord.payloads import FakeChannel, FakeMessage, RecordedEdit
 
 if TYPE_CHECKING:
     from agent_runner.testing.discord.server import FakeDiscord
@@ -55,6 +56,8 @@ class RestApi:
         if request.match_info["version"] != str(API_VERSION):
             return _error(404, "404: Not Found", 0)
         path = request.match_info["path"].rstrip("/")
+        if path.startswith("interactions/"):
+            return await self._fake.interactions.callback(request, path.split("/"))
         if path != "gateway" and request.headers.get("Authorization") != f"Bot {self._fake.token}":
             return _error(401, "401: Unauthorized", 0)
         parts = path.split("/")
@@ -156,7 +159,20 @@ class RestApi:
         content = str(body.get("content", found.content) or "")
         if len(content) > MAX_CONTENT:
             return _error(400, "Invalid Form Body", 50035)
-        edited = self._fake._replace_message(found, content)
+        components = body.get("components")
+        if components is not None and not _valid_components(components):
+            return _error(400, "Invalid Form Body", 50035)
+        edited = dataclasses.replace(
+            found,
+            content=content,
+            components=found.components if components is None else tuple(components),
+        )
+        history = self._fake.messages[found.channel_id]
+        history[history.index(found)] = edited
+        self._fake._by_id[found.id] = edited
+        self._fake.edits.append(
+            RecordedEdit(self._fake.clock(), found.channel_id, found.id, content)
+        )
         referenced = self._fake._by_id.get(edited.reply_to) if edited.reply_to else None
         return _json(edited.payload(referenced=referenced))
 
@@ -184,6 +200,9 @@ class RestApi:
                     }
                 },
             )
+        components = body.get("components") or []
+        if not _valid_components(components):
+            return _error(400, "Invalid Form Body", 50035)
         if not content.strip() and not body.get("embeds") and not body.get("sticker_ids"):
             return _error(400, "Cannot send an empty message", 50006)
         reply_to = None
@@ -201,11 +220,29 @@ class RestApi:
             author=self._fake.bot,
             content=content,
             reply_to=reply_to,
+            components=tuple(components),
         )
         self._fake.sent_at.append(self._fake.clock())
         await self._fake._store_and_dispatch(message)
         referenced = self._fake._by_id.get(reply_to) if reply_to else None
         return _json(message.payload(referenced=referenced))
+
+
+def _valid_components(rows: Any) -> bool:
+    """Action rows (at most 5) of at most 5 buttons, each with a label and a custom_id of
+    at most 80 and 100 characters."""
+    if not isinstance(rows, list) or len(rows) > 5:
+        return False
+    for row in rows:
+        items = row.get("components") if isinstance(row, dict) else None
+        if row.get("type") != 1 or not isinstance(items, list) or not 1 <= len(items) <= 5:
+            return False
+        for item in items:
+            custom_id = str(item.get("custom_id") or "")
+            label = str(item.get("label") or "")
+            if item.get("type") != 2 or not 1 <= len(custom_id) <= 100 or len(label) > 80:
+                return False
+    return True
 
 
 def _ok_limit_headers() -> dict[str, str]:

@@ -1,11 +1,9 @@
-"""FakeDiscord: the server, the world it holds (guilds, channels, users, messages) and the
-test hooks that act as users or make Discord misbehave."""
+"""FakeDiscord: the server, its world (guilds, channels, users, messages), test hooks."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
@@ -21,6 +19,7 @@ from agent_runner.testing.discord.gateway import (
     GatewaySession,
     GatewayStats,
 )
+from agent_runner.testing.discord.interactions import Interactions
 from agent_runner.testing.discord.payloads import (
     FakeAttachment,
     FakeChannel,
@@ -42,6 +41,7 @@ class FakeDiscord:
         heartbeat_interval: seconds, sent in HELLO (small values exercise heartbeats).
         message_content_allowed: whether the bot may ask for the privileged
             MESSAGE_CONTENT intent (if not, IDENTIFY with it is closed with 4014).
+        clock: stamps :attr:`sent_at` and :attr:`edits` (inject a test clock).
         host: interface to listen on.
 
     The default guild (:attr:`guild_id`) has one text channel (:attr:`channel_id`); add
@@ -60,10 +60,9 @@ class FakeDiscord:
     ) -> None:
         self.token = token
         self.clock = clock
-        self.sent_at: list[float] = []
-        """When the bot posted each message, on :attr:`clock`."""
-        self.edits: list[RecordedEdit] = []
-        """Every message edit the bot made, in order, stamped with :attr:`clock`."""
+        self.sent_at: list[float] = []  # when the bot posted each message, on the clock
+        self.edits: list[RecordedEdit] = []  # its message edits, stamped on the clock
+        self.interactions = Interactions(self)  # button presses and the bot's answers
         self._host = host
         self._ids = SnowflakeFactory()
         self.bot = FakeUser(id=self._ids(), username=bot_name, bot=True)
@@ -78,8 +77,7 @@ class FakeDiscord:
         self.typing: dict[str, int] = {}
         self.requests: list[tuple[str, str]] = []
         self._by_id: dict[str, FakeMessage] = {}
-        self.rate_limited = 0
-        """How many 429 responses were sent."""
+        self.rate_limited = 0  # how many 429 responses were sent
         self._changed = asyncio.Event()
         self._started_at = datetime.now(UTC)
         allowed = None if message_content_allowed else ~INTENT_MESSAGE_CONTENT & ((1 << 26) - 1)
@@ -103,8 +101,7 @@ class FakeDiscord:
         app.router.add_route("*", "/api/v{version}/{path:.*}", self._rest.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, 0)
-        await site.start()
+        await web.TCPSite(self._runner, self._host, 0).start()
         self._port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
@@ -248,6 +245,12 @@ class FakeDiscord:
         await self._store_and_dispatch(message)
         return message
 
+    async def press_button(
+        self, message: FakeMessage, custom_id: str, *, user: FakeUser | None = None
+    ) -> str:
+        """A user presses a button of ``message``: INTERACTION_CREATE; the interaction id."""
+        return await self.interactions.press(message, custom_id, user or self.user)
+
     # -- reading what the bot did ----------------------------------------------------
     def messages_in(self, channel_id: str) -> list[FakeMessage]:
         """What the bot sent in a channel, oldest first."""
@@ -337,27 +340,16 @@ class FakeDiscord:
     ) -> None:
         """Answer the next ``count`` matching requests with 429 Too Many Requests.
 
-        ``scope`` is ``"messages"`` (POST .../messages), ``"edits"`` (PATCH a message),
-        ``"typing"``, ``"history"`` (GET
-        .../messages) or ``"all"``. The
-        responses carry Discord's headers (``X-RateLimit-*``, ``Retry-After``, ``Via``) and
-        body (``retry_after``, ``global``). ``after`` lets that many matching requests
-        through first (to fail, say, the second part of a long reply).
+        ``scope``: ``"messages"`` (POST .../messages), ``"edits"`` (PATCH one), ``"typing"``,
+        ``"history"`` (GET .../messages) or ``"all"``. Responses carry Discord's headers
+        (``X-RateLimit-*``, ``Retry-After``, ``Via``) and body (``retry_after``, ``global``).
+        ``after`` lets that many through first (to fail, say, a long reply's second part).
         """
         if scope not in ("messages", "edits", "typing", "history", "all"):
             raise ValueError(f"unknown scope {scope!r}")
         self._rest.limits.append(RateLimitRule(after, count, retry_after, is_global, scope))
 
     # -- internals -------------------------------------------------------------------
-    def _replace_message(self, message: FakeMessage, content: str) -> FakeMessage:
-        """An edit of ``message`` (recorded in :attr:`edits`)."""
-        edited = dataclasses.replace(message, content=content)
-        history = self.messages[message.channel_id]
-        history[history.index(message)] = edited
-        self._by_id[message.id] = edited
-        self.edits.append(RecordedEdit(self.clock(), message.channel_id, message.id, content))
-        return edited
-
     def _notify(self) -> None:
         event, self._changed = self._changed, asyncio.Event()
         event.set()
