@@ -34,7 +34,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
@@ -51,11 +50,10 @@ from connectors._chat.calls import capped
 from connectors.telegram.calls import (
     DEFAULT_RETRY,
     TRANSIENT_ERRORS,
-    mapped,
-    rate_limited,
     telegram_caller,
 )
 from connectors.telegram.convert import BotIdentity, Scope, callback_fields, message_fields
+from connectors.telegram.polling import ALLOWED_UPDATES, Poller
 from connectors.telegram.replies import ReplySender
 from connectors.telegram.sdk import install_redaction, telegram
 from connectors.telegram.settings import TelegramSettings
@@ -64,10 +62,7 @@ from connectors.telegram.webhook import WebhookServer
 _log = logging.getLogger("connectors.telegram")
 TYPING_REFRESH = 4.5
 """Seconds between ``typing`` actions (Telegram shows one for 5 s)."""
-ALLOWED_UPDATES = ("message", "callback_query")
 _TYPING_ERRORS: tuple[type[BaseException], ...] = (telegram.error.TelegramError, *TRANSIENT_ERRORS)
-POLL_RETRY = RetryPolicy(retries=8, base=0.5, cap=30.0)
-"""Backoff of failed long polls; after the last the input fails and the runner restarts it."""
 
 
 class TelegramConnector(BaseConnector):
@@ -253,54 +248,16 @@ class TelegramConnector(BaseConnector):
         return f"telegram:{self.name}:{self.me.id}:offset"
 
     async def _poll(self, sink: Sink) -> None:
-        bot = self._require_bot()
-        stored = await self._store.cursor_get(self._cursor()) if self._store else None
-        offset = int(stored) if stored else None
-        failures = 0
-        while not self.stopping:
-            try:
-                async with asyncio.timeout(self._poll_timeout + self._request_timeout):
-                    updates = await bot.get_updates(
-                        offset=offset,
-                        timeout=self._poll_timeout,
-                        allowed_updates=list(ALLOWED_UPDATES),
-                    )
-            except telegram.error.RetryAfter as exc:
-                wait = POLL_RETRY.wait(1, retry_after=rate_limited(exc))
-                await self._pause(wait if wait is not None else POLL_RETRY.cap)
-                continue
-            except telegram.error.Conflict as exc:
-                failures += 1
-                _log.warning(
-                    "telegram: getUpdates conflict (another poller or a webhook): %s", exc.message
-                )
-                wait = POLL_RETRY.wait(failures)
-                if wait is None:
-                    raise ConnectorError(f"Telegram getUpdates conflict: {exc.message}") from exc
-                await self._pause(wait)
-                continue
-            except telegram.error.InvalidToken as exc:
-                raise mapped(exc, "getUpdates") from exc
-            except TRANSIENT_ERRORS as exc:
-                failures += 1
-                wait = POLL_RETRY.wait(failures)
-                if wait is None:
-                    raise ConnectorError(f"Telegram getUpdates keeps failing: {exc!r}") from exc
-                _log.warning("telegram: getUpdates failed (%r); retrying in %.1fs", exc, wait)
-                await self._pause(wait)
-                continue
-            failures = 0
-            if not updates:
-                continue
-            for update in updates:
-                await self._take(update, sink)
-            offset = updates[-1].update_id + 1
-            if self._store is not None:
-                await self._store.cursor_set(self._cursor(), str(offset))
-
-    async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+        poller = Poller(
+            bot=self._require_bot(),
+            store=self._store,
+            cursor=self._cursor(),
+            poll_timeout=self._poll_timeout,
+            request_timeout=self._request_timeout,
+            take=lambda update: self._take(update, sink),
+            stopping=self._stopping,
+        )
+        await poller.run()
 
     async def _serve_webhook(self) -> None:
         bot = self._require_bot()
@@ -428,4 +385,4 @@ class TelegramConnector(BaseConnector):
         return self._bot
 
 
-__all__ = ["ALLOWED_UPDATES", "POLL_RETRY", "TYPING_REFRESH", "TelegramConnector"]
+__all__ = ["TYPING_REFRESH", "TelegramConnector"]

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from agent_runner import AgentContext, AgentRuntime, Button, Message, Reply
+from agent_runner import AgentRuntime
 from agent_runner.store import InMemoryStore
 from agent_runner.testing.discord import FakeDiscord
 from connectors.discord.buttons import DEFERRED_UPDATE
+from tests.connectors._agents import Chooser
 from tests.connectors.discord._fixtures import connector_for
 
 
 async def test_a_button_press_reaches_the_agent_and_is_acknowledged() -> None:
-    seen: list[Message] = []
-
-    async def chooser(message: Message, context: AgentContext) -> Reply | str:
-        seen.append(message)
-        if "button" in message.metadata:
-            return f"you chose {message.text}"
-        buttons = (Button(label="Yes", value="deploy:yes"), Button(label="No", value="deploy:no"))
-        return Reply(text="Deploy?", buttons=buttons)
-
+    chooser = Chooser()
     async with FakeDiscord(heartbeat_interval=0.05) as fake:
         discord = connector_for(fake)
         runtime = AgentRuntime(
@@ -39,7 +32,7 @@ async def test_a_button_press_reaches_the_agent_and_is_acknowledged() -> None:
         finally:
             await runtime.stop()
             await task
-    press = seen[-1]
+    press = chooser.seen[-1]
     assert press.text == "deploy:yes" and press.author.id == fake.user.id
     assert press.conversation_id == fake.channel_id
     assert press.metadata["button"] == {

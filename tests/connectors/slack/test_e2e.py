@@ -8,9 +8,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from agent_runner import AgentContext, Button, Message, Reply
+from agent_runner import AgentContext, Message
 from agent_runner.store import SQLiteStore
 from agent_runner.testing.slack import MAX_SECTION_TEXT, FakeSlack, FakeSlackMessage
+from tests.connectors._agents import Chooser
 from tests.connectors._clock import ManualClock
 from tests.connectors.slack._fixtures import running_bot
 from tests.connectors.telegram._fixtures import free_port
@@ -186,15 +187,7 @@ async def test_streamed_replies_are_throttled_updates_and_end_whole() -> None:
 
 
 async def test_a_button_press_reaches_the_agent_and_is_acked(fake: FakeSlack) -> None:
-    seen: list[Message] = []
-
-    async def chooser(message: Message, context: AgentContext) -> Reply | str:
-        seen.append(message)
-        if "button" in message.metadata:
-            return f"you chose {message.text}"
-        buttons = (Button(label="Yes", value="deploy:yes"), Button(label="No", value="deploy:no"))
-        return Reply(text="Deploy?", buttons=buttons)
-
+    chooser = Chooser()
     async with running_bot(fake, chooser):
         asked = await fake.post_user_message(fake.channel, "deploy", mention_bot=True)
         [offer] = await fake.wait_for_messages(fake.channel, 1)
@@ -203,7 +196,7 @@ async def test_a_button_press_reaches_the_agent_and_is_acked(fake: FakeSlack) ->
         await fake.press_button(offer, "deploy:no")
         await fake.wait_for_messages(fake.channel, 2)
         await fake.wait_until(lambda: len(fake.acks) > acks)
-    press = seen[-1]
+    press = chooser.seen[-1]
     assert press.text == "deploy:no" and press.author.id == fake.user.id
     assert press.conversation_id == f"{fake.channel}:{asked.ts}"  # the thread's conversation
     assert press.metadata["button"] == {

@@ -9,10 +9,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from agent_runner import AgentContext, Button, Message, Reply
+from agent_runner import AgentContext, Message
 from agent_runner.store import SQLiteStore
 from agent_runner.testing.telegram import MAX_TEXT, FakeMessage, FakeTelegram
 from agent_runner.testing.telegram.objects import utf16_len
+from tests.connectors._agents import Chooser
 from tests.connectors._clock import ManualClock
 from tests.connectors.telegram._fixtures import free_port, running_bot
 
@@ -250,20 +251,7 @@ async def test_a_429_while_streaming_slows_the_edits_and_loses_nothing() -> None
 
 
 async def test_a_button_press_reaches_the_agent_and_is_acknowledged(fake: FakeTelegram) -> None:
-    seen: list[Message] = []
-
-    async def chooser(message: Message, context: AgentContext) -> Reply | str:
-        seen.append(message)
-        if "button" in message.metadata:
-            return f"you chose {message.text}"
-        return Reply(
-            text="Deploy?",
-            buttons=(
-                Button(label="Yes", value="deploy:yes"),
-                Button(label="No", value="deploy:no"),
-            ),
-        )
-
+    chooser = Chooser()
     async with running_bot(fake, chooser):
         fake.send_user_message(fake.private, "deploy please")
         [offer] = await fake.wait_for_messages(fake.private, 1)
@@ -271,7 +259,7 @@ async def test_a_button_press_reaches_the_agent_and_is_acknowledged(fake: FakeTe
         query_id = fake.press_button(offer, "deploy:yes")
         await fake.wait_for_messages(fake.private, 2)
         await fake.wait_until(lambda: query_id in fake.answered_callbacks)
-    press = seen[-1]
+    press = chooser.seen[-1]
     assert press.text == "deploy:yes" and press.author.id == str(fake.user.id)
     assert press.conversation_id == str(fake.private.id)
     assert press.metadata["button"] == {
