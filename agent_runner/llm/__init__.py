@@ -23,7 +23,7 @@ Tools from MCP servers go in the same list (:mod:`agent_runner.mcp`):
 
 from agent_runner.backoff import RetryPolicy
 from agent_runner.errors import ToolError
-from agent_runner.llm._agent import DEFAULT_LIMIT_REPLY, LIMIT_NOTE, LLMAgent
+from agent_runner.llm._agent import DEFAULT_LIMIT_REPLY, LIMIT_NOTE, RECALL_HEADING, LLMAgent
 from agent_runner.llm._client import (
     ChatMessage,
     ChatRole,
@@ -62,6 +62,7 @@ __all__ = [
     "ModelRequest",
     "ModelResponseError",
     "OpenAIClient",
+    "RECALL_HEADING",
     "RetryPolicy",
     "ScriptAnswer",
     "ScriptItem",

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_runner.agent import AgentContext, ConversationMemory
 from agent_runner.errors import AgentRunnerError, ModelClientError, ToolError
@@ -38,6 +38,12 @@ from agent_runner.llm._estimate import (
 from agent_runner.llm._tools import Tool, ToolArgumentsError, ToolSource
 from agent_runner.message import Message
 from agent_runner.store import MemoryItem
+
+if TYPE_CHECKING:
+    from agent_runner.memory import LongTermMemory
+
+RECALL_HEADING = "What you remember about this user and conversation (most relevant first):"
+"""Starts the recalled facts appended to the system prompt (``long_term_memory``)."""
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -78,6 +84,11 @@ class LLMAgent:
         include_author_names: send authors' names as the chat ``name`` field of user
             messages (useful in group chats; off by default because some OpenAI-compatible
             providers refuse the field).
+        long_term_memory: recall into the prompt: the ``recall_k`` records most similar to
+            the message, from its author's, its conversation's and the shared scopes, are
+            appended to the system prompt (give ``memory_tools(memory)`` as tools too to let
+            the model remember and look up facts itself).
+        recall_k: how many records to recall into the prompt.
 
     Example:
         >>> def add(a: int, b: int) -> int:
@@ -101,6 +112,8 @@ class LLMAgent:
         model_name: str | None = None,
         limit_reply: str = DEFAULT_LIMIT_REPLY,
         include_author_names: bool = False,
+        long_term_memory: LongTermMemory | None = None,
+        recall_k: int = 5,
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be >= 1")
@@ -129,12 +142,15 @@ class LLMAgent:
         self.model_name = model_name or model_client.model
         self.limit_reply = limit_reply
         self.include_author_names = include_author_names
+        self.long_term_memory = long_term_memory
+        self.recall_k = recall_k
 
     async def execute(self, message: Message, context: AgentContext) -> str | None:
         """Answer ``message``: prompt, tool loop, final text (streamed when the output can)."""
         prompt = self.build_prompt(message, context.memory)
         try:
             async with asyncio.timeout(self.timeout) as deadline:
+                await self._recall_into(prompt, message)
                 return await self._run(prompt, context)
         except TimeoutError:
             if not deadline.expired():
@@ -148,6 +164,20 @@ class LLMAgent:
         name = message.author.name or message.author.id if self.include_author_names else None
         prompt.append(ChatMessage.user(_user_text(message), name=_safe_name(name)))
         return prompt
+
+    async def _recall_into(self, prompt: list[ChatMessage], message: Message) -> None:
+        """Append what long-term memory recalls for the message to the system prompt."""
+        memory = self.long_term_memory
+        if memory is None or not message.text.strip():
+            return
+        found = await memory.recall(message.text, memory.scopes_for(message), k=self.recall_k)
+        if not found:
+            return
+        note = "\n".join([RECALL_HEADING, *(f"- {item.record.text}" for item in found)])
+        if prompt and prompt[0].role == "system":
+            prompt[0] = ChatMessage.system(f"{prompt[0].content}\n\n{note}")
+        else:
+            prompt.insert(0, ChatMessage.system(note))
 
     async def close(self) -> None:
         """Close the model client and the tool sources."""
@@ -337,4 +367,4 @@ def _safe_name(name: str | None) -> str | None:
     return cleaned or None
 
 
-__all__ = ["DEFAULT_LIMIT_REPLY", "LIMIT_NOTE", "LLMAgent"]
+__all__ = ["DEFAULT_LIMIT_REPLY", "LIMIT_NOTE", "LLMAgent", "RECALL_HEADING"]
