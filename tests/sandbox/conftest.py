@@ -17,7 +17,6 @@ import pytest
 from agent_runner.sandbox import Sandbox, SandboxError, SandboxLimits
 from tests.distributed._servers import unavailable
 
-REPO = Path(__file__).resolve().parents[2]
 SHORT = SandboxLimits(wall_time=2.0, cpu_time=1.0, output_bytes=64 * 1024)
 MARKED = re.compile(r"^run ([0-9a-f]{32})$", re.MULTILINE)
 
@@ -137,10 +136,13 @@ def listener() -> Iterator[Listener]:
 
 @pytest.fixture
 def project() -> Iterator[Path]:
-    """A project folder outside the temp dir with a ``.env`` holding a secret (build/ is
-    git-ignored); world-readable, as a ``.env`` usually is."""
-    folder = REPO / "build" / f"sandbox-probe-{uuid.uuid4().hex[:8]}"
-    folder.mkdir(parents=True)
+    """A project folder with a ``.env`` holding a secret, outside the temp dir (which
+    bubblewrap replaces anyway) and reachable by every user wherever the repository is
+    checked out (the fallback's tests need its user to reach it); world-readable, as a
+    ``.env`` usually is."""
+    folder = Path("/var/tmp") / f"agent-runner-sandbox-probe-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
     (folder / ".env").write_text(f"OPENAI_API_KEY=sk-probe-{uuid.uuid4().hex}\n")
     os.chmod(folder / ".env", 0o644)
     try:
