@@ -7,6 +7,8 @@
     ├── CoreError                     the core message runtime (autogen-core names kept)
     │   ├── CantHandleException       the agent has no handler for this message type
     │   ├── UndeliverableException    no agent type / recipient for the message
+    │   │   └── UnregisteredInstanceError  an instance-only type has no instance with that key
+    │   │                                  (also a ``RuntimeError``, as in autogen-core)
     │   ├── MessageDroppedException   an intervention handler dropped the message
     │   ├── NotAccessibleError        the agent lives elsewhere and cannot be reached directly
     │   ├── RuntimeStoppedError       the runtime stopped while a call was in flight
@@ -54,6 +56,14 @@ class CantHandleException(CoreError):
 
 class UndeliverableException(CoreError):
     """The message cannot be delivered: unknown agent type or no recipient."""
+
+
+class UnregisteredInstanceError(UndeliverableException, RuntimeError):
+    """The recipient's type has only registered instances (no factory) and none has this key.
+
+    Usually a subscription maps a topic to a key nobody registered. autogen-core raises a
+    ``RuntimeError`` there, so this is one too.
+    """
 
 
 class MessageDroppedException(CoreError):
@@ -200,4 +210,5 @@ __all__ = [
     "StoreError",
     "ToolError",
     "UndeliverableException",
+    "UnregisteredInstanceError",
 ]

@@ -72,6 +72,7 @@ from agent_runner.errors import (
     RuntimeStoppedError,
     SerializationError,
     UndeliverableException,
+    UnregisteredInstanceError,
 )
 
 __all__ = [
@@ -109,6 +110,7 @@ __all__ = [
     "TypeSubscription",
     "UndeliverableException",
     "UnknownPayload",
+    "UnregisteredInstanceError",
     "default_subscription",
     "event",
     "handles",

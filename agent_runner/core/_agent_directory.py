@@ -20,7 +20,7 @@ from agent_runner.core._agent_instantiation import AgentInstantiationContext
 from agent_runner.core._agent_protocol import Agent
 from agent_runner.core._agent_type import AgentType
 from agent_runner.core._base_agent import BaseAgent
-from agent_runner.errors import UndeliverableException
+from agent_runner.errors import UndeliverableException, UnregisteredInstanceError
 
 if TYPE_CHECKING:
     from agent_runner.core._message_runtime import MessageRuntime
@@ -140,7 +140,7 @@ class AgentDirectory:
             self._instance_types[agent_id.type] = type(agent_instance)
 
             async def no_factory(agent_id: AgentId) -> Agent:
-                raise UndeliverableException(
+                raise UnregisteredInstanceError(
                     f"No agent {agent_id}: type {agent_id.type!r} has only registered instances "
                     "(check the subscriptions that map topics to this type)."
                 )

@@ -25,6 +25,9 @@ from agent_runner.errors import CantHandleException
 
 logger = logging.getLogger(__name__)
 
+_WARNED: set[tuple[type[Any], type[Any]]] = set()
+"""(agent class, message type) pairs already warned of an RPC only event handlers take."""
+
 
 DirectRoute = tuple["HandlerFunc[Any, Any, Any]", Callable[[Any], None] | None]
 """A handler function and the check of its result (None: no check needed)."""
@@ -40,9 +43,15 @@ class RoutedAgent(BaseAgent):
     """An agent that routes each message to a decorated handler by the message's type (and
     the handler's ``match``). The routing table is built once per class.
 
-    A message with no matching handler goes to :meth:`on_unhandled_message`, which raises
-    :class:`~agent_runner.errors.CantHandleException` for an RPC (the caller learns of it)
-    and logs events.
+    A message with no matching handler goes to :meth:`on_unhandled_message`: an RPC whose
+    type has no handler raises :class:`~agent_runner.errors.CantHandleException` (the caller
+    learns of it); an RPC whose type only ``@event`` handlers take returns None without
+    calling them, as in autogen-core (logged at WARNING the first time per class and type,
+    then at DEBUG); a published message nobody takes is logged and ignored.
+
+    Attributes:
+        strict_rpc_routing: Set ``strict_rpc_routing = True`` on a subclass to make an RPC
+            that only ``@event`` handlers take raise CantHandleException as well.
 
     Example::
 
@@ -56,6 +65,8 @@ class RoutedAgent(BaseAgent):
 
         await Worker.register(runtime, "worker", Worker)
     """
+
+    strict_rpc_routing: ClassVar[bool] = False
 
     _routes_by_type: ClassVar[dict[type[Any], tuple[Route, ...]] | None] = None
     _direct: ClassVar[dict[tuple[type[Any], bool], DirectRoute | None]] = {}
@@ -137,15 +148,45 @@ class RoutedAgent(BaseAgent):
         return self.on_unhandled_message(message, ctx)
 
     async def on_unhandled_message(self, message: Any, ctx: MessageContext) -> Any:
-        """Called for a message no handler takes: raises CantHandleException for an RPC,
-        logs and ignores an event. Override to change that."""
+        """Called for a message no handler takes (see the class docstring). Override to
+        change that."""
         if ctx.is_rpc:
-            raise CantHandleException(
-                f"{type(self).__name__} has no handler for RPC message type "
-                f"{type(message).__name__}"
-            )
+            cls = type(self)
+            if cls.strict_rpc_routing or not cls._only_events_take(type(message)):
+                raise CantHandleException(
+                    f"{cls.__name__} has no handler for RPC message type {type(message).__name__}"
+                )
+            key = (cls, type(message))
+            if key in _WARNED:
+                logger.debug(
+                    "RPC %s to %s returns None: only @event handlers take this type",
+                    type(message).__name__,
+                    self.id,
+                )
+            else:
+                if len(_WARNED) < 1024:
+                    _WARNED.add(key)
+                logger.warning(
+                    "RPC %s to %s returns None: only @event handlers take this type (set "
+                    "strict_rpc_routing = True on %s to raise CantHandleException instead)",
+                    type(message).__name__,
+                    self.id,
+                    cls.__name__,
+                )
+            return None
         logger.info("Unhandled message: %r", message)
         return None
+
+    @classmethod
+    def _only_events_take(cls, message_type: type[Any]) -> bool:
+        """Whether the handlers of ``message_type`` exist and are all ``@event`` handlers."""
+        routes = cls._routes_by_type
+        if routes is None:
+            routes = cls._build_routes()
+        candidates = routes.get(message_type)
+        if candidates is None:
+            candidates = routes.get(AnyType, ())
+        return bool(candidates) and all(kind == EVENT for kind, *_ in candidates)
 
     @classmethod
     def _discover_handlers(cls) -> Sequence[MessageHandler[Any, Any, Any]]:

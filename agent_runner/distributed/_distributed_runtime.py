@@ -74,6 +74,10 @@ class DistributedAgentRuntime:
         shutdown_grace: Seconds :meth:`stop` waits for in-flight messages.
         retry_for: Seconds writes are retried while Redis is unreachable.
         intervention_handlers: As on SingleThreadedAgentRuntime (run in the sending process).
+        ignore_unhandled_exceptions: When False, the first exception raised by an event
+            handler in this worker (an agent that fails to be created included) is re-raised
+            by :meth:`stop`, :meth:`stop_when_idle` or :meth:`close`, as on
+            SingleThreadedAgentRuntime. RPC handler exceptions always go to the caller.
         worker_id: This runtime's id on the wire (default: host-pid-random).
         redis_options: Extra keyword arguments for ``redis.asyncio.Redis.from_url``.
 
@@ -103,6 +107,7 @@ class DistributedAgentRuntime:
         shutdown_grace: float = 10.0,
         retry_for: float = 30.0,
         intervention_handlers: Sequence[InterventionHandler] | None = None,
+        ignore_unhandled_exceptions: bool = True,
         worker_id: str | None = None,
         redis_options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -165,6 +170,7 @@ class DistributedAgentRuntime:
             options,
             worker_id=me,
             on_rebalance=heartbeat.soon,
+            keep_event_errors=not ignore_unhandled_exceptions,
         )
         self._access = AgentAccess(messenger, agents, heartbeat, counts, client, keys, worker_id=me)
         self._connected = False
@@ -205,6 +211,10 @@ class DistributedAgentRuntime:
         """Stop hosting: finish in-flight messages, release partitions to the other workers."""
         if not self._started:
             raise RuntimeError("Runtime is not started")
+        await self._stop_hosting()
+        self._host.raise_background_exception()
+
+    async def _stop_hosting(self) -> None:
         self._started = False
         await self._heartbeat.stop()
         await self._host.stop(self._options.shutdown_grace)
@@ -238,7 +248,7 @@ class DistributedAgentRuntime:
         if self._closed:
             return
         if self._started:
-            await self.stop()
+            await self._stop_hosting()
         await self._agents.close_all()
         await self._messenger.close()
         if self._connected:
@@ -248,6 +258,7 @@ class DistributedAgentRuntime:
         await self._outbox.close()
         self._closed = True
         await self._client.aclose()
+        self._host.raise_background_exception()
 
     @property
     def unprocessed_messages_count(self) -> int:

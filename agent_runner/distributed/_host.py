@@ -70,6 +70,8 @@ class Host:
     Args:
         agents: The hosted types and their live agents.
         on_rebalance: Called when a partition being given up has no message in hand any more.
+        keep_event_errors: Keep the first exception of an event handler for
+            :meth:`raise_background_exception` (else only log it).
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class Host:
         *,
         worker_id: str,
         on_rebalance: Callable[[], None],
+        keep_event_errors: bool = False,
     ) -> None:
         self.agents = agents
         self._outbox = outbox
@@ -101,6 +104,8 @@ class Host:
         self._idle = asyncio.Event()
         self._idle.set()
         self.stopping = False
+        self._keep_event_errors = keep_event_errors
+        self._background_exception: Exception | None = None
         self.reader = PartitionReader(
             self, table, outbox, keys, options, worker_id=worker_id, on_rebalance=on_rebalance
         )
@@ -233,6 +238,12 @@ class Host:
                 header.get("id"),
                 exc_info=error,
             )
+            if (
+                self._keep_event_errors
+                and self._background_exception is None
+                and isinstance(error, Exception)
+            ):
+                self._background_exception = error
         commands: list[tuple[Any, ...]] = []
         if agent is not None:
             saved = await self.agents.state_command(agent_id, agent)
@@ -341,6 +352,12 @@ class Host:
         return agent_id in self._mailboxes
 
     # -- lifecycle -------------------------------------------------------------------
+    def raise_background_exception(self) -> None:
+        """Raise (once) the first event-handler exception kept since the last call."""
+        error, self._background_exception = self._background_exception, None
+        if error is not None:
+            raise error
+
     async def wait_idle(self, grace: float) -> bool:
         try:
             async with asyncio.timeout(grace):

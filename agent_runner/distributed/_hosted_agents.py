@@ -20,6 +20,7 @@ from agent_runner.distributed._outbox import Outbox
 from agent_runner.distributed._partition_counts import PartitionCounts
 from agent_runner.distributed._registry import Partition
 from agent_runner.distributed._wire import Keys, partition_of
+from agent_runner.errors import UnregisteredInstanceError
 
 if TYPE_CHECKING:
     from agent_runner.core import MessageRuntime
@@ -108,8 +109,13 @@ class HostedAgents:
             return False
         self._instance_types[agent_id.type] = agent_instance.__class__
 
+        worker = self._worker_id
+
         async def no_factory(missing: AgentId) -> Agent:
-            raise LookupError(f"no agent instance {missing} is registered on this worker")
+            raise UnregisteredInstanceError(
+                f"No agent {missing} on worker {worker}: type {missing.type!r} has only "
+                "registered instances (check the subscriptions that map topics to this type)."
+            )
 
         self.factories[agent_id.type] = no_factory
         return True

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -18,7 +18,15 @@ from agent_runner.core import (
     rpc,
 )
 
-RuntimeFactory = Callable[[list[InterventionHandler]], Awaitable[MessageRuntime]]
+
+class RuntimeFactory(Protocol):
+    """Makes a started runtime (cleaned up after the test)."""
+
+    def __call__(
+        self, handlers: list[InterventionHandler], *, ignore_unhandled_exceptions: bool = True
+    ) -> Awaitable[MessageRuntime]: ...
+
+
 WAIT = 5.0
 
 

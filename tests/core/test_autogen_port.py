@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from agent_runner.core import (
     AgentId,
     AgentInstantiationContext,
@@ -188,4 +190,50 @@ async def test_agent_instantiation_context_pattern() -> None:
         "ctor test_agent/default",
         "got Hello, world!",
     ]
+    await runtime.close()
+
+
+class Loopback(RoutedAgent):
+    def __init__(self) -> None:
+        super().__init__("A loop back agent.")
+        self.num_calls = 0
+
+    @message_handler
+    async def on_new_message(self, message: MyMessage, ctx: MessageContext) -> MyMessage:
+        self.num_calls += 1
+        return message
+
+
+async def test_agent_type_register_instance_publish_new_source() -> None:
+    # autogen-core's test of the same name (test_runtime.py).
+    runtime = SingleThreadedAgentRuntime(ignore_unhandled_exceptions=False)
+    agent_id = AgentId(type="name", key="default")
+    agent1 = Loopback()
+    await agent1.register_instance(runtime=runtime, agent_id=agent_id)
+    await runtime.add_subscription(TypeSubscription("notdefault", "name"))
+
+    runtime.start()
+    with pytest.raises(RuntimeError):
+        await runtime.publish_message(MyMessage("x"), TopicId("notdefault", "notdefault"))
+        await runtime.stop_when_idle()
+    await runtime.close()
+
+
+async def test_rpc_to_an_event_handler_returns_none() -> None:
+    calls: list[str] = []
+
+    class Monitor(RoutedAgent):
+        def __init__(self) -> None:
+            super().__init__("Monitor agent")
+
+        @event
+        async def track(self, message: ProgressEvent, ctx: MessageContext) -> None:
+            calls.append(message.work_id)
+
+    runtime = SingleThreadedAgentRuntime()
+    await Monitor.register(runtime, "monitor", Monitor)
+    runtime.start()
+    reply = await runtime.send_message(ProgressEvent("w", 1.0), AgentId("monitor", "default"))
+    assert reply is None and calls == []
+    await runtime.stop_when_idle()
     await runtime.close()

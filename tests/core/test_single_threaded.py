@@ -26,8 +26,13 @@ class TestSingleThreadedRuntime(RuntimeContract):
     async def runtime_factory(self) -> AsyncIterator[RuntimeFactory]:
         made: list[SingleThreadedAgentRuntime] = []
 
-        async def make(handlers: list[InterventionHandler]) -> MessageRuntime:
-            runtime = SingleThreadedAgentRuntime(intervention_handlers=handlers)
+        async def make(
+            handlers: list[InterventionHandler], *, ignore_unhandled_exceptions: bool = True
+        ) -> MessageRuntime:
+            runtime = SingleThreadedAgentRuntime(
+                intervention_handlers=handlers,
+                ignore_unhandled_exceptions=ignore_unhandled_exceptions,
+            )
             runtime.start()
             made.append(runtime)
             return runtime

@@ -27,11 +27,14 @@ class TestDistributedRuntime(RuntimeContract):
     ) -> AsyncIterator[RuntimeFactory]:
         made: list[DistributedAgentRuntime] = []
 
-        async def make(handlers: list[InterventionHandler]) -> MessageRuntime:
+        async def make(
+            handlers: list[InterventionHandler], *, ignore_unhandled_exceptions: bool = True
+        ) -> MessageRuntime:
             runtime = DistributedAgentRuntime(
                 redis_url,
                 prefix=f"{redis_prefix}:{len(made)}",
                 intervention_handlers=handlers,
+                ignore_unhandled_exceptions=ignore_unhandled_exceptions,
                 **FAST,  # type: ignore[arg-type]
             )
             runtime.start()
