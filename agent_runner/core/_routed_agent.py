@@ -106,12 +106,7 @@ class RoutedAgent(BaseAgent):
             return cls._direct[key]
         except KeyError:
             pass
-        routes = cls._routes_by_type
-        if routes is None:
-            routes = cls._build_routes()
-        candidates = routes.get(message_type)
-        if candidates is None:
-            candidates = routes.get(AnyType, ())
+        candidates = cls._routes_of(message_type)
         found: DirectRoute | None = None
         for kind, match, func, check in candidates:
             if (kind == RPC and not is_rpc) or (kind == EVENT and is_rpc):
@@ -180,13 +175,17 @@ class RoutedAgent(BaseAgent):
     @classmethod
     def _only_events_take(cls, message_type: type[Any]) -> bool:
         """Whether the handlers of ``message_type`` exist and are all ``@event`` handlers."""
+        candidates = cls._routes_of(message_type)
+        return bool(candidates) and all(kind == EVENT for kind, *_ in candidates)
+
+    @classmethod
+    def _routes_of(cls, message_type: type[Any]) -> tuple[Route, ...]:
+        """The routes of ``message_type`` (those of ``Any`` handlers when it has none)."""
         routes = cls._routes_by_type
         if routes is None:
             routes = cls._build_routes()
         candidates = routes.get(message_type)
-        if candidates is None:
-            candidates = routes.get(AnyType, ())
-        return bool(candidates) and all(kind == EVENT for kind, *_ in candidates)
+        return candidates if candidates is not None else routes.get(AnyType, ())
 
     @classmethod
     def _discover_handlers(cls) -> Sequence[MessageHandler[Any, Any, Any]]:
