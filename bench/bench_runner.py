@@ -25,7 +25,7 @@ message into a :class:`~agent_runner.Message`: the floor for a runner that refus
 takes 50 ms (LLM-like; the bound is then ``C / 0.05`` msgs/s).
 
 Reported: msgs/s and process CPU per message (all threads, so the SQLite thread counts) of
-the median run, and ours / bare per case. ``--profile DIR`` samples each measured run with
+the median run, and ours / bare per case. ``--profile DIR`` samples every measured run with
 ``py-spy record`` (raw folded stacks for ``bench/profile_summary.py``; such runs are slower).
 
 Usage: ``python bench/bench_runner.py [--quick] [--messages N] [--conversations C]``.
@@ -242,8 +242,9 @@ async def workload(args: Any, tmp: Path, title: str, delay: float, messages: int
         for case in order:
             out = None
             if args.profile:
-                out = Path(args.profile) / f"runner-{'50ms' if delay else 'instant'}-{case}.txt"
-            async with Profiler(out if n == 0 else None, gil=args.profile_gil):
+                agent = "50ms" if delay else "instant"
+                out = Path(args.profile) / f"runner-{agent}-{case}-r{n + 1}.txt"
+            async with Profiler(out, gil=args.profile_gil):
                 runs[case].append(await measure(case, tmp, messages, c, delay))
     print(
         f"  {'case':<54} {'msgs/s':>9} {'CPU us/msg':>10} {'commits/msg':>11} {'/ bare':>7}"
@@ -292,7 +293,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--repeat", type=int, default=3, help="rounds (the median is kept)")
     parser.add_argument("--breakdown", action="store_true", help="also the in-between cases")
-    parser.add_argument("--profile", metavar="DIR", help="py-spy each case's first round")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy every measured run")
     parser.add_argument(
         "--profile-gil", action="store_true", help="sample only threads holding the GIL"
     )

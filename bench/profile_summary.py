@@ -12,7 +12,8 @@ stacks per server or case (``py-spy record --format raw``: one line per distinct
   that burns the CPU;
 - **top functions**: self share (the leaf) and inclusive share (anywhere on the stack).
 
-Usage: ``python bench/profile_summary.py FILE... [--top N]``.
+Usage: ``python bench/profile_summary.py FILE... [--top N] [--merge]`` (``--merge``: one
+summary of all the files, e.g. every round of one case).
 """
 
 from __future__ import annotations
@@ -81,13 +82,13 @@ def ours_of(frames: list[tuple[str, str]]) -> str:
     return "(none of ours: event loop, server or library)"
 
 
-def summarise(path: Path, top: int) -> str:
+def summarise(paths: list[Path], top: int) -> str:
     total = 0
     kinds: Counter[str] = Counter()
     owners: Counter[str] = Counter()
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
-    for frames, count in stacks(path):
+    for frames, count in (item for path in paths for item in stacks(path)):
         total += count
         kinds[kind_of(frames)] += count
         owners[ours_of(frames)] += count
@@ -95,9 +96,10 @@ def summarise(path: Path, top: int) -> str:
         own[f"{func} ({file})"] += count
         for name in {f"{func} ({file})" for file, func in frames}:
             inclusive[name] += count
+    names = ", ".join(path.name for path in paths)
     if not total:
-        return f"{path}: no samples"
-    lines = [f"== {path.name}: {total} samples"]
+        return f"{names}: no samples"
+    lines = [f"== {names}: {total} samples"]
 
     def block(title: str, counter: Counter[str], n: int) -> None:
         lines.append(f"  {title}")
@@ -115,9 +117,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--merge", action="store_true", help="one summary of all the files")
     args = parser.parse_args()
-    for path in args.files:
-        print(summarise(path, args.top))
+    for group in [args.files] if args.merge else [[path] for path in args.files]:
+        print(summarise(group, args.top))
     return 0
 
 
