@@ -244,6 +244,7 @@ async def workload(args: Any, tmp: Path, title: str, delay: float, messages: int
             if args.profile:
                 agent = "50ms" if delay else "instant"
                 out = Path(args.profile) / f"runner-{agent}-{case}-r{n + 1}.txt"
+            gc.collect()  # here, not inside the profile
             async with Profiler(out, gil=args.profile_gil):
                 runs[case].append(await measure(case, tmp, messages, c, delay))
     print(
