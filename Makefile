@@ -32,6 +32,7 @@ typecheck: install
 
 bench: install
 	$(BIN)/python -m pip install -q -e '.[bench]'
+	command -v wrk >/dev/null || apt-get install -y -q wrk || echo "bench_http.py needs wrk: apt-get install -y wrk"
 	$(BIN)/python bench/run_all.py
 
 ci: test lint typecheck
