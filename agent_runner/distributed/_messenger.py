@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as redis
@@ -123,17 +123,34 @@ class Messenger:
         self._outbox.push("PEXPIRE", self.reply_stream, max(60_000, self._options.ttl_ms * 10))
 
     # -- messaging -------------------------------------------------------------------
-    async def send(
+    def send(
         self,
         message: Any,
         recipient: AgentId,
         sender: AgentId | None,
         token: CancellationToken | None,
         message_id: str | None,
-    ) -> Any:
-        """Send an RPC through the intervention handlers and return the reply."""
+    ) -> Awaitable[Any]:
+        """An RPC, to await for its reply.
+
+        Without intervention handlers this is the request itself: no coroutine of its own
+        between the caller and the request, on the path of every call.
+        """
         token = token or CancellationToken()
         message_id = message_id or str(uuid.uuid4())
+        if self._interventions:
+            return self._send_intervened(message, recipient, sender, token, message_id)
+        header, data = self._rpc(message)
+        return self.request(header, recipient, data, sender, token, message_id)
+
+    async def _send_intervened(
+        self,
+        message: Any,
+        recipient: AgentId,
+        sender: AgentId | None,
+        token: CancellationToken,
+        message_id: str,
+    ) -> Any:
         for handler in self._interventions:
             ctx = MessageContext(sender, None, True, token, message_id)
             changed = await handler.on_send(message, message_context=ctx, recipient=recipient)
@@ -142,8 +159,7 @@ class Messenger:
                     f"an intervention handler dropped the message to {recipient}"
                 )
             message = message if changed is None else changed
-        type_name, content_type, data = self._codec.encode(message)
-        header: Header = {"kind": RPC, "type": type_name, "ct": content_type}
+        header, data = self._rpc(message)
         result = await self.request(header, recipient, data, sender, token, message_id)
         for handler in self._interventions:
             changed = await handler.on_response(result, sender=recipient, recipient=sender)
@@ -153,6 +169,11 @@ class Messenger:
                 )
             result = result if changed is None else changed
         return result
+
+    def _rpc(self, message: Any) -> tuple[Header, bytes]:
+        """The header and payload of an RPC carrying ``message``."""
+        type_name, content_type, data = self._codec.encode(message)
+        return {"kind": RPC, "type": type_name, "ct": content_type}, data
 
     async def request(
         self,
