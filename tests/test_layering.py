@@ -111,3 +111,18 @@ def test_the_message_runtimes_never_import_the_runner(subpackage: str) -> None:
 
     found = violations(modules(subpackage), allowed)
     assert not found, "\n".join(found)
+
+
+MAX_MODULE_LINES = 400
+"""Issue 10's bar: a module past this is two concepts; split it (STYLE: one concept a module)."""
+
+
+def test_no_module_is_over_the_size_bar() -> None:
+    roots = [PACKAGE, PACKAGE.parent / "connectors"]
+    long = [
+        f"{path.relative_to(PACKAGE.parent)}: {count} lines"
+        for root in roots
+        for path in sorted(root.rglob("*.py"))
+        if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    ]
+    assert not long, "split these modules:\n" + "\n".join(long)

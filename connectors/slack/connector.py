@@ -44,7 +44,7 @@ from connectors._chat.calls import capped
 from connectors.slack.calls import DEFAULT_RETRY, slack_caller
 from connectors.slack.convert import BotIdentity, Scope, action_fields, event_fields
 from connectors.slack.events import EventsServer
-from connectors.slack.replies import ReplySender
+from connectors.slack.replies import SlackReplies
 from connectors.slack.sdk import (
     AsyncBaseSocketModeClient,
     AsyncWebClient,
@@ -144,7 +144,7 @@ class SlackConnector(BaseConnector):
         policy = capped(retry or DEFAULT_RETRY, cap)
         self._caller = slack_caller(policy, timeout=request_timeout, sleep=sleep)
         post = post_channel_id if post_channel_id is not None else env.post_channel_id
-        self._replies = ReplySender(
+        self._replies = SlackReplies(
             source=self.name,
             caller=self._caller,
             post_channel_id=post,

@@ -55,7 +55,7 @@ def button_blocks(text: str, buttons: Sequence[Button]) -> list[dict[str, Any]] 
     ]
 
 
-class ReplySender:
+class SlackReplies:
     """Sends and streams replies through one web client (owned by the connector)."""
 
     def __init__(
@@ -153,4 +153,4 @@ class ReplySender:
         await self.live.chunk(request.key, chunk, render=preview, post=post, edit=edit)
 
 
-__all__ = ["METADATA_EVENT", "ReplySender", "button_blocks"]
+__all__ = ["METADATA_EVENT", "SlackReplies", "button_blocks"]

@@ -54,7 +54,7 @@ from connectors.telegram.calls import (
 )
 from connectors.telegram.convert import BotIdentity, Scope, callback_fields, message_fields
 from connectors.telegram.polling import ALLOWED_UPDATES, Poller
-from connectors.telegram.replies import ReplySender
+from connectors.telegram.replies import TelegramReplies
 from connectors.telegram.sdk import install_redaction, telegram
 from connectors.telegram.settings import TelegramSettings
 from connectors.telegram.webhook import WebhookServer
@@ -158,7 +158,7 @@ class TelegramConnector(BaseConnector):
         policy = capped(retry or DEFAULT_RETRY, cap)
         self._caller = telegram_caller(policy, timeout=request_timeout, sleep=sleep)
         post = post_chat_id if post_chat_id is not None else env.post_chat_id
-        self._replies = ReplySender(
+        self._replies = TelegramReplies(
             source=self.name,
             caller=self._caller,
             post_chat_id=int(post) if post is not None else None,

@@ -50,7 +50,7 @@ class Target:
         self.chat_id, self.message_id, self.thread_id = chat_id, message_id, thread_id
 
 
-class ReplySender:
+class TelegramReplies:
     """Sends and streams replies through one bot (owned by the connector)."""
 
     def __init__(
@@ -218,4 +218,4 @@ class ReplySender:
         await self.live.chunk(request.key, chunk, render=preview, post=post, edit=edit)
 
 
-__all__ = ["BUTTONS_PER_ROW", "DEPTH_MEMORY", "ReplySender", "Target", "keyboard"]
+__all__ = ["BUTTONS_PER_ROW", "DEPTH_MEMORY", "TelegramReplies", "Target", "keyboard"]
