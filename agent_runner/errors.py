@@ -17,6 +17,7 @@
     ├── InvalidMessageError           an input pushed something that is not a valid Message
     ├── AgentExecutionError           the user's agent raised or timed out
     ├── StoreError                    the journal / state store failed
+    ├── LeaseLostError                a fenced write came from a holder that lost its lease
     ├── BudgetExceededError           spending would exceed a configured budget
     ├── PaymentError                  a request's payment is missing, invalid or replayed
     ├── SandboxError                  the code sandbox cannot run (not the code's own failure)
@@ -107,6 +108,19 @@ class StoreError(AgentRunnerError):
     """The store (journal, cursors, memory, ledger) failed."""
 
 
+class LeaseLostError(AgentRunnerError):
+    """A write fenced by lease ``lease`` with token ``token`` was refused: that holding ended.
+
+    The lease was released, expired or taken over by another process; the holder must stop
+    acting for it (see :class:`~agent_runner.store.Fence`). Retrying cannot help.
+    """
+
+    def __init__(self, message: str, *, lease: str = "", token: int = 0) -> None:
+        super().__init__(message)
+        self.lease = lease
+        self.token = token
+
+
 class BudgetExceededError(AgentRunnerError):
     """Spending would exceed a budget; raised before the money is spent."""
 
@@ -195,6 +209,7 @@ __all__ = [
     "CoreError",
     "DeliveryError",
     "InvalidMessageError",
+    "LeaseLostError",
     "MCPFailure",
     "MCPToolError",
     "MessageDroppedException",

@@ -9,7 +9,9 @@ Keys (under ``{prefix}:store:``): ``journal`` (hash: every journaled key -> seq)
 ``pending`` (sorted set: pending key by seq), ``entries`` (hash: pending key -> JSON entry),
 ``seq``, ``replies`` (hash: ``output␀key`` -> JSON outcome), ``cursors``, ``mem:{conv}``
 (list of JSON items), ``costs`` (list of JSON entries) and ``cost:sum`` (hash of running
-totals), ``payments`` (hash: reference -> request key), ``state``.
+totals), ``payments`` (hash: reference -> request key), ``state``, ``lease:{name}`` (hash:
+holder, token; expires with the lease, by Redis's clock) and ``lease-tokens`` (the counter
+every lease's tokens come from, so a token is never reused, also after a lease expired).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from redis.exceptions import RedisError
 
 from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
 from agent_runner.errors import ConfigurationError, StoreError
-from agent_runner.store import CostEntry, JournalEntry, MemoryItem
+from agent_runner.store import CostEntry, Fence, JournalEntry, LeaseInfo, MemoryItem
+from agent_runner.store._base import lease_ttl_ms
 
 _ACCEPT = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
@@ -45,6 +48,39 @@ if not used_by then
 end
 if used_by == ARGV[2] then return 1 end
 return 0
+"""
+
+# KEYS: lease, token counter; ARGV: holder, ttl (ms). The token, or 0 when held by another.
+_LEASE_ACQUIRE = """
+local holder = redis.call('HGET', KEYS[1], 'holder')
+if holder and holder ~= ARGV[1] then return 0 end
+local token
+if holder then
+  token = tonumber(redis.call('HGET', KEYS[1], 'token'))
+else
+  token = redis.call('INCR', KEYS[2])
+  redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'token', token)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return token
+"""
+
+_LEASE_RELEASE = """
+if redis.call('HGET', KEYS[1], 'holder') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_LEASE_HOLDER = """
+local held = redis.call('HMGET', KEYS[1], 'holder', 'token')
+if not held[1] then return false end
+return {held[1], held[2], redis.call('PTTL', KEYS[1])}
+"""
+
+# KEYS: lease, hash; ARGV: token, field, value. 1 when written, 0 when the fence is stale.
+_FENCED_HSET = """
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
 """
 
 _SEP = "\x00"
@@ -173,8 +209,13 @@ class RedisStore:
         value = await self._call("HGET", self._key("cursors"), name)
         return None if value is None else _text(value)
 
-    async def cursor_set(self, name: str, value: str) -> None:
-        await self._call("HSET", self._key("cursors"), name, value)
+    async def cursor_set(self, name: str, value: str, *, fence: Fence | None = None) -> None:
+        if fence is None:
+            await self._call("HSET", self._key("cursors"), name, value)
+            return
+        keys = (self._key(f"lease:{fence.lease}"), self._key("cursors"))
+        if not await self._call("EVAL", _FENCED_HSET, 2, *keys, fence.token, name, value):
+            raise fence.refused()
 
     # -- conversation memory ---------------------------------------------------------
     async def memory_load(self, conversation_key: str, limit: int) -> list[MemoryItem]:
@@ -232,3 +273,20 @@ class RedisStore:
 
     async def state_delete(self, key: str) -> None:
         await self._call("HDEL", self._key("state"), key)
+
+    # -- leases ----------------------------------------------------------------------
+    async def lease_acquire(self, name: str, holder: str, ttl: float) -> int | None:
+        """Take or renew lease ``name`` (one Lua script; expiry by Redis's clock)."""
+        keys = (self._key(f"lease:{name}"), self._key("lease-tokens"))
+        token = await self._call("EVAL", _LEASE_ACQUIRE, 2, *keys, holder, lease_ttl_ms(ttl))
+        return int(token) or None
+
+    async def lease_release(self, name: str, holder: str) -> None:
+        await self._call("EVAL", _LEASE_RELEASE, 1, self._key(f"lease:{name}"), holder)
+
+    async def lease_holder(self, name: str) -> LeaseInfo | None:
+        held = await self._call("EVAL", _LEASE_HOLDER, 1, self._key(f"lease:{name}"))
+        if not held:
+            return None
+        holder, token, ttl_ms = held
+        return LeaseInfo(_text(holder), int(token), self._clock() + int(ttl_ms) / 1000)

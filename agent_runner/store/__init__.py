@@ -1,13 +1,23 @@
 """Stores: the journal, reply claims, cursors, memory, ledger and state the runner keeps."""
 
-from agent_runner.store._base import CostEntry, JournalEntry, MemoryItem, Role, Store
+from agent_runner.store._base import (
+    CostEntry,
+    Fence,
+    JournalEntry,
+    LeaseInfo,
+    MemoryItem,
+    Role,
+    Store,
+)
 from agent_runner.store._in_memory import InMemoryStore
 from agent_runner.store._sqlite import SQLiteStore
 
 __all__ = [
     "CostEntry",
+    "Fence",
     "InMemoryStore",
     "JournalEntry",
+    "LeaseInfo",
     "MemoryItem",
     "Role",
     "SQLiteStore",

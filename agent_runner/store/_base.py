@@ -10,6 +10,13 @@ Implementations: :class:`~agent_runner.store.SQLiteStore` (embedded default, a l
 Every method is safe to call concurrently from many tasks; writes on the hot path
 (``journal_accept``, ``reply_claim``) are group-committed, so many concurrent callers share
 one durable write.
+
+Leases (``lease_acquire``, ``lease_release``, ``lease_holder``) make something happen in one
+process at a time across every process sharing the store: a single-consumer input (one
+Telegram poller per bot), a cron slot fired once. A lease has a holder and a fencing token;
+the token grows each time the lease changes holder, so a write carrying a :class:`Fence`
+(``cursor_set(..., fence=...)``) is refused with :class:`~agent_runner.errors.LeaseLostError`
+once its holder lost the lease, even if that holder was paused and does not know it yet.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
+
+from agent_runner.errors import LeaseLostError
 
 Role = Literal["user", "assistant", "system", "tool"]
 
@@ -61,6 +70,45 @@ class CostEntry:
     day: str
     """UTC day, ``YYYY-MM-DD``."""
     at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseInfo:
+    """Who holds a lease now (:meth:`Store.lease_holder`)."""
+
+    holder: str
+    token: int
+    """The fencing token of this holding (see :meth:`Store.lease_acquire`)."""
+    expires_at: float
+    """Unix time, seconds, by this process's clock (RedisStore: derived from the server's TTL)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """Proof of holding lease ``lease`` with token ``token``, carried by a fenced write.
+
+    The store applies the write only while that lease is held, unexpired, with that token;
+    otherwise it raises :class:`~agent_runner.errors.LeaseLostError` and writes nothing.
+    """
+
+    lease: str
+    token: int
+
+    def refused(self) -> LeaseLostError:
+        """The error a store raises when this fence's holding has ended."""
+        return LeaseLostError(
+            f"lease {self.lease!r} is no longer held with token {self.token}: "
+            "it was released, expired or taken over",
+            lease=self.lease,
+            token=self.token,
+        )
+
+
+def lease_ttl_ms(ttl: float) -> int:
+    """``ttl`` (seconds) in whole milliseconds, at least 1; ValueError unless positive."""
+    if not ttl > 0:
+        raise ValueError(f"a lease's ttl must be positive seconds, not {ttl!r}")
+    return max(1, round(ttl * 1000))
 
 
 @runtime_checkable
@@ -108,7 +156,14 @@ class Store(Protocol):
     # -- cursors ---------------------------------------------------------------------
     async def cursor_get(self, name: str) -> str | None: ...
 
-    async def cursor_set(self, name: str, value: str) -> None: ...
+    async def cursor_set(self, name: str, value: str, *, fence: Fence | None = None) -> None:
+        """Set cursor ``name``. With ``fence``, only while that lease is held with its token.
+
+        Raises:
+            LeaseLostError: ``fence`` is given and its token is no longer the lease's
+                (released, expired or taken over); the cursor is left as it was.
+        """
+        ...
 
     # -- conversation memory ---------------------------------------------------------
     async def memory_load(self, conversation_key: str, limit: int) -> list[MemoryItem]:
@@ -146,5 +201,41 @@ class Store(Protocol):
 
     async def state_delete(self, key: str) -> None: ...
 
+    # -- leases ----------------------------------------------------------------------
+    async def lease_acquire(self, name: str, holder: str, ttl: float) -> int | None:
+        """Take lease ``name`` for ``ttl`` seconds, or renew it when ``holder`` holds it.
 
-__all__ = ["CostEntry", "JournalEntry", "MemoryItem", "Role", "Store"]
+        Atomic across every process sharing the store. Returns the fencing token, or None
+        when another holder has an unexpired lease. Renewing an unexpired holding keeps its
+        token; taking a free or expired lease gives a token greater than every token that
+        lease had before (tokens are never reused, also after expiry or release).
+
+        A lease that is never released expires after ``ttl`` and may then be taken again:
+        to do something once across processes (a cron slot), acquire
+        ``"schedule:<id>:<slot>"`` with a ``ttl`` that lasts until the slot may no longer
+        fire, act only when a token comes back, and do not release it.
+
+        Raises:
+            ValueError: ``ttl`` is not positive.
+        """
+        ...
+
+    async def lease_release(self, name: str, holder: str) -> None:
+        """Give lease ``name`` up at once; no effect unless ``holder`` holds it."""
+        ...
+
+    async def lease_holder(self, name: str) -> LeaseInfo | None:
+        """The current unexpired holding of lease ``name``, or None when it is free."""
+        ...
+
+
+__all__ = [
+    "CostEntry",
+    "Fence",
+    "JournalEntry",
+    "LeaseInfo",
+    "MemoryItem",
+    "Role",
+    "Store",
+    "lease_ttl_ms",
+]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from agent_runner.store import MemoryItem
-from agent_runner.store._base import CostEntry, JournalEntry
+from agent_runner.store._base import CostEntry, Fence, JournalEntry, LeaseInfo, lease_ttl_ms
 
 
 @dataclass(slots=True)
@@ -53,6 +53,8 @@ class InMemoryStore:
         self._costs: list[CostEntry] = []
         self._payments: dict[str, str] = {}
         self._state: dict[str, str] = {}
+        self._leases: dict[str, LeaseInfo] = {}
+        self._lease_tokens: dict[str, int] = {}
 
     async def open(self) -> None:
         """Nothing to connect; idempotent."""
@@ -106,7 +108,11 @@ class InMemoryStore:
     async def cursor_get(self, name: str) -> str | None:
         return self._cursors.get(name)
 
-    async def cursor_set(self, name: str, value: str) -> None:
+    async def cursor_set(self, name: str, value: str, *, fence: Fence | None = None) -> None:
+        if fence is not None:
+            held = self._held(fence.lease)
+            if held is None or held.token != fence.token:
+                raise fence.refused()
         self._cursors[name] = value
 
     # -- conversation memory ---------------------------------------------------------
@@ -163,6 +169,35 @@ class InMemoryStore:
 
     async def state_delete(self, key: str) -> None:
         self._state.pop(key, None)
+
+    # -- leases ----------------------------------------------------------------------
+    async def lease_acquire(self, name: str, holder: str, ttl: float) -> int | None:
+        expires_at = self._clock() + lease_ttl_ms(ttl) / 1000
+        held = self._held(name)
+        if held is not None and held.holder != holder:
+            return None
+        if held is None:
+            token = self._lease_tokens.get(name, 0) + 1
+            self._lease_tokens[name] = token
+        else:
+            token = held.token
+        self._leases[name] = LeaseInfo(holder=holder, token=token, expires_at=expires_at)
+        return token
+
+    async def lease_release(self, name: str, holder: str) -> None:
+        held = self._held(name)
+        if held is not None and held.holder == holder:
+            del self._leases[name]
+
+    async def lease_holder(self, name: str) -> LeaseInfo | None:
+        return self._held(name)
+
+    def _held(self, name: str) -> LeaseInfo | None:
+        held = self._leases.get(name)
+        if held is not None and held.expires_at <= self._clock():
+            del self._leases[name]
+            return None
+        return held
 
 
 __all__ = ["InMemoryStore", "ReplyRecord"]

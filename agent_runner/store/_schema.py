@@ -2,7 +2,8 @@
 
 One file holds everything :class:`~agent_runner.store.SQLiteStore` keeps: the journal of
 accepted inputs, reply claims, cursors, conversation memory, the cost ledger, used payment
-references and key-value state. ``PRAGMA user_version`` records the schema's version; a file
+references, key-value state and leases (a released lease keeps its row, so its next token
+is still greater). ``PRAGMA user_version`` records the schema's version; a file
 below :data:`SCHEMA_VERSION` gets the tables created (``IF NOT EXISTS``: a file another
 process created already is left as it is).
 """
@@ -65,9 +66,15 @@ CREATE TABLE IF NOT EXISTS payments (
     used_at REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-PRAGMA user_version = 1;
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT,
+    token INTEGER NOT NULL,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+PRAGMA user_version = 2;
 """
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The ``user_version`` :data:`SCHEMA` sets."""
 
 

@@ -17,10 +17,19 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Literal
 
 from agent_runner.errors import StoreError
-from agent_runner.store._base import CostEntry, JournalEntry, MemoryItem
+from agent_runner.store import _sqlite_leases as leases
+from agent_runner.store._base import (
+    CostEntry,
+    Fence,
+    JournalEntry,
+    LeaseInfo,
+    MemoryItem,
+    lease_ttl_ms,
+)
 from agent_runner.store._group_commit import GroupCommitter
 from agent_runner.store._schema import connect
 
@@ -181,8 +190,21 @@ class SQLiteStore:
     async def cursor_get(self, name: str) -> str | None:
         return await self._get("cursors", "name", name)
 
-    async def cursor_set(self, name: str, value: str) -> None:
-        await self._put("cursors", "name", name, value)
+    async def cursor_set(self, name: str, value: str, *, fence: Fence | None = None) -> None:
+        if fence is None:
+            await self._put("cursors", "name", name, value)
+            return
+        put = partial(
+            leases.fenced_put,
+            table="cursors",
+            column="name",
+            name=name,
+            value=value,
+            fence=fence,
+            clock=self._clock,
+        )
+        if not await self._write(put):
+            raise fence.refused()
 
     # -- conversation memory ---------------------------------------------------------
     async def memory_load(self, conversation_key: str, limit: int) -> list[MemoryItem]:
@@ -322,6 +344,23 @@ class SQLiteStore:
             conn.execute("DELETE FROM state WHERE key = ?", (key,))
 
         await self._write(state_delete)
+
+    # -- leases ----------------------------------------------------------------------
+    async def lease_acquire(self, name: str, holder: str, ttl: float) -> int | None:
+        """Take or renew lease ``name`` in one transaction (atomic across processes)."""
+        ttl = lease_ttl_ms(ttl) / 1000
+        acquire = partial(leases.acquire, name=name, holder=holder, ttl=ttl, clock=self._clock)
+        result: int | None = await self._write(acquire)
+        return result
+
+    async def lease_release(self, name: str, holder: str) -> None:
+        await self._write(partial(leases.release, name=name, holder=holder))
+
+    async def lease_holder(self, name: str) -> LeaseInfo | None:
+        result: LeaseInfo | None = await self._read(
+            partial(leases.current, name=name, clock=self._clock)
+        )
+        return result
 
     async def _get(self, table: str, column: str, name: str) -> str | None:
         def get(conn: sqlite3.Connection) -> str | None:

@@ -1,8 +1,9 @@
 """A second process on a shared SQLite file (run by tests/store/test_sqlite_store.py).
 
-``race PATH N``: wait for "go" on stdin, then accept and claim keys k0..k{N-1} concurrently and
-print the keys this process won as JSON. ``accept-forever PATH``: accept keys with 50
-concurrent writers and print each key once ``journal_accept`` returned (until killed).
+``race PATH N``: wait for "go" on stdin, then accept, claim, pay for and lease keys
+k0..k{N-1} concurrently and print the keys this process won as JSON. ``accept-forever
+PATH``: accept keys with 50 concurrent writers and print each key once ``journal_accept``
+returned (until killed).
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ async def race(path: str, n: int) -> None:
     accepted = await asyncio.gather(*(store.journal_accept(k, "c", "{}") for k in keys))
     claimed = await asyncio.gather(*(store.reply_claim(k, "out") for k in keys))
     paid = await asyncio.gather(*(store.payment_use(k, key=f"child-{k}") for k in keys))
+    leased = await asyncio.gather(*(store.lease_acquire(k, "child", 60) for k in keys))
     await store.close()
     won = {
         "accepted": [k for k, ok in zip(keys, accepted, strict=True) if ok],
         "claimed": [k for k, ok in zip(keys, claimed, strict=True) if ok],
         "paid": [k for k, ok in zip(keys, paid, strict=True) if ok],
+        "leased": [k for k, token in zip(keys, leased, strict=True) if token is not None],
     }
     sys.stdout.write(json.dumps(won) + "\n")
     sys.stdout.flush()

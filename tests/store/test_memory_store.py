@@ -8,9 +8,10 @@ import pytest
 
 from agent_runner.store import InMemoryStore, Store
 from tests.store.contract import StoreContract
+from tests.store.contract_leases import LeaseContract
 
 
-class TestMemoryStore(StoreContract):
+class TestMemoryStore(StoreContract, LeaseContract):
     @pytest.fixture
     async def store(self) -> AsyncIterator[Store]:
         s = InMemoryStore()

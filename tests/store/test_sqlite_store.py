@@ -17,11 +17,12 @@ import pytest
 from agent_runner.errors import StoreError
 from agent_runner.store import SQLiteStore, Store
 from tests.store.contract import StoreContract, cost, item
+from tests.store.contract_leases import LeaseContract
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class TestSQLiteStore(StoreContract):
+class TestSQLiteStore(StoreContract, LeaseContract):
     @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[Store]:
         s = SQLiteStore(tmp_path / "nested" / "dir" / "store.sqlite3")
@@ -227,6 +228,10 @@ async def test_two_processes_on_one_file(tmp_path: Path) -> None:
         accepted = await asyncio.gather(*(store.journal_accept(k, "c", "{}") for k in keys))
         claimed = await asyncio.gather(*(store.reply_claim(k, "out") for k in keys))
         paid = await asyncio.gather(*(store.payment_use(k, key=f"parent-{k}") for k in keys))
+        leased = [
+            t is not None
+            for t in await asyncio.gather(*(store.lease_acquire(k, "parent", 60) for k in keys))
+        ]
         theirs = json.loads(await asyncio.wait_for(child.stdout.readline(), 30))
         assert await asyncio.wait_for(child.wait(), 10) == 0
     finally:
@@ -234,7 +239,8 @@ async def test_two_processes_on_one_file(tmp_path: Path) -> None:
             child.kill()
             await child.wait()
         await store.close()
-    for ours, field in ((accepted, "accepted"), (claimed, "claimed"), (paid, "paid")):
+    won = {"accepted": accepted, "claimed": claimed, "paid": paid, "leased": leased}
+    for field, ours in won.items():
         mine = {k for k, ok in zip(keys, ours, strict=True) if ok}
         assert mine.isdisjoint(theirs[field]), field
         assert mine | set(theirs[field]) == set(keys), field
