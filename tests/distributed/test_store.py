@@ -23,49 +23,42 @@ class TestRedisStore(StoreContract, LeaseContract):
         await s.close()
 
 
-async def test_two_stores_share_claims(redis_url: str, redis_prefix: str) -> None:
-    first, second = (
-        RedisStore(redis_url, prefix=redis_prefix),
-        RedisStore(redis_url, prefix=redis_prefix),
-    )
-    await first.open()
-    await second.open()
-    try:
-        claims = await asyncio.gather(
-            *(s.reply_claim("m#0", "out") for s in (first, second) for _ in range(20))
-        )
-        assert claims.count(True) == 1
-        assert await first.journal_accept("k", "c", "{}") is True
-        assert await second.journal_accept("k", "c", "{}") is False
-        assert [e.key for e in await second.journal_pending()] == ["k"]
-    finally:
-        await first.close()
-        await second.close()
+@pytest.fixture
+async def two_stores(redis_url: str, redis_prefix: str) -> AsyncIterator[list[RedisStore]]:
+    """Two RedisStores on one prefix, as two processes of one deployment have."""
+    stores = [RedisStore(redis_url, prefix=redis_prefix) for _ in range(2)]
+    for store in stores:
+        await store.open()
+    yield stores
+    for store in stores:
+        await store.close()
 
 
-async def test_two_stores_share_leases(redis_url: str, redis_prefix: str) -> None:
-    first, second = (
-        RedisStore(redis_url, prefix=redis_prefix),
-        RedisStore(redis_url, prefix=redis_prefix),
+async def test_two_stores_share_claims(two_stores: list[RedisStore]) -> None:
+    first, second = two_stores
+    claims = await asyncio.gather(
+        *(s.reply_claim("m#0", "out") for s in (first, second) for _ in range(20))
     )
-    await first.open()
-    await second.open()
-    try:
-        tokens = await asyncio.gather(
-            *(s.lease_acquire("input:x", f"{n}", 60) for n, s in enumerate([first, second] * 20))
-        )
-        assert len([t for t in tokens if t is not None]) == 1
-        winner = await second.lease_holder("input:x")
-        assert winner is not None
-        loser = second if int(winner.holder) % 2 == 0 else first
-        await loser.lease_release("input:x", winner.holder)  # any process may release for it
-        taken = await loser.lease_acquire("input:x", "loser", 60)
-        assert taken is not None and taken > winner.token
-        with pytest.raises(LeaseLostError):
-            await first.cursor_set("x", "1", fence=Fence("input:x", winner.token))
-    finally:
-        await first.close()
-        await second.close()
+    assert claims.count(True) == 1
+    assert await first.journal_accept("k", "c", "{}") is True
+    assert await second.journal_accept("k", "c", "{}") is False
+    assert [e.key for e in await second.journal_pending()] == ["k"]
+
+
+async def test_two_stores_share_leases(two_stores: list[RedisStore]) -> None:
+    tokens = await asyncio.gather(
+        *(s.lease_acquire("input:x", str(n), 60) for n, s in enumerate(two_stores * 20))
+    )
+    assert len([t for t in tokens if t is not None]) == 1
+    winner = await two_stores[1].lease_holder("input:x")
+    assert winner is not None
+    own, other = two_stores[int(winner.holder) % 2], two_stores[1 - int(winner.holder) % 2]
+    assert await other.lease_acquire("input:x", "other", 60) is None
+    await own.lease_release("input:x", winner.holder)
+    taken = await other.lease_acquire("input:x", "other", 60)
+    assert taken is not None and taken > winner.token
+    with pytest.raises(LeaseLostError):
+        await own.cursor_set("x", "1", fence=Fence("input:x", winner.token))
 
 
 async def test_closed_store_raises_store_error(redis_url: str, redis_prefix: str) -> None:
