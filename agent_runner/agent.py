@@ -88,6 +88,9 @@ class AgentContext:
         logger: a logger that tags lines with the message key.
         store: the runner's store (cursors, state), for agents that need it.
         streaming: true when the message's output can show a reply as it is written.
+        merged: earlier messages of this conversation handed to this turn together with
+            ``message`` (double texting ``merge`` or ``interrupt``), oldest first; they are
+            already in ``memory``.
     """
 
     message: Message
@@ -97,6 +100,7 @@ class AgentContext:
     logger: logging.LoggerAdapter[logging.Logger]
     store: Store
     streaming: bool = False
+    merged: tuple[Message, ...] = ()
     _stream: Callable[[str], Awaitable[None]] | None = None
 
     async def stream(self, chunk: str) -> None:

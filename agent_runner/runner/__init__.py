@@ -6,6 +6,7 @@ runner works, one concept per module:
 - ``agent_runtime``: :class:`AgentRuntime`, the facade (``run``, ``stop``, ``sink``);
 - ``guards``: loop guards refusing valid messages (own or ignored authors, bots, depth);
 - ``mailboxes``: per-conversation FIFO mailboxes in front of the core message runtime;
+- ``double_texting``: the policies for a message arriving while its conversation is busy;
 - ``conversation``: the conversation actor, one keyed core agent per conversation
   (:class:`Turn` in, :class:`TurnResult` out);
 - ``replies``: routing replies to outputs, the at-most-once claim, capped retries;
@@ -20,13 +21,17 @@ from agent_runner.runner.agent_runtime import (
     AgentRuntime,
 )
 from agent_runner.runner.conversation import CONVERSATION_AGENT_TYPE, Turn, TurnResult
+from agent_runner.runner.double_texting import DEFAULT_BUSY_REPLY, DoubleTexting, DoubleTextingRule
 from agent_runner.runner.guards import LoopGuard, RefusedMessageError
 
 __all__ = [
     "AgentRuntime",
     "CONVERSATION_AGENT_TYPE",
     "DEFAULT_BUDGET_REPLY",
+    "DEFAULT_BUSY_REPLY",
     "DEFAULT_ERROR_REPLY",
+    "DoubleTexting",
+    "DoubleTextingRule",
     "LoopGuard",
     "RefusedMessageError",
     "Turn",

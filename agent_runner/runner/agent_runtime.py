@@ -23,6 +23,7 @@ from agent_runner.errors import ConfigurationError, ConnectorError, InvalidMessa
 from agent_runner.memory import ShortTermMemory
 from agent_runner.message import Message
 from agent_runner.pricing import Pricing
+from agent_runner.runner import double_texting as texting
 from agent_runner.runner.config import (
     agent_function,
     check_routes,
@@ -93,6 +94,8 @@ class AgentRuntime:
         agent_timeout: seconds an agent may take on one message (``None``: no limit).
         error_reply: sent when the agent raises or times out (``None``: no reply).
         budget_reply: sent when a budget stops the agent (``None``: no reply).
+        double_texting: for a message arriving while its conversation is busy (module
+            :mod:`~agent_runner.runner.double_texting`); ``busy_reply``: ``"reject"``'s answer.
         allow_bots: let messages from other bots (``author.is_bot``) through.
         ignore_authors: author ids whose messages are dropped (the bot's own accounts).
         max_reply_depth: messages deeper than this many bot replies are refused.
@@ -130,6 +133,8 @@ class AgentRuntime:
         agent_timeout: float | None = 120.0,
         error_reply: str | None = DEFAULT_ERROR_REPLY,
         budget_reply: str | None = DEFAULT_BUDGET_REPLY,
+        double_texting: texting.DoubleTextingRule = "enqueue",
+        busy_reply: str | None = texting.DEFAULT_BUSY_REPLY,
         allow_bots: bool = False,
         ignore_authors: Collection[str] = (),
         max_reply_depth: int = 8,
@@ -155,6 +160,7 @@ class AgentRuntime:
         self._max_concurrency = max_concurrency
         self._max_pending = max_pending
         self._error_reply = error_reply
+        self._texting = texting.TextingPolicy.of(double_texting, busy_reply)
         self._retry_base = retry_base_delay
         self._retry_max = retry_max_delay
         self._shutdown_grace = shutdown_grace
@@ -329,6 +335,7 @@ class AgentRuntime:
             max_concurrency=self._max_concurrency,
             max_pending=self._max_pending,
             error_reply=self._error_reply,
+            texting=self._texting,
         )
         # Last in, first out: drain the turns before the runtime stops and the store closes.
         stack.push_async_callback(self._drain)

@@ -62,11 +62,18 @@ Outcome = Literal["ok", "error", "timeout", "budget", "payment"]
 
 
 class Turn(BaseModel):
-    """One message for the conversation actor to handle."""
+    """One message for the conversation actor to handle.
+
+    ``merged`` are earlier messages of the conversation handed to this turn together with
+    ``message`` (double texting: ``merge`` or ``interrupt``); they are remembered first.
+    ``cancellable`` turns are cancelled when the caller cancels (``interrupt``).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     message: Message
+    merged: tuple[Message, ...] = ()
+    cancellable: bool = False
 
 
 class TurnResult(BaseModel):
@@ -161,9 +168,16 @@ class TurnHandler:
         return await self.short_term_memory.load(self.store, conversation_key)
 
     async def run(
-        self, message: Message, memory: ConversationMemory, runtime: MessageRuntime
+        self,
+        message: Message,
+        memory: ConversationMemory,
+        runtime: MessageRuntime,
+        merged: tuple[Message, ...] = (),
     ) -> TurnResult:
-        """Handle ``message``: payment, budget, the agent under its time limit, memory."""
+        """Handle ``message`` (``merged`` remembered first): payment, budget, the agent under
+        its time limit, memory."""
+        for earlier in merged:
+            await _remember(memory, earlier, [])
         cost: CostMeter = (
             self.pricing.meter(
                 self.store, request_key=message.key, conversation_key=message.conversation_key
@@ -172,7 +186,7 @@ class TurnHandler:
             else NullMeter()
         )
         try:
-            return await self._run(message, memory, runtime, cost)
+            return await self._run(message, memory, runtime, cost, merged)
         finally:
             release = getattr(cost, "release", None)
             if callable(release):  # free budget reserved by calls the agent never recorded
@@ -184,6 +198,7 @@ class TurnHandler:
         memory: ConversationMemory,
         runtime: MessageRuntime,
         cost: CostMeter,
+        merged: tuple[Message, ...],
     ) -> TurnResult:
         key = message.key
         pricing = self.pricing
@@ -207,6 +222,7 @@ class TurnHandler:
             logger=_KeyedLogger(_agent_log, {"message_key": key}),
             store=self.store,
             streaming=stream is not None,
+            merged=merged,
             _stream=stream,
         )
         timeout = self.agent_timeout
@@ -256,7 +272,13 @@ class ConversationAgent(RoutedAgent):
     async def on_turn(self, message: Turn, ctx: MessageContext) -> TurnResult:
         if self._memory is None:
             self._memory = await self._handler.load_memory(self.id.key)
-        return await self._handler.run(message.message, self._memory, self.runtime)
+        run = self._handler.run(message.message, self._memory, self.runtime, message.merged)
+        if not message.cancellable:
+            return await run
+        # Interruptible: the caller's cancellation reaches the agent (and its model call).
+        task = asyncio.ensure_future(run)
+        ctx.cancellation_token.link_future(task)
+        return await task
 
 
 async def register_conversation_agent(runtime: MessageRuntime, handler: TurnHandler) -> None:

@@ -11,6 +11,10 @@ conversations run in parallel, at most ``max_concurrency`` agent turns at a time
 A message enters its mailbox *before* the store has journaled it (with a future that tells
 whether the journal accepted it): that fixes its place in arrival order at the moment the
 input pushed it, and the worker waits for the journal only when the message reaches the head.
+
+With a double-texting policy other than ``enqueue`` (see
+:mod:`agent_runner.runner.double_texting`), conversations get a worker that folds, interrupts
+or rejects messages arriving while busy; the default path stays as above.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
-from agent_runner.core import AgentId, MessageRuntime
+from agent_runner.core import AgentId, CancellationToken, MessageRuntime
 from agent_runner.message import Message, Reply
 from agent_runner.runner.conversation import CONVERSATION_AGENT_TYPE, Turn, TurnResult
+from agent_runner.runner.double_texting import TextingPolicy
 from agent_runner.runner.replies import ReplySender
 
 _log = logging.getLogger("agent_runner.runtime")
@@ -47,8 +52,13 @@ class ConversationMailboxes:
         max_concurrency: int,
         max_pending: int,
         error_reply: str | None,
+        texting: TextingPolicy | None = None,
     ) -> None:
         self._runtime = runtime
+        self._policy = texting.choose if texting is not None else None
+        self._busy_reply = texting.busy_reply if texting is not None else None
+        self._tokens: dict[str, CancellationToken] = {}
+        """Conversation key -> the token of its running cancellable turn (``interrupt``)."""
         self._replies = replies
         self._error_reply = error_reply
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -85,6 +95,14 @@ class ConversationMailboxes:
 
         Raises what the journal write raised (the message is then skipped, not handled).
         """
+        if self._policy is not None and message.conversation_key in self._boxes:  # busy
+            policy = self._policy(message)
+            if policy == "reject":
+                return await self._reject(message, journal)
+            if policy == "interrupt":
+                token = self._tokens.get(message.conversation_key)
+                if token is not None:
+                    token.cancel()
         accepted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.submit(message, accepted)  # its place in the conversation's order
         try:
@@ -112,7 +130,8 @@ class ConversationMailboxes:
             box.append(_Pending(message, accepted))
             return
         box = self._boxes[key] = deque((_Pending(message, accepted),))
-        task = asyncio.create_task(self._work(key, box), name=f"agent-runner conversation {key}")
+        work = self._work(key, box) if self._policy is None else self._work_policies(key, box)
+        task = asyncio.create_task(work, name=f"agent-runner conversation {key}")
         self._workers.add(task)
         task.add_done_callback(self._workers.discard)
 
@@ -165,15 +184,7 @@ class ConversationMailboxes:
         try:
             while box:
                 pending = box[0]
-                try:
-                    fresh = await pending.accepted
-                except asyncio.CancelledError:
-                    if not pending.accepted.cancelled():
-                        raise
-                    fresh = False  # the journal write was abandoned: not accepted
-                except Exception:  # journaling failed: the input was told, nothing to do
-                    fresh = False
-                if fresh:
+                if await _fresh(pending):
                     await self._handle(pending.message)
                 box.popleft()
                 self._done_one()
@@ -181,28 +192,119 @@ class ConversationMailboxes:
             if self._boxes.get(key) is box:
                 del self._boxes[key]
 
+    async def _work_policies(self, key: str, box: deque[_Pending]) -> None:
+        """The worker under a double-texting policy: ``merge`` takes every waiting message
+        into one turn; ``interrupt`` skips to the last arrival, carrying the skipped and the
+        interrupted messages into its turn."""
+        assert self._policy is not None
+        carried: list[Message] = []
+        try:
+            while box:
+                policy = self._policy(box[0].message)
+                count = len(box) if policy == "merge" else 1
+                batch = [p.message for p in list(box)[:count] if await _fresh(p)]
+                if policy == "interrupt" and len(box) > 1:
+                    carried += batch  # a later message interrupts this one before it starts
+                elif batch:
+                    merged = (*carried, *batch[:-1])
+                    if await self._handle(batch[-1], merged, interruptible=policy == "interrupt"):
+                        carried = []
+                    else:
+                        carried = [*merged, batch[-1]]
+                for _ in range(count):
+                    box.popleft()
+                    self._done_one()
+        finally:
+            if self._boxes.get(key) is box:
+                del self._boxes[key]
+
+    async def _reject(self, message: Message, journal: Awaitable[bool]) -> bool:
+        """Journal ``message`` and answer it ``busy_reply`` (the ``reject`` policy)."""
+        self.pending += 1
+        try:
+            fresh = await journal
+        except BaseException:
+            self._done_one()
+            raise
+        if not fresh:
+            self._done_one()
+            return False
+        _log.info("%s arrived while its conversation was busy: rejected", message.key)
+        task = asyncio.create_task(self._answer_busy(message), name=f"busy {message.key}")
+        self._workers.add(task)
+        task.add_done_callback(self._workers.discard)
+        return True
+
+    async def _answer_busy(self, message: Message) -> None:
+        try:
+            text = self._busy_reply
+            await self._replies.send(message, [Reply(text=text)] if text else [])
+        finally:
+            self._done_one()
+
     def _done_one(self) -> None:
         self.pending -= 1
         if self._room_waiters:
             self._wake()
 
-    async def _handle(self, message: Message) -> None:
+    async def _handle(
+        self, message: Message, merged: tuple[Message, ...] = (), *, interruptible: bool = False
+    ) -> bool:
+        """Run the turn of ``message`` (with ``merged`` folded in) and send its replies; False
+        when a later message interrupted it (nothing sent, nothing completed)."""
         try:
             async with self._slots:
-                result = await self._turn(message)
+                if interruptible:
+                    result = await self._interruptible_turn(message, merged)
+                    if result is None:
+                        return False
+                else:
+                    result = await self._turn(message, merged)
             await self._replies.send(message, result.replies)
+            for earlier in merged:  # answered together with ``message``
+                await self._replies.send(earlier, ())
             self.handled += 1
         except Exception:  # keep the conversation going; the journal keeps it pending
             _log.exception(
                 "handling %s failed; it stays in the journal and is retried on restart",
                 message.key,
             )
-            await self._replies.complete_at_source(message)
+            for each in (*merged, message):
+                await self._replies.complete_at_source(each)
+        return True
 
-    async def _turn(self, message: Message) -> TurnResult:
-        recipient = AgentId(CONVERSATION_AGENT_TYPE, message.conversation_key)
+    async def _interruptible_turn(
+        self, message: Message, merged: tuple[Message, ...]
+    ) -> TurnResult | None:
+        """The turn under ``interrupt``: None when a later message cancelled it."""
+        key = message.conversation_key
+        token = self._tokens[key] = CancellationToken()
         try:
-            result = await self._runtime.send_message(Turn(message=message), recipient)
+            return await self._turn(message, merged, token)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not token.is_cancelled() or (task is not None and task.cancelling()):
+                raise  # the runner is stopping, not an interruption
+            _log.info("the turn of %s was interrupted by a newer message", message.key)
+            return None
+        finally:
+            if self._tokens.get(key) is token:
+                del self._tokens[key]
+
+    async def _turn(
+        self,
+        message: Message,
+        merged: tuple[Message, ...] = (),
+        token: CancellationToken | None = None,
+    ) -> TurnResult:
+        recipient = AgentId(CONVERSATION_AGENT_TYPE, message.conversation_key)
+        turn = (
+            Turn(message=message)
+            if not merged and token is None
+            else Turn(message=message, merged=merged, cancellable=token is not None)
+        )
+        try:
+            result = await self._runtime.send_message(turn, recipient, cancellation_token=token)
         except Exception:  # the core runtime failed (not the agent: the actor catches that)
             _log.exception("the core runtime failed to run the turn of %s", message.key)
             text = self._error_reply
@@ -210,6 +312,19 @@ class ConversationMailboxes:
         if not isinstance(result, TurnResult):
             result = TurnResult.model_validate(result)
         return result
+
+
+async def _fresh(pending: _Pending) -> bool:
+    """Whether the journal accepted ``pending`` (False: a duplicate, or journaling failed or
+    was abandoned; the input was told)."""
+    try:
+        return await pending.accepted
+    except asyncio.CancelledError:
+        if not pending.accepted.cancelled():
+            raise
+        return False  # the journal write was abandoned: not accepted
+    except Exception:  # journaling failed: the input was told, nothing to do
+        return False
 
 
 __all__ = ["ConversationMailboxes"]
