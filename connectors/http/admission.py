@@ -11,6 +11,7 @@ import math
 
 from aiohttp import web
 
+from agent_runner.http_server import read_body
 from connectors.http.auth import Authenticator
 from connectors.http.errors import RequestError
 from connectors.http.ratelimit import RateLimiter
@@ -23,11 +24,13 @@ class Admission:
         auth: the token and/or HMAC checks (every request passes when neither is set).
         limiter: per-client token buckets; None turns rate limiting off.
         max_body: bytes; a larger body is refused with 413.
+        body_timeout: seconds to receive the body; a slower one is refused with 408 (and
+            the connection closed).
         trust_forwarded: rate-limit by the first ``X-Forwarded-For`` address instead of
             the peer address (only behind a reverse proxy that sets it).
     """
 
-    __slots__ = ("_auth", "_limiter", "_trust_forwarded", "max_body")
+    __slots__ = ("_auth", "_body_timeout", "_limiter", "_trust_forwarded", "max_body")
 
     def __init__(
         self,
@@ -35,8 +38,10 @@ class Admission:
         auth: Authenticator,
         limiter: RateLimiter | None,
         max_body: int,
+        body_timeout: float = 30.0,
         trust_forwarded: bool = False,
     ) -> None:
+        self._body_timeout = body_timeout
         self._auth = auth
         self._limiter = limiter
         self._trust_forwarded = trust_forwarded
@@ -69,7 +74,11 @@ class Admission:
             raise RequestError(
                 413, f"request body is larger than the limit of {self.max_body} bytes"
             )
-        body = await request.read()
+        body = await read_body(request, within=self._body_timeout)
+        if body is None:
+            raise RequestError(
+                408, f"the request body did not arrive within {self._body_timeout:g}s"
+            )
         reason = self._auth.check(request.headers, body)
         if reason is not None:
             raise RequestError(401, reason, headers={"WWW-Authenticate": "Bearer"})

@@ -41,6 +41,7 @@ from agent_runner.errors import (
     InvalidMessageError,
     StoreError,
 )
+from agent_runner.http_server import ServerLimits, serve
 from agent_runner.message import Message, Reply
 from agent_runner.outbound import OutboundGuard
 from connectors.http.admission import Admission
@@ -91,6 +92,9 @@ class HTTPConnector(BaseConnector):
             a reverse proxy that sets it) instead of the peer address.
         outbound: the guard every callback POST goes through (default: public addresses
             only, plus ``AGENT_RUNNER_OUTBOUND_ALLOW``).
+        limits: the server's idle/header and body timeouts and connection cap
+            (:class:`~agent_runner.http_server.ServerLimits`; ``HTTP_IDLE_TIMEOUT``,
+            ``HTTP_BODY_TIMEOUT``, ``HTTP_MAX_CONNECTIONS``).
         name: the connector's name (messages get it as ``source``).
         clock: wall clock for signatures; ``monotonic``: clock for rate limits (tests).
     """
@@ -114,6 +118,7 @@ class HTTPConnector(BaseConnector):
         callback_timeout: float = 10.0,
         trust_forwarded: bool = False,
         outbound: OutboundGuard | None = None,
+        limits: ServerLimits | None = None,
         name: str = "http",
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
@@ -125,6 +130,7 @@ class HTTPConnector(BaseConnector):
             )
         self.host = host
         self._port = port
+        self._limits = limits or ServerLimits()
         self._reply_timeout = reply_timeout
         self._admission = Admission(
             auth=Authenticator(
@@ -141,6 +147,7 @@ class HTTPConnector(BaseConnector):
                 else None
             ),
             max_body=max_body_bytes,
+            body_timeout=self._limits.body_timeout,
             trust_forwarded=trust_forwarded,
         )
         self._callbacks = WebhookSender(
@@ -186,7 +193,7 @@ class HTTPConnector(BaseConnector):
         """One line for ``agent-runner check``."""
         return (
             f"HTTP on {self.url} ({self._admission.describe()}, "
-            f"reply timeout: {self._reply_timeout:g}s)"
+            f"reply timeout: {self._reply_timeout:g}s, {self._limits.describe()})"
         )
 
     # -- lifecycle -------------------------------------------------------------------
@@ -201,17 +208,11 @@ class HTTPConnector(BaseConnector):
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self._port)
         try:
-            await site.start()
+            runner, port = await serve(app, host=self.host, port=self._port, limits=self._limits)
         except OSError as exc:
-            await runner.cleanup()
             raise ConnectorError(f"HTTP cannot listen on {self.host}:{self._port}: {exc}") from exc
-        self._runner = runner
-        addresses = runner.addresses
-        self._bound_port = int(addresses[0][1]) if addresses else self._port
+        self._runner, self._bound_port = runner, port
         await self._callbacks.open()
         logger.info("HTTP listening on %s", self.url)
 

@@ -12,48 +12,20 @@ malformed, gets an HTML page or stops the server.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
+
+from agent_runner.http_server import ERROR_CODES, error_body
 
 logger = logging.getLogger("connectors.http")
 
 MAX_BODY_KEY = web.AppKey("max_body", int)
 """The app's body size limit, for the 413 message."""
-
-_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    405: "invalid_request_error",
-    409: "conflict_error",
-    413: "invalid_request_error",
-    415: "invalid_request_error",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-    500: "server_error",
-    503: "unavailable_error",
-    504: "timeout_error",
-}
-
-_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "body_too_large",
-    415: "unsupported_media_type",
-    422: "invalid_message",
-    429: "rate_limited",
-    500: "internal_error",
-    503: "not_ready",
-    504: "reply_timeout",
-}
 
 
 class RequestError(Exception):
@@ -71,36 +43,20 @@ class RequestError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-        self.code = code or _CODES.get(status, "error")
+        self.code = code or ERROR_CODES.get(status, "error")
         self.details = list(details)
         self.headers = dict(headers or {})
 
 
-def error_body(
-    status: int, message: str, *, code: str | None = None, details: Sequence[Any] = ()
-) -> dict[str, Any]:
-    """The JSON body of an error answer."""
-    error: dict[str, Any] = {
-        "code": code or _CODES.get(status, "error"),
-        "type": _TYPES.get(status, "invalid_request_error"),
-        "message": message,
-    }
-    if details:
-        error["details"] = _jsonable(details)
-    return {"error": error}
-
-
 def error_response(exc: RequestError) -> web.Response:
-    return web.json_response(
+    response = web.json_response(
         error_body(exc.status, exc.message, code=exc.code, details=exc.details),
         status=exc.status,
         headers=exc.headers,
     )
-
-
-def _jsonable(value: Any) -> Any:
-    """Pydantic error details may hold exceptions or bytes; keep only JSON-safe values."""
-    return json.loads(json.dumps(value, default=str))
+    if exc.status == 408:  # the rest of a stalled body is not worth waiting for
+        response.force_close()
+    return response
 
 
 @web.middleware
@@ -118,6 +74,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             reason = f"request body is larger than the limit of {request.app[MAX_BODY_KEY]} bytes"
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         return web.json_response(error_body(exc.status, reason), status=exc.status, headers=headers)
+    except HttpProcessingError as exc:  # a malformed body (chunked framing, length)
+        logger.info("malformed request body from %s: %s", request.remote, exc.message)
+        return error_response(RequestError(400, f"malformed request body: {exc.message}"))
+    except ConnectionError as exc:  # the client went away mid-request
+        logger.info("client %s went away during %s: %s", request.remote, request.path, exc)
+        raise
     except Exception:
         logger.exception("unexpected error handling %s %s", request.method, request.path)
         return web.json_response(error_body(500, "internal server error (logged)"), status=500)

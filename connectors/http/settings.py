@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_runner.errors import ConfigurationError
+from agent_runner.http_server import ServerLimits
 from agent_runner.settings import settings_error
 
 
@@ -25,6 +26,9 @@ class HTTPSettings(BaseSettings):
     rate_limit_per_minute: float = Field(default=600.0, ge=0)
     reply_timeout: float = Field(default=30.0, gt=0)
     trust_forwarded: bool = False
+    idle_timeout: float = Field(default=15.0, gt=0)
+    body_timeout: float = Field(default=30.0, gt=0)
+    max_connections: int = Field(default=1024, ge=1)
 
     @classmethod
     def load(cls) -> HTTPSettings:
@@ -46,6 +50,11 @@ class HTTPSettings(BaseSettings):
             "rate_limit_per_minute": self.rate_limit_per_minute,
             "reply_timeout": self.reply_timeout,
             "trust_forwarded": self.trust_forwarded,
+            "limits": ServerLimits(
+                idle_timeout=self.idle_timeout,
+                body_timeout=self.body_timeout,
+                max_connections=self.max_connections,
+            ),
         }
 
 

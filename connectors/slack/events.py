@@ -11,7 +11,6 @@ journaled it (or knew it already); a failure answers 500 so Slack retries. Slack
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -23,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from agent_runner.errors import AgentRunnerError
-from connectors._chat.server import serve
+from agent_runner.http_server import ServerLimits, json_error, read_body, serve, too_slow
 
 MAX_EVENT_BYTES = 1_048_576
 MAX_SKEW = 300.0
@@ -65,8 +64,10 @@ class EventsServer:
         signing_secret: the app's signing secret.
         on_event: called with each ``event_callback`` body; raising answers 500 (a retry).
         on_action: called with each interactivity payload (button presses).
-        read_timeout: seconds to read one request body.
-        idle_timeout: seconds an idle keep-alive connection stays open.
+        read_timeout: seconds to read one request body (then 408, connection closed).
+        idle_timeout: seconds a connection may go without sending a complete request
+            head (idle keep-alive connections close then).
+        max_connections: connections served at once (more are answered 503).
     """
 
     def __init__(
@@ -79,14 +80,16 @@ class EventsServer:
         on_event: Callable[[dict[str, Any]], Awaitable[None]],
         on_action: Callable[[dict[str, Any]], Awaitable[None]],
         read_timeout: float = 10.0,
-        idle_timeout: float = 75.0,
+        idle_timeout: float = 15.0,
+        max_connections: int = 256,
     ) -> None:
         self._host, self._port, self._path = host, port, path or "/"
         self._secret = signing_secret
         self._on_event = on_event
         self._on_action = on_action
-        self._read_timeout = read_timeout
-        self._idle_timeout = idle_timeout
+        self._limits = ServerLimits(
+            idle_timeout=idle_timeout, body_timeout=read_timeout, max_connections=max_connections
+        )
         self._runner: web.AppRunner | None = None
         self.retries_seen = 0
         """Requests that were Slack's retries (``X-Slack-Retry-Num``)."""
@@ -99,7 +102,7 @@ class EventsServer:
         app = web.Application(client_max_size=MAX_EVENT_BYTES)
         app.router.add_post(self._path, self._receive)
         self._runner, self._port = await serve(
-            app, host=self._host, port=self._port, idle_timeout=self._idle_timeout
+            app, host=self._host, port=self._port, limits=self._limits
         )
 
     async def stop(self) -> None:
@@ -109,16 +112,15 @@ class EventsServer:
 
     async def _receive(self, request: web.Request) -> web.Response:
         try:
-            async with asyncio.timeout(self._read_timeout):
-                body = await request.read()
-        except TimeoutError:
-            return web.Response(status=408, text="request body too slow")
+            body = await read_body(request, within=self._limits.body_timeout)
         except web.HTTPRequestEntityTooLarge:
-            return web.Response(status=413, text="request too large")
+            return json_error(413, "request too large")
+        if body is None:
+            return too_slow(self._limits.body_timeout)
         reason = verify(self._secret, request.headers, body)
         if reason is not None:
             _log.warning("slack: events request refused: %s", reason)
-            return web.Response(status=401, text=reason)
+            return json_error(401, reason)
         if request.headers.get("X-Slack-Retry-Num"):
             self.retries_seen += 1
         try:
@@ -128,9 +130,9 @@ class EventsServer:
             else:
                 data = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return web.Response(status=400, text="not JSON")
+            return json_error(400, "not JSON")
         if not isinstance(data, dict):
-            return web.Response(status=400, text="not an object")
+            return json_error(400, "not an object")
         if data.get("type") == "url_verification":
             return web.json_response({"challenge": str(data.get("challenge", ""))})
         try:
@@ -140,7 +142,7 @@ class EventsServer:
                 await self._on_action(data)
         except AgentRunnerError as exc:
             _log.warning("slack: event not taken, Slack will retry: %s", exc)
-            return web.Response(status=500, text="try again")
+            return json_error(500, "try again")
         return web.Response(status=200)
 
 

@@ -7,7 +7,6 @@ runner message and is answered once.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
@@ -17,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from agent_runner.errors import AgentRunnerError
-from connectors._chat.server import serve
+from agent_runner.http_server import ServerLimits, json_error, read_body, serve, too_slow
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 1_048_576
@@ -32,8 +31,10 @@ class WebhookServer:
         path: the URL path Telegram posts to.
         secret: the expected ``X-Telegram-Bot-Api-Secret-Token``.
         handle: called with each update's JSON; raising makes the answer 500 (a retry).
-        read_timeout: seconds to read one request body.
-        idle_timeout: seconds an idle keep-alive connection stays open.
+        read_timeout: seconds to read one request body (then 408, connection closed).
+        idle_timeout: seconds a connection may go without sending a complete request
+            head (idle keep-alive connections close then).
+        max_connections: connections served at once (more are answered 503).
     """
 
     def __init__(
@@ -45,13 +46,15 @@ class WebhookServer:
         secret: str,
         handle: Callable[[dict[str, Any]], Awaitable[None]],
         read_timeout: float = 10.0,
-        idle_timeout: float = 75.0,
+        idle_timeout: float = 15.0,
+        max_connections: int = 256,
     ) -> None:
         self._host, self._port, self._path = host, port, path or "/"
         self._secret = secret.encode()
         self._handle = handle
-        self._read_timeout = read_timeout
-        self._idle_timeout = idle_timeout
+        self._limits = ServerLimits(
+            idle_timeout=idle_timeout, body_timeout=read_timeout, max_connections=max_connections
+        )
         self._runner: web.AppRunner | None = None
 
     @property
@@ -62,7 +65,7 @@ class WebhookServer:
         app = web.Application(client_max_size=MAX_UPDATE_BYTES)
         app.router.add_post(self._path, self._receive)
         self._runner, self._port = await serve(
-            app, host=self._host, port=self._port, idle_timeout=self._idle_timeout
+            app, host=self._host, port=self._port, limits=self._limits
         )
 
     async def stop(self) -> None:
@@ -74,26 +77,25 @@ class WebhookServer:
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, self._secret):
             _log.warning("telegram: webhook request without the right secret token; refused")
-            return web.Response(status=401, text="wrong secret token")
+            return json_error(401, "wrong secret token")
         try:
-            async with asyncio.timeout(self._read_timeout):
-                body = await request.read()
+            body = await read_body(request, within=self._limits.body_timeout)
+            if body is None:
+                return too_slow(self._limits.body_timeout)
             update = json.loads(body)
-        except TimeoutError:
-            return web.Response(status=408, text="request body too slow")
         except web.HTTPRequestEntityTooLarge:
-            return web.Response(status=413, text="update too large")
+            return json_error(413, "update too large")
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return web.Response(status=400, text="not JSON")
+            return json_error(400, "not JSON")
         if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
-            return web.Response(status=400, text="not an update")
+            return json_error(400, "not an update")
         try:
             await self._handle(update)
         except AgentRunnerError as exc:
             _log.warning(
                 "telegram: update %s not taken, Telegram will retry: %s", update["update_id"], exc
             )
-            return web.Response(status=500, text="try again")
+            return json_error(500, "try again")
         return web.Response(status=200)
 
 
