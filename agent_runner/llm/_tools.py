@@ -78,7 +78,7 @@ class Tool:
             predicate on the validated arguments deciding per call (advisory until approvals
             are built: see the module docstring).
 
-    Example:
+    Examples:
         >>> async def add(a: int, b: int) -> int:
         ...     \"\"\"Add two integers.\"\"\"
         ...     return a + b

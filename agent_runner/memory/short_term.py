@@ -64,7 +64,7 @@ def trim_to_budget(
     Items are dropped whole, oldest first; an item larger than ``max_tokens`` on its own is
     dropped too, and so is everything older than it (the kept turns stay contiguous).
 
-    Example:
+    Examples:
         >>> items = [MemoryItem(role="user", text=t, tokens=n) for t, n in [("a", 5), ("b", 3)]]
         >>> [i.text for i in trim_to_budget(items, max_messages=10, max_tokens=4)]
         ['b']
