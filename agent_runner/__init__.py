@@ -26,6 +26,8 @@ from agent_runner.connector import (
     AgentInput,
     AgentOutput,
     BaseConnector,
+    DeliveryContract,
+    DeliveryKey,
     Sink,
     StreamingOutput,
 )
@@ -68,7 +70,9 @@ __all__ = [
     "ConnectorError",
     "ConversationMemory",
     "CostMeter",
+    "DeliveryContract",
     "DeliveryError",
+    "DeliveryKey",
     "InMemoryStore",
     "InvalidMessageError",
     "MemoryItem",

@@ -25,10 +25,35 @@ Two optional hooks: ``bind_store(store)``, called once after the store is opened
 handled (every reply sent or given up, also when there were none): an HTTP request then
 answers with all its replies, a typing indicator stops, a cron job knows its firing is done.
 
-Before each send the runner durably claims the reply (at most once per output, across
-restarts and processes). An output whose delivery cannot repeat by its nature may say so with
-``needs_claim(request) -> bool`` returning False for that request, and the runner skips the
-claim: the HTTP connector does for answers on the live response (after a crash that
+Delivery contracts. Before each send the runner records the reply in the store's reply
+ledger under a stable key (``"{message.key}#{reply index}"``, per output), and its outcome
+after. What happens when the process died in between depends on what the output declares
+in its ``delivery`` attribute (:data:`DeliveryContract`):
+
+- ``"exactly_once"``: the platform deduplicates a resend that carries our key (webhook and
+  callback ``Idempotency-Key``, Discord's message ``nonce`` with ``enforce_nonce``). After a
+  crash the runner sends again with the same key; the platform keeps one copy.
+- ``"reconciled"``: the platform can be asked whether our reply is there (X: the bot's
+  replies in the conversation). After a crash the runner first calls
+  ``async reconcile(request, response, key) -> bool`` (:class:`ReconciledOutput`), which
+  records the parts it finds (``key.part_delivered``) and returns True when the whole reply
+  is there; the rest is sent.
+- ``"at_most_once"`` (the default of an output that declares nothing): nothing can tell
+  whether the reply went out. After a crash the runner never resends: it logs the reply as
+  lost, with its key, at WARNING, and records it failed.
+
+An output that declares ``delivery`` takes the key: the runner calls
+``send(request, response, key=DeliveryKey(...))`` (:class:`KeyedOutput`); one that does not
+is called ``send(request, response)`` as before. A reply the output splits into parts (a
+thread of posts, several chat messages) is delivered part by part: the output reports each
+delivered part with ``await key.part_delivered(i, platform_id)`` (durable) and skips the
+parts in ``key.parts`` (a resumed thread of 5 interrupted after 3 goes on at 4, replying to
+the 3rd's id). ``key.part_key(i)`` is the part's own stable key (a nonce, an
+Idempotency-Key).
+
+An output whose delivery cannot repeat by its nature may say so with
+``needs_claim(request) -> bool`` returning False for that request, and the runner keeps no
+ledger for it: the HTTP connector does for answers on the live response (after a crash that
 connection is gone, and a client's retry of the same id is answered from its own cache).
 
 ``agent-runner check`` prints what each connector will do: a connector that has
@@ -42,9 +67,10 @@ builds it with ``from_env()`` and describes it even when no bot file is given. T
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from agent_runner.message import Message, Reply
 
@@ -109,6 +135,75 @@ class AgentOutput(Protocol):
         Raise :class:`~agent_runner.errors.DeliveryError` for a failure that retrying cannot
         fix (the runner then gives up at once).
         """
+        ...
+
+
+DeliveryContract = Literal["exactly_once", "reconciled", "at_most_once"]
+"""What an output can promise about a reply whose send was interrupted (see the module doc)."""
+
+
+@dataclass(slots=True)
+class DeliveryKey:
+    """The stable identity of one reply on one output, given to outputs that declare a
+    delivery contract (``send(request, response, key=...)``).
+
+    The same reply has the same key in every attempt, in every process, across restarts.
+
+    Attributes:
+        key: ``"{message.key}#{reply index}"``, e.g. ``"http:42#0"``.
+        output: the output's name.
+        index: the reply's index among its message's replies.
+        attempt: 1 the first time; higher when an earlier attempt's outcome is unknown.
+        parts: parts of this reply already delivered (part index -> platform id); skip them.
+        resumed: an earlier attempt may have delivered more than ``parts`` says (it was
+            interrupted: a crash, or a failure in this process that is being retried).
+    """
+
+    key: str
+    output: str
+    index: int = 0
+    attempt: int = 1
+    parts: dict[int, str] = field(default_factory=dict)
+    resumed: bool = False
+    record: Callable[[int, str], Awaitable[None]] | None = field(default=None, repr=False)
+    """Records a delivered part durably (the runner sets it; None keeps parts in memory)."""
+
+    def part_key(self, part: int) -> str:
+        """The stable key of part ``part``: ``key`` itself for part 0, ``key.part`` after."""
+        return self.key if part == 0 else f"{self.key}.{part}"
+
+    def nonce(self, part: int = 0, *, length: int = 25) -> str:
+        """A short stable token for part ``part`` (hex), for platforms that cap the size of
+        their deduplication field (Discord's message ``nonce``: 25 characters)."""
+        digest = hashlib.sha256(f"{self.output}\x00{self.part_key(part)}".encode())
+        return digest.hexdigest()[:length]
+
+    async def part_delivered(self, part: int, ref: str) -> None:
+        """Record part ``part`` as delivered (``ref``: its platform id) before going on."""
+        if self.record is not None:
+            await self.record(part, ref)
+        self.parts[part] = ref
+
+
+@runtime_checkable
+class KeyedOutput(Protocol):
+    """An output that declares its :data:`DeliveryContract` and takes the reply's key."""
+
+    name: str
+    delivery: DeliveryContract
+
+    async def send(self, request: Message, response: Reply, *, key: DeliveryKey) -> None: ...
+
+
+@runtime_checkable
+class ReconciledOutput(Protocol):
+    """An output (``delivery = "reconciled"``) the runner can ask what arrived."""
+
+    name: str
+
+    async def reconcile(self, request: Message, response: Reply, key: DeliveryKey) -> bool:
+        """Look up the parts of ``response`` not in ``key.parts``, in order, on the platform;
+        record each one found (``key.part_delivered``); True when all of them are there."""
         ...
 
 
@@ -199,7 +294,11 @@ __all__ = [
     "AgentInput",
     "AgentOutput",
     "BaseConnector",
+    "DeliveryContract",
+    "DeliveryKey",
     "Describable",
+    "KeyedOutput",
+    "ReconciledOutput",
     "Sink",
     "StreamingOutput",
 ]

@@ -13,7 +13,9 @@ Each reply is one request::
 
 A receiver verifies the signature with :func:`connectors.webhook.verify` (same scheme as the
 HTTP connector's signed requests) and drops an ``Idempotency-Key`` it has seen: retries and
-restarts can deliver a reply twice, never a different reply under the same key.
+restarts can deliver a reply twice, never a different reply under the same key. The output is
+``exactly_once`` (:mod:`agent_runner.connector`): the key comes from the runner's reply ledger,
+so after a crash the reply is sent again under the same key and the receiver keeps one.
 
 Connection errors, timeouts, 408/409/425/429 and 5xx are retried with capped exponential backoff
 and full jitter (:mod:`agent_runner.backoff`; a ``Retry-After`` up to ``max_retry_after`` is
@@ -28,7 +30,7 @@ from collections.abc import Mapping
 import aiohttp
 from yarl import URL
 
-from agent_runner.connector import BaseConnector
+from agent_runner.connector import BaseConnector, DeliveryContract, DeliveryKey
 from agent_runner.errors import ConfigurationError
 from agent_runner.message import Message, Reply
 from agent_runner.outbound import OutboundGuard
@@ -90,6 +92,8 @@ class WebhookOutput(BaseConnector):
     """
 
     name = "webhook"
+    delivery: DeliveryContract = "exactly_once"
+    """The receiver drops a repeated ``Idempotency-Key``: a resend after a crash is safe."""
 
     def __init__(
         self,
@@ -130,9 +134,11 @@ class WebhookOutput(BaseConnector):
     async def close(self) -> None:
         await self.sender.close()
 
-    async def send(self, request: Message, response: Reply) -> None:
+    async def send(
+        self, request: Message, response: Reply, *, key: DeliveryKey | None = None
+    ) -> None:
         """POST ``response`` to the URL; raise DeliveryError when it cannot be delivered."""
-        await self.sender.deliver(self.url, request, response)
+        await self.sender.deliver(self.url, request, response, key=key)
 
 
 __all__ = [

@@ -7,11 +7,12 @@ and a read sees every write made before it. Claims that must be atomic across pr
 
 Keys (under ``{prefix}:store:``): ``journal`` (hash: every journaled key -> seq),
 ``pending`` (sorted set: pending key by seq), ``entries`` (hash: pending key -> JSON entry),
-``seq``, ``replies`` (hash: ``output␀key`` -> JSON outcome), ``cursors``, ``mem:{conv}``
-(list of JSON items), ``costs`` (list of JSON entries) and ``cost:sum`` (hash of running
-totals), ``payments`` (hash: reference -> request key), ``state``, ``lease:{name}`` (hash:
-holder, token; expires with the lease, by Redis's clock) and ``lease-tokens`` (the counter
-every lease's tokens come from, so a token is never reused, also after a lease expired).
+``seq``, ``replies`` (hash: ``output␀key`` -> JSON ledger entry: attempts, outcome, parts),
+``cursors``, ``mem:{conv}`` (list of JSON items), ``costs`` (list of JSON entries) and
+``cost:sum`` (hash of running totals), ``payments`` (hash: reference -> request key),
+``state``, ``lease:{name}`` (hash: holder, token; expires with the lease, by Redis's clock)
+and ``lease-tokens`` (the counter every lease's tokens come from, so a token is never
+reused, also after a lease expired).
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ from redis.exceptions import RedisError
 
 from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
 from agent_runner.errors import ConfigurationError, StoreError
-from agent_runner.store import CostEntry, Fence, JournalEntry, LeaseInfo, MemoryItem
+from agent_runner.store import (
+    CostEntry,
+    Fence,
+    JournalEntry,
+    LeaseInfo,
+    MemoryItem,
+    ReplyState,
+)
 from agent_runner.store._base import lease_ttl_ms
 
 _ACCEPT = """
@@ -80,6 +88,33 @@ return {held[1], held[2], redis.call('PTTL', KEYS[1])}
 _FENCED_HSET = """
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+
+_REPLY_OPEN = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  return false
+end
+local state = cjson.decode(raw)
+if state['ok'] == nil or state['ok'] == cjson.null then
+  state['attempts'] = (tonumber(state['attempts']) or 1) + 1
+  raw = cjson.encode(state)
+  redis.call('HSET', KEYS[1], ARGV[1], raw)
+end
+return raw
+"""
+
+_REPLY_PART = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local state = {}
+if raw then state = cjson.decode(raw) end
+local parts = state['parts']
+if type(parts) ~= 'table' then parts = {} end
+parts[ARGV[2]] = ARGV[3]
+state['parts'] = parts
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(state))
 return 1
 """
 
@@ -197,6 +232,27 @@ class RedisStore:
     async def reply_claim(self, key: str, output: str) -> bool:
         claimed = json.dumps({"claimed_at": self._clock(), "ok": None, "error": None})
         return bool(await self._call("HSETNX", self._key("replies"), output + _SEP + key, claimed))
+
+    async def reply_open(self, key: str, output: str) -> ReplyState:
+        claimed = json.dumps({"claimed_at": self._clock(), "ok": None, "attempts": 1})
+        raw = await self._call(
+            "EVAL", _REPLY_OPEN, 1, self._key("replies"), output + _SEP + key, claimed
+        )
+        if raw is None:
+            return ReplyState(attempt=1)
+        state = json.loads(raw)
+        parts = state.get("parts") or {}
+        return ReplyState(
+            attempt=int(state.get("attempts", 1)),
+            ok=state.get("ok"),
+            error=state.get("error"),
+            parts={int(part): str(ref) for part, ref in parts.items()},
+        )
+
+    async def reply_part(self, key: str, output: str, part: int, ref: str) -> None:
+        await self._call(
+            "EVAL", _REPLY_PART, 1, self._key("replies"), output + _SEP + key, str(part), ref
+        )
 
     async def reply_result(
         self, key: str, output: str, *, ok: bool, error: str | None = None

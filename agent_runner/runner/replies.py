@@ -1,4 +1,4 @@
-"""Sending replies to outputs: routing, the at-most-once claim, capped retries.
+"""Sending replies to outputs: routing, the reply ledger, capped retries, outcomes.
 
 Routing, for each reply of a message (first match wins):
 
@@ -7,24 +7,35 @@ Routing, for each reply of a message (first match wins):
 3. the output whose ``name`` equals ``message.source`` (a Discord message is answered on
    Discord). Never a broadcast.
 
-For each reply ``i`` and output, the store's claim ``reply_claim(f"{key}#{i}", output)`` comes
-first: only the first claimant ever (this process after a restart, or another process on the
-same store) sends it. Then ``output.send`` is tried with capped exponential backoff;
-:class:`~agent_runner.errors.DeliveryError` gives up at once. The outcome is recorded with
-``reply_result``.
+For each reply ``i`` and output, the ledger entry ``reply_open(f"{key}#{i}", output)`` comes
+first. A reply with an outcome is not sent again. A fresh one is sent with capped
+exponential backoff (:class:`~agent_runner.errors.DeliveryError` gives up at once), its
+delivered parts recorded as they go, its outcome recorded after. One whose earlier attempt
+ended with its process (outcome unknown) is resolved by the output's delivery contract
+(:mod:`agent_runner.connector`): sent again under the same key (``exactly_once``),
+reconciled with the platform then sent only where absent (``reconciled``), or reported lost
+at WARNING (``at_most_once``). Never skipped as "already sent".
+
+Every outcome is a :class:`ReplyEvent` given to ``ReplySender.listeners`` (metrics hook in
+there): ``sent``, ``failed``, ``lost``, ``retried`` (a failed try about to be repeated),
+``resumed`` (an unknown outcome taken up after a restart) and ``reconciled`` (one lookup on
+the platform; ``found`` says whether the whole reply was there).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Literal, get_args
 
 from agent_runner.backoff import RetryPolicy
-from agent_runner.connector import AgentOutput
+from agent_runner.connector import AgentOutput, DeliveryContract, DeliveryKey
 from agent_runner.errors import ConfigurationError, DeliveryError, RateLimitedError
 from agent_runner.message import Message, Reply
+from agent_runner.runner.faults import checkpoint
 from agent_runner.store import Store
 
 _log = logging.getLogger("agent_runner.runtime")
@@ -59,6 +70,42 @@ def route(
     return [n for n in names if n in known], [n for n in names if n not in known]
 
 
+ReplyOutcome = Literal["sent", "failed", "lost", "retried", "resumed", "reconciled"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyEvent:
+    """One step of a reply's delivery on one output (see the module doc)."""
+
+    key: str
+    output: str
+    outcome: ReplyOutcome
+    attempt: int
+    found: bool | None = None
+    """For ``reconciled``: whether the whole reply was already on the platform."""
+
+
+ReplyListener = Callable[[ReplyEvent], None]
+
+LOST = "lost: its send was interrupted and the output cannot tell whether it arrived"
+
+
+def delivery_contract(output: object) -> DeliveryContract | None:
+    """The contract ``output`` declares (``delivery``), None when it declares none.
+
+    >>> delivery_contract(object()) is None
+    True
+    """
+    declared = getattr(output, "delivery", None)
+    if declared is not None and declared not in get_args(DeliveryContract):
+        name = getattr(output, "name", output)
+        raise ConfigurationError(
+            f"output {name!r}: delivery must be one of {get_args(DeliveryContract)}, "
+            f"not {declared!r}"
+        )
+    return declared
+
+
 @dataclass(frozen=True, slots=True)
 class ReplySender:
     """Sends the replies of one message to their outputs; shared by the whole runner."""
@@ -71,10 +118,14 @@ class ReplySender:
     max_delay: float
     sources: Mapping[str, object] = field(default_factory=dict)
     """Connectors by name (inputs and outputs), told when their messages are handled."""
+    listeners: list[ReplyListener] = field(default_factory=list)
+    """Called with every :class:`ReplyEvent` (must not block; exceptions are logged)."""
 
     def __post_init__(self) -> None:
         if self.retries < 0 or self.base_delay < 0 or self.max_delay < 0:
             raise ConfigurationError("output_retries and retry delays must be >= 0")
+        for output in self.outputs.values():
+            delivery_contract(output)
 
     async def send(self, message: Message, replies: Sequence[Reply]) -> None:
         """Send every reply of ``message`` (in order, per output), then complete its journal."""
@@ -90,7 +141,7 @@ class ReplySender:
                     ", ".join(repr(n) for n in unknown),
                 )
             for name in targets:
-                await self._send_one(message, reply, f"{message.key}#{index}", name)
+                await self._send_one(message, reply, index, name)
         await self.store.journal_complete(message.key)
         await self.complete_at_source(message)
 
@@ -109,19 +160,70 @@ class ReplySender:
         except Exception:  # a connector's hook must not stop the conversation
             _log.exception("complete() of %r failed for %s", message.source, message.key)
 
-    async def _send_one(self, message: Message, reply: Reply, key: str, name: str) -> None:
+    async def _send_one(self, message: Message, reply: Reply, index: int, name: str) -> None:
+        key = f"{message.key}#{index}"
         output = self.outputs[name]
+        contract = delivery_contract(output)
         needs_claim = getattr(output, "needs_claim", None)
-        claimed = needs_claim is None or needs_claim(message)
-        if claimed and not await self.store.reply_claim(key, name):
-            _log.info("reply %s to %r was claimed before (already sent); skipped", key, name)
+        if needs_claim is not None and not needs_claim(message):
+            ticket = DeliveryKey(key, name, index) if contract is not None else None
+            return await self._attempts(output, message, reply, ticket, ledger=False)
+        state = await self.store.reply_open(key, name)
+        if state.done:
+            _log.info(
+                "reply %s to %r has an outcome already (ok=%s); not sent again", key, name, state.ok
+            )
             return
+        checkpoint("claimed")
+        ticket = DeliveryKey(
+            key,
+            name,
+            index,
+            attempt=state.attempt,
+            parts=dict(state.parts),
+            resumed=state.resumed,
+            record=partial(self._record_part, key, name),
+        )
+        if state.resumed:
+            if contract in (None, "at_most_once"):
+                return await self._lost(ticket)
+            self._emit(ticket, "resumed")
+            _log.info(
+                "reply %s to %r: outcome unknown after a restart (attempt %d, %d part(s) "
+                "recorded); resolving it as %s",
+                key,
+                name,
+                state.attempt,
+                len(state.parts),
+                contract,
+            )
+        await self._attempts(output, message, reply, ticket if contract else None, ticket)
+
+    async def _attempts(
+        self,
+        output: AgentOutput,
+        message: Message,
+        reply: Reply,
+        key: DeliveryKey | None,
+        ledger: DeliveryKey | bool,
+    ) -> None:
+        """Try ``output.send`` with capped backoff; record the outcome when ``ledger`` is one."""
+        entry = ledger if isinstance(ledger, DeliveryKey) else None
+        name = output.name
+        label = entry.key if entry is not None else f"{message.key} (live)"
+        reconciled = entry is not None and delivery_contract(output) == "reconciled"
         attempt = 0
         while True:
             try:
-                await output.send(message, reply)
+                if reconciled and key is not None and key.resumed:
+                    if await self._reconcile(output, message, reply, key):
+                        return
+                if key is None:
+                    await output.send(message, reply)
+                else:
+                    await output.send(message, reply, key=key)  # type: ignore[call-arg]
             except DeliveryError as exc:
-                return await self._failed(key, name, exc, attempt + 1, claimed=claimed)
+                return await self._failed(label, name, exc, attempt + 1, entry)
             except Exception as exc:  # an output's fault must not stop the loop
                 attempt += 1
                 retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
@@ -129,31 +231,91 @@ class ReplySender:
                     retries=self.retries, base=self.base_delay, cap=self.max_delay
                 ).wait(attempt, retry_after=retry_after)
                 if wait is None:
-                    return await self._failed(key, name, exc, attempt, claimed=claimed)
+                    return await self._failed(label, name, exc, attempt, entry)
                 _log.warning(
                     "reply %s to %r failed (attempt %d of %d), retrying in %.2fs: %r",
-                    key,
+                    label,
                     name,
                     attempt,
                     self.retries + 1,
                     wait,
                     exc,
                 )
+                if entry is not None:
+                    self._emit(entry, "retried")
                 await asyncio.sleep(wait)
+                if key is not None:
+                    key.resumed = True  # the failed try may have delivered some of it
             else:
-                if claimed:
-                    await self.store.reply_result(key, name, ok=True)
+                checkpoint("sent")
+                if entry is not None:
+                    await self.store.reply_result(entry.key, name, ok=True)
+                    self._emit(entry, "sent")
                 return
 
+    async def _reconcile(
+        self, output: AgentOutput, message: Message, reply: Reply, key: DeliveryKey
+    ) -> bool:
+        """Ask the platform what of ``reply`` arrived; True (outcome recorded) if all of it."""
+        reconcile = getattr(output, "reconcile", None)
+        if reconcile is None:
+            return False
+        found = bool(await reconcile(message, reply, key))  # raising: a failed attempt
+        self._emit(key, "reconciled", found=found)
+        if found:
+            _log.info(
+                "reply %s to %r was delivered before the restart; not sent again",
+                key.key,
+                key.output,
+            )
+            await self.store.reply_result(key.key, key.output, ok=True)
+        return found
+
+    async def _record_part(self, key: str, name: str, part: int, ref: str) -> None:
+        checkpoint("part")
+        await self.store.reply_part(key, name, part, ref)
+        checkpoint("recorded")
+
+    async def _lost(self, key: DeliveryKey) -> None:
+        _log.warning(
+            "reply %s to %r lost: its send was interrupted (attempt %d) and the output is "
+            "at-most-once, so it is not sent again%s",
+            key.key,
+            key.output,
+            key.attempt - 1,
+            f" ({len(key.parts)} part(s) had arrived)" if key.parts else "",
+        )
+        await self.store.reply_result(key.key, key.output, ok=False, error=LOST)
+        self._emit(key, "lost")
+
     async def _failed(
-        self, key: str, name: str, exc: BaseException, attempts: int, *, claimed: bool
+        self, label: str, name: str, exc: BaseException, attempts: int, key: DeliveryKey | None
     ) -> None:
         _log.error(
-            "reply %s to %r failed after %d attempt(s); giving up: %r", key, name, attempts, exc
+            "reply %s to %r failed after %d attempt(s); giving up: %r", label, name, attempts, exc
         )
-        if claimed:
+        if key is not None:
             error = f"{type(exc).__name__}: {exc}"
-            await self.store.reply_result(key, name, ok=False, error=error)
+            await self.store.reply_result(key.key, name, ok=False, error=error)
+            self._emit(key, "failed")
+
+    def _emit(self, key: DeliveryKey, outcome: ReplyOutcome, *, found: bool | None = None) -> None:
+        if not self.listeners:
+            return
+        event = ReplyEvent(key.key, key.output, outcome, key.attempt, found)
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:  # a metrics hook must not stop delivery
+                _log.exception("reply listener %r failed", listener)
 
 
-__all__ = ["ReplySender", "route"]
+__all__ = [
+    "LOST",
+    "ReplyEvent",
+    "ReplyListener",
+    "ReplyOutcome",
+    "ReplySender",
+    "delivery_contract",
+    "route",
+]

@@ -1,4 +1,4 @@
-"""Stores: the journal, reply claims, cursors, memory, ledger and state the runner keeps."""
+"""Stores: the journal, reply ledger, cursors, memory, ledger and state the runner keeps."""
 
 from agent_runner.store._base import (
     CostEntry,
@@ -6,6 +6,7 @@ from agent_runner.store._base import (
     JournalEntry,
     LeaseInfo,
     MemoryItem,
+    ReplyState,
     Role,
     Store,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "JournalEntry",
     "LeaseInfo",
     "MemoryItem",
+    "ReplyState",
     "Role",
     "SQLiteStore",
     "Store",

@@ -1,7 +1,8 @@
 """The :class:`Store` contract: everything the runner keeps across restarts.
 
-One store holds: the journal of accepted inputs (delivery: at least once), reply claims
-(at most one reply per message and output), connector cursors (X's ``since_id``, Discord's
+One store holds: the journal of accepted inputs (delivery: at least once), the reply ledger
+(per reply and output: claimed, attempts, outcome, and the parts delivered so far), connector
+cursors (X's ``since_id``, Discord's
 last seen message id), conversation memory, the cost ledger, used payment references and a
 small key-value space for agent state.
 
@@ -21,7 +22,7 @@ once its holder lost the lease, even if that holder was paused and does not know
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -111,6 +112,33 @@ def lease_ttl_ms(ttl: float) -> int:
     return max(1, round(ttl * 1000))
 
 
+@dataclass(frozen=True, slots=True)
+class ReplyState:
+    """What the reply ledger knows of one reply on one output (see :meth:`Store.reply_open`).
+
+    ``ok`` is None while no outcome is recorded: the reply is being sent now (``attempt``
+    1: this caller claimed it), or an earlier attempt ended with the process (``attempt`` >
+    1: its outcome is unknown and must be resolved, never assumed).
+    """
+
+    attempt: int
+    """1 when this call claimed the reply; n when it is the n-th attempt at it."""
+    ok: bool | None = None
+    error: str | None = None
+    parts: Mapping[int, str] = field(default_factory=dict)
+    """Parts of a split reply recorded as delivered: part index -> the platform's id."""
+
+    @property
+    def done(self) -> bool:
+        """An outcome is recorded: nothing is left to send."""
+        return self.ok is not None
+
+    @property
+    def resumed(self) -> bool:
+        """An earlier attempt's outcome is unknown (it was claimed, then the process ended)."""
+        return self.ok is None and self.attempt > 1
+
+
 @runtime_checkable
 class Store(Protocol):
     async def open(self) -> None:
@@ -145,6 +173,21 @@ class Store(Protocol):
         True for the first caller ever (in any process sharing the store), False after.
         ``key`` is the message key, with ``#n`` appended for the n-th reply of a message.
         """
+        ...
+
+    async def reply_open(self, key: str, output: str) -> ReplyState:
+        """Atomically claim reply ``key`` on ``output``, or take it up again (the reply ledger).
+
+        The first call ever claims it (``attempt`` 1, durable before it returns). A later
+        call finds either its outcome (``done``: nothing to send) or none: then an earlier
+        attempt ended with its process, and this call counts the next attempt and returns
+        the parts already delivered, so the caller resumes instead of skipping or repeating.
+        ``key`` is the message key with ``#n`` appended for the n-th reply of a message.
+        """
+        ...
+
+    async def reply_part(self, key: str, output: str, part: int, ref: str) -> None:
+        """Durably record part ``part`` of a split reply as delivered (``ref``: its id)."""
         ...
 
     async def reply_result(
@@ -235,6 +278,7 @@ __all__ = [
     "JournalEntry",
     "LeaseInfo",
     "MemoryItem",
+    "ReplyState",
     "Role",
     "Store",
     "lease_ttl_ms",

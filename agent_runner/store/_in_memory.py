@@ -16,10 +16,17 @@ from __future__ import annotations
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent_runner.store import MemoryItem
-from agent_runner.store._base import CostEntry, Fence, JournalEntry, LeaseInfo, lease_ttl_ms
+from agent_runner.store._base import (
+    CostEntry,
+    Fence,
+    JournalEntry,
+    LeaseInfo,
+    ReplyState,
+    lease_ttl_ms,
+)
 
 
 @dataclass(slots=True)
@@ -29,6 +36,8 @@ class ReplyRecord:
     claimed_at: float
     ok: bool | None = None
     error: str | None = None
+    attempts: int = 1
+    parts: dict[int, str] = field(default_factory=dict)
 
 
 class InMemoryStore:
@@ -92,6 +101,19 @@ class InMemoryStore:
             return False
         self._replies[(key, output)] = ReplyRecord(claimed_at=self._clock())
         return True
+
+    async def reply_open(self, key: str, output: str) -> ReplyState:
+        record = self._replies.get((key, output))
+        if record is None:
+            self._replies[(key, output)] = ReplyRecord(claimed_at=self._clock())
+            return ReplyState(attempt=1)
+        if record.ok is None:
+            record.attempts += 1
+        return ReplyState(record.attempts, record.ok, record.error, dict(record.parts))
+
+    async def reply_part(self, key: str, output: str, part: int, ref: str) -> None:
+        record = self._replies.setdefault((key, output), ReplyRecord(claimed_at=self._clock()))
+        record.parts[part] = ref
 
     async def reply_result(
         self, key: str, output: str, *, ok: bool, error: str | None = None

@@ -1,11 +1,12 @@
 """The SQLite store's file: its tables, its pragmas and how a connection to it is opened.
 
 One file holds everything :class:`~agent_runner.store.SQLiteStore` keeps: the journal of
-accepted inputs, reply claims, cursors, conversation memory, the cost ledger, used payment
-references, key-value state and leases (a released lease keeps its row, so its next token
-is still greater). ``PRAGMA user_version`` records the schema's version; a file
-below :data:`SCHEMA_VERSION` gets the tables created (``IF NOT EXISTS``: a file another
-process created already is left as it is).
+accepted inputs, the reply ledger (claims, attempts, outcomes, delivered parts), cursors,
+conversation memory, the cost ledger, used payment references, key-value state and leases (a
+released lease keeps its row, so its next token is still greater). ``PRAGMA user_version``
+records the schema's version; a file below :data:`SCHEMA_VERSION` gets the tables created
+(``IF NOT EXISTS``: a file another process created already is left as it is) and older tables
+migrated (files before version 3 get ``replies.attempts``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,15 @@ CREATE TABLE IF NOT EXISTS replies (
     ok INTEGER,
     error TEXT,
     finished_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (key, output)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reply_parts (
+    key TEXT NOT NULL,
+    output TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    ref TEXT NOT NULL,
+    PRIMARY KEY (key, output, part)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS memory (
@@ -72,9 +81,9 @@ CREATE TABLE IF NOT EXISTS leases (
     token INTEGER NOT NULL,
     expires_at REAL NOT NULL
 ) WITHOUT ROWID;
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 """
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The ``user_version`` :data:`SCHEMA` sets."""
 
 
@@ -99,10 +108,18 @@ def connect(path: str, *, synchronous: str, busy_timeout: float) -> sqlite3.Conn
         conn.execute(f"PRAGMA synchronous = {synchronous}")
         if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
+            _migrate(conn)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring tables an older version created up to :data:`SCHEMA` (idempotent)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(replies)")}
+    if "attempts" not in columns:
+        conn.execute("ALTER TABLE replies ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1")
 
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "connect"]

@@ -22,12 +22,14 @@ from typing import Any, Literal
 
 from agent_runner.errors import StoreError
 from agent_runner.store import _sqlite_leases as leases
+from agent_runner.store import _sqlite_replies as replies
 from agent_runner.store._base import (
     CostEntry,
     Fence,
     JournalEntry,
     LeaseInfo,
     MemoryItem,
+    ReplyState,
     lease_ttl_ms,
 )
 from agent_runner.store._group_commit import GroupCommitter
@@ -159,32 +161,24 @@ class SQLiteStore:
 
     # -- replies ---------------------------------------------------------------------
     async def reply_claim(self, key: str, output: str) -> bool:
-        at = self._clock()
+        return bool(
+            await self._write(partial(replies.claim, key=key, output=output, at=self._clock()))
+        )
 
-        def reply_claim(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO replies (key, output, claimed_at) VALUES (?, ?, ?)",
-                (key, output, at),
-            )
-            return cursor.rowcount == 1
+    async def reply_open(self, key: str, output: str) -> ReplyState:
+        op = partial(replies.open_reply, key=key, output=output, at=self._clock())
+        result: ReplyState = await self._write(op)
+        return result
 
-        return bool(await self._write(reply_claim))
+    async def reply_part(self, key: str, output: str, part: int, ref: str) -> None:
+        await self._write(partial(replies.part, key=key, output=output, part=part, ref=ref))
 
     async def reply_result(
         self, key: str, output: str, *, ok: bool, error: str | None = None
     ) -> None:
         """Record a reply's outcome, lazily (committed with the next batch)."""
-        at = self._clock()
-
-        def reply_result(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO replies (key, output, claimed_at, ok, error, finished_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key, output) DO UPDATE SET "
-                "ok = excluded.ok, error = excluded.error, finished_at = excluded.finished_at",
-                (key, output, at, int(ok), error, at),
-            )
-
-        self._require().submit(reply_result, write=True, wait=False)
+        op = partial(replies.result, key=key, output=output, ok=ok, error=error, at=self._clock())
+        self._require().submit(op, write=True, wait=False, name="reply_result")
 
     # -- cursors ---------------------------------------------------------------------
     async def cursor_get(self, name: str) -> str | None:

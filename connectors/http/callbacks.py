@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from agent_runner.backoff import RetryPolicy, is_retryable_status, parse_retry_after
+from agent_runner.connector import DeliveryKey
 from agent_runner.errors import ConfigurationError, DeliveryError, OutboundRefusedError
 from agent_runner.message import Message, Reply
 from agent_runner.outbound import OutboundGuard
@@ -119,13 +120,22 @@ class WebhookSender:
         if session is not None and self._own_session:
             await session.close()
 
-    async def deliver(self, url: str, request: Message, response: Reply) -> None:
-        """POST reply ``response`` of ``request`` to ``url``, retrying as configured."""
-        index = self._index.index(request.key, response)
-        key = f"{request.key}#{index}"
+    async def deliver(
+        self, url: str, request: Message, response: Reply, *, key: DeliveryKey | None = None
+    ) -> None:
+        """POST reply ``response`` of ``request`` to ``url``, retrying as configured.
+
+        With the runner's ``key`` the Idempotency-Key is the reply ledger's (the same in
+        every attempt, across restarts); without one, replies are numbered in memory.
+        """
+        if key is not None:
+            index = key.index
+        else:
+            index = self._index.index(request.key, response)
         body = json.dumps(payload(request, response, index), separators=(",", ":")).encode()
-        await self.post(url, body, idempotency_key=key)
-        self._index.delivered(request.key, index)
+        await self.post(url, body, idempotency_key=f"{request.key}#{index}")
+        if key is None:
+            self._index.delivered(request.key, index)
 
     async def post(self, url: str, body: bytes, *, idempotency_key: str) -> None:
         """POST ``body`` with retries; return on a 2xx, raise DeliveryError when giving up."""

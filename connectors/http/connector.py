@@ -34,7 +34,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from agent_runner.connector import Accepted, BaseConnector, Sink
+from agent_runner.connector import Accepted, BaseConnector, DeliveryContract, DeliveryKey, Sink
 from agent_runner.errors import (
     ConfigurationError,
     ConnectorError,
@@ -100,6 +100,8 @@ class HTTPConnector(BaseConnector):
     """
 
     name = "http"
+    delivery: DeliveryContract = "exactly_once"
+    """Callbacks carry the reply ledger's Idempotency-Key; live answers keep no ledger."""
 
     def __init__(
         self,
@@ -230,11 +232,13 @@ class HTTPConnector(BaseConnector):
         await self._callbacks.close()
 
     # -- output ----------------------------------------------------------------------
-    async def send(self, request: Message, response: Reply) -> None:
-        """Answer the waiting request, or POST to its callback URL."""
+    async def send(
+        self, request: Message, response: Reply, *, key: DeliveryKey | None = None
+    ) -> None:
+        """Answer the waiting request, or POST to its callback URL (under ``key``)."""
         url = callback_url(request)
         if url is not None:
-            await self._callbacks.deliver(url, request, response)
+            await self._callbacks.deliver(url, request, response, key=key)
             return
         if not self._pending.reply(request.key, response):
             logger.info("reply to %s kept: its request is no longer waiting", request.key)

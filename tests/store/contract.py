@@ -109,6 +109,34 @@ class StoreContract:
         assert results.count(True) == 1
         assert results.count(False) == 99
 
+    async def test_reply_open_claims_then_resumes_until_an_outcome(self, store: Store) -> None:
+        first = await store.reply_open("src:1#0", "discord")
+        assert (first.attempt, first.ok, first.done, first.resumed) == (1, None, False, False)
+        await store.reply_part("src:1#0", "discord", 0, "111")
+        await store.reply_part("src:1#0", "discord", 1, "222")
+        again = await store.reply_open("src:1#0", "discord")  # the first attempt died
+        assert (again.attempt, again.ok, again.resumed) == (2, None, True)
+        assert dict(again.parts) == {0: "111", 1: "222"}
+        assert (await store.reply_open("src:1#0", "discord")).attempt == 3
+        assert (await store.reply_open("src:1#0", "x")).attempt == 1  # another output
+        await store.reply_result("src:1#0", "discord", ok=True)
+        await store.flush()
+        done = await store.reply_open("src:1#0", "discord")
+        assert (done.done, done.ok, done.resumed) == (True, True, False)
+        await store.reply_result("src:1#0", "x", ok=False, error="boom")
+        await store.flush()
+        failed = await store.reply_open("src:1#0", "x")
+        assert (failed.ok, failed.error, failed.attempt) == (False, "boom", 1)
+
+    async def test_reply_open_once_under_100_concurrent_callers(self, store: Store) -> None:
+        states = await asyncio.gather(*(store.reply_open("m#0", "out") for _ in range(100)))
+        assert sorted(s.attempt for s in states) == list(range(1, 101))
+
+    async def test_reply_claim_and_reply_open_share_the_ledger(self, store: Store) -> None:
+        assert await store.reply_claim("m#0", "out") is True
+        assert (await store.reply_open("m#0", "out")).resumed
+        assert await store.reply_claim("m#0", "out") is False
+
     # -- cursors ---------------------------------------------------------------------
     async def test_cursors(self, store: Store) -> None:
         assert await store.cursor_get("x:since_id") is None

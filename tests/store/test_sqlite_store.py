@@ -279,3 +279,24 @@ async def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
         assert all(c is not None for c in cursors)
     finally:
         await store.close()
+
+
+async def test_a_version_1_file_gets_the_reply_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE replies (key TEXT NOT NULL, output TEXT NOT NULL, claimed_at REAL NOT "
+        "NULL, ok INTEGER, error TEXT, finished_at REAL, PRIMARY KEY (key, output)) "
+        "WITHOUT ROWID; INSERT INTO replies VALUES ('a#0', 'out', 1.0, NULL, NULL, NULL);"
+        "PRAGMA user_version = 1;"
+    )
+    conn.close()
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        resumed = await store.reply_open("a#0", "out")  # claimed by the old version, no result
+        assert (resumed.attempt, resumed.resumed) == (2, True)
+        await store.reply_part("a#0", "out", 0, "id-0")
+        assert dict((await store.reply_open("a#0", "out")).parts) == {0: "id-0"}
+    finally:
+        await store.close()
