@@ -212,5 +212,7 @@ class _Events:
 async def _drained(store: Store) -> None:
     """Wait until the journal has nothing pending (every recovered message handled)."""
     async with asyncio.timeout(20):
-        while await store.journal_pending():
+        while True:
+            if not await store.journal_pending():
+                return
             await asyncio.sleep(0.01)
