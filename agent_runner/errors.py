@@ -11,6 +11,7 @@
     │   │                                  (also a ``RuntimeError``, as in autogen-core)
     │   ├── MessageDroppedException   an intervention handler dropped the message
     │   ├── NotAccessibleError        the agent lives elsewhere and cannot be reached directly
+    │   │   └── AccessDeniedError     the access policy forbids this sender to send there
     │   ├── RuntimeStoppedError       the runtime stopped while a call was in flight
     │   ├── SerializationError        no serializer for a type, or a payload that cannot be decoded
     │   └── RPCTimeoutError           an RPC got no reply in time (also a ``TimeoutError``)
@@ -73,6 +74,21 @@ class MessageDroppedException(CoreError):
 
 class NotAccessibleError(CoreError):
     """The agent's instance is not reachable from here (e.g. it lives on another worker)."""
+
+
+class AccessDeniedError(NotAccessibleError):
+    """The runtime's :class:`~agent_runner.core.AccessPolicy` forbids this send.
+
+    ``sender_type`` is None for a sender outside any agent (and in an error rebuilt from
+    another process, where only the message travels).
+    """
+
+    def __init__(
+        self, message: str, *, sender_type: str | None = None, recipient_type: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.sender_type = sender_type
+        self.recipient_type = recipient_type
 
 
 class RuntimeStoppedError(CoreError):
@@ -200,6 +216,7 @@ class MCPToolError(ToolError):
 
 
 __all__ = [
+    "AccessDeniedError",
     "AgentExecutionError",
     "AgentRunnerError",
     "BudgetExceededError",

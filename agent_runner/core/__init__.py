@@ -25,9 +25,11 @@ Better than autogen-core: one agent instance handles one message at a time in ar
 caller's cancellation reaches the handler's token, ``stop()`` fails in-flight RPCs instead of
 hanging, idle agents can be deactivated and reactivated with their state, senders can be
 back-pressured, strict serialization catches types that could not cross processes, and
-tracing costs nothing unless a tracer provider is given.
+tracing costs nothing unless a tracer provider is given, and an :class:`AccessPolicy` declares
+which agent types may send to which types and publish to which topics.
 """
 
+from agent_runner.core._access_policy import AccessPolicy
 from agent_runner.core._agent_id import AgentId
 from agent_runner.core._agent_instantiation import AgentInstantiationContext
 from agent_runner.core._agent_metadata import AgentMetadata
@@ -66,6 +68,7 @@ from agent_runner.core._topic import TopicId
 from agent_runner.core._type_prefix_subscription import TypePrefixSubscription
 from agent_runner.core._type_subscription import TypeSubscription
 from agent_runner.errors import (
+    AccessDeniedError,
     CantHandleException,
     MessageDroppedException,
     NotAccessibleError,
@@ -76,6 +79,8 @@ from agent_runner.errors import (
 )
 
 __all__ = [
+    "AccessDeniedError",
+    "AccessPolicy",
     "Agent",
     "AgentId",
     "AgentInstantiationContext",

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from agent_runner.core._access_policy import AccessPolicy
 from agent_runner.core._agent_directory import AgentDirectory
 from agent_runner.core._agent_id import AgentId
 from agent_runner.core._agent_metadata import AgentMetadata
@@ -63,6 +64,10 @@ class SingleThreadedAgentRuntime:
         strict_serialization: Fail a send or publish (and an RPC reply) whose type has no
             registered serializer with :class:`~agent_runner.errors.SerializationError`, so
             code that runs here also runs on the distributed runtime.
+        access_policy: Which agent types may send to which types and publish to which
+            topics (:class:`AccessPolicy`); default open. A denied send raises
+            :class:`~agent_runner.errors.AccessDeniedError`, a denied publish is dropped
+            and logged.
 
     Example::
 
@@ -84,6 +89,7 @@ class SingleThreadedAgentRuntime:
         max_active_agents: int | None = None,
         max_queued_messages: int | None = None,
         strict_serialization: bool = False,
+        access_policy: AccessPolicy | None = None,
     ) -> None:
         self._backpressure = (
             Backpressure(max_queued_messages) if max_queued_messages is not None else None
@@ -101,7 +107,8 @@ class SingleThreadedAgentRuntime:
         self._gate = MessageGate(
             intervention_handlers, self._serializers, strict=strict_serialization
         )
-        self._gated = self._gate.active
+        self._access = None if access_policy is None or access_policy.is_open else access_policy
+        self._gated = self._gate.active or self._access is not None
         self._mailroom = Mailroom(
             self._directory,
             self._gate,
@@ -157,6 +164,8 @@ class SingleThreadedAgentRuntime:
             cancellation_token.add_callback(token.cancel)
         try:
             if self._gated:
+                if self._access is not None:
+                    self._access.check_send(sender, recipient)
                 if self._gate.strict:
                     self._gate.check_serializable(message)
                 env.message = await self._gate.on_send(message, env, recipient)
@@ -207,6 +216,8 @@ class SingleThreadedAgentRuntime:
             cancellation_token = CancellationToken()
         env = Envelope(message, sender, topic_id, False, cancellation_token, message_id, None)
         if self._gated:
+            if self._access is not None and not self._access.allows_publish(sender, topic_id):
+                return
             if self._gate.strict:
                 self._gate.check_serializable(message)
             dropped, env.message = await self._gate.on_publish(message, env)

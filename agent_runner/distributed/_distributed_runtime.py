@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from agent_runner.core import (
+    AccessPolicy,
     Agent,
     AgentId,
     AgentMetadata,
@@ -74,6 +75,8 @@ class DistributedAgentRuntime:
         shutdown_grace: Seconds :meth:`stop` waits for in-flight messages.
         retry_for: Seconds writes are retried while Redis is unreachable.
         intervention_handlers: As on SingleThreadedAgentRuntime (run in the sending process).
+        access_policy: As on SingleThreadedAgentRuntime, checked in the sending process;
+            Redis ACLs make it hard between processes (:func:`acl_rules`).
         ignore_unhandled_exceptions: When False, the first exception raised by an event
             handler in this worker (an agent that fails to be created included) is re-raised
             by :meth:`stop`, :meth:`stop_when_idle` or :meth:`close`, as on
@@ -110,6 +113,7 @@ class DistributedAgentRuntime:
         ignore_unhandled_exceptions: bool = True,
         worker_id: str | None = None,
         redis_options: Mapping[str, Any] | None = None,
+        access_policy: AccessPolicy | None = None,
     ) -> None:
         options = Options(
             prefix=prefix,
@@ -147,6 +151,7 @@ class DistributedAgentRuntime:
             options,
             worker_id=me,
             interventions=intervention_handlers or (),
+            access=access_policy,
         )
         agents = self._agents = HostedAgents(self, outbox, keys, counts, worker_id=me)
         heartbeat = self._heartbeat = Heartbeat(

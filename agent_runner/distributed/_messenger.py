@@ -18,6 +18,7 @@ import redis.asyncio as redis
 
 from agent_runner.backoff import backoff_delay
 from agent_runner.core import (
+    AccessPolicy,
     AgentId,
     CancellationToken,
     DropMessage,
@@ -78,6 +79,7 @@ class Messenger:
         *,
         worker_id: str,
         interventions: Sequence[InterventionHandler],
+        access: AccessPolicy | None = None,
     ) -> None:
         self._client = client
         self._keys = keys
@@ -87,6 +89,8 @@ class Messenger:
         self._subscriptions = subscriptions
         self._options = options
         self._interventions = list(interventions)
+        self._access = None if access is None or access.is_open else access
+        """The access policy to check (None: open, nothing to check)."""
         self._pending = PendingCalls(worker_id, self._abandon)
         self.reply_stream = keys.replies(worker_id)
         self._reply_last: Any = None
@@ -136,6 +140,8 @@ class Messenger:
         Without intervention handlers this is the request itself: no coroutine of its own
         between the caller and the request, on the path of every call.
         """
+        if self._access is not None:
+            self._access.check_send(sender, recipient)
         token = token or CancellationToken()
         message_id = message_id or str(uuid.uuid4())
         if self._interventions:
@@ -241,7 +247,9 @@ class Messenger:
         message_id: str | None,
     ) -> None:
         """Publish through the intervention handlers to every subscriber of ``topic_id``;
-        returns once durably queued."""
+        returns once durably queued (or at once when the access policy drops it)."""
+        if self._access is not None and not self._access.allows_publish(sender, topic_id):
+            return
         token = token or CancellationToken()
         message_id = message_id or str(uuid.uuid4())
         for handler in self._interventions:

@@ -47,6 +47,7 @@ from agent_runner.core import (
     try_get_known_serializers_for_type,
     type_subscription,
 )
+from tests.core.contract_access import AccessContract
 from tests.core.contract_compat import CompatibilityContract
 from tests.core.contract_support import (
     WAIT,
@@ -65,7 +66,7 @@ from tests.core.contract_support import (
 from tests.core.contract_turns import TurnsContract
 
 
-class RuntimeContract(TurnsContract, CompatibilityContract):
+class RuntimeContract(TurnsContract, CompatibilityContract, AccessContract):
     # ------------------------------------------------------------------ RPC
 
     async def test_rpc_returns_the_handlers_reply(self, runtime: MessageRuntime) -> None:

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from agent_runner.core import (
+    AccessPolicy,
     ClosureContext,
     InterventionHandler,
     MessageContext,
@@ -23,7 +24,11 @@ class RuntimeFactory(Protocol):
     """Makes a started runtime (cleaned up after the test)."""
 
     def __call__(
-        self, handlers: list[InterventionHandler], *, ignore_unhandled_exceptions: bool = True
+        self,
+        handlers: list[InterventionHandler],
+        *,
+        ignore_unhandled_exceptions: bool = True,
+        access_policy: AccessPolicy | None = None,
     ) -> Awaitable[MessageRuntime]: ...
 
 

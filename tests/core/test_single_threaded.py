@@ -6,7 +6,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agent_runner.core import InterventionHandler, MessageRuntime, SingleThreadedAgentRuntime
+from agent_runner.core import (
+    AccessPolicy,
+    InterventionHandler,
+    MessageRuntime,
+    SingleThreadedAgentRuntime,
+)
 from tests.core.contract import RuntimeContract, RuntimeFactory
 
 
@@ -27,11 +32,15 @@ class TestSingleThreadedRuntime(RuntimeContract):
         made: list[SingleThreadedAgentRuntime] = []
 
         async def make(
-            handlers: list[InterventionHandler], *, ignore_unhandled_exceptions: bool = True
+            handlers: list[InterventionHandler],
+            *,
+            ignore_unhandled_exceptions: bool = True,
+            access_policy: AccessPolicy | None = None,
         ) -> MessageRuntime:
             runtime = SingleThreadedAgentRuntime(
                 intervention_handlers=handlers,
                 ignore_unhandled_exceptions=ignore_unhandled_exceptions,
+                access_policy=access_policy,
             )
             runtime.start()
             made.append(runtime)

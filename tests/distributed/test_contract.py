@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agent_runner.core import InterventionHandler, MessageRuntime
+from agent_runner.core import AccessPolicy, InterventionHandler, MessageRuntime
 from agent_runner.distributed import DistributedAgentRuntime
 from tests.core.contract import RuntimeContract, RuntimeFactory
 
@@ -28,13 +28,17 @@ class TestDistributedRuntime(RuntimeContract):
         made: list[DistributedAgentRuntime] = []
 
         async def make(
-            handlers: list[InterventionHandler], *, ignore_unhandled_exceptions: bool = True
+            handlers: list[InterventionHandler],
+            *,
+            ignore_unhandled_exceptions: bool = True,
+            access_policy: AccessPolicy | None = None,
         ) -> MessageRuntime:
             runtime = DistributedAgentRuntime(
                 redis_url,
                 prefix=f"{redis_prefix}:{len(made)}",
                 intervention_handlers=handlers,
                 ignore_unhandled_exceptions=ignore_unhandled_exceptions,
+                access_policy=access_policy,
                 **FAST,  # type: ignore[arg-type]
             )
             runtime.start()
