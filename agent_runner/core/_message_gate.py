@@ -1,4 +1,4 @@
-"""MessageGate: intervention handlers and the strict serialization check, in one place."""
+"""MessageGate: the access policy, intervention handlers and the strict serialization check."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import logging
 import warnings
 from typing import Any
 
+from agent_runner.core._access_policy import AccessPolicy
 from agent_runner.core._agent_id import AgentId
 from agent_runner.core._intervention import DropMessage, InterventionHandler
 from agent_runner.core._message_context import MessageContext
 from agent_runner.core._serialization import SerializationRegistry, type_name
+from agent_runner.core._topic import TopicId
 from agent_runner.errors import MessageDroppedException, SerializationError
 
 logger = logging.getLogger("agent_runner.core")
@@ -33,10 +35,10 @@ class MessageGate:
     """:meta private: What every message passes when handlers or strict mode are configured.
 
     A runtime asks it only when it is :attr:`active` (``interventions`` set or ``strict``
-    on), so neither costs anything otherwise.
+    on) or has an :attr:`access` policy, so none of them costs anything otherwise.
     """
 
-    __slots__ = ("_serializable", "active", "interventions", "serializers", "strict")
+    __slots__ = ("_serializable", "access", "active", "interventions", "serializers", "strict")
 
     def __init__(
         self,
@@ -44,13 +46,32 @@ class MessageGate:
         serializers: SerializationRegistry,
         *,
         strict: bool,
+        access: AccessPolicy | None = None,
     ) -> None:
         self.interventions = list(interventions) if interventions else None
         self.serializers = serializers
         self.strict = strict
         self.active = self.interventions is not None or strict
-        """Whether messages and replies must pass through the gate at all."""
+        """Whether messages and replies must pass through the handlers or strict mode."""
+        self.access = None if access is None or access.is_open else access
+        """The access policy to check on sends and publishes (None: open)."""
         self._serializable: set[type[Any]] = set()
+
+    def admit_send(self, message: Any, sender: AgentId | None, recipient: AgentId) -> None:
+        """AccessDeniedError or SerializationError when the send may not go out."""
+        if self.access is not None:
+            self.access.check_send(sender, recipient)
+        if self.strict:
+            self.check_serializable(message)
+
+    def admit_publish(self, message: Any, sender: AgentId | None, topic_id: TopicId) -> bool:
+        """False (logged) when the policy drops the publish; SerializationError in strict
+        mode for a type without a serializer."""
+        if self.access is not None and not self.access.allows_publish(sender, topic_id):
+            return False
+        if self.strict:
+            self.check_serializable(message)
+        return True
 
     async def on_send(self, message: Any, context: MessageContext, recipient: AgentId) -> Any:
         """The message to deliver; MessageDroppedException when a handler drops it."""

@@ -64,10 +64,7 @@ class SingleThreadedAgentRuntime:
         strict_serialization: Fail a send or publish (and an RPC reply) whose type has no
             registered serializer with :class:`~agent_runner.errors.SerializationError`, so
             code that runs here also runs on the distributed runtime.
-        access_policy: Which agent types may send to which types and publish to which
-            topics (:class:`AccessPolicy`); default open. A denied send raises
-            :class:`~agent_runner.errors.AccessDeniedError`, a denied publish is dropped
-            and logged.
+        access_policy: Who may send to whom and publish where (:class:`AccessPolicy`).
 
     Example::
 
@@ -103,15 +100,14 @@ class SingleThreadedAgentRuntime:
             if tracer_provider is not None
             else None
         )
-        self._serializers = SerializationRegistry()
-        self._gate = MessageGate(
-            intervention_handlers, self._serializers, strict=strict_serialization
+        self._serializers = serializers = SerializationRegistry()
+        gate = self._gate = MessageGate(
+            intervention_handlers, serializers, strict=strict_serialization, access=access_policy
         )
-        self._access = None if access_policy is None or access_policy.is_open else access_policy
-        self._gated = self._gate.active or self._access is not None
+        self._gated = gate.active or gate.access is not None
         self._mailroom = Mailroom(
             self._directory,
-            self._gate,
+            gate,
             self._tracer,
             self._backpressure,
             ignore_unhandled_exceptions=ignore_unhandled_exceptions,
@@ -164,10 +160,7 @@ class SingleThreadedAgentRuntime:
             cancellation_token.add_callback(token.cancel)
         try:
             if self._gated:
-                if self._access is not None:
-                    self._access.check_send(sender, recipient)
-                if self._gate.strict:
-                    self._gate.check_serializable(message)
+                self._gate.admit_send(message, sender, recipient)
                 env.message = await self._gate.on_send(message, env, recipient)
             if parent is not None and chain_contains(parent, recipient):
                 result = await self._mailroom.call_inline(recipient, env)
@@ -216,10 +209,8 @@ class SingleThreadedAgentRuntime:
             cancellation_token = CancellationToken()
         env = Envelope(message, sender, topic_id, False, cancellation_token, message_id, None)
         if self._gated:
-            if self._access is not None and not self._access.allows_publish(sender, topic_id):
+            if not self._gate.admit_publish(message, sender, topic_id):
                 return
-            if self._gate.strict:
-                self._gate.check_serializable(message)
             dropped, env.message = await self._gate.on_publish(message, env)
             if dropped:
                 return
@@ -365,11 +356,9 @@ class SingleThreadedAgentRuntime:
         self, id_or_type: AgentId | AgentType | str, /, key: str = "default", *, lazy: bool = True
     ) -> AgentId:
         """The id of an agent (``lazy=False`` creates it now)."""
-        if isinstance(id_or_type, AgentId):
-            agent_id = id_or_type
-        else:
-            type_str = id_or_type if isinstance(id_or_type, str) else id_or_type.type
-            agent_id = AgentId(type_str, key)
+        agent_id = id_or_type
+        if not isinstance(agent_id, AgentId):
+            agent_id = AgentId(agent_id if isinstance(agent_id, str) else agent_id.type, key)
         if not lazy:
             await self._get_agent(agent_id)
         return agent_id
