@@ -79,7 +79,7 @@ class Workers:
 
 
 async def wait_for(
-    condition: Callable[[], Awaitable[bool]], *, within: float = 15.0, what: str = "condition"
+    condition: Callable[[], Awaitable[bool]], *, within: float = 60.0, what: str = "condition"
 ) -> None:
     """Poll ``condition`` every 20 ms until true; TimeoutError after ``within`` seconds."""
     async with asyncio.timeout(within):
