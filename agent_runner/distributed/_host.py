@@ -145,6 +145,9 @@ class Host:
             except ValueError as exc:
                 self._refuse(message, SerializationError(f"bad recipient: {exc}"))
                 continue
+            rid = header.get("rid")
+            if rid is not None:  # from now on, so a cancel read before the handler starts counts
+                self._tokens[rid] = CancellationToken()
             messages.append((agent_id, message))
         if not messages:
             self._outbox.ack(part.stream, entry_id)
@@ -206,6 +209,8 @@ class Host:
         error: BaseException | None = None
         agent: Agent | None = None
         if message.replayed and await self._watermarks.handled_before(agent_id, message):
+            if rid is not None:
+                self._tokens.pop(rid, None)
             await self._finish(message, [])
             return
         try:
@@ -268,10 +273,10 @@ class Host:
         type_name = header.get("type", "")
         codec.check_size(len(message.data), type_name)
         payload = codec.decode(type_name, header.get("ct", JSON_CONTENT_TYPE), message.data)
-        token = CancellationToken()
         rid = header.get("rid")
-        if rid is not None:
-            self._tokens[rid] = token
+        token = self._tokens.get(rid) if rid is not None else None
+        if token is None:
+            token = CancellationToken()
         sender = header.get("sender")
         topic = header.get("topic")
         is_rpc = header["kind"] == RPC

@@ -5,6 +5,13 @@ read; entries go to the :class:`Host`. While ``max_inflight`` messages are in ha
 instead of reading. A ``wake`` entry on a worker's control stream (:func:`send_wake`) makes
 its read return at once: ``partitions`` when its owned partitions changed (read the new
 set), ``rebalance`` when a peer asks it to run a heartbeat step now.
+
+A read that fails (connection lost, Redis restarting, an exchange timing out) may still have
+happened on the server: the entries are then pending for this worker though it never got
+them, and ``>`` would never return them again. So after every failed read the owned
+partitions are re-read from their pending entries first (``0-0``, as after a claim): the
+entries still in hand are skipped, the ones handled before are skipped by their agent's
+watermark, and the rest are handled.
 """
 
 from __future__ import annotations
@@ -102,6 +109,7 @@ class PartitionReader:
                     await self._read_once(link, client)
                     attempt = 0
                 except TRANSIENT_ERRORS as exc:
+                    self._reread_pending()
                     attempt += 1
                     delay = backoff_delay(attempt, base=0.05, cap=2.0, jitter="equal")
                     logger.warning(
@@ -116,6 +124,12 @@ class PartitionReader:
                     await asyncio.sleep(self._options.heartbeat_interval)
         finally:
             await link.close()
+
+    def _reread_pending(self) -> None:
+        """Read the owned partitions' pending entries again before new ones: the failed
+        read may have delivered entries that never reached us."""
+        for part in self._table.readable():
+            part.cursor = "0-0"
 
     async def _read_once(self, link: Link, client: redis.Redis) -> None:
         if self._host.full:

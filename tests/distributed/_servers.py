@@ -104,6 +104,13 @@ class RedisServer:
         self.stop()
         self.start()
 
+    def kill(self) -> None:
+        """SIGKILL the server (no shutdown save: only what the AOF fsynced survives)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(Path(self._dir), ignore_errors=True)

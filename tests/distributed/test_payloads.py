@@ -23,6 +23,7 @@ from agent_runner.core import (
 from agent_runner.distributed import DistributedAgentRuntime, PayloadTooLargeError, RemoteError
 from agent_runner.distributed._wire import Keys, partition_of
 from agent_runner.errors import RPCTimeoutError, SerializationError
+from tests.distributed._workers import wait_for
 
 LIMIT = 1000
 
@@ -133,6 +134,70 @@ async def test_handler_errors_carry_type_and_message(runtime: DistributedAgentRu
     with pytest.raises(CantHandleException) as info:
         await runtime.send_message(42, AgentId("echo", "k"))
     assert isinstance(info.value, RemoteError) and info.value.recipient == "echo/k"
+
+
+async def test_a_cancel_read_before_the_handler_starts_still_cancels_it(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """The caller gives up while the request waits (here: its agent is still being
+    created): the cancel is read first, and the handler starts with its token cancelled."""
+    created = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    class Slow(RoutedAgent):
+        def __init__(self) -> None:
+            super().__init__("slow")
+
+        @rpc
+        async def on_ping(self, message: Ping, ctx: MessageContext) -> str:
+            ctx.cancellation_token.add_callback(cancelled.set)
+            await asyncio.Event().wait()
+            return "never"
+
+    async def make_slow() -> Slow:
+        await created.wait()
+        return Slow()
+
+    rt = DistributedAgentRuntime(
+        redis_url,
+        prefix=redis_prefix,
+        partitions=1,
+        heartbeat_interval=0.1,
+        heartbeat_ttl=1.0,
+        shutdown_grace=0.1,
+    )
+    await rt.register_factory("slow", make_slow)
+    rt.start()
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        token = CancellationToken()
+        call = asyncio.ensure_future(
+            rt.send_message(Ping("x"), AgentId("slow", "k"), cancellation_token=token)
+        )
+        stream = Keys(redis_prefix).inbox("slow", 0)
+
+        async def only_the_request_pending() -> bool:
+            info = await admin.xpending(stream, "agent-runner")
+            return info["pending"] == 1 and await admin.xlen(stream) == 1
+
+        await wait_for(only_the_request_pending, what="the request in hand")
+        token.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+
+        async def cancel_read() -> bool:  # delivered, and acknowledged at once when read
+            [group] = await admin.xinfo_groups(stream)
+            [(last, _)] = await admin.xrevrange(stream, count=1)
+            return group["last-delivered-id"] == last and group["pending"] == 1
+
+        await wait_for(cancel_read, what="the cancel read")
+        created.set()
+        async with asyncio.timeout(30):
+            await cancelled.wait()
+    finally:
+        created.set()
+        await admin.aclose()
+        await rt.close()
 
 
 async def test_timeout_names_the_recipient_and_cancels_the_handler(
