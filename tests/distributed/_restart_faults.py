@@ -3,8 +3,9 @@
 One round: a redis-server the round starts (AOF with ``appendfsync always``, or no
 persistence), two worker processes, 16 callers sending RPCs in a loop; ``kills`` times, after
 a seeded delay, the server is SIGKILLed and restarted on the same port and directory after
-another; the callers go on a little longer, then stop and every call they made is waited for. The outcome of each call is
-counted: answered, or the name of the error it ended with. Used by
+another; the callers go on a little longer, then stop and every call they made is waited
+for. The outcome of each call is counted: answered, or the name of the error it ended with.
+Used by
 ``tests/distributed/test_redis_restart.py`` (short) and ``scripts/redis-restart-faults``
 (many rounds, figures).
 """
