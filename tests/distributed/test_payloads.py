@@ -136,6 +136,20 @@ async def test_handler_errors_carry_type_and_message(runtime: DistributedAgentRu
     assert isinstance(info.value, RemoteError) and info.value.recipient == "echo/k"
 
 
+class Slow(RoutedAgent):
+    """Never answers; sets ``cancelled`` when its handler's token is cancelled."""
+
+    def __init__(self, cancelled: asyncio.Event) -> None:
+        super().__init__("slow")
+        self.cancelled = cancelled
+
+    @rpc
+    async def on_ping(self, message: Ping, ctx: MessageContext) -> str:
+        ctx.cancellation_token.add_callback(self.cancelled.set)
+        await asyncio.Event().wait()
+        return "never"
+
+
 async def test_a_cancel_read_before_the_handler_starts_still_cancels_it(
     redis_url: str, redis_prefix: str
 ) -> None:
@@ -144,19 +158,9 @@ async def test_a_cancel_read_before_the_handler_starts_still_cancels_it(
     created = asyncio.Event()
     cancelled = asyncio.Event()
 
-    class Slow(RoutedAgent):
-        def __init__(self) -> None:
-            super().__init__("slow")
-
-        @rpc
-        async def on_ping(self, message: Ping, ctx: MessageContext) -> str:
-            ctx.cancellation_token.add_callback(cancelled.set)
-            await asyncio.Event().wait()
-            return "never"
-
     async def make_slow() -> Slow:
         await created.wait()
-        return Slow()
+        return Slow(cancelled)
 
     rt = DistributedAgentRuntime(
         redis_url,
@@ -205,16 +209,6 @@ async def test_timeout_names_the_recipient_and_cancels_the_handler(
 ) -> None:
     cancelled = asyncio.Event()
 
-    class Slow(RoutedAgent):
-        def __init__(self) -> None:
-            super().__init__("slow")
-
-        @rpc
-        async def on_ping(self, message: Ping, ctx: MessageContext) -> str:
-            ctx.cancellation_token.add_callback(cancelled.set)
-            await asyncio.Event().wait()
-            return "never"
-
     rt = DistributedAgentRuntime(
         redis_url,
         prefix=redis_prefix,
@@ -223,7 +217,7 @@ async def test_timeout_names_the_recipient_and_cancels_the_handler(
         heartbeat_ttl=1.0,
         shutdown_grace=0.1,
     )
-    await Slow.register(rt, "slow", Slow)
+    await Slow.register(rt, "slow", lambda: Slow(cancelled))
     rt.start()
     try:
         with pytest.raises(RPCTimeoutError, match="slow/k"):
