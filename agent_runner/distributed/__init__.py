@@ -4,6 +4,7 @@ Needs the ``redis`` extra (``pip install 'agent-runner[redis]'``). The wire form
 workers in other languages, is in ``docs/distributed.md``.
 """
 
+from agent_runner.distributed._acl import acl_rules
 from agent_runner.distributed._distributed_errors import PayloadTooLargeError, RemoteError
 from agent_runner.distributed._distributed_runtime import DistributedAgentRuntime
 from agent_runner.distributed._store import RedisStore
@@ -14,5 +15,6 @@ __all__ = [
     "PayloadTooLargeError",
     "RedisStore",
     "RemoteError",
+    "acl_rules",
     "worker_command",
 ]

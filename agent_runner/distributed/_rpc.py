@@ -2,7 +2,9 @@
 
 Every call ends with a reply, an error or a timeout.
 
-Each call gets a request id (``rid``) unique to its runtime. The reply loop resolves calls by
+Each call gets a request id (``rid``) unique to its runtime and unguessable (a counter and 64
+random bits: a worker that never read the request cannot forge its reply, which matters when
+Redis ACLs keep workers to their own types). The reply loop resolves calls by
 ``rid``; a timer fails the call with :class:`~agent_runner.errors.RPCTimeoutError` naming the
 recipient; on timeout or cancellation a ``cancel`` envelope is sent after the request, on the
 same stream, so the worker handling it cancels the handler's token.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -43,6 +46,8 @@ class PendingCalls:
     def __init__(self, runtime_id: str, on_abandon: Callable[[Call], None]) -> None:
         self._prefix = f"{runtime_id}:"
         self._counter = itertools.count(1)
+        self._entropy = os.urandom(4096)
+        """Random bytes for 512 request ids, drawn at once (one system call per 512)."""
         self._calls: dict[str, Call] = {}
         self._on_abandon = on_abandon
         """Called when a call is given up (timeout, cancellation): sends the cancel envelope."""
@@ -51,7 +56,11 @@ class PendingCalls:
         return len(self._calls)
 
     def new_rid(self) -> str:
-        return f"{self._prefix}{next(self._counter)}"
+        n = next(self._counter)
+        i = n & 511
+        if i == 0:
+            self._entropy = os.urandom(4096)
+        return f"{self._prefix}{n}.{self._entropy[i * 8 : i * 8 + 8].hex()}"
 
     def add(self, rid: str, recipient: str, stream: str, timeout: float | None) -> Call:
         loop = asyncio.get_running_loop()

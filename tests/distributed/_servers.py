@@ -8,6 +8,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -42,15 +43,28 @@ def ping(port: int, password: str | None = None, timeout: float = 0.5) -> bool:
 
 
 class RedisServer:
-    """A redis-server child on a free port; ``restart()`` keeps its data (AOF, fsync always)."""
+    """A redis-server child on a free port; ``restart()`` keeps its data (AOF, fsync always).
 
-    def __init__(self, *, password: str | None = None, persistent: bool = False) -> None:
+    ``acl_file``: users from that file (its ``default`` user's password is ``password``);
+    ``extra``: more redis-server arguments (TLS).
+    """
+
+    def __init__(
+        self,
+        *,
+        password: str | None = None,
+        persistent: bool = False,
+        acl_file: Path | None = None,
+        extra: Sequence[str] = (),
+    ) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             unavailable("redis-server is not installed (apt-get install redis-server)")
         self._binary = str(binary)
         self.password = password
         self.persistent = persistent
+        self.acl_file = acl_file
+        self.extra = list(extra)
         self.port = free_port()
         self._dir = tempfile.mkdtemp(prefix="agent-runner-redis-")
         self._process: subprocess.Popen[bytes] | None = None
@@ -80,8 +94,11 @@ class RedisServer:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             args += ["--appendonly", "no"]
-        if self.password:
+        if self.acl_file is not None:
+            args += ["--aclfile", str(self.acl_file)]
+        elif self.password:
             args += ["--requirepass", self.password]
+        args += self.extra
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while not ping(self.port, self.password):
