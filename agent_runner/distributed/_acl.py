@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from agent_runner.core import AccessPolicy
 from agent_runner.distributed._wire import Keys
 
 COMMANDS = (
@@ -51,6 +52,7 @@ def acl_rules(
     worker_id: str,
     hosts: Iterable[str] = (),
     sends_to: Iterable[str] = (),
+    policy: AccessPolicy | None = None,
     prefix: str = "agent-runner",
 ) -> str:
     """The ACL rules of the Redis user of a worker (or of a caller that hosts nothing).
@@ -60,8 +62,9 @@ def acl_rules(
             a trailing ``*`` makes it a pattern, for several processes sharing one user.
         hosts: The agent types this worker registers.
         sends_to: The agent types its agents (or its callers) send to or publish events to
-            (their subscribers' types); an :class:`~agent_runner.core.AccessPolicy`'s
-            ``send_targets`` for each hosted type is a good start.
+            (their subscribers' types).
+        policy: Add the types the policy lets the hosted types (or, hosting nothing, callers
+            outside any agent) send to; ValueError when it lets one send anywhere.
         prefix: The deployment's key prefix.
 
     Example::
@@ -74,7 +77,18 @@ def acl_rules(
     """
     keys = Keys(prefix)
     hosted = sorted(set(hosts))
-    targets = sorted(set(sends_to) | set(hosted))
+    wanted = set(sends_to) | set(hosted)
+    if policy is not None:
+        senders: list[str | None] = [*hosted] if hosted else [None]
+        for sender in senders:
+            allowed = policy.send_targets(sender)
+            if allowed is None:
+                raise ValueError(
+                    f"the access policy lets {sender or 'callers outside any agent'} send to "
+                    "any type: list the types in sends_to instead"
+                )
+            wanted |= allowed
+    targets = sorted(wanted)
     p = _glob(prefix)
     worker = worker_id[:-1] if worker_id.endswith("*") else worker_id
     me = _glob(worker) + ("*" if worker_id.endswith("*") else "")

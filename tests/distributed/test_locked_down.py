@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoPermissionError
 
 from agent_runner.core import (
+    AccessPolicy,
     AgentId,
     ClosureAgent,
     TopicId,
@@ -199,3 +200,13 @@ def test_acl_rules_escape_glob_characters() -> None:
     rules = acl_rules(prefix="p", worker_id="w*", hosts=["a?b"], sends_to=["c[1]"])
     assert "~p:in:a\\?b:*" in rules and "~p:in:c\\[1\\]:*" in rules
     assert "~p:reply:w*" in rules  # a trailing * is a pattern of worker ids
+
+
+def test_acl_rules_take_the_send_targets_from_an_access_policy() -> None:
+    policy = AccessPolicy(sends={"planner": {"coder"}, "coder": set(), None: {"planner"}})
+    rules = acl_rules(worker_id="w", hosts=["planner"], sends_to=["notes"], policy=policy)
+    assert "(~agent-runner:in:coder:* ~agent-runner:in:notes:* ~agent-runner:in:planner:*" in rules
+    caller = acl_rules(worker_id="runner", policy=policy)
+    assert "(~agent-runner:in:planner:* ~agent-runner:subs:version +xadd" in caller
+    with pytest.raises(ValueError, match="send to any type"):
+        acl_rules(worker_id="w", hosts=["unlisted"], policy=policy)
