@@ -26,7 +26,7 @@ from agent_runner.distributed import DistributedAgentRuntime, acl_rules
 from tests.core.contract_support import Note, collector, drain
 from tests.distributed._servers import RedisServer, free_port
 from tests.distributed._tls import Certificates, make_certificates
-from tests.distributed._workers import lease_holders, wait_for
+from tests.distributed._workers import Workers, lease_holders, wait_for
 from tests.distributed.agents import Add, Counter, Total
 
 PREFIX = "locked"
@@ -39,6 +39,11 @@ USERS = {
     ),
     # a worker hosting "vault" (whose streams the counter worker must not read)
     "vault": ("vault-pw", acl_rules(prefix=PREFIX, worker_id="w-vault", hosts=["vault"])),
+    # the worker process of tests.distributed.agents (agent-runner worker ...)
+    "proc": (
+        "proc-pw",
+        acl_rules(prefix=PREFIX, worker_id="w-proc", hosts=["counter", "listener"]),
+    ),
     # a caller hosting nothing that may send to "counter" and publish to "notes"' topics
     "caller": (
         "caller-pw",
@@ -136,6 +141,31 @@ async def test_a_worker_and_a_caller_with_their_own_users_over_tls(locked: Locke
     finally:
         await caller.close()
         await worker.close()
+        await admin.aclose()
+
+
+async def test_a_worker_process_started_with_a_rediss_url(locked: LockedServer) -> None:
+    """`agent-runner worker` with the documented REDIS_URL (user, CA, client certificate)."""
+    workers = Workers(locked.url("proc"), PREFIX, record=False)
+    caller = DistributedAgentRuntime(locked.url("caller"), prefix=PREFIX, worker_id="caller")
+    caller.add_message_serializer(try_get_known_serializers_for_type(Total))
+    admin = redis.Redis.from_url(locked.url("default"))
+    try:
+        await admin.acl_log_reset()
+        workers.start("w-proc", partitions=2)
+
+        async def owned() -> bool:
+            return set(await lease_holders(admin, PREFIX, "counter", 2)) == {"w-proc"}
+
+        await wait_for(owned, what=f"w-proc owns counter's partitions\n{workers.logs()}")
+        reply = await caller.send_message(Add(5), AgentId("counter", "p"))
+        assert reply == Total("p", 5, "w-proc")
+        assert workers.terminate("w-proc") == 0, workers.logs()
+        denied = await admin.acl_log()
+        assert denied == [], f"the worker needed more than acl_rules gives: {denied}"
+    finally:
+        await caller.close()
+        workers.close()
         await admin.aclose()
 
 
