@@ -30,8 +30,9 @@ ZONE = {
 
 
 class _DNS(asyncio.DatagramProtocol):
-    def __init__(self, zone: Mapping[str, list[str]]) -> None:
+    def __init__(self, zone: Mapping[str, list[str]], *, ttl: int = 1) -> None:
         self.zone = zone
+        self.ttl = ttl
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -43,7 +44,7 @@ class _DNS(asyncio.DatagramProtocol):
         name = str(request.q.qname).rstrip(".")
         if QTYPE[request.q.qtype] == "A":
             for address in self.zone.get(name, []):
-                reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(address), ttl=1))
+                reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(address), ttl=self.ttl))
         assert self.transport is not None
         self.transport.sendto(reply.pack(), addr)
 

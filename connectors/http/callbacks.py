@@ -120,6 +120,22 @@ class WebhookSender:
         if session is not None and self._own_session:
             await session.close()
 
+    async def check(self, url: str) -> None:
+        """Refuse ``url`` now, at accept time, when its host resolves to a refused address
+        (each delivery attempt is checked again, as the DNS answer may change).
+
+        Raises:
+            OutboundRefusedError: with the reason (a loopback address, no such name ...).
+        """
+        parsed = self._guard.check_url(url)
+        host = parsed.raw_host
+        assert host is not None  # check_url refuses a URL without one
+        try:
+            async with asyncio.timeout(self._timeout.total):
+                await self._guard.check_host(host, parsed.port or 0)
+        except TimeoutError:
+            raise OutboundRefusedError(f"{host} did not resolve in time") from None
+
     async def deliver(
         self, url: str, request: Message, response: Reply, *, key: DeliveryKey | None = None
     ) -> None:

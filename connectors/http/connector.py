@@ -39,6 +39,7 @@ from agent_runner.errors import (
     ConfigurationError,
     ConnectorError,
     InvalidMessageError,
+    OutboundRefusedError,
     StoreError,
 )
 from agent_runner.http_server import ServerLimits, serve
@@ -286,7 +287,9 @@ class HTTPConnector(BaseConnector):
         message = parse_message_body(
             data, source=self.name, new_id=new_message_id, now=datetime.now(UTC)
         )
-        if callback_url(message) is not None:
+        url = callback_url(message)
+        if url is not None:
+            await self._check_callback(url)
             accepted = await self._push(message)
             if accepted.duplicate:
                 raise _duplicate(message)
@@ -294,6 +297,16 @@ class HTTPConnector(BaseConnector):
             return web.json_response({**body, "status": "accepted"}, status=202)
         replies = await self._wait_replies(message, stream=False)
         return web.json_response(answer_json(message, replies))
+
+    async def _check_callback(self, url: str) -> None:
+        try:
+            await self._callbacks.check(url)
+        except OutboundRefusedError as exc:
+            raise RequestError(
+                422,
+                f"callback_url refused: {exc.reason} (allow it with AGENT_RUNNER_OUTBOUND_ALLOW)",
+                code="callback_url_refused",
+            ) from None
 
     async def _wait_replies(self, message: Message, *, stream: bool) -> list[Reply]:
         cached = self._pending.answer(message.key)
