@@ -27,6 +27,7 @@ import asyncio
 import importlib.util
 import inspect
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -37,7 +38,13 @@ from typing import Any
 
 from agent_runner.connector import CONNECTOR_ENTRY_POINTS, Describable
 from agent_runner.errors import AgentRunnerError, ConfigurationError
-from agent_runner.settings import RunnerSettings, configure_logging, load_settings
+from agent_runner.preflight import preflight
+from agent_runner.settings import (
+    RunnerSettings,
+    check_environment,
+    configure_logging,
+    load_settings,
+)
 
 MODULE_NAME = "agent_runner_app"
 """The name the bot file is imported under (not ``__main__``: its main guard stays off)."""
@@ -108,6 +115,11 @@ def entry_point(module: ModuleType) -> tuple[str, Any]:
 # -- subcommands ----------------------------------------------------------------------------
 def _prepare(file: Path | None, env_file: Path | None) -> RunnerSettings:
     loaded = load_env(file, env_file)
+    errors, warnings = check_environment(os.environ)
+    for line in warnings:
+        _err(f"warning: {line}")
+    if errors:  # every settings class, whether or not the bot uses it: one line each
+        raise ConfigurationError("\n".join(f"invalid setting {line}" for line in errors))
     settings = load_settings()
     configure_logging(settings.log_level)
     for path in loaded:
@@ -146,24 +158,36 @@ def cmd_check(args: argparse.Namespace) -> int:
     for name, value in settings.describe().items():
         _out(f"  {name} = {value}")
     if args.file is None:
-        _check_connectors_from_env()
-        _out("\nok: settings are valid (give a bot file to check it too)")
-        return 0
-    kind, target = entry_point(import_bot(args.file))
-    _out(f"\nbot file: {args.file} ({'async main()' if kind == 'main' else 'runtime'})")
-    if kind == "main":
-        _check_connectors_from_env()
-        _out("ok: main() would be awaited (its connectors are built when it runs)")
-        return 0
-    for line in describe_runtime(target):
-        _out(line)
-    _out("\nok: this is what `agent-runner run` would start")
+        connectors = _check_connectors_from_env()
+        done = "ok: settings are valid (give a bot file to check it too)"
+    else:
+        kind, target = entry_point(import_bot(args.file))
+        _out(f"\nbot file: {args.file} ({'async main()' if kind == 'main' else 'runtime'})")
+        if kind == "main":
+            connectors = _check_connectors_from_env()
+            done = "ok: main() would be awaited (its connectors are built when it runs)"
+        else:
+            for line in describe_runtime(target):
+                _out(line)
+            connectors = _runtime_connectors(target)
+            done = "ok: this is what `agent-runner run` would start"
+    problems = asyncio.run(preflight(settings, connectors))
+    if problems:
+        raise ConfigurationError("\n".join(problems))
+    _out(f"\n{done}")
     return 0
 
 
-def _check_connectors_from_env() -> None:
+def _runtime_connectors(runtime: Any) -> list[Any]:
+    inputs = list(getattr(runtime, "inputs", None) or getattr(runtime, "_inputs", []))
+    outputs = getattr(runtime, "outputs", None) or getattr(runtime, "_outputs", {})
+    return inputs + list(outputs.values() if isinstance(outputs, dict) else outputs)
+
+
+def _check_connectors_from_env() -> list[Any]:
     """Describe each connector registered under CONNECTOR_ENTRY_POINTS, built from the
     environment (``agent_runner`` imports no connector by name: they register themselves)."""
+    connectors = []
     for entry in sorted(entry_points(group=CONNECTOR_ENTRY_POINTS), key=lambda e: e.name):
         try:
             factory = entry.load()
@@ -171,8 +195,10 @@ def _check_connectors_from_env() -> None:
             _log.debug("connector %s not described: %s", entry.name, exc)
             continue
         connector = factory.from_env()
+        connectors.append(connector)
         if isinstance(connector, Describable):
             _out(f"\nwith {entry.name}: {connector.describe()}")
+    return connectors
 
 
 def describe_runtime(runtime: Any) -> list[str]:
@@ -258,7 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except AgentRunnerError as exc:
-        _err(f"error: {exc}")
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            _err(f"error: {line}")
         return 2
     except SyntaxError:
         traceback.print_exc()

@@ -231,6 +231,16 @@ class Describable(Protocol):
         ...
 
 
+@runtime_checkable
+class Preflight(Protocol):
+    """A connector that can tell, before starting, what would make it fail to start
+    (``agent-runner check`` runs it: an address that cannot be bound, a port in use ...)."""
+
+    async def preflight(self) -> list[str]:
+        """One line per problem, naming the setting (empty: it would start)."""
+        ...
+
+
 class BaseConnector:
     """Defaults for connectors: no-op lifecycle, ``async with``, a stop event.
 
@@ -299,6 +309,7 @@ __all__ = [
     "Describable",
     "KeyedOutput",
     "ReconciledOutput",
+    "Preflight",
     "Sink",
     "StreamingOutput",
 ]

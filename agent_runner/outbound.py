@@ -136,7 +136,9 @@ class OutboundGuard:
     @classmethod
     def from_env(cls) -> OutboundGuard:
         """The guard configured by ``AGENT_RUNNER_OUTBOUND_ALLOW`` (comma-separated)."""
-        return cls.build(OutboundSettings().allow)
+        from agent_runner.settings import read_settings
+
+        return cls.build(read_settings(OutboundSettings).allow)
 
     def allowing(self, *entries: str) -> OutboundGuard:
         """This guard with more allow-list entries (e.g. the host of an operator's URL)."""

@@ -22,14 +22,18 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_runner.errors import ConfigurationError
+
+_S = TypeVar("_S", bound=BaseSettings)
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -82,7 +86,7 @@ class RunnerSettings(BaseSettings):
         from agent_runner.llm._settings import LLMSettings
         from agent_runner.mcp._settings import describe_servers
 
-        llm = LLMSettings()
+        llm = read_settings(LLMSettings)
         return {
             "AGENT_RUNNER_DATA_DIR": str(self.data_dir),
             "AGENT_RUNNER_LOG_LEVEL": self.log_level,
@@ -119,13 +123,111 @@ def load_settings() -> RunnerSettings:
 def settings_error(exc: ValidationError, *, prefix: str = "") -> str:
     """A one-line description of a settings ValidationError (without the values).
 
-    ``prefix`` is the settings class's environment prefix (``"HTTP_"``), to name variables.
+    ``prefix`` is the settings class's environment prefix (``"HTTP_"``), to name variables:
+    ``invalid settings: LLM_TIMEOUT: Input should be a valid number ...``.
     """
     parts = []
     for err in exc.errors(include_url=False, include_input=False, include_context=False):
-        loc = ".".join(str(p) for p in err.get("loc", ())) or "settings"
-        parts.append(f"{prefix}{loc.upper()}: {err.get('msg', 'invalid')}")
+        loc = [str(p) for p in err.get("loc", ())] or ["settings"]
+        name = loc[0] if loc[0].isupper() else f"{prefix}{loc[0]}".upper()
+        where = f"{name}[{'.'.join(loc[1:])}]" if loc[1:] else name
+        message = " ".join(str(err.get("msg", "invalid")).split())
+        parts.append(f"{where}: {message}")
     return "invalid settings: " + "; ".join(parts)
+
+
+SETTINGS_ENTRY_POINTS = "agent_runner.settings"
+"""The entry-point group of settings classes (``pydantic_settings.BaseSettings``) that
+``agent-runner run`` and ``check`` validate whether or not the bot uses them, so a bad value
+is one clear line at start (``connectors`` registers ``HTTP_*``, ``DISCORD_*`` ...)."""
+
+KNOWN_PREFIXES = ("AGENT_RUNNER_", "REDIS_", "LLM_")
+"""Prefixes whose unknown variables get a "did you mean" warning (with each settings class's
+own ``env_prefix``)."""
+
+_NOT_OURS = frozenset({"HTTP_PROXY", "REDIS_PASSWORD", "REDIS_HOST", "REDIS_PORT"})
+"""Variables other tools read that carry one of our prefixes."""
+
+
+def settings_classes() -> list[type[BaseSettings]]:
+    """Every settings class: the runner's own and those registered by connectors."""
+    from importlib.metadata import entry_points
+
+    from agent_runner.llm._settings import LLMSettings
+    from agent_runner.mcp._settings import MCPSettings
+    from agent_runner.outbound import OutboundSettings
+
+    classes: list[type[BaseSettings]] = [RunnerSettings, LLMSettings, OutboundSettings, MCPSettings]
+    for entry in sorted(entry_points(group=SETTINGS_ENTRY_POINTS), key=lambda e: e.name):
+        try:
+            loaded = entry.load()
+        except ImportError:  # a connector whose optional dependencies are missing
+            continue
+        if isinstance(loaded, type) and issubclass(loaded, BaseSettings):
+            classes.append(loaded)
+    return classes
+
+
+def read_settings(cls: type[_S]) -> _S:
+    """``cls()`` from the environment; an invalid value is a one-line ConfigurationError
+    naming the variable."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        prefix = str(cls.model_config.get("env_prefix") or "")
+        raise ConfigurationError(settings_error(exc, prefix=prefix)) from None
+
+
+def env_names(cls: type[BaseSettings]) -> set[str]:
+    """The environment variables ``cls`` reads (upper case)."""
+    prefix = str(cls.model_config.get("env_prefix") or "")
+    names = set()
+    for field_name, info in cls.model_fields.items():
+        alias = info.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        named = [c.upper() for c in choices if isinstance(c, str) and c.isupper()]
+        names.update(named or [f"{prefix}{field_name}".upper()])
+    return names
+
+
+def check_environment(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """Validate every settings class against ``environ``: (errors, warnings), one line each.
+
+    Errors name the variable and the problem; warnings name variables with a known prefix
+    that no settings class reads (``HTTP_PORTT: not a setting; did you mean HTTP_PORT?``).
+    """
+    errors: list[str] = []
+    known: set[str] = set()
+    prefixes = set(KNOWN_PREFIXES)
+    for cls in _with_subclasses(settings_classes()):
+        known |= env_names(cls)
+        prefix = str(cls.model_config.get("env_prefix") or "")
+        if prefix:
+            prefixes.add(prefix.upper())
+        try:
+            read_settings(cls)
+        except ConfigurationError as exc:
+            errors.append(str(exc).removeprefix("invalid settings: "))
+    warnings = []
+    for name in sorted({n.upper() for n in environ}):
+        if name in known or name in _NOT_OURS or not name.startswith(tuple(prefixes)):
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        warnings.append(f"{name} is not a setting agent-runner reads{hint}")
+    return errors, warnings
+
+
+def _with_subclasses(classes: list[type[BaseSettings]]) -> list[type[BaseSettings]]:
+    """``classes`` and every other settings class imported so far (for known names)."""
+    seen = dict.fromkeys(classes)
+    stack = list(BaseSettings.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls.__module__.split(".")[0] in ("agent_runner", "connectors") and cls not in seen:
+            seen[cls] = None
+        stack.extend(cls.__subclasses__())
+    return list(seen)
 
 
 def configure_logging(level: str | int = "INFO") -> None:
@@ -143,11 +245,17 @@ def configure_logging(level: str | int = "INFO") -> None:
 
 
 __all__ = [
+    "KNOWN_PREFIXES",
+    "SETTINGS_ENTRY_POINTS",
     "STORE_FILENAME",
     "LogLevel",
     "RunnerSettings",
+    "check_environment",
     "configure_logging",
+    "env_names",
     "load_settings",
     "mask_url",
+    "read_settings",
+    "settings_classes",
     "settings_error",
 ]

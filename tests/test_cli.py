@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -99,21 +100,29 @@ def test_run_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "AGENT_RUNNER_LOG_LEVEL" in capsys.readouterr().err
 
 
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return int(probe.getsockname()[1])
+
+
 def test_check_without_a_file(capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    os.environ["HTTP_PORT"] = str(port)
     assert cli.main(["check"]) == 0
     out = capsys.readouterr().out
     assert "AGENT_RUNNER_DATA_DIR = data" in out
-    assert "HTTP on http://127.0.0.1:8080" in out
+    assert f"HTTP on http://127.0.0.1:{port}" in out
     assert "ok: settings are valid" in out
 
 
 def test_check_a_scaffolded_bot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     project = tmp_path / "bot"
     assert cli.main(["init", str(project)]) == 0
-    os.environ["HTTP_PORT"] = "9123"
+    port = free_port()
+    os.environ["HTTP_PORT"] = str(port)
     assert cli.main(["check", str(project / "run.py")]) == 0
     out = capsys.readouterr().out
-    assert "inputs:\n  - http: HTTP on http://127.0.0.1:9123" in out
+    assert f"inputs:\n  - http: HTTP on http://127.0.0.1:{port}" in out
     assert "outputs:\n  - http:" in out
     assert "store: SQLiteStore(" in out
     assert "ok: this is what `agent-runner run` would start" in out

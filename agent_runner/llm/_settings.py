@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from agent_runner.errors import ConfigurationError
 from agent_runner.llm._agent import LLMAgent
 from agent_runner.llm._tools import Tool, ToolSource
+from agent_runner.settings import read_settings
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 
@@ -89,7 +90,7 @@ def agent_from_env(
     """
     from agent_runner.llm._openai import OpenAIClient
 
-    settings = settings or LLMSettings()
+    settings = settings or read_settings(LLMSettings)
     if not settings.configured:
         return None
     model = settings.model

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from agent_runner.errors import ConfigurationError
+from agent_runner.settings import read_settings
 
 
 class DiscordSettings(BaseSettings):
@@ -65,10 +65,7 @@ class DiscordSettings(BaseSettings):
     @classmethod
     def load(cls) -> DiscordSettings:
         """Read the environment; a malformed value raises ConfigurationError."""
-        try:
-            return cls()
-        except ValidationError as exc:
-            raise ConfigurationError(f"invalid DISCORD_* setting: {exc}") from None
+        return read_settings(cls)
 
 
 __all__ = ["DiscordSettings"]

@@ -26,7 +26,9 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -198,6 +200,16 @@ class HTTPConnector(BaseConnector):
             f"HTTP on {self.url} ({self._admission.describe()}, "
             f"reply timeout: {self._reply_timeout:g}s, {self._limits.describe()})"
         )
+
+    async def preflight(self) -> list[str]:
+        """What would stop :meth:`open`: a host that is not an address here, a port in use."""
+        where = f"HTTP_HOST={self.host}, HTTP_PORT={self._port}"
+        try:
+            probe = await asyncio.to_thread(socket.create_server, (self.host, self._port))
+            probe.close()
+        except OSError as exc:
+            return [f"{where}: cannot listen there ({exc.strerror or exc})"]
+        return []
 
     # -- lifecycle -------------------------------------------------------------------
     async def open(self) -> None:

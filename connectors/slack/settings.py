@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from agent_runner.errors import ConfigurationError
+from agent_runner.settings import read_settings
 
 
 class SlackSettings(BaseSettings):
@@ -65,10 +65,7 @@ class SlackSettings(BaseSettings):
     @classmethod
     def load(cls) -> SlackSettings:
         """Read the environment; a malformed value raises ConfigurationError."""
-        try:
-            return cls()
-        except ValidationError as exc:
-            raise ConfigurationError(f"invalid SLACK_* setting: {exc}") from None
+        return read_settings(cls)
 
 
 __all__ = ["SlackSettings"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from agent_runner.errors import ConfigurationError
+from agent_runner.settings import read_settings
 
 
 class TelegramSettings(BaseSettings):
@@ -66,10 +66,7 @@ class TelegramSettings(BaseSettings):
     @classmethod
     def load(cls) -> TelegramSettings:
         """Read the environment; a malformed value raises ConfigurationError."""
-        try:
-            return cls()
-        except ValidationError as exc:
-            raise ConfigurationError(f"invalid TELEGRAM_* setting: {exc}") from None
+        return read_settings(cls)
 
 
 __all__ = ["TelegramSettings"]
