@@ -308,8 +308,8 @@ __all__ = [
     "DeliveryKey",
     "Describable",
     "KeyedOutput",
-    "ReconciledOutput",
     "Preflight",
+    "ReconciledOutput",
     "Sink",
     "StreamingOutput",
 ]
