@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -149,6 +150,17 @@ async def serve(
         await runner.cleanup()
         raise
     return runner, int(runner.addresses[0][1])
+
+
+async def bind_problem(host: str, port: int) -> str | None:
+    """Why :func:`serve` could not listen on ``host:port`` (None: it could), for
+    ``agent-runner check``: not an address of this machine, a port in use ..."""
+    try:
+        probe = await asyncio.to_thread(socket.create_server, (host, port))
+    except OSError as exc:
+        return f"cannot listen there ({exc.strerror or exc})"
+    probe.close()
+    return None
 
 
 async def read_body(request: web.BaseRequest, *, within: float) -> bytes | None:
@@ -291,6 +303,7 @@ __all__ = [
     "ERROR_CODES",
     "ERROR_TYPES",
     "ServerLimits",
+    "bind_problem",
     "closing",
     "error_body",
     "json_error",

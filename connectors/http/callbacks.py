@@ -24,6 +24,7 @@ from agent_runner.errors import ConfigurationError, DeliveryError, OutboundRefus
 from agent_runner.message import Message, Reply
 from agent_runner.outbound import OutboundGuard
 from connectors.http.auth import signature_headers
+from connectors.http.errors import RequestError
 from connectors.http.messages import message_json, reply_json
 
 logger = logging.getLogger("connectors.webhook")
@@ -205,10 +206,23 @@ class WebhookSender:
             await asyncio.sleep(wait)
 
 
+async def check_callback(sender: WebhookSender, url: str) -> None:
+    """A ``callback_url`` at accept time: a 422 saying why the guard refuses it."""
+    try:
+        await sender.check(url)
+    except OutboundRefusedError as exc:
+        raise RequestError(
+            422,
+            f"callback_url refused: {exc.reason} (allow it with AGENT_RUNNER_OUTBOUND_ALLOW)",
+            code="callback_url_refused",
+        ) from None
+
+
 __all__ = [
     "IDEMPOTENCY_HEADER",
     "TRANSIENT_ERRORS",
     "ReplyIndex",
     "WebhookSender",
+    "check_callback",
     "payload",
 ]

@@ -26,9 +26,7 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -41,15 +39,14 @@ from agent_runner.errors import (
     ConfigurationError,
     ConnectorError,
     InvalidMessageError,
-    OutboundRefusedError,
     StoreError,
 )
-from agent_runner.http_server import ServerLimits, serve
+from agent_runner.http_server import ServerLimits, bind_problem, serve
 from agent_runner.message import Message, Reply
 from agent_runner.outbound import OutboundGuard
 from connectors.http.admission import Admission
 from connectors.http.auth import DEFAULT_WINDOW, Authenticator
-from connectors.http.callbacks import WebhookSender
+from connectors.http.callbacks import WebhookSender, check_callback
 from connectors.http.errors import MAX_BODY_KEY, RequestError, error_body, error_middleware
 from connectors.http.messages import (
     answer_json,
@@ -203,13 +200,8 @@ class HTTPConnector(BaseConnector):
 
     async def preflight(self) -> list[str]:
         """What would stop :meth:`open`: a host that is not an address here, a port in use."""
-        where = f"HTTP_HOST={self.host}, HTTP_PORT={self._port}"
-        try:
-            probe = await asyncio.to_thread(socket.create_server, (self.host, self._port))
-            probe.close()
-        except OSError as exc:
-            return [f"{where}: cannot listen there ({exc.strerror or exc})"]
-        return []
+        problem = await bind_problem(self.host, self._port)
+        return [f"HTTP_HOST={self.host}, HTTP_PORT={self._port}: {problem}"] if problem else []
 
     # -- lifecycle -------------------------------------------------------------------
     async def open(self) -> None:
@@ -301,7 +293,7 @@ class HTTPConnector(BaseConnector):
         )
         url = callback_url(message)
         if url is not None:
-            await self._check_callback(url)
+            await check_callback(self._callbacks, url)
             accepted = await self._push(message)
             if accepted.duplicate:
                 raise _duplicate(message)
@@ -309,16 +301,6 @@ class HTTPConnector(BaseConnector):
             return web.json_response({**body, "status": "accepted"}, status=202)
         replies = await self._wait_replies(message, stream=False)
         return web.json_response(answer_json(message, replies))
-
-    async def _check_callback(self, url: str) -> None:
-        try:
-            await self._callbacks.check(url)
-        except OutboundRefusedError as exc:
-            raise RequestError(
-                422,
-                f"callback_url refused: {exc.reason} (allow it with AGENT_RUNNER_OUTBOUND_ALLOW)",
-                code="callback_url_refused",
-            ) from None
 
     async def _wait_replies(self, message: Message, *, stream: bool) -> list[Reply]:
         cached = self._pending.answer(message.key)
