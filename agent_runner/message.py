@@ -182,6 +182,12 @@ class Button(BaseModel):
         return self
 
 
+OUTCOME_KEY = "agent_runner.outcome"
+"""``Reply.metadata`` key the runner sets on a reply it made itself instead of the agent's:
+``"error"`` (the agent raised), ``"timeout"``, ``"budget"``, ``"payment"``. Outputs that can
+say so differently (the HTTP API answers 5xx for ``error`` and ``timeout``) read it."""
+
+
 class Reply(BaseModel):
     """What an agent answers. An agent may also return a plain ``str`` (one Reply of text).
 
@@ -210,6 +216,7 @@ __all__ = [
     "MAX_BUTTON_VALUE_BYTES",
     "MAX_METADATA_BYTES",
     "MAX_TEXT_LENGTH",
+    "OUTCOME_KEY",
     "Attachment",
     "Author",
     "Button",

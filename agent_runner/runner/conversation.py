@@ -41,7 +41,7 @@ from agent_runner.core import (
     try_get_known_serializers_for_type,
 )
 from agent_runner.errors import BudgetExceededError, ConfigurationError, PaymentError
-from agent_runner.message import Message, Reply
+from agent_runner.message import OUTCOME_KEY, Message, Reply
 from agent_runner.pricing import NullMeter
 from agent_runner.store import MemoryItem, Role
 
@@ -250,7 +250,8 @@ class TurnHandler:
 
     @staticmethod
     def _reply(text: str | None, outcome: Outcome) -> TurnResult:
-        return TurnResult(replies=[Reply(text=text)] if text else [], outcome=outcome)
+        reply = Reply(text=text, metadata={OUTCOME_KEY: outcome}) if text else None
+        return TurnResult(replies=[reply] if reply else [], outcome=outcome)
 
 
 class ConversationAgent(RoutedAgent):

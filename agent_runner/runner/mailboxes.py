@@ -26,7 +26,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from agent_runner.core import AgentId, CancellationToken, MessageRuntime
-from agent_runner.message import Message, Reply
+from agent_runner.message import OUTCOME_KEY, Message, Reply
 from agent_runner.runner.conversation import CONVERSATION_AGENT_TYPE, Turn, TurnResult
 from agent_runner.runner.double_texting import TextingPolicy
 from agent_runner.runner.replies import ReplySender
@@ -308,7 +308,8 @@ class ConversationMailboxes:
         except Exception:  # the core runtime failed (not the agent: the actor catches that)
             _log.exception("the core runtime failed to run the turn of %s", message.key)
             text = self._error_reply
-            return TurnResult(replies=[Reply(text=text)] if text else [], outcome="error")
+            reply = Reply(text=text, metadata={OUTCOME_KEY: "error"}) if text else None
+            return TurnResult(replies=[reply] if reply else [], outcome="error")
         if not isinstance(result, TurnResult):
             result = TurnResult.model_validate(result)
         return result

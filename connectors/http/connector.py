@@ -50,14 +50,18 @@ from connectors.http.callbacks import WebhookSender, check_callback
 from connectors.http.errors import MAX_BODY_KEY, RequestError, error_body, error_middleware
 from connectors.http.messages import (
     answer_json,
+    answered,
+    body_fingerprint,
     callback_url,
     decode_body,
+    duplicate_error,
     new_message_id,
     parse_message_body,
 )
 from connectors.http.openai import (
     CONVERSATION_HEADER,
     IDEMPOTENCY_HEADER,
+    chat_message,
     completion_json,
     join_replies,
     parse_chat_request,
@@ -92,9 +96,8 @@ class HTTPConnector(BaseConnector):
             a reverse proxy that sets it) instead of the peer address.
         outbound: the guard every callback POST goes through (default: public addresses
             only, plus ``AGENT_RUNNER_OUTBOUND_ALLOW``).
-        limits: the server's idle/header and body timeouts and connection cap
-            (:class:`~agent_runner.http_server.ServerLimits`; ``HTTP_IDLE_TIMEOUT``,
-            ``HTTP_BODY_TIMEOUT``, ``HTTP_MAX_CONNECTIONS``).
+        limits: idle/header and body timeouts, connection cap (``HTTP_IDLE_TIMEOUT``,
+            ``HTTP_BODY_TIMEOUT``, ``HTTP_MAX_CONNECTIONS``; :mod:`agent_runner.http_server`).
         name: the connector's name (messages get it as ``source``).
         clock: wall clock for signatures; ``monotonic``: clock for rate limits (tests).
     """
@@ -291,12 +294,14 @@ class HTTPConnector(BaseConnector):
         message = parse_message_body(
             data, source=self.name, new_id=new_message_id, now=datetime.now(UTC)
         )
+        if isinstance(data, dict) and "id" in data:
+            self._check_reuse(message, data)
         url = callback_url(message)
         if url is not None:
             await check_callback(self._callbacks, url)
             accepted = await self._push(message)
             if accepted.duplicate:
-                raise _duplicate(message)
+                raise duplicate_error(message)
             body = {"id": message.id, "conversation_id": message.conversation_id}
             return web.json_response({**body, "status": "accepted"}, status=202)
         replies = await self._wait_replies(message, stream=False)
@@ -305,18 +310,27 @@ class HTTPConnector(BaseConnector):
     async def _wait_replies(self, message: Message, *, stream: bool) -> list[Reply]:
         cached = self._pending.answer(message.key)
         if cached is not None:
-            return cached
+            return answered(cached)
         waiter = self._open_waiter(message, stream=stream)
         try:
             accepted = await self._push(message)
             if accepted.duplicate:
-                raise _duplicate(message)
+                raise duplicate_error(message)
             replies = await self._pending.collect(waiter, within=self._reply_timeout)
         finally:
             self._pending.close(waiter)
         if replies is None:
             raise RequestError(504, f"no reply within {self._reply_timeout:g}s; it may come later")
-        return replies
+        return answered(replies)
+
+    def _check_reuse(self, message: Message, data: Any) -> None:
+        """Stripe's rule: an id sent again with a different body is an error, not a retry."""
+        if not self._pending.same_body(message.key, body_fingerprint(data)):
+            raise RequestError(
+                422,
+                f"id {message.id!r} was used before with a different body; use a new id",
+                code="idempotency_key_reused",
+            )
 
     def _open_waiter(self, message: Message, *, stream: bool) -> Waiter:
         try:
@@ -327,23 +341,19 @@ class HTTPConnector(BaseConnector):
             ) from None
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        chat = parse_chat_request(decode_body(await self._admission.admit(request)))
+        data = decode_body(await self._admission.admit(request))
+        chat = parse_chat_request(data)
         message_id = request.headers.get(IDEMPOTENCY_HEADER) or new_message_id()
         conversation = request.headers.get(CONVERSATION_HEADER) or chat.user or message_id
-        try:
-            message = Message.parse(
-                {
-                    "id": message_id,
-                    "conversation_id": conversation,
-                    "source": self.name,
-                    "author": {"id": chat.user or "openai-client"},
-                    "text": chat.text,
-                    "attachments": list(chat.attachments),
-                    "created_at": datetime.now(UTC),
-                }
-            )
-        except InvalidMessageError as exc:
-            raise RequestError(422, exc.reason, details=exc.errors) from None
+        message = chat_message(
+            chat,
+            message_id=message_id,
+            conversation=conversation,
+            source=self.name,
+            now=datetime.now(UTC),
+        )
+        if IDEMPOTENCY_HEADER in request.headers:
+            self._check_reuse(message, data)
         created = int(time.time())
         completion_id = f"chatcmpl-{message.id}"
         if chat.stream:
@@ -366,12 +376,12 @@ class HTTPConnector(BaseConnector):
         self, request: web.Request, message: Message, stream: ChatStream
     ) -> web.StreamResponse:
         if self._pending.answer(message.key) is not None:
-            raise _duplicate(message)
+            raise duplicate_error(message)
         waiter = self._open_waiter(message, stream=True)
         try:
             accepted = await self._push(message)
             if accepted.duplicate:
-                raise _duplicate(message)
+                raise duplicate_error(message)
             return await stream.relay(request, waiter, self._pending)
         finally:
             self._pending.close(waiter)
@@ -385,14 +395,6 @@ class HTTPConnector(BaseConnector):
                 error_body(503, "not ready: the runner is starting or shutting down"), status=503
             )
         return web.json_response({"status": "ready"})
-
-
-def _duplicate(message: Message) -> RequestError:
-    return RequestError(
-        409,
-        f"message id {message.id!r} was already accepted; its reply is not available here",
-        code="duplicate_id",
-    )
 
 
 __all__ = ["HTTPConnector", "HTTPSettings"]

@@ -18,6 +18,7 @@ the chat completions route uses too.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -27,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agent_runner.errors import InvalidMessageError
-from agent_runner.message import Message, Reply
+from agent_runner.message import OUTCOME_KEY, Message, Reply
 from connectors.http.errors import RequestError
 
 CALLBACK_KEY = "http.callback_url"
@@ -143,6 +144,40 @@ def parse_message_body(
         raise RequestError(422, exc.reason, details=exc.errors) from None
 
 
+def body_fingerprint(data: Any) -> str:
+    """A digest of a decoded request body, to tell a retry from a reused id."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def agent_failure(replies: Sequence[Reply]) -> RequestError | None:
+    """The 5xx for replies the runner made because the agent failed (its error text)."""
+    for reply in replies:
+        outcome = reply.metadata.get(OUTCOME_KEY)
+        if outcome == "error":
+            return RequestError(500, reply.text, code="agent_error")
+        if outcome == "timeout":
+            return RequestError(504, reply.text, code="agent_timeout")
+    return None
+
+
+def answered(replies: list[Reply]) -> list[Reply]:
+    """``replies`` as the answer, or the agent's failure raised as a 5xx."""
+    failure = agent_failure(replies)
+    if failure is not None:
+        raise failure
+    return replies
+
+
+def duplicate_error(message: Message) -> RequestError:
+    """The 409 for an id accepted before whose replies are not kept here."""
+    return RequestError(
+        409,
+        f"message id {message.id!r} was already accepted; its reply is not available here",
+        code="duplicate_id",
+    )
+
+
 def callback_url(message: Message) -> str | None:
     """The callback URL a message asked for, if any."""
     value = message.metadata.get(CALLBACK_KEY)
@@ -197,10 +232,14 @@ def _json_type(value: Any) -> str:
 
 __all__ = [
     "CALLBACK_KEY",
+    "agent_failure",
     "answer_json",
+    "answered",
+    "body_fingerprint",
     "callback_url",
     "check_callback_url",
     "decode_body",
+    "duplicate_error",
     "message_json",
     "new_message_id",
     "parse_message_body",

@@ -16,8 +16,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from agent_runner.errors import InvalidMessageError
+from agent_runner.message import Message
 from connectors.http.errors import RequestError
 
 DEFAULT_MODEL = "agent-runner"
@@ -111,6 +114,26 @@ def parse_chat_request(data: Any) -> ChatRequest:
     )
 
 
+def chat_message(
+    chat: ChatRequest, *, message_id: str, conversation: str, source: str, now: datetime
+) -> Message:
+    """The :class:`Message` a chat completion request becomes (422 when it is not valid)."""
+    try:
+        return Message.parse(
+            {
+                "id": message_id,
+                "conversation_id": conversation,
+                "source": source,
+                "author": {"id": chat.user or "openai-client"},
+                "text": chat.text,
+                "attachments": list(chat.attachments),
+                "created_at": now,
+            }
+        )
+    except InvalidMessageError as exc:
+        raise RequestError(422, exc.reason, details=exc.errors) from None
+
+
 def completion_json(*, completion_id: str, created: int, model: str, text: str) -> dict[str, Any]:
     """A non-streaming ``chat.completion`` object."""
     return {
@@ -166,6 +189,7 @@ __all__ = [
     "DONE",
     "IDEMPOTENCY_HEADER",
     "ChatRequest",
+    "chat_message",
     "chunk_json",
     "completion_json",
     "join_replies",

@@ -65,6 +65,7 @@ class Pending:
     def __init__(self, *, cache_size: int = 2048) -> None:
         self._waiters: dict[str, Waiter] = {}
         self._answers: OrderedDict[str, tuple[list[Reply], bool]] = OrderedDict()
+        self._bodies: OrderedDict[str, str] = OrderedDict()
         self._cache_size = cache_size
         self.completes_seen = False
         """True once the runner called ``complete``: waiters then wait for ``done``."""
@@ -92,6 +93,14 @@ class Pending:
         if entry is None or not (entry[1] or not self.completes_seen):
             return None
         return list(entry[0])
+
+    def same_body(self, key: str, fingerprint: str) -> bool:
+        """Remember the body a client id came with; False when the id came with another."""
+        known = self._bodies.setdefault(key, fingerprint)
+        self._bodies.move_to_end(key)
+        while len(self._bodies) > self._cache_size:
+            self._bodies.popitem(last=False)
+        return known == fingerprint
 
     # -- from the runner -------------------------------------------------------------
     def chunk(self, key: str, text: str) -> None:

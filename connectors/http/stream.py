@@ -16,6 +16,7 @@ from aiohttp import web
 
 from agent_runner.message import Reply
 from connectors.http.errors import error_body
+from connectors.http.messages import agent_failure
 from connectors.http.openai import DONE, chunk_json, sse_event
 from connectors.http.pending import Pending, Waiter
 
@@ -86,6 +87,11 @@ class ChatStream:
                 streamed = True
                 await response.write(self.event({"content": value}))
             elif kind == "reply" and isinstance(value, Reply):
+                failure = agent_failure([value])
+                if failure is not None:  # the status is sent already: an error event
+                    body = error_body(failure.status, failure.message, code=failure.code)
+                    await response.write(sse_event(body))
+                    return
                 if not streamed:
                     text = value.text if replies == 0 else "\n\n" + value.text
                     await response.write(self.event({"content": text}))
