@@ -66,11 +66,10 @@ class AgentRuntime:
     :meth:`stop`, SIGTERM or SIGINT (a second signal cuts the shutdown grace short).
 
     Delivery: the sink returns once the message is journaled; a journaled message is handled
-    at least once (after a crash, on the next start). Each reply is recorded in the store's
-    reply ledger before it is sent and its outcome after; a send a crash interrupted is
-    resolved on the next start by the output's delivery contract (sent again under the same
-    key, reconciled with the platform, or reported lost), never sent twice by the runner
-    (see :mod:`agent_runner.connector`).
+    at least once (after a crash, on the next start). Each reply is in the store's reply
+    ledger before it is sent; a send a crash interrupted is resolved on the next start by
+    the output's delivery contract (resent under the same key, reconciled, or reported
+    lost; see :mod:`agent_runner.connector`).
 
     Args:
         inputs: connectors that push messages (``AgentInput``).
