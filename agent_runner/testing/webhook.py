@@ -1,14 +1,15 @@
 """FakeWebhookReceiver: a local webhook / callback receiver that honours ``Idempotency-Key``.
 
 It does what a careful receiver (Stripe's idempotency, a queue with deduplication) does: the
-first POST under a key is kept and answered 200; a POST under a key it has seen is answered
-200 again and dropped. Every POST is recorded, so tests count both what the receiver kept
-(:attr:`kept`, one per key) and what reached it (:attr:`received`, resends included)::
+first POST under a key (per path: each path is a receiver of its own) is kept and answered
+200; a POST under a key it has seen on that path is answered 200 again and dropped. Every
+POST is recorded, so tests count both what the receiver kept (:attr:`kept`, one per key)
+and what reached it (:attr:`received`, resends included)::
 
     async with FakeWebhookReceiver() as receiver:
         hook = WebhookOutput(receiver.url)
         ...
-        assert all(n == 1 for n in receiver.kept_keys().values())
+        assert set(receiver.kept_keys().values()) == {1}
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 class WebhookPost:
     """One POST as received."""
 
+    path: str
     key: str | None
     """Its ``Idempotency-Key`` (None when it had none)."""
     body: bytes
@@ -53,7 +55,7 @@ class FakeWebhookReceiver:
         self._port = port
         self.received: list[WebhookPost] = []
         """Every POST, in arrival order (resends included)."""
-        self._seen: set[str] = set()
+        self._seen: set[tuple[str, str]] = set()
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -68,9 +70,9 @@ class FakeWebhookReceiver:
         """Resends dropped because their key was seen before."""
         return sum(d.duplicate for d in self.received)
 
-    def kept_keys(self) -> Counter[str]:
-        """How many times each key was kept (always 1 each; keyless POSTs are not counted)."""
-        return Counter(d.key for d in self.kept if d.key is not None)
+    def kept_keys(self) -> Counter[tuple[str, str]]:
+        """How many times each (path, key) was kept (1 each; keyless POSTs not counted)."""
+        return Counter((d.path, d.key) for d in self.kept if d.key is not None)
 
     async def __aenter__(self) -> FakeWebhookReceiver:
         await self.start()
@@ -102,11 +104,12 @@ class FakeWebhookReceiver:
     async def _post(self, request: web.Request) -> web.Response:
         body = await request.read()
         key = request.headers.get(IDEMPOTENCY_HEADER)
-        duplicate = key is not None and key in self._seen
+        duplicate = key is not None and (request.path, key) in self._seen
         if key is not None:
-            self._seen.add(key)
+            self._seen.add((request.path, key))
         async with self._changed:
-            self.received.append(WebhookPost(key, body, dict(request.headers), duplicate))
+            post = WebhookPost(request.path, key, body, dict(request.headers), duplicate)
+            self.received.append(post)
             self._changed.notify_all()
         return web.json_response({"ok": True, "duplicate": duplicate})
 
