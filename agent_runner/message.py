@@ -188,6 +188,13 @@ OUTCOME_KEY = "agent_runner.outcome"
 say so differently (the HTTP API answers 5xx for ``error`` and ``timeout``) read it."""
 
 
+HISTORY_KEY = "agent_runner.history"
+"""``Message.metadata`` key of earlier turns a stateless client sent with its message
+(``[{"role": "user" | "assistant" | "system", "content": "..."}, ...]``, oldest first): the
+runner puts them in the conversation's short-term memory before the turn when that memory is
+empty (an OpenAI client resending the whole chat in ``messages``)."""
+
+
 class Reply(BaseModel):
     """What an agent answers. An agent may also return a plain ``str`` (one Reply of text).
 
@@ -215,6 +222,7 @@ __all__ = [
     "MAX_BUTTON_LABEL",
     "MAX_BUTTON_VALUE_BYTES",
     "MAX_METADATA_BYTES",
+    "HISTORY_KEY",
     "MAX_TEXT_LENGTH",
     "OUTCOME_KEY",
     "Attachment",

@@ -41,7 +41,7 @@ from agent_runner.core import (
     try_get_known_serializers_for_type,
 )
 from agent_runner.errors import BudgetExceededError, ConfigurationError, PaymentError
-from agent_runner.message import OUTCOME_KEY, Message, Reply
+from agent_runner.message import HISTORY_KEY, OUTCOME_KEY, Message, Reply
 from agent_runner.pricing import NullMeter
 from agent_runner.store import MemoryItem, Role
 
@@ -83,6 +83,25 @@ class TurnResult(BaseModel):
 
     replies: list[Reply]
     outcome: Outcome = "ok"
+
+
+_HISTORY_ROLES: dict[object, Literal["user", "assistant", "system"]] = {
+    "user": "user",
+    "assistant": "assistant",
+    "system": "system",
+}
+
+
+async def _seed_history(memory: ConversationMemory, message: Message) -> None:
+    """The earlier turns a stateless client sent (``HISTORY_KEY``), into an empty memory."""
+    history = message.metadata.get(HISTORY_KEY)
+    if not isinstance(history, list) or memory.messages:
+        return
+    for turn in history:
+        role = turn.get("role") if isinstance(turn, dict) else None
+        content = turn.get("content") if isinstance(turn, dict) else None
+        if isinstance(content, str) and role in _HISTORY_ROLES:
+            await memory.add(_HISTORY_ROLES[role], content)
 
 
 async def _remember(memory: ConversationMemory, message: Message, replies: list[Reply]) -> None:
@@ -178,6 +197,7 @@ class TurnHandler:
         its time limit, memory."""
         for earlier in merged:
             await _remember(memory, earlier, [])
+        await _seed_history(memory, message)
         cost: CostMeter = (
             self.pricing.meter(
                 self.store, request_key=message.key, conversation_key=message.conversation_key

@@ -34,12 +34,10 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from agent_runner.connector import Accepted, BaseConnector, DeliveryContract, DeliveryKey, Sink
+from agent_runner.connector import BaseConnector, DeliveryContract, DeliveryKey, Sink
 from agent_runner.errors import (
     ConfigurationError,
     ConnectorError,
-    InvalidMessageError,
-    StoreError,
 )
 from agent_runner.http_server import ServerLimits, bind_problem, serve
 from agent_runner.message import Message, Reply
@@ -47,29 +45,21 @@ from agent_runner.outbound import OutboundGuard
 from connectors.http.admission import Admission
 from connectors.http.auth import DEFAULT_WINDOW, Authenticator
 from connectors.http.callbacks import WebhookSender, check_callback
-from connectors.http.errors import MAX_BODY_KEY, RequestError, error_body, error_middleware
+from connectors.http.chat import ChatRoutes
+from connectors.http.errors import MAX_BODY_KEY, error_body, error_middleware
+from connectors.http.intake import Intake
 from connectors.http.messages import (
     answer_json,
-    answered,
-    body_fingerprint,
     callback_url,
     decode_body,
     duplicate_error,
     new_message_id,
     parse_message_body,
 )
-from connectors.http.openai import (
-    CONVERSATION_HEADER,
-    IDEMPOTENCY_HEADER,
-    chat_message,
-    completion_json,
-    join_replies,
-    parse_chat_request,
-)
-from connectors.http.pending import Pending, Waiter
+from connectors.http.openai import DEFAULT_MODEL
+from connectors.http.pending import Pending
 from connectors.http.ratelimit import RateLimiter
 from connectors.http.settings import HTTPSettings
-from connectors.http.stream import ChatStream
 
 logger = logging.getLogger("connectors.http")
 
@@ -98,6 +88,7 @@ class HTTPConnector(BaseConnector):
             only, plus ``AGENT_RUNNER_OUTBOUND_ALLOW``).
         limits: idle/header and body timeouts, connection cap (``HTTP_IDLE_TIMEOUT``,
             ``HTTP_BODY_TIMEOUT``, ``HTTP_MAX_CONNECTIONS``; :mod:`agent_runner.http_server`).
+        model_name: the model id ``GET /v1/models`` lists.
         name: the connector's name (messages get it as ``source``).
         clock: wall clock for signatures; ``monotonic``: clock for rate limits (tests).
     """
@@ -124,6 +115,7 @@ class HTTPConnector(BaseConnector):
         trust_forwarded: bool = False,
         outbound: OutboundGuard | None = None,
         limits: ServerLimits | None = None,
+        model_name: str = DEFAULT_MODEL,
         name: str = "http",
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
@@ -162,6 +154,16 @@ class HTTPConnector(BaseConnector):
             guard=outbound,
         )
         self._pending = Pending()
+        self._intake = Intake(
+            pending=self._pending, sink=self._live_sink, reply_timeout=reply_timeout
+        )
+        self._chat = ChatRoutes(
+            intake=self._intake,
+            admission=self._admission,
+            pending=self._pending,
+            source=name,
+            model=model_name,
+        )
         self._sink: Sink | None = None
         self._runner: web.AppRunner | None = None
         self._bound_port: int | None = None
@@ -215,7 +217,7 @@ class HTTPConnector(BaseConnector):
         app = web.Application(client_max_size=max_body, middlewares=[error_middleware])
         app[MAX_BODY_KEY] = max_body
         app.router.add_post("/v1/messages", self._messages)
-        app.router.add_post("/v1/chat/completions", self._chat)
+        self._chat.add_to(app)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         try:
@@ -273,21 +275,8 @@ class HTTPConnector(BaseConnector):
         self._pending.done(request.key)
 
     # -- request handling ------------------------------------------------------------
-    def _live_sink(self) -> Sink:
-        sink = self._sink
-        if sink is None or self.stopping:
-            raise RequestError(503, "not ready: the runner is starting or shutting down")
-        return sink
-
-    async def _push(self, message: Message) -> Accepted:
-        sink = self._live_sink()
-        try:
-            return await sink(message)
-        except InvalidMessageError as exc:
-            raise RequestError(422, exc.reason, details=exc.errors) from None
-        except (ConnectorError, StoreError) as exc:
-            logger.warning("could not accept %s: %s", message.key, exc)
-            raise RequestError(503, "not accepting messages right now; retry later") from None
+    def _live_sink(self) -> Sink | None:
+        return None if self.stopping else self._sink
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         data = decode_body(await self._admission.admit(request))
@@ -295,96 +284,17 @@ class HTTPConnector(BaseConnector):
             data, source=self.name, new_id=new_message_id, now=datetime.now(UTC)
         )
         if isinstance(data, dict) and "id" in data:
-            self._check_reuse(message, data)
+            self._intake.check_reuse(message, data)
         url = callback_url(message)
         if url is not None:
             await check_callback(self._callbacks, url)
-            accepted = await self._push(message)
+            accepted = await self._intake.push(message)
             if accepted.duplicate:
                 raise duplicate_error(message)
             body = {"id": message.id, "conversation_id": message.conversation_id}
             return web.json_response({**body, "status": "accepted"}, status=202)
-        replies = await self._wait_replies(message, stream=False)
+        replies = await self._intake.replies(message)
         return web.json_response(answer_json(message, replies))
-
-    async def _wait_replies(self, message: Message, *, stream: bool) -> list[Reply]:
-        cached = self._pending.answer(message.key)
-        if cached is not None:
-            return answered(cached)
-        waiter = self._open_waiter(message, stream=stream)
-        try:
-            accepted = await self._push(message)
-            if accepted.duplicate:
-                raise duplicate_error(message)
-            replies = await self._pending.collect(waiter, within=self._reply_timeout)
-        finally:
-            self._pending.close(waiter)
-        if replies is None:
-            raise RequestError(504, f"no reply within {self._reply_timeout:g}s; it may come later")
-        return answered(replies)
-
-    def _check_reuse(self, message: Message, data: Any) -> None:
-        """Stripe's rule: an id sent again with a different body is an error, not a retry."""
-        if not self._pending.same_body(message.key, body_fingerprint(data)):
-            raise RequestError(
-                422,
-                f"id {message.id!r} was used before with a different body; use a new id",
-                code="idempotency_key_reused",
-            )
-
-    def _open_waiter(self, message: Message, *, stream: bool) -> Waiter:
-        try:
-            return self._pending.open(message.key, stream=stream)
-        except KeyError:
-            raise RequestError(
-                409, f"message id {message.id!r} is already being handled", code="duplicate_id"
-            ) from None
-
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
-        data = decode_body(await self._admission.admit(request))
-        chat = parse_chat_request(data)
-        message_id = request.headers.get(IDEMPOTENCY_HEADER) or new_message_id()
-        conversation = request.headers.get(CONVERSATION_HEADER) or chat.user or message_id
-        message = chat_message(
-            chat,
-            message_id=message_id,
-            conversation=conversation,
-            source=self.name,
-            now=datetime.now(UTC),
-        )
-        if IDEMPOTENCY_HEADER in request.headers:
-            self._check_reuse(message, data)
-        created = int(time.time())
-        completion_id = f"chatcmpl-{message.id}"
-        if chat.stream:
-            stream = ChatStream(
-                completion_id=completion_id,
-                created=created,
-                model=chat.model,
-                reply_timeout=self._reply_timeout,
-            )
-            return await self._chat_stream(request, message, stream)
-        replies = await self._wait_replies(message, stream=False)
-        text = join_replies([r.text for r in replies])
-        return web.json_response(
-            completion_json(
-                completion_id=completion_id, created=created, model=chat.model, text=text
-            )
-        )
-
-    async def _chat_stream(
-        self, request: web.Request, message: Message, stream: ChatStream
-    ) -> web.StreamResponse:
-        if self._pending.answer(message.key) is not None:
-            raise duplicate_error(message)
-        waiter = self._open_waiter(message, stream=True)
-        try:
-            accepted = await self._push(message)
-            if accepted.duplicate:
-                raise duplicate_error(message)
-            return await stream.relay(request, waiter, self._pending)
-        finally:
-            self._pending.close(waiter)
 
     async def _healthz(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"status": "ok"})

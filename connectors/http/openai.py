@@ -1,11 +1,24 @@
 """``POST /v1/chat/completions``: OpenAI's chat format in, a Message through the runner, out.
 
 Any OpenAI client or chat UI can talk to the agent. The last ``user`` message becomes the
-:class:`Message` text (image parts become attachments); earlier turns are not replayed, since
-the runner keeps each conversation's memory itself. The conversation is the
-``X-Conversation-Id`` header, else the ``user`` field, else a new one per request; an
-``Idempotency-Key`` header becomes the message id. Other parameters (temperature, tools ...)
-are accepted and ignored: the agent decides.
+:class:`Message` text (image parts become attachments).
+
+Conversations: a client that names one (the ``X-Conversation-Id`` header, else the ``user``
+field) gets the runner's memory of it; the earlier turns in ``messages`` are used only while
+that memory is empty. A stateless client (naming none) gets a new conversation per request,
+seeded with the earlier turns it sent (``HISTORY_KEY``), so a 4-turn chat is answered as a
+4-turn chat. An ``Idempotency-Key`` header becomes the message id.
+
+Parameters: ``model`` is echoed; ``stream`` and ``stream_options.include_usage`` are
+honoured; parameters the agent's answer cannot honour are refused with 400
+``unsupported_parameter``: ``n`` other than 1, ``tools``/``functions`` (with a ``tool_choice``
+other than ``"none"``), a ``response_format`` other than ``text``, ``logprobs``, audio
+``modalities``. Sampling parameters (``temperature``, ``top_p``, ``max_tokens``, ``stop``,
+``seed``, penalties ...) are accepted and ignored: the agent decides.
+
+``usage`` is an estimate (about 4 characters a token, :func:`estimate_tokens`) of the
+messages sent and the answer: the runner does not yet hand an output the token counts its
+pricing meter recorded for the request.
 
 Non-streaming answers are a ``chat.completion`` object; with ``"stream": true`` the answer is
 Server-Sent Events of ``chat.completion.chunk`` objects ending with ``data: [DONE]``.
@@ -20,7 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from agent_runner.errors import InvalidMessageError
-from agent_runner.message import Message
+from agent_runner.message import HISTORY_KEY, Message
 from connectors.http.errors import RequestError
 
 DEFAULT_MODEL = "agent-runner"
@@ -39,6 +52,57 @@ class ChatRequest:
     stream: bool = False
     user: str | None = None
     attachments: tuple[dict[str, str], ...] = field(default_factory=tuple)
+    history: tuple[dict[str, str], ...] = ()
+    """The turns before the last user message (system, user and assistant text)."""
+    include_usage: bool = False
+    prompt_tokens: int = 0
+    """The estimated tokens of every message sent."""
+
+
+def estimate_tokens(text: str) -> int:
+    """About 4 characters a token (what ``usage`` says when no model metered the request)."""
+    return (len(text) + 3) // 4
+
+
+_HISTORY_ROLES = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+}
+
+
+def _refuse_unsupported(data: Mapping[str, Any]) -> None:
+    """400 for parameters the agent's answer cannot honour (see the module docstring)."""
+    problems = []
+    if data.get("n") not in (None, 1):
+        problems.append("n must be 1 (one answer per request)")
+    if data.get("tools") or data.get("functions"):
+        if data.get("tool_choice", data.get("function_call")) not in ("none",):
+            problems.append("tools/functions are not supported: the agent has its own tools")
+    response_format = data.get("response_format")
+    if response_format is not None and (
+        not isinstance(response_format, Mapping) or response_format.get("type") != "text"
+    ):
+        problems.append("response_format must be text")
+    if data.get("logprobs") or data.get("top_logprobs"):
+        problems.append("logprobs are not available")
+    modalities = data.get("modalities")
+    if modalities is not None and modalities != ["text"]:
+        problems.append("only the text modality is supported")
+    if problems:
+        raise RequestError(400, "; ".join(problems), code="unsupported_parameter")
+
+
+def _include_usage(data: Mapping[str, Any]) -> bool:
+    options = data.get("stream_options")
+    if options is None:
+        return False
+    if not isinstance(options, Mapping) or not isinstance(
+        options.get("include_usage", False), bool
+    ):
+        raise RequestError(422, "stream_options.include_usage must be a boolean")
+    return bool(options.get("include_usage"))
 
 
 def _content(content: Any, index: int) -> tuple[str, list[dict[str, str]]]:
@@ -83,7 +147,10 @@ def parse_chat_request(data: Any) -> ChatRequest:
     messages = data.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RequestError(422, "messages must be a non-empty array")
+    _refuse_unsupported(data)
     last_user: tuple[str, list[dict[str, str]]] | None = None
+    last_index = 0
+    turns: list[dict[str, str]] = []
     for index, item in enumerate(messages):
         if not isinstance(item, Mapping):
             raise RequestError(422, f"messages[{index}] must be an object")
@@ -93,6 +160,9 @@ def parse_chat_request(data: Any) -> ChatRequest:
         content = _content(item.get("content"), index)
         if role == "user":
             last_user = content
+            last_index = len(turns)
+        if role in _HISTORY_ROLES and content[0]:
+            turns.append({"role": _HISTORY_ROLES[role], "content": content[0]})
     if last_user is None:
         raise RequestError(422, "messages has no user message")
     model = data.get("model", DEFAULT_MODEL)
@@ -110,7 +180,14 @@ def parse_chat_request(data: Any) -> ChatRequest:
         raise RequestError(422, "user must be a string of 1 to 256 characters")
     text, images = last_user
     return ChatRequest(
-        text=text, model=model or DEFAULT_MODEL, stream=stream, user=user, attachments=tuple(images)
+        text=text,
+        model=model or DEFAULT_MODEL,
+        stream=stream,
+        user=user,
+        attachments=tuple(images),
+        history=tuple(turns[:last_index]),
+        include_usage=_include_usage(data),
+        prompt_tokens=sum(estimate_tokens(t["content"]) for t in turns),
     )
 
 
@@ -118,23 +195,35 @@ def chat_message(
     chat: ChatRequest, *, message_id: str, conversation: str, source: str, now: datetime
 ) -> Message:
     """The :class:`Message` a chat completion request becomes (422 when it is not valid)."""
+    fields: dict[str, Any] = {
+        "id": message_id,
+        "conversation_id": conversation,
+        "source": source,
+        "author": {"id": chat.user or "openai-client"},
+        "text": chat.text,
+        "attachments": list(chat.attachments),
+        "created_at": now,
+    }
+    if chat.history:
+        fields["metadata"] = {HISTORY_KEY: [dict(turn) for turn in chat.history]}
     try:
-        return Message.parse(
-            {
-                "id": message_id,
-                "conversation_id": conversation,
-                "source": source,
-                "author": {"id": chat.user or "openai-client"},
-                "text": chat.text,
-                "attachments": list(chat.attachments),
-                "created_at": now,
-            }
-        )
+        return Message.parse(fields)
     except InvalidMessageError as exc:
         raise RequestError(422, exc.reason, details=exc.errors) from None
 
 
-def completion_json(*, completion_id: str, created: int, model: str, text: str) -> dict[str, Any]:
+def usage_json(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    """The ``usage`` object."""
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def completion_json(
+    *, completion_id: str, created: int, model: str, text: str, usage: Mapping[str, int]
+) -> dict[str, Any]:
     """A non-streaming ``chat.completion`` object."""
     return {
         "id": completion_id,
@@ -149,7 +238,7 @@ def completion_json(*, completion_id: str, created: int, model: str, text: str) 
                 "finish_reason": "stop",
             }
         ],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "usage": dict(usage),
     }
 
 
@@ -192,7 +281,9 @@ __all__ = [
     "chat_message",
     "chunk_json",
     "completion_json",
+    "estimate_tokens",
     "join_replies",
     "parse_chat_request",
     "sse_event",
+    "usage_json",
 ]

@@ -17,7 +17,7 @@ from aiohttp import web
 from agent_runner.message import Reply
 from connectors.http.errors import error_body
 from connectors.http.messages import agent_failure
-from connectors.http.openai import DONE, chunk_json, sse_event
+from connectors.http.openai import DONE, chunk_json, estimate_tokens, sse_event, usage_json
 from connectors.http.pending import Pending, Waiter
 
 logger = logging.getLogger("connectors.http")
@@ -33,27 +33,55 @@ class ChatStream:
         reply_timeout: the longest silence between chunks, in seconds.
     """
 
-    __slots__ = ("_completion_id", "_created", "_model", "_reply_timeout")
+    __slots__ = (
+        "_completion_id",
+        "_created",
+        "_model",
+        "_prompt_tokens",
+        "_reply_timeout",
+        "_sent",
+    )
 
     def __init__(
-        self, *, completion_id: str, created: int, model: str, reply_timeout: float
+        self,
+        *,
+        completion_id: str,
+        created: int,
+        model: str,
+        reply_timeout: float,
+        usage_of_prompt: int | None = None,
     ) -> None:
         self._completion_id = completion_id
         self._created = created
         self._model = model
         self._reply_timeout = reply_timeout
+        self._prompt_tokens = usage_of_prompt
+        self._sent: list[str] = []
 
     def event(self, delta: dict[str, str], finish: str | None = None) -> bytes:
         """One ``chat.completion.chunk`` event."""
-        return sse_event(
-            chunk_json(
-                completion_id=self._completion_id,
-                created=self._created,
-                model=self._model,
-                delta=delta,
-                finish_reason=finish,
-            )
+        if "content" in delta:
+            self._sent.append(delta["content"])
+        chunk = chunk_json(
+            completion_id=self._completion_id,
+            created=self._created,
+            model=self._model,
+            delta=delta,
+            finish_reason=finish,
         )
+        if self._prompt_tokens is not None:
+            chunk["usage"] = None
+        return sse_event(chunk)
+
+    def usage_event(self) -> bytes:
+        """The last chunk ``stream_options.include_usage`` asks for: no choices, the usage."""
+        chunk = chunk_json(
+            completion_id=self._completion_id, created=self._created, model=self._model, delta={}
+        )
+        chunk["choices"] = []
+        prompt = self._prompt_tokens or 0
+        chunk["usage"] = usage_json(prompt, estimate_tokens("".join(self._sent)))
+        return sse_event(chunk)
 
     async def relay(
         self, request: web.Request, waiter: Waiter, pending: Pending
@@ -66,6 +94,8 @@ class ChatStream:
         try:
             await response.write(self.event({"role": "assistant", "content": ""}))
             await self._events(response, waiter, pending)
+            if self._prompt_tokens is not None:
+                await response.write(self.usage_event())
             await response.write(DONE)
             await response.write_eof()
         except ConnectionResetError:  # the client went away; the reply is still kept

@@ -17,7 +17,14 @@ from connectors.http.messages import (
     message_json,
     parse_message_body,
 )
-from connectors.http.openai import chunk_json, completion_json, parse_chat_request, sse_event
+from connectors.http.openai import (
+    chunk_json,
+    completion_json,
+    estimate_tokens,
+    parse_chat_request,
+    sse_event,
+    usage_json,
+)
 from connectors.http.ratelimit import Bucket, RateLimiter, take
 from connectors.webhook import ReplyIndex, payload, verify
 
@@ -233,7 +240,11 @@ def test_invalid_chat_requests_are_422(data: object) -> None:
 
 
 def test_openai_shapes() -> None:
-    body = completion_json(completion_id="chatcmpl-1", created=5, model="m", text="hey")
+    usage = usage_json(3, estimate_tokens("hey"))
+    body = completion_json(
+        completion_id="chatcmpl-1", created=5, model="m", text="hey", usage=usage
+    )
+    assert body["usage"] == {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
     assert body["object"] == "chat.completion"
     assert body["choices"][0]["message"] == {"role": "assistant", "content": "hey"}
     chunk = chunk_json(completion_id="c", created=5, model="m", delta={"content": "h"})
