@@ -6,9 +6,12 @@ Routes:
   fields), the replies out: ``{"id", "conversation_id", "replies": [{"text": ...}]}``. With
   ``callback_url`` the answer is ``202`` at once and each reply is POSTed there (signed,
   retried, with an ``Idempotency-Key``). A client ``id`` is an idempotency key: a retry gets
-  the same replies (or ``409`` while the first is still running or when they are gone).
+  the same replies (or ``409`` while the first is still running or when they are gone); the
+  same id with a different body is a ``422``. An agent failure is a ``500`` carrying the
+  runner's error text.
 - ``POST /v1/chat/completions``: OpenAI's chat completions, non-streaming or SSE
-  (``"stream": true``), so any OpenAI client or chat UI can talk to the agent.
+  (``"stream": true``), so any OpenAI client or chat UI can talk to the agent
+  (:mod:`connectors.http.openai`); ``GET /v1/models`` lists the agent.
 - ``GET /healthz``: the process is alive. ``GET /readyz``: the runner is started (store open,
   inputs running); ``503`` before and during shutdown.
 
