@@ -49,6 +49,14 @@ class Attachment(BaseModel):
     size: int | None = Field(default=None, ge=0)
 
 
+KEY_SEPARATOR = ":"
+"""Joins a source and an id in message and conversation keys (``"discord:123"``)."""
+SOURCE_RULE = (
+    "a connector name must not contain ':' (it separates the name from ids in message and "
+    "conversation keys, so 'm:x' + 'y' would be 'm' + 'x:y')"
+)
+
+
 class Message(BaseModel):
     """One validated input.
 
@@ -90,6 +98,8 @@ class Message(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Message:
+        if KEY_SEPARATOR in self.source:
+            raise ValueError(f"source {self.source!r}: {SOURCE_RULE}")
         if not self.text.strip() and not self.attachments:
             raise ValueError("text is empty and there are no attachments")
         if self.created_at.tzinfo is None:
@@ -217,6 +227,7 @@ class Reply(BaseModel):
 
 
 __all__ = [
+    "KEY_SEPARATOR",
     "MAX_ATTACHMENTS",
     "MAX_BUTTONS",
     "MAX_BUTTON_LABEL",
@@ -225,6 +236,7 @@ __all__ = [
     "HISTORY_KEY",
     "MAX_TEXT_LENGTH",
     "OUTCOME_KEY",
+    "SOURCE_RULE",
     "Attachment",
     "Author",
     "Button",

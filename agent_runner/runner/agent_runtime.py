@@ -27,6 +27,7 @@ from agent_runner.runner import double_texting as texting
 from agent_runner.runner.config import (
     agent_function,
     check_routes,
+    checked_inputs,
     default_store,
     loop_guard,
     outputs_by_name,
@@ -66,10 +67,9 @@ class AgentRuntime:
     :meth:`stop`, SIGTERM or SIGINT (a second signal cuts the shutdown grace short).
 
     Delivery: the sink returns once the message is journaled; a journaled message is handled
-    at least once (after a crash, on the next start). Each reply is in the store's reply
-    ledger before it is sent; a send a crash interrupted is resolved on the next start by
-    the output's delivery contract (resent under the same key, reconciled, or reported
-    lost; see :mod:`agent_runner.connector`).
+    at least once (after a crash, on the next start). Each reply is in the reply ledger
+    before it is sent; a send a crash cut is resolved on the next start by the output's
+    delivery contract (resent, reconciled or reported lost: :mod:`agent_runner.connector`).
 
     Args:
         inputs: connectors that push messages (``AgentInput``).
@@ -144,7 +144,7 @@ class AgentRuntime:
         shutdown_grace: float = 30.0,
         handle_signals: bool = True,
     ) -> None:
-        self._inputs = list(inputs)
+        self._inputs = checked_inputs(inputs)
         self._outputs = outputs_by_name(outputs)
         self._streaming = {  # isinstance on a runtime Protocol is slow: check once
             name: out for name, out in self._outputs.items() if isinstance(out, StreamingOutput)

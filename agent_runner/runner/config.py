@@ -6,8 +6,9 @@ import inspect
 from collections.abc import Collection, Mapping, Sequence
 
 from agent_runner.agent import Agent, AgentFunction
-from agent_runner.connector import AgentOutput
+from agent_runner.connector import AgentInput, AgentOutput
 from agent_runner.errors import ConfigurationError
+from agent_runner.message import KEY_SEPARATOR, SOURCE_RULE
 from agent_runner.runner.guards import LoopGuard
 from agent_runner.store import Store
 
@@ -28,10 +29,24 @@ def agent_function(agent: Agent | AgentFunction) -> AgentFunction:
     )
 
 
+def checked_inputs(inputs: Sequence[AgentInput]) -> list[AgentInput]:
+    """``inputs`` as a list, each name usable in keys (see :func:`check_name`)."""
+    for connector in inputs:
+        check_name(connector.name)
+    return list(inputs)
+
+
+def check_name(name: str) -> None:
+    """A connector name must be non-empty and free of ``:`` (keys are joined with it)."""
+    if not name or KEY_SEPARATOR in name:
+        raise ConfigurationError(f"connector name {name!r}: {SOURCE_RULE}")
+
+
 def outputs_by_name(outputs: Sequence[AgentOutput]) -> dict[str, AgentOutput]:
-    """Outputs by ``name`` (two different outputs may not share a name)."""
+    """Outputs by ``name`` (two different outputs may not share a name; no ``:`` in one)."""
     by_name: dict[str, AgentOutput] = {}
     for output in outputs:
+        check_name(output.name)
         if output.name in by_name and by_name[output.name] is not output:
             raise ConfigurationError(f"two outputs are named {output.name!r}")
         by_name[output.name] = output
@@ -71,4 +86,12 @@ def default_store() -> Store:
     return SQLiteStore(load_settings().store_path)
 
 
-__all__ = ["agent_function", "check_routes", "default_store", "loop_guard", "outputs_by_name"]
+__all__ = [
+    "agent_function",
+    "check_name",
+    "check_routes",
+    "checked_inputs",
+    "default_store",
+    "loop_guard",
+    "outputs_by_name",
+]

@@ -216,3 +216,22 @@ async def _drained(store: Store) -> None:
             if not await store.journal_pending():
                 return
             await asyncio.sleep(0.01)
+
+
+async def test_connector_names_and_conversation_ids_cannot_collide_in_keys() -> None:
+    from agent_runner import ConfigurationError, InvalidMessageError
+
+    tricky = InMemoryConnector("m:x")
+    with pytest.raises(ConfigurationError, match="must not contain ':'"):
+        make([tricky], [InMemoryConnector("m")], echo)
+    with pytest.raises(ConfigurationError, match="must not contain ':'"):
+        make([InMemoryConnector("m")], [tricky], echo)
+    with pytest.raises(InvalidMessageError, match="must not contain ':'"):
+        Message.parse(
+            {"id": "1", "conversation_id": "y", "source": "m:x", "author": {"id": "u"}, "text": "t"}
+        )
+    # 'm' + conversation 'x:y' stays valid, and its keys can no longer be forged by 'm:x' + 'y'
+    plain = Message.parse(
+        {"id": "1", "conversation_id": "x:y", "source": "m", "author": {"id": "u"}, "text": "t"}
+    )
+    assert plain.conversation_key == "m:x:y" and plain.key == "m:1"
