@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Collection
 from typing import Literal
 
-from agent_runner.connector import BaseConnector, Sink
+from agent_runner.connector import BaseConnector, DeliveryContract, DeliveryKey, Sink
 from agent_runner.errors import (
     ConfigurationError,
     ConnectorError,
@@ -114,6 +114,7 @@ class DiscordConnector(BaseConnector):
     """
 
     name = "discord"
+    delivery: DeliveryContract = "exactly_once"  # each part's nonce, with enforce_nonce
 
     def __init__(
         self,
@@ -372,15 +373,15 @@ class DiscordConnector(BaseConnector):
             self._typing.stop(message.id)
 
     # -- output ----------------------------------------------------------------------
-    async def send(self, request: Message, response: Reply) -> None:
-        """Send ``response`` as a reply to ``request`` (:mod:`connectors.discord.posting`).
-
-        Raises RateLimitedError (a 429 over ``max_rate_limit_wait``), DeliveryError (refused)
-        or ConnectorError."""
+    async def send(
+        self, request: Message, response: Reply, *, key: DeliveryKey | None = None
+    ) -> None:
+        """Reply (:mod:`connectors.discord.posting`); raises RateLimitedError (a 429 over
+        ``max_rate_limit_wait``), DeliveryError (refused) or ConnectorError."""
         client = self._require_client()
         if request.source == self.name and self._typing is not None:
             self._typing.stop(request.id)
-        await self._poster.send(client, request, response)
+        await self._poster.send(client, request, response, key)
 
     def wants_stream(self, request: Message) -> bool:
         return self._stream and request.source == self.name

@@ -3,8 +3,10 @@
 A reply to a Discord message is a Discord reply to it, in its channel; a reply to another
 input's message (cron, HTTP) goes to ``post_channel_id`` or to the channel the reply's
 ``metadata["discord_channel_id"]`` names. A send that failed part-way resumes after the last
-part that went out when the runner retries it. Each sent message's reply depth is
-remembered, so a reply to it arrives one level deeper (``Message.depth``).
+part that went out when the runner retries it, also after a crash: the parts are in the
+runner's reply ledger, and each carries a nonce Discord deduplicates (``exactly_once``).
+Each sent message's reply depth is remembered, so a reply to it arrives one level deeper
+(``Message.depth``).
 
 Streaming: the first chunk posts the reply, later chunks edit it at most once per
 ``stream_interval`` (:mod:`connectors._chat.live`); discord.py waits a 429 out itself
@@ -20,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+from agent_runner.connector import DeliveryKey
 from agent_runner.errors import ConnectorError, DeliveryError, RateLimitedError
 from agent_runner.message import Message, Reply
 from connectors._chat import LiveReplies
@@ -100,8 +103,20 @@ class ReplyPoster:
             return 0
         return self._depths.get(reference.message_id, -1) + 1
 
-    async def send(self, client: ConnectorClient, request: Message, response: Reply) -> None:
-        """Post ``response`` to ``request``; see :meth:`DiscordConnector.send` for errors."""
+    async def send(
+        self,
+        client: ConnectorClient,
+        request: Message,
+        response: Reply,
+        ledger: DeliveryKey | None = None,
+    ) -> None:
+        """Post ``response`` to ``request``; see :meth:`DiscordConnector.send` for errors.
+
+        With the runner's ``ledger`` key, each part is posted with its stable ``nonce`` and
+        ``enforce_nonce`` (Discord returns the message it already created for a nonce seen
+        in the last minutes instead of posting it again), recorded once posted, and parts
+        recorded before (an interrupted send) are skipped.
+        """
         channel_id, reference = self.target(request, response)
         text = response.text
         if response.attachments:
@@ -111,6 +126,8 @@ class ReplyPoster:
         channel = client.get_partial_messageable(channel_id)
         live_id = self.live.message_id(request.key)
         for index in range(self._progress.get(key, 0), len(parts)):
+            if ledger is not None and index in ledger.parts:
+                continue
             view = buttons_view(response.buttons) if index == len(parts) - 1 else None
             extra: dict[str, Any] = {"view": view} if view is not None else {}
             if index == 0 and live_id is not None:
@@ -124,6 +141,7 @@ class ReplyPoster:
                     content=parts[index],
                     reference=reference if index == 0 else None,
                     allowed_mentions=self._allowed_mentions,
+                    nonce=None if ledger is None else ledger.nonce(index),
                     **extra,
                 )
                 sent = await self._call(request, key, post)
@@ -133,6 +151,8 @@ class ReplyPoster:
             if len(self._progress) > _PROGRESS_MEMORY:
                 self._progress.pop(next(iter(self._progress)))
             self._remember(sent.id, request.depth + 1)
+            if ledger is not None:
+                await ledger.part_delivered(index, str(sent.id))
         self._progress.pop(key, None)
         await self.live.finish(request.key)
 

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from agent_runner.testing.discord.server import FakeDiscord
 
 MAX_CONTENT = 2000
+MAX_NONCE = 25
+NONCE_WINDOW = 300.0
+"""Seconds a message ``nonce`` is remembered with ``enforce_nonce`` ("a few minutes")."""
 """Discord's limit on a message's content, in characters."""
 API_VERSION = 10
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -38,6 +41,11 @@ class RestApi:
 
     def __init__(self, fake: FakeDiscord) -> None:
         self._fake = fake
+        self.nonces: dict[tuple[str, str], tuple[FakeMessage, float]] = {}
+        """Messages created with a nonce, by (channel, nonce), with when (on the clock)."""
+        self.nonce_window = NONCE_WINDOW
+        self.nonce_hits = 0
+        """Creates answered with an existing message (a repeated nonce, ``enforce_nonce``)."""
         self.limits: list[RateLimitRule] = []
 
     def _take_rate_limit(self, kind: str) -> RateLimitRule | None:
@@ -213,6 +221,13 @@ class RestApi:
                 if reference.get("fail_if_not_exists", True):
                     return _error(400, "Unknown message", 10008)
                 reply_to = None  # sent as a plain message, as Discord does
+        nonce = body.get("nonce")
+        if nonce is not None and len(str(nonce)) > MAX_NONCE:
+            return _error(400, "Invalid Form Body", 50035)
+        repeated = self._repeated(channel.id, nonce) if body.get("enforce_nonce") else None
+        if repeated is not None:  # Discord answers with the message that nonce created
+            earlier = self._fake._by_id.get(repeated.reply_to) if repeated.reply_to else None
+            return _json(repeated.payload(referenced=earlier))
         message = FakeMessage(
             id=self._fake._ids(),
             channel_id=channel.id,
@@ -223,9 +238,21 @@ class RestApi:
             components=tuple(components),
         )
         self._fake.sent_at.append(self._fake.clock())
+        if nonce is not None:
+            self.nonces[(channel.id, str(nonce))] = (message, self._fake.clock())
         await self._fake._store_and_dispatch(message)
         referenced = self._fake._by_id.get(reply_to) if reply_to else None
         return _json(message.payload(referenced=referenced))
+
+    def _repeated(self, channel_id: str, nonce: object) -> FakeMessage | None:
+        """The bot's message created with ``nonce`` within :attr:`nonce_window`, if any."""
+        if nonce is None:
+            return None
+        found = self.nonces.get((channel_id, str(nonce)))
+        if found is None or self._fake.clock() - found[1] > self.nonce_window:
+            return None
+        self.nonce_hits += 1
+        return found[0]
 
 
 def _valid_components(rows: Any) -> bool:
