@@ -167,6 +167,18 @@ class XApi:
                 )
         return tweets, users
 
+    async def own_tweets(self, user_id: str, *, size: int = 100) -> list[dict[str, Any]]:
+        """The account's latest ``size`` tweets (``GET /2/users/:id/tweets``), newest first,
+        with ``referenced_tweets`` (for reconciling a post a crash interrupted)."""
+        client = self._require_client()
+        body = await self.call(
+            "user_tweets",
+            lambda: client.get_users_tweets(
+                user_id, max_results=size, tweet_fields=["referenced_tweets"], user_auth=True
+            ),
+        )
+        return [t for t in body.get("data") or () if isinstance(t, dict)]
+
     async def create_tweet(self, text: str, in_reply_to: str | None) -> dict[str, Any]:
         """``POST /2/tweets`` (user context); retried only when X surely did not post it."""
         client = self._require_client()

@@ -38,7 +38,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Literal
 
 from agent_runner.backoff import RetryPolicy
-from agent_runner.connector import BaseConnector, Sink
+from agent_runner.connector import BaseConnector, DeliveryContract, DeliveryKey, Sink
 from agent_runner.errors import (
     ConfigurationError,
     ConnectorError,
@@ -50,11 +50,10 @@ from agent_runner.message import Message, Reply
 from agent_runner.store import Store
 from connectors.x.api import XApi
 from connectors.x.mentions import replied_to, tweet_message
-from connectors.x.posting import TweetPoster
+from connectors.x.posting import TweetPoster, plan_thread
 from connectors.x.ratelimit import DEFAULT_RETRY, pace
 from connectors.x.settings import XSettings, read_settings
 from connectors.x.state import XState
-from connectors.x.text import MAX_TWEET_WEIGHT, split_thread
 
 log = logging.getLogger("connectors.x")
 
@@ -95,6 +94,7 @@ class XConnector(BaseConnector):
     """
 
     name = "x"
+    delivery: DeliveryContract = "reconciled"  # the account's tweets are looked up
 
     def __init__(
         self,
@@ -338,30 +338,32 @@ class XConnector(BaseConnector):
         return 0 if accepted.duplicate else 1
 
     # -- output ------------------------------------------------------------------------------
-    async def send(self, request: Message, response: Reply) -> None:
-        """Post ``response``: in ``request``'s thread when it is a tweet, else standalone."""
-        text = response.text
-        if response.attachments:
-            text = "\n".join([text, *(a.url for a in response.attachments)]).strip()
-        parts = split_thread(text, limit=MAX_TWEET_WEIGHT, numbered=self.numbered)
+    async def send(
+        self, request: Message, response: Reply, *, key: DeliveryKey | None = None
+    ) -> None:
+        """Post ``response``: in ``request``'s thread when it is a tweet, else standalone.
+
+        With the runner's ``key`` each posted part is recorded in its reply ledger, and a
+        send a crash interrupted goes on after the parts recorded or found (:meth:`reconcile`).
+        """
+        parts, reply_to, label = self._thread(request, response)
         if not parts:
             return
-        if self.max_thread_parts is not None and len(parts) > self.max_thread_parts:
-            log.warning(
-                "x: reply to %s needs %d tweets; posting the first %d (max_thread_parts)",
-                request.key,
-                len(parts),
-                self.max_thread_parts,
-            )
-            parts = split_thread(text, numbered=self.numbered, max_parts=self.max_thread_parts)
-        reply_to = request.id if request.source == self.name else None
-        label = f"reply to {request.key}" if reply_to else f"tweet for {request.key}"
-        await self.post(
-            parts,
-            in_reply_to=reply_to,
-            key=f"{request.key}\n{response.text}",
-            label=label,
-            depth=request.depth + 1 if reply_to else 1,
+        depth = request.depth + 1 if reply_to else 1
+        progress = None if key is not None else f"{request.key}\n{response.text}"
+        await self._poster.post(
+            parts, in_reply_to=reply_to, key=progress, label=label, depth=depth, ledger=key
+        )
+
+    async def reconcile(self, request: Message, response: Reply, key: DeliveryKey) -> bool:
+        """Find the parts of ``response`` not in ``key.parts`` among the account's latest
+        tweets (each replying to the part before); record them; True when all are there."""
+        parts, reply_to, _ = self._thread(request, response)
+        return await self._poster.reconcile(parts, in_reply_to=reply_to, ledger=key)
+
+    def _thread(self, request: Message, response: Reply) -> tuple[list[str], str | None, str]:
+        return plan_thread(
+            request, response, source=self.name, numbered=self.numbered, cap=self.max_thread_parts
         )
 
     async def post(

@@ -1,8 +1,11 @@
 """Tweets and threads posted for one account: resumed on retry, within a daily cap, or dry.
 
-A thread is posted part by part, each part replying to the previous one. With a ``key``, the
-ids posted so far are kept in the store (:mod:`connectors.x.state`), so a retried thread
-resumes where it stopped instead of posting its first parts again. The daily post cap (for
+A thread is posted part by part, each part replying to the previous one. Under the runner,
+each part posted is recorded in its reply ledger, and after a crash the account's latest
+tweets are looked up for the parts the ledger missed (X has no idempotency key: the output
+is ``reconciled``). Outside it, with a ``key``, the ids posted so far are kept in the store
+(:mod:`connectors.x.state`), so a retried thread resumes instead of posting its first parts
+again. The daily post cap (for
 limited API tiers) counts tweets per UTC day in the store and refuses a whole thread that
 does not fit, with :class:`~connectors.x.errors.DailyPostCapError`. In a dry run nothing is
 posted: each tweet is logged and gets a ``dry-run-<n>`` id.
@@ -14,12 +17,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from agent_runner.connector import DeliveryKey
 from agent_runner.errors import DeliveryError
+from agent_runner.message import Message, Reply
 from connectors.x.api import XApi
 from connectors.x.errors import DailyPostCapError
 from connectors.x.ratelimit import utc_day
 from connectors.x.state import XState
-from connectors.x.text import split_thread
+from connectors.x.text import MAX_TWEET_WEIGHT, split_thread
 
 log = logging.getLogger("connectors.x")
 
@@ -66,12 +71,19 @@ class TweetPoster:
         key: str | None = None,
         label: str = "tweet",
         depth: int | None = None,
+        ledger: DeliveryKey | None = None,
     ) -> list[str]:
-        """Post a tweet or a thread; see :meth:`connectors.x.XConnector.post`."""
+        """Post a tweet or a thread; see :meth:`connectors.x.XConnector.post`.
+
+        With the runner's ``ledger`` key, the parts it recorded are skipped and each part
+        posted is recorded there (instead of the thread progress ``key`` keeps)."""
         if isinstance(parts, str):
             parts = split_thread(parts, numbered=self.numbered)
         async with self._lock:
-            done = await self._state.thread_progress(key) if key else []
+            if ledger is not None:
+                done = _recorded(ledger)
+            else:
+                done = await self._state.thread_progress(key) if key else []
             todo = parts[len(done) :]
             if not self.dry_run:
                 await self._check_cap(len(todo), what=label)
@@ -81,12 +93,36 @@ class TweetPoster:
                 if depth is not None and not self.dry_run:
                     await self._state.set_depth(tweet_id, depth)
                 done.append(tweet_id)
-                if key and len(done) < len(parts):
+                if ledger is not None:
+                    await ledger.part_delivered(len(done) - 1, tweet_id)
+                elif key and len(done) < len(parts):
                     await self._state.save_thread_progress(key, done)
                 previous = tweet_id
             if key and len(parts) > 1:
                 await self._state.forget_thread(key)
         return done
+
+    async def reconcile(
+        self, parts: list[str], *, in_reply_to: str | None, ledger: DeliveryKey
+    ) -> bool:
+        """Find the parts not recorded in ``ledger`` among the account's latest tweets, in
+        order, each replying to the part before (the first to ``in_reply_to``); record the
+        ones found; True when every part is there."""
+        done = _recorded(ledger)
+        if len(done) >= len(parts) or self.dry_run:
+            return len(done) >= len(parts)
+        tweets = await self._api.own_tweets(self._account())
+        previous = done[-1] if done else in_reply_to
+        for index in range(len(done), len(parts)):
+            found = next(
+                (t for t in tweets if t.get("text") == parts[index] and _replied_to(t) == previous),
+                None,
+            )
+            if found is None:
+                return False
+            previous = str(found["id"])
+            await ledger.part_delivered(index, previous)
+        return True
 
     async def post_one(self, text: str, in_reply_to: str | None) -> str:
         """Post one tweet (counted for the daily cap); its id."""
@@ -129,4 +165,41 @@ class TweetPoster:
             )
 
 
-__all__ = ["TweetPoster"]
+def plan_thread(
+    request: Message, response: Reply, *, source: str, numbered: bool, cap: int | None
+) -> tuple[list[str], str | None, str]:
+    """The tweets ``response`` is posted as (at most ``cap``), the tweet it answers (when
+    ``request`` came from the X connector named ``source``), and a label for logs."""
+    text = response.text
+    if response.attachments:
+        text = "\n".join([text, *(a.url for a in response.attachments)]).strip()
+    parts = split_thread(text, limit=MAX_TWEET_WEIGHT, numbered=numbered)
+    if cap is not None and len(parts) > cap:
+        log.warning(
+            "x: reply to %s needs %d tweets; posting the first %d (max_thread_parts)",
+            request.key,
+            len(parts),
+            cap,
+        )
+        parts = split_thread(text, numbered=numbered, max_parts=cap)
+    reply_to = request.id if request.source == source else None
+    label = f"reply to {request.key}" if reply_to else f"tweet for {request.key}"
+    return parts, reply_to, label
+
+
+def _recorded(ledger: DeliveryKey) -> list[str]:
+    """The ids of the parts the ledger recorded, from the first on, as long as unbroken."""
+    done: list[str] = []
+    while len(done) in ledger.parts:
+        done.append(ledger.parts[len(done)])
+    return done
+
+
+def _replied_to(tweet: dict[str, object]) -> str | None:
+    for ref in tweet.get("referenced_tweets") or ():  # type: ignore[attr-defined]
+        if isinstance(ref, dict) and ref.get("type") == "replied_to":
+            return str(ref.get("id"))
+    return None
+
+
+__all__ = ["TweetPoster", "plan_thread"]

@@ -94,8 +94,10 @@ def mentions_answer(
     users: Mapping[str, FakeUser],
     tweets: Iterable[FakeTweet],
     pager: Pager,
+    authored: bool = False,
 ) -> Answer:
-    """``GET /2/users/:id/mentions``: one page, newest first, with the expanded users."""
+    """``GET /2/users/:id/mentions`` (or, ``authored``, ``GET /2/users/:id/tweets``: the
+    user's own tweets): one page, newest first, with the expanded users."""
     user = next((u for u in users.values() if u.id == user_id), None)
     if user is None:
         raise Problem(404, "Not Found Error", "Could not find user")
@@ -113,7 +115,10 @@ def mentions_answer(
             f"The `max_results` query parameter value [{max_results}] is not between 5 and 100",
         )
     token = query.get("pagination_token")
-    timeline = [t for t in tweets if mentions_user(t, user)]
+    if authored:
+        timeline = [t for t in tweets if t.author_id == user.id]
+    else:
+        timeline = [t for t in tweets if mentions_user(t, user)]
     chunk, meta = page(
         timeline,
         since_id=int_param(query, "since_id", None),

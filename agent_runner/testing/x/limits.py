@@ -19,6 +19,7 @@ X_LIMITS: Mapping[str, int] = {
     "users_id": 300,
     "mentions": 180,
     "create_tweet": 200,
+    "user_tweets": 900,
 }
 """X's own calls per 15-minute window per endpoint (user context), for realistic tests."""
 DEFAULT_LIMITS: Mapping[str, int] = dict.fromkeys(X_LIMITS, 100_000)

@@ -129,6 +129,7 @@ class FakeX:
         app = web.Application()
         app.router.add_get("/2/users/me", self._users_me)
         app.router.add_get("/2/users/{id}/mentions", self._mentions)
+        app.router.add_get("/2/users/{id}/tweets", self._user_tweets)
         app.router.add_get("/2/users/{id}", self._user_by_id)
         app.router.add_post("/2/tweets", self._create_tweet)
         self._runner = web.AppRunner(app, access_log=None)
@@ -350,6 +351,19 @@ class FakeX:
             )
 
         return await self._answer(request, "mentions", allow_bearer=True, handle=handle)
+
+    async def _user_tweets(self, request: web.Request) -> web.Response:
+        def handle(auth: str, body: Any) -> Answer:
+            return mentions_answer(
+                request.query,
+                request.match_info["id"],
+                users=self._users,
+                tweets=self.tweets.values(),
+                pager=self._pager,
+                authored=True,
+            )
+
+        return await self._answer(request, "user_tweets", allow_bearer=True, handle=handle)
 
     async def _create_tweet(self, request: web.Request) -> web.Response:
         def handle(auth: str, body: Any) -> Answer:

@@ -1,0 +1,63 @@
+"""X is reconciled under the reply ledger: after a crash the account's latest tweets are
+looked up (``GET /2/users/:id/tweets`` on the fake X) and only the missing parts are posted."""
+
+from __future__ import annotations
+
+from agent_runner import DeliveryKey, Reply
+from agent_runner.message import Author, Message
+from agent_runner.testing.x import FakeX
+from tests.connectors.x._fixtures import FakeClock, clock, connector, fake_x
+
+__all__ = ["clock", "fake_x"]  # fixtures
+
+TEXT = " ".join(
+    f"Sentence number {i} of a thread that has to run to five tweets." for i in range(17)
+)
+
+
+class Killed(Exception):
+    """Stands for the SIGKILL between a tweet being posted and the ledger recording it."""
+
+
+def request(tweet_id: str) -> Message:
+    return Message(
+        id=tweet_id, conversation_id=tweet_id, source="x", author=Author(id="u"), text="q"
+    )
+
+
+async def test_a_thread_of_5_interrupted_after_3_resumes_at_4(
+    fake_x: FakeX, clock: FakeClock
+) -> None:
+    mention = fake_x.add_mention("tell me a lot")
+    recorded: dict[int, str] = {}
+
+    async def record(part: int, ref: str) -> None:
+        if part == 2:
+            raise Killed  # the 3rd tweet is on X; the ledger knows of 2
+        recorded[part] = ref
+
+    async with connector(fake_x, clock) as x:
+        key = DeliveryKey(f"x:{mention.id}#0", "x", record=record)
+        try:
+            await x.send(request(mention.id), Reply(text=TEXT), key=key)
+        except Killed:
+            pass
+    assert len(fake_x.posted) == 3
+    async with connector(fake_x, clock) as x:  # the restart
+        again = DeliveryKey(f"x:{mention.id}#0", "x", 0, 2, dict(recorded), resumed=True)
+        assert not await x.reconcile(request(mention.id), Reply(text=TEXT), again)
+        assert sorted(again.parts) == [0, 1, 2]  # the 3rd was found
+        await x.send(request(mention.id), Reply(text=TEXT), key=again)
+    thread = fake_x.thread(mention)
+    assert [t.text.rsplit(" ", 1)[1] for t in thread] == ["1/5", "2/5", "3/5", "4/5", "5/5"]
+    assert len(fake_x.posted) == 5  # nothing posted twice
+    assert fake_x.calls("user_tweets") == 1  # one lookup for the restart
+
+
+async def test_a_thread_found_whole_is_not_posted_again(fake_x: FakeX, clock: FakeClock) -> None:
+    mention = fake_x.add_mention("short one")
+    async with connector(fake_x, clock) as x:
+        await x.send(request(mention.id), Reply(text="all there"), key=DeliveryKey("k", "x"))
+        lost = DeliveryKey("k", "x", 0, 2, {}, resumed=True)  # the record never made it
+        assert await x.reconcile(request(mention.id), Reply(text="all there"), lost)
+    assert [t.text for t in fake_x.posted] == ["all there"]
