@@ -126,14 +126,18 @@ def settings_error(exc: ValidationError, *, prefix: str = "") -> str:
     ``prefix`` is the settings class's environment prefix (``"HTTP_"``), to name variables:
     ``invalid settings: LLM_TIMEOUT: Input should be a valid number ...``.
     """
-    parts = []
+    return "invalid settings: " + "; ".join(settings_problems(exc, prefix=prefix))
+
+
+def settings_problems(exc: ValidationError, *, prefix: str = "") -> list[str]:
+    """One ``VARIABLE: problem`` line per error of a settings ValidationError (no values)."""
+    lines = []
     for err in exc.errors(include_url=False, include_input=False, include_context=False):
         loc = [str(p) for p in err.get("loc", ())] or ["settings"]
         name = loc[0] if loc[0].isupper() else f"{prefix}{loc[0]}".upper()
         where = f"{name}[{'.'.join(loc[1:])}]" if loc[1:] else name
-        message = " ".join(str(err.get("msg", "invalid")).split())
-        parts.append(f"{where}: {message}")
-    return "invalid settings: " + "; ".join(parts)
+        lines.append(f"{where}: {' '.join(str(err.get('msg', 'invalid')).split())}")
+    return lines
 
 
 SETTINGS_ENTRY_POINTS = "agent_runner.settings"
@@ -199,15 +203,18 @@ def check_environment(environ: Mapping[str, str]) -> tuple[list[str], list[str]]
     errors: list[str] = []
     known: set[str] = set()
     prefixes = set(KNOWN_PREFIXES)
-    for cls in _with_subclasses(settings_classes()):
+    validated = settings_classes()
+    for cls in _with_subclasses(validated):
         known |= env_names(cls)
         prefix = str(cls.model_config.get("env_prefix") or "")
         if prefix:
             prefixes.add(prefix.upper())
+        if cls not in validated:
+            continue  # another settings class imported so far: its names only
         try:
-            read_settings(cls)
-        except ConfigurationError as exc:
-            errors.append(str(exc).removeprefix("invalid settings: "))
+            cls()
+        except ValidationError as exc:
+            errors += settings_problems(exc, prefix=prefix)
     warnings = []
     for name in sorted({n.upper() for n in environ}):
         if name in known or name in _NOT_OURS or not name.startswith(tuple(prefixes)):
@@ -258,4 +265,5 @@ __all__ = [
     "read_settings",
     "settings_classes",
     "settings_error",
+    "settings_problems",
 ]

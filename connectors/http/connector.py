@@ -62,6 +62,7 @@ from connectors.http.messages import (
 from connectors.http.openai import DEFAULT_MODEL
 from connectors.http.pending import Pending
 from connectors.http.ratelimit import RateLimiter
+from connectors.http.schema import openapi_document
 from connectors.http.settings import HTTPSettings
 
 logger = logging.getLogger("connectors.http")
@@ -222,6 +223,7 @@ class HTTPConnector(BaseConnector):
         app.router.add_post("/v1/messages", self._messages)
         self._chat.add_to(app)
         app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/openapi.json", self._openapi)
         app.router.add_get("/readyz", self._readyz)
         try:
             runner, port = await serve(app, host=self.host, port=self._port, limits=self._limits)
@@ -298,6 +300,9 @@ class HTTPConnector(BaseConnector):
             return web.json_response({**body, "status": "accepted"}, status=202)
         replies = await self._intake.replies(message)
         return web.json_response(answer_json(message, replies))
+
+    async def _openapi(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(openapi_document())
 
     async def _healthz(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"status": "ok"})

@@ -32,9 +32,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from agent_runner.errors import InvalidMessageError
 from agent_runner.message import HISTORY_KEY, Message
 from connectors.http.errors import RequestError
+from connectors.http.schema import ChatCompletionRequest
 
 DEFAULT_MODEL = "agent-runner"
 CONVERSATION_HEADER = "X-Conversation-Id"
@@ -144,6 +147,12 @@ def parse_chat_request(data: Any) -> ChatRequest:
     """
     if not isinstance(data, Mapping):
         raise RequestError(422, "body must be a JSON object")
+    try:
+        ChatCompletionRequest.model_validate(data)  # the model the OpenAPI document shows
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise RequestError(422, f"{where}: {first['msg']}") from None
     messages = data.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RequestError(422, "messages must be a non-empty array")
