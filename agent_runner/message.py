@@ -198,6 +198,11 @@ OUTCOME_KEY = "agent_runner.outcome"
 say so differently (the HTTP API answers 5xx for ``error`` and ``timeout``) read it."""
 
 
+USAGE_KEY = "agent_runner.usage"
+"""``Reply.metadata`` key the runner sets on a turn's last reply when the agent's model calls
+were metered through pricing: ``{"input_tokens": n, "output_tokens": n}`` for the request
+(the HTTP API's ``usage``)."""
+
 HISTORY_KEY = "agent_runner.history"
 """``Message.metadata`` key of earlier turns a stateless client sent with its message
 (``[{"role": "user" | "assistant" | "system", "content": "..."}, ...]``, oldest first): the
@@ -227,16 +232,17 @@ class Reply(BaseModel):
 
 
 __all__ = [
+    "HISTORY_KEY",
     "KEY_SEPARATOR",
     "MAX_ATTACHMENTS",
     "MAX_BUTTONS",
     "MAX_BUTTON_LABEL",
     "MAX_BUTTON_VALUE_BYTES",
     "MAX_METADATA_BYTES",
-    "HISTORY_KEY",
     "MAX_TEXT_LENGTH",
     "OUTCOME_KEY",
     "SOURCE_RULE",
+    "USAGE_KEY",
     "Attachment",
     "Author",
     "Button",

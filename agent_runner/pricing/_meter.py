@@ -80,6 +80,9 @@ class RequestMeter:
         self.conversation_key = conversation_key
         self._clock = clock
         self._spent = 0.0
+        self.input_tokens = 0
+        """Input tokens recorded in this request so far (output_tokens: the output's)."""
+        self.output_tokens = 0
         self._open: deque[Reservation] = deque()
         # A request that ends with calls checked but never recorded (the call failed) frees
         # its reservations when the meter is dropped; ``release()`` does it explicitly.
@@ -118,6 +121,8 @@ class RequestMeter:
                 self._ledger.release(self._open.popleft())
             self._ledger.add(scopes, cost)
         self._spent += cost
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
         await self._store.cost_add(
             CostEntry(
                 request_key=self.request_key,

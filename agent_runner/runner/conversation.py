@@ -41,7 +41,7 @@ from agent_runner.core import (
     try_get_known_serializers_for_type,
 )
 from agent_runner.errors import BudgetExceededError, ConfigurationError, PaymentError
-from agent_runner.message import HISTORY_KEY, OUTCOME_KEY, Message, Reply
+from agent_runner.message import HISTORY_KEY, OUTCOME_KEY, USAGE_KEY, Message, Reply
 from agent_runner.pricing import NullMeter
 from agent_runner.store import MemoryItem, Role
 
@@ -90,6 +90,19 @@ _HISTORY_ROLES: dict[object, Literal["user", "assistant", "system"]] = {
     "assistant": "assistant",
     "system": "system",
 }
+
+
+def _with_usage(replies: list[Reply], cost: CostMeter) -> list[Reply]:
+    """The last reply carries the tokens the pricing meter recorded (``USAGE_KEY``)."""
+    used_in, used_out = getattr(cost, "input_tokens", 0), getattr(cost, "output_tokens", 0)
+    if not replies or not (used_in or used_out):
+        return replies
+    last = replies[-1]
+    usage = {"input_tokens": used_in, "output_tokens": used_out}
+    return [
+        *replies[:-1],
+        last.model_copy(update={"metadata": {**last.metadata, USAGE_KEY: usage}}),
+    ]
 
 
 async def _seed_history(memory: ConversationMemory, message: Message) -> None:
@@ -266,7 +279,7 @@ class TurnHandler:
             await _remember(memory, message, replies)
         except Exception:  # a memory write failing must not lose the replies
             _log.exception("saving the turn of %s to memory failed", key)
-        return TurnResult(replies=replies)
+        return TurnResult(replies=_with_usage(replies, cost))
 
     @staticmethod
     def _reply(text: str | None, outcome: Outcome) -> TurnResult:

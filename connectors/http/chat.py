@@ -24,6 +24,7 @@ from connectors.http.openai import (
     estimate_tokens,
     join_replies,
     parse_chat_request,
+    reply_usage,
     usage_json,
 )
 from connectors.http.pending import Pending
@@ -100,8 +101,10 @@ class ChatRoutes:
                 return await stream.relay(request, waiter, self._pending)
             finally:
                 self._pending.close(waiter)
-        text = join_replies([r.text for r in await self._intake.replies(message)])
-        usage = usage_json(chat.prompt_tokens, estimate_tokens(text))
+        replies = await self._intake.replies(message)
+        text = join_replies([r.text for r in replies])
+        used = reply_usage(replies) or (chat.prompt_tokens, estimate_tokens(text))
+        usage = usage_json(*used)
         return web.json_response(
             completion_json(
                 completion_id=completion_id,

@@ -16,9 +16,9 @@ other than ``"none"``), a ``response_format`` other than ``text``, ``logprobs``,
 ``modalities``. Sampling parameters (``temperature``, ``top_p``, ``max_tokens``, ``stop``,
 ``seed``, penalties ...) are accepted and ignored: the agent decides.
 
-``usage`` is an estimate (about 4 characters a token, :func:`estimate_tokens`) of the
-messages sent and the answer: the runner does not yet hand an output the token counts its
-pricing meter recorded for the request.
+``usage`` holds the tokens the agent's model calls used when they were metered through
+pricing in this request (the runner hands them over as ``Reply.metadata[USAGE_KEY]``), and
+an estimate otherwise (about 4 characters a token, :func:`estimate_tokens`).
 
 Non-streaming answers are a ``chat.completion`` object; with ``"stream": true`` the answer is
 Server-Sent Events of ``chat.completion.chunk`` objects ending with ``data: [DONE]``.
@@ -35,7 +35,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent_runner.errors import InvalidMessageError
-from agent_runner.message import HISTORY_KEY, Message
+from agent_runner.message import HISTORY_KEY, USAGE_KEY, Message, Reply
 from connectors.http.errors import RequestError
 from connectors.http.schema import ChatCompletionRequest
 
@@ -221,6 +221,17 @@ def chat_message(
         raise RequestError(422, exc.reason, details=exc.errors) from None
 
 
+def reply_usage(replies: Sequence[Reply]) -> tuple[int, int] | None:
+    """The tokens the runner's pricing meter recorded for the request, if it did."""
+    for reply in reversed(replies):
+        usage = reply.metadata.get(USAGE_KEY)
+        if isinstance(usage, Mapping):
+            used_in, used_out = usage.get("input_tokens"), usage.get("output_tokens")
+            if isinstance(used_in, int) and isinstance(used_out, int):
+                return used_in, used_out
+    return None
+
+
 def usage_json(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     """The ``usage`` object."""
     return {
@@ -293,6 +304,7 @@ __all__ = [
     "estimate_tokens",
     "join_replies",
     "parse_chat_request",
+    "reply_usage",
     "sse_event",
     "usage_json",
 ]

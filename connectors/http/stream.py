@@ -17,7 +17,14 @@ from aiohttp import web
 from agent_runner.message import Reply
 from connectors.http.errors import error_body
 from connectors.http.messages import agent_failure
-from connectors.http.openai import DONE, chunk_json, estimate_tokens, sse_event, usage_json
+from connectors.http.openai import (
+    DONE,
+    chunk_json,
+    estimate_tokens,
+    reply_usage,
+    sse_event,
+    usage_json,
+)
 from connectors.http.pending import Pending, Waiter
 
 logger = logging.getLogger("connectors.http")
@@ -40,6 +47,7 @@ class ChatStream:
         "_prompt_tokens",
         "_reply_timeout",
         "_sent",
+        "_usage",
     )
 
     def __init__(
@@ -57,6 +65,7 @@ class ChatStream:
         self._reply_timeout = reply_timeout
         self._prompt_tokens = usage_of_prompt
         self._sent: list[str] = []
+        self._usage: tuple[int, int] | None = None
 
     def event(self, delta: dict[str, str], finish: str | None = None) -> bytes:
         """One ``chat.completion.chunk`` event."""
@@ -79,8 +88,8 @@ class ChatStream:
             completion_id=self._completion_id, created=self._created, model=self._model, delta={}
         )
         chunk["choices"] = []
-        prompt = self._prompt_tokens or 0
-        chunk["usage"] = usage_json(prompt, estimate_tokens("".join(self._sent)))
+        estimate = (self._prompt_tokens or 0, estimate_tokens("".join(self._sent)))
+        chunk["usage"] = usage_json(*(self._usage or estimate))
         return sse_event(chunk)
 
     async def relay(
@@ -117,6 +126,7 @@ class ChatStream:
                 streamed = True
                 await response.write(self.event({"content": value}))
             elif kind == "reply" and isinstance(value, Reply):
+                self._usage = reply_usage([value]) or self._usage
                 failure = agent_failure([value])
                 if failure is not None:  # the status is sent already: an error event
                     body = error_body(failure.status, failure.message, code=failure.code)

@@ -14,6 +14,7 @@ import pytest
 
 from agent_runner import AgentContext, Message
 from agent_runner.memory import ShortTermMemory
+from agent_runner.pricing import ModelPrice, Pricing
 from connectors.http import HTTPConnector
 from tests.connectors._web_fixtures import running
 
@@ -102,3 +103,26 @@ async def test_models_lists_the_agent_and_unsupported_parameters_are_refused(
             model="m", messages=chat("hi"), temperature=0.2, max_tokens=5, seed=1, n=1
         )
     assert ignored.choices[0].message.content == "hi after []"
+
+
+async def test_usage_is_what_the_pricing_meter_recorded() -> None:
+    async def metered(message: Message, context: AgentContext) -> str:
+        await context.cost.record("m", input_tokens=11, output_tokens=7)
+        await context.cost.record("m", input_tokens=5, output_tokens=2)
+        return "priced"
+
+    http = HTTPConnector(port=0)
+    pricing = Pricing(prices={"m": ModelPrice(input_per_million=1.0, output_per_million=2.0)})
+    async with (
+        running([http], [http], metered, pricing=pricing),
+        openai.AsyncOpenAI(base_url=f"{http.url}/v1", api_key="x", max_retries=0) as ai,
+    ):
+        answer = await ai.chat.completions.create(model="m", messages=chat("hi"))
+        stream = await ai.chat.completions.create(
+            model="m", messages=chat("hi"), stream=True, stream_options={"include_usage": True}
+        )
+        chunks = [chunk async for chunk in stream]
+    assert answer.usage is not None
+    assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (16, 9)
+    last = chunks[-1].usage
+    assert last is not None and (last.prompt_tokens, last.completion_tokens) == (16, 9)
