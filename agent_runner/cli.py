@@ -40,13 +40,14 @@ from agent_runner.connector import CONNECTOR_ENTRY_POINTS, Describable
 from agent_runner.errors import AgentRunnerError, ConfigurationError
 from agent_runner.preflight import preflight
 from agent_runner.settings import (
+    BOT_MODULE,
     RunnerSettings,
     check_environment,
     configure_logging,
     load_settings,
 )
 
-MODULE_NAME = "agent_runner_app"
+MODULE_NAME = BOT_MODULE
 """The name the bot file is imported under (not ``__main__``: its main guard stays off)."""
 
 _log = logging.getLogger("agent_runner.cli")

@@ -6,6 +6,7 @@ Connector settings live with their connector (``connectors.http.HTTPSettings`` r
 
 ==========================  ===============================================================
 ``AGENT_RUNNER_DATA_DIR``   folder for the SQLite store and other local state (``./data``)
+``AGENT_RUNNER_NAME``       the bot's name, naming its store (default: its file's name)
 ``AGENT_RUNNER_LOG_LEVEL``  ``DEBUG``, ``INFO`` (default), ``WARNING``, ``ERROR``
 ``REDIS_URL``               Redis for the distributed runtime and ``RedisStore``
 ==========================  ===============================================================
@@ -16,14 +17,16 @@ reads them; :meth:`RunnerSettings.describe` shows them from there.
 Example:
     >>> from agent_runner.settings import RunnerSettings
     >>> settings = RunnerSettings()
-    >>> settings.store_path.name
-    'agent-runner.sqlite3'
+    >>> settings.store_path.suffix
+    '.sqlite3'
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
+import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -37,8 +40,13 @@ _S = TypeVar("_S", bound=BaseSettings)
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
-STORE_FILENAME = "agent-runner.sqlite3"
-"""The SQLite store's file name inside the data folder."""
+DEFAULT_NAME = "agent-runner"
+"""The bot's name when nothing names it (an interactive session)."""
+STORE_FILENAME = f"{DEFAULT_NAME}.sqlite3"
+"""The SQLite store's file name of a bot named :data:`DEFAULT_NAME` (every bot's before
+stores were per bot)."""
+BOT_MODULE = "agent_runner_app"
+"""The module name ``agent-runner run`` imports the bot file as."""
 
 
 class RunnerSettings(BaseSettings):
@@ -61,6 +69,11 @@ class RunnerSettings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url")
     )
+    name: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AGENT_RUNNER_NAME", "name"),
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -74,8 +87,14 @@ class RunnerSettings(BaseSettings):
 
     @property
     def store_path(self) -> Path:
-        """The SQLite store's path: ``{data_dir}/agent-runner.sqlite3``."""
-        return self.data_dir / STORE_FILENAME
+        """The SQLite store's path: ``{data_dir}/{bot name}.sqlite3`` (one store per bot).
+
+        The bot's name is :attr:`name` (``AGENT_RUNNER_NAME``) when set, else the name of
+        the bot's file (``agent-runner run bots/support.py`` and ``python support.py`` both
+        give ``support``), else ``agent-runner``. Two bots in one folder thus keep apart;
+        two processes of one bot share the file.
+        """
+        return store_path(self.data_dir, self.name)
 
     def describe(self) -> dict[str, str]:
         """The settings as printable strings, secrets masked (for ``agent-runner check``).
@@ -96,6 +115,44 @@ class RunnerSettings(BaseSettings):
             "LLM_API_KEY": "(set)" if llm.api_key else "(unset)",
             "MCP_SERVERS": describe_servers(),
         }
+
+
+def bot_name(explicit: str | None = None) -> str:
+    """The bot's name: ``explicit``, else its file's stem (the file ``agent-runner run``
+    loaded, or the script Python runs), else ``agent-runner``."""
+    if explicit:
+        return explicit
+    for module_name in (BOT_MODULE, "__main__"):
+        file = getattr(sys.modules.get(module_name), "__file__", None)
+        if not file:
+            continue
+        path = Path(file).resolve()
+        inside_python = path.is_relative_to(Path(sys.prefix).resolve())
+        if path.name != "__main__.py" and not inside_python:  # not `-m tool`, not a venv script
+            stem = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).strip(".-")
+            if stem:
+                return stem
+    return DEFAULT_NAME
+
+
+def store_path(data_dir: Path, name: str | None = None) -> Path:
+    """``{data_dir}/{bot_name(name)}.sqlite3``; warns once when an older, shared
+    ``agent-runner.sqlite3`` sits beside it (it is no longer this bot's by default)."""
+    path = data_dir / f"{bot_name(name)}.sqlite3"
+    legacy = data_dir / STORE_FILENAME
+    if path != legacy and legacy.exists() and not path.exists() and legacy not in _warned:
+        _warned.add(legacy)
+        logging.getLogger("agent_runner").warning(
+            "%s (the store every bot shared before) is not this bot's store any more; this "
+            "bot uses %s. Set AGENT_RUNNER_NAME=%s to keep using the old file.",
+            legacy,
+            path,
+            DEFAULT_NAME,
+        )
+    return path
+
+
+_warned: set[Path] = set()
 
 
 def mask_url(url: str) -> str:
@@ -252,11 +309,14 @@ def configure_logging(level: str | int = "INFO") -> None:
 
 
 __all__ = [
+    "BOT_MODULE",
+    "DEFAULT_NAME",
     "KNOWN_PREFIXES",
     "SETTINGS_ENTRY_POINTS",
     "STORE_FILENAME",
     "LogLevel",
     "RunnerSettings",
+    "bot_name",
     "check_environment",
     "configure_logging",
     "env_names",
@@ -266,4 +326,5 @@ __all__ = [
     "settings_classes",
     "settings_error",
     "settings_problems",
+    "store_path",
 ]

@@ -188,7 +188,7 @@ def run_bot_and_talk(bot: Path, tmp_path: Path, expected: list[str]) -> None:
             assert answer["replies"] == [{"text": text}]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-        assert (tmp_path / "data" / "agent-runner.sqlite3").exists()
+        assert (tmp_path / "data" / f"{bot.stem}.sqlite3").exists()  # one store per bot
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -79,18 +79,17 @@ class AgentRuntime:
         short_term_memory: per-conversation memory, persisted in the store; ``None`` gives
             the agent an always-empty memory.
         pricing: cost metering, budgets and payment gating; ``None`` turns them off.
-        store: journal, reply claims, cursors, memory, ledger. Default: a SQLiteStore at
-            ``$AGENT_RUNNER_DATA_DIR/agent-runner.sqlite3``.
+        store: journal, reply ledger, cursors, memory, costs. Default: a SQLiteStore at
+            ``$AGENT_RUNNER_DATA_DIR/{name}.sqlite3``, one per bot.
+        name: the bot's name (default: ``AGENT_RUNNER_NAME``, else its file's name).
         runtime: the core ``MessageRuntime`` carrying conversation turns (default: a new
             ``SingleThreadedAgentRuntime``). The runner starts it (and stops it at the end)
             unless it is already running, in which case it stays the caller's.
         routes: input name -> output names, replacing the default for that input (the
-            output whose name equals ``message.source``). ``{"cron": ["x"]}`` posts the
-            replies to cron messages on X.
+            output named ``message.source``): ``{"cron": ["x"]}`` posts cron's replies on X.
         max_concurrency: how many agent turns run at once (across conversations).
         max_pending: how many accepted messages may wait in the conversations' mailboxes;
-            beyond it the sink waits for room (back-pressure: inputs slow down instead of
-            the process growing without bound).
+            beyond it the sink waits for room (back-pressure: inputs slow down).
         agent_timeout: seconds an agent may take on one message (``None``: no limit).
         error_reply: sent when the agent raises or times out (``None``: no reply).
         budget_reply: sent when a budget stops the agent (``None``: no reply).
@@ -104,8 +103,7 @@ class AgentRuntime:
         retry_base_delay: first wait between retries (and input restarts), seconds.
         retry_max_delay: longest wait between retries (and input restarts), seconds.
         shutdown_grace: seconds the shutdown may take (inputs returning, then in-flight and
-            queued work finishing); what is left stays journaled and is handled on the
-            next start.
+            queued work finishing); what is left stays journaled for the next start.
         handle_signals: stop on SIGTERM/SIGINT (only on the main thread).
 
     Example:
@@ -126,6 +124,7 @@ class AgentRuntime:
         pricing: Pricing | None = None,
         *,
         store: Store | None = None,
+        name: str | None = None,
         runtime: MessageRuntime | None = None,
         routes: Mapping[str, Sequence[str]] | None = None,
         max_concurrency: int = 64,
@@ -166,7 +165,7 @@ class AgentRuntime:
         self._shutdown_grace = shutdown_grace
         self._deadline: float | None = None
         self._handle_signals = handle_signals
-        self.store: Store = store if store is not None else default_store()
+        self.store: Store = store if store is not None else default_store(name)
         """The runner's store (journal, replies, cursors, memory, ledger)."""
         self._turns = TurnHandler(
             agent=function,
@@ -343,7 +342,7 @@ class AgentRuntime:
     async def _serve(self) -> None:
         mailboxes = self._mailboxes
         assert mailboxes is not None
-        await recover_journal(self.store, mailboxes.submit)
+        await recover_journal(self.store, mailboxes.submit, self._replies.sources)
         self._accepting = True
         inputs = start_inputs(
             self._inputs, self.sink, stop=self._stop, base=self._retry_base, cap=self._retry_max

@@ -78,12 +78,14 @@ def loop_guard(ignore: Collection[str], allow_bots: bool, max_depth: int) -> Loo
         raise ConfigurationError(str(exc)) from None
 
 
-def default_store() -> Store:
-    """``SQLiteStore($AGENT_RUNNER_DATA_DIR/agent-runner.sqlite3)`` (not opened)."""
-    from agent_runner.settings import load_settings
+def default_store(name: str | None = None) -> Store:
+    """``SQLiteStore($AGENT_RUNNER_DATA_DIR/{bot name}.sqlite3)`` (not opened): one store
+    per bot (:attr:`~agent_runner.settings.RunnerSettings.store_path`)."""
+    from agent_runner.settings import load_settings, store_path
     from agent_runner.store import SQLiteStore
 
-    return SQLiteStore(load_settings().store_path)
+    settings = load_settings()
+    return SQLiteStore(store_path(settings.data_dir, name or settings.name))
 
 
 __all__ = [

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from agent_runner.backoff import backoff_delay
@@ -68,10 +68,22 @@ def start_inputs(
 
 
 async def recover_journal(
-    store: Store, submit: Callable[[Message, asyncio.Future[bool]], None]
+    store: Store,
+    submit: Callable[[Message, asyncio.Future[bool]], None],
+    sources: Collection[str],
 ) -> None:
-    """Queue every journaled message not yet handled (a crash or a cut-short shutdown left it)."""
+    """Queue every journaled message of ``sources`` (this runner's connector names) not yet
+    handled (a crash or a cut-short shutdown left it). Another bot's entries in a shared
+    store are left pending for their own bot."""
     pending = await store.journal_pending()
+    theirs = [e for e in pending if e.key.split(":", 1)[0] not in sources]
+    if theirs:
+        _log.info(
+            "%d journaled input(s) of other connectors (%s) left for their own bot",
+            len(theirs),
+            ", ".join(sorted({e.key.split(":", 1)[0] for e in theirs})),
+        )
+    pending = [e for e in pending if e.key.split(":", 1)[0] in sources]
     if not pending:
         return
     loop = asyncio.get_running_loop()
