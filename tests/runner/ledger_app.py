@@ -1,9 +1,11 @@
 """A bot process for the reply-ledger crash tests (``tests/runner/ledger_harness.py``).
 
-Run as ``python -m tests.runner.ledger_app --db DB --messages FILE --webhook URL``. On
-start its input pushes every message of FILE (JSON lines; those journaled before are
-duplicates and are not handled again), and every reply goes to two exactly-once webhook
-outputs (``URL/a`` and ``URL/b``: a message reaching several outputs). Message ``n``
+Run as ``python -m tests.runner.ledger_app --db DB --messages FILE --webhook URL
+[--platforms]``. On start its input pushes every message of FILE (JSON lines; those journaled
+before are duplicates and are not handled again), and every reply goes to two exactly-once
+webhook outputs (``URL/a`` and ``URL/b``: a message reaching several outputs) and, with
+``--platforms``, to Discord (exactly once, nonces; ``DISCORD_*`` and ``DISCORD_POST_CHANNEL_ID``
+point it at a fake) and X (reconciled; ``X_*``). Message ``n``
 gets two replies when ``n % 5 == 0``. It prints ``READY`` once started, then ``DRAINED``
 each time the journal has nothing pending. ``AGENT_RUNNER_KILL_AT`` in its environment
 makes it SIGKILL itself on the send path (:mod:`agent_runner.runner.faults`).
@@ -17,6 +19,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from agent_runner import AgentContext, AgentRuntime, BaseConnector, Message, Sink, SQLiteStore
 from agent_runner.outbound import OutboundGuard
@@ -56,6 +59,7 @@ def main() -> int:
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--messages", type=Path, required=True)
     parser.add_argument("--webhook", required=True)
+    parser.add_argument("--platforms", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
@@ -70,12 +74,21 @@ def main() -> int:
         WebhookOutput(f"{args.webhook}/{name}", name=name, guard=guard, backoff_base=0.01)
         for name in ("a", "b")
     ]
+    outputs: list[Any] = list(hooks)
+    if args.platforms:
+        from connectors.discord import DiscordConnector
+        from connectors.x import XConnector
+
+        outputs += [
+            DiscordConnector(guild_ready_timeout=0.01, identify_delay=0.0, typing=False),
+            XConnector.from_env(),
+        ]
     runtime = AgentRuntime(
         [FileInput(args.messages, store)],
-        hooks,
+        outputs,
         agent,
         store=store,
-        routes={"feed": ["a", "b"]},
+        routes={"feed": [o.name for o in outputs]},
         retry_base_delay=0.01,
     )
     asyncio.run(runtime.run())

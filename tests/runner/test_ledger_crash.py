@@ -26,3 +26,18 @@ async def test_sigkill_on_the_send_path_loses_and_duplicates_no_webhook_reply(
     assert figures.lost == 0
     assert figures.wrong == 0
     assert figures.exactly_once_rate == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_sigkill_on_the_send_path_loses_and_duplicates_nothing_on_discord_and_x(
+    tmp_path: Path,
+) -> None:
+    """The same bot also posts every reply on the fake Discord (nonces) and the fake X
+    (reconciled); kills land between a part reaching the platform and its record too."""
+    figures = await crash_run(tmp_path, messages=30, kills=4, seed=3, within=200, platforms=True)
+    assert [k.split(":")[0] for k in figures.kills] == ["claimed", "part", "recorded", "sent"]
+    assert (figures.lost, figures.wrong) == (0, 0)
+    for name in ("discord", "x"):
+        platform = figures.platforms[name]
+        assert (platform.lost, platform.duplicates) == (0, 0), name
