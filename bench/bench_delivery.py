@@ -1,13 +1,13 @@
 """Delivery through SIGKILLs: the reply ledger's figures over thousands of messages.
 
-A real bot process (``tests/runner/ledger_app.py``) sends every reply of every message to two exactly-
-once webhook outputs, the fake Discord (exactly once: nonces) and the fake X (reconciled);
-it is SIGKILLed ``--kills`` times at seeded send-path checkpoints in turn (``claimed``: the
-reply is in the ledger, not sent; ``part``: a part reached the platform, not recorded;
-``recorded``; ``sent``: delivered, outcome not recorded), restarted on the same SQLite file
-each time, and finally left to drain. Printed: replies owed, kept by the receiver, lost,
-wrong, resends the receiver's ``Idempotency-Key`` dropped, the exactly-once rate, and
-resends per restart.
+A real bot process (``tests/runner/ledger_app.py``) sends every reply of every message to
+two exactly- once webhook outputs, the fake Discord (exactly once: nonces) and the fake X
+(reconciled); it is SIGKILLed ``--kills`` times at seeded send-path checkpoints in turn
+(``claimed``: the reply is in the ledger, not sent; ``part``: a part reached the platform,
+not recorded; ``recorded``; ``sent``: delivered, outcome not recorded), restarted on the
+same SQLite file each time, and finally left to drain. Printed: replies owed, kept by the
+receiver, lost, wrong, resends the receiver's ``Idempotency-Key`` dropped, the exactly-once
+rate, and resends per restart.
 
 The baseline is the behaviour this replaced (at-most-once claims: a reply claimed before
 the kill is skipped as "already sent" after it): the ``claimed`` kills would each lose the
