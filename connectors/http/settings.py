@@ -29,6 +29,7 @@ class HTTPSettings(BaseSettings):
     idle_timeout: float = Field(default=15.0, gt=0)
     body_timeout: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=1024, ge=1)
+    model_name: str = Field(default="agent-runner", min_length=1, max_length=256)
 
     @classmethod
     def load(cls) -> HTTPSettings:
@@ -50,6 +51,7 @@ class HTTPSettings(BaseSettings):
             "rate_limit_per_minute": self.rate_limit_per_minute,
             "reply_timeout": self.reply_timeout,
             "trust_forwarded": self.trust_forwarded,
+            "model_name": self.model_name,
             "limits": ServerLimits(
                 idle_timeout=self.idle_timeout,
                 body_timeout=self.body_timeout,
