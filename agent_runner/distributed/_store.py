@@ -118,6 +118,16 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(state))
 return 1
 """
 
+_REPLY_RESULT = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local state = {}
+if raw then state = cjson.decode(raw) end
+local outcome = cjson.decode(ARGV[2])
+for field, value in pairs(outcome) do state[field] = value end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(state))
+return 1
+"""
+
 _SEP = "\x00"
 _STORE_ERRORS: tuple[type[Exception], ...] = (RedisError, *TRANSIENT_ERRORS)
 
@@ -258,7 +268,8 @@ class RedisStore:
         self, key: str, output: str, *, ok: bool, error: str | None = None
     ) -> None:
         outcome = json.dumps({"at": self._clock(), "ok": ok, "error": error})
-        await self._call("HSET", self._key("replies"), output + _SEP + key, outcome)
+        field = output + _SEP + key  # merged: the attempts and parts stay in the ledger
+        await self._call("EVAL", _REPLY_RESULT, 1, self._key("replies"), field, outcome)
 
     # -- cursors ---------------------------------------------------------------------
     async def cursor_get(self, name: str) -> str | None:

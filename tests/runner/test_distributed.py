@@ -79,3 +79,37 @@ async def test_conversations_also_run_on_a_worker(redis_url: str, redis_prefix: 
     for c in range(8):
         assert chat.replies_to(f"c{c}") == [str(n) for n in range(c, 40, 8)]
     assert any("worker" in h for h in hosts.values())
+
+
+async def test_an_interrupted_reply_resumes_from_the_redis_ledger(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """Replies of a distributed deployment go through the RedisStore ledger: a split reply
+    whose process died after its first part resumes at the second, on another process."""
+    from tests.runner.test_ledger import Platform, _drained, message
+
+    m = message(1, "one|two|three")
+    store = RedisStore(redis_url, prefix=redis_prefix)
+    await store.open()
+    await store.journal_accept(m.key, m.conversation_key, m.model_dump_json())
+    assert (await store.reply_open("memory:m1#0", "memory")).attempt == 1
+    await store.reply_part("memory:m1#0", "memory", 0, "post-1")
+    await store.close()
+    platform = Platform("exactly_once")
+    platform.posts = [("memory:m1#0", "one")]
+
+    async def echo(message: Message, context: AgentContext) -> str:
+        return message.text
+
+    runtime = make(
+        [],
+        [platform],
+        echo,
+        store=RedisStore(redis_url, prefix=redis_prefix),
+        runtime=DistributedAgentRuntime(redis_url, prefix=redis_prefix, block=0.05),
+    )
+    async with running(runtime):
+        await _drained(runtime.store)
+        state = await runtime.store.reply_open("memory:m1#0", "memory")
+    assert [text for _, text in platform.posts] == ["one", "two", "three"]
+    assert platform.requests == 2 and state.ok is True and state.attempt == 2
