@@ -341,18 +341,14 @@ class FakeX:
         )
 
     async def _mentions(self, request: web.Request) -> web.Response:
-        def handle(auth: str, body: Any) -> Answer:
-            return mentions_answer(
-                request.query,
-                request.match_info["id"],
-                users=self._users,
-                tweets=self.tweets.values(),
-                pager=self._pager,
-            )
-
-        return await self._answer(request, "mentions", allow_bearer=True, handle=handle)
+        return await self._timeline(request, "mentions", authored=False)
 
     async def _user_tweets(self, request: web.Request) -> web.Response:
+        return await self._timeline(request, "user_tweets", authored=True)
+
+    async def _timeline(
+        self, request: web.Request, endpoint: str, *, authored: bool
+    ) -> web.Response:
         def handle(auth: str, body: Any) -> Answer:
             return mentions_answer(
                 request.query,
@@ -360,10 +356,10 @@ class FakeX:
                 users=self._users,
                 tweets=self.tweets.values(),
                 pager=self._pager,
-                authored=True,
+                authored=authored,
             )
 
-        return await self._answer(request, "user_tweets", allow_bearer=True, handle=handle)
+        return await self._answer(request, endpoint, allow_bearer=True, handle=handle)
 
     async def _create_tweet(self, request: web.Request) -> web.Response:
         def handle(auth: str, body: Any) -> Answer:
