@@ -84,6 +84,24 @@ def test_every_setting_is_listed_once_in_env_example_and_on_the_settings_page(
     assert sorted(rows) == sorted(read)
 
 
+def test_included_code_is_shown_not_the_include_line(site: Path) -> None:
+    """Each ``--8<--`` include is replaced by the file it names (ruff's Markdown formatting
+    once turned the marker into ``--8 < --``, which snippets no longer recognised)."""
+    sources = sorted(DOCS.rglob("*.md"))
+    including = [page for page in sources if "--8<--" in page.read_text(encoding="utf-8")]
+    assert including, "no page includes code"
+    for page in sources:
+        assert "--8 <" not in page.read_text(encoding="utf-8"), page
+    for page in including:
+        stem = page.relative_to(DOCS).with_suffix("")
+        built = (
+            site / stem / "index.html" if stem.name != "index" else site / stem.with_suffix(".html")
+        )
+        html = built.read_text(encoding="utf-8")
+        assert "--8&lt;--" not in html and "--8" not in html, built
+        assert "import" in html, f"{built} shows no included code"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
