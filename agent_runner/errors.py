@@ -27,6 +27,7 @@
     │   └── RateLimitedError          a platform rate limit outlasted the allowed wait
     ├── ModelClientError              an LLM endpoint failed (after its capped retries)
     ├── OutboundRefusedError          the outbound guard refused a destination (SSRF)
+    ├── ApprovalError                 an approval cannot be decided (unknown, not allowed, decided)
     └── ToolError                     a tool failed in a way the model is told (LLMAgent)
         └── MCPToolError              an MCP server's tool failed, timed out or is unreachable
 """
@@ -194,6 +195,15 @@ class OutboundRefusedError(AgentRunnerError):
         self.address = address
 
 
+class ApprovalError(AgentRunnerError):
+    """An approval cannot be decided: ``reason`` is ``"unknown"``, ``"not_allowed"`` or
+    ``"decided"`` (someone decided it first)."""
+
+    def __init__(self, message: str, *, reason: Literal["unknown", "not_allowed", "decided"]):
+        super().__init__(message)
+        self.reason = reason
+
+
 class ToolError(AgentRunnerError):
     """A tool failed and the model should be told why: :class:`~agent_runner.llm.LLMAgent`
     turns it into the tool's result (``"Error: <message>"``) and the turn goes on.
@@ -219,6 +229,7 @@ __all__ = [
     "AccessDeniedError",
     "AgentExecutionError",
     "AgentRunnerError",
+    "ApprovalError",
     "BudgetExceededError",
     "CantHandleException",
     "ConfigurationError",

@@ -23,12 +23,15 @@ writes next to its tool calls (most write none); the reply returned is the final
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agent_runner.agent import AgentContext, ConversationMemory
 from agent_runner.errors import AgentRunnerError, ModelClientError, ToolError
+from agent_runner.llm._approving import Gated, Resume, answer_decision, pause_turn
 from agent_runner.llm._client import ChatMessage, ModelClient, ToolCall, ToolDefinition
 from agent_runner.llm._estimate import (
     estimate_message_tokens,
@@ -36,10 +39,11 @@ from agent_runner.llm._estimate import (
     estimate_tools_tokens,
 )
 from agent_runner.llm._tools import Tool, ToolArgumentsError, ToolSource
-from agent_runner.message import Message
+from agent_runner.message import Message, Reply
 from agent_runner.store import MemoryItem
 
 if TYPE_CHECKING:
+    from agent_runner.approvals import Approvals
     from agent_runner.memory import LongTermMemory
 
 RECALL_HEADING = "What you remember about this user and conversation (most relevant first):"
@@ -89,6 +93,9 @@ class LLMAgent:
             appended to the system prompt (give ``memory_tools(memory)`` as tools too to let
             the model remember and look up facts itself).
         recall_k: how many records to recall into the prompt.
+        approvals: ask a person before running a tool marked ``requires_approval``: the turn
+            pauses and resumes on the decision (:mod:`agent_runner.approvals`). None: such
+            tools run without asking.
 
     Example:
         >>> def add(a: int, b: int) -> int:
@@ -114,6 +121,7 @@ class LLMAgent:
         include_author_names: bool = False,
         long_term_memory: LongTermMemory | None = None,
         recall_k: int = 5,
+        approvals: Approvals | None = None,
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be >= 1")
@@ -144,12 +152,22 @@ class LLMAgent:
         self.include_author_names = include_author_names
         self.long_term_memory = long_term_memory
         self.recall_k = recall_k
+        self.approvals = approvals
 
-    async def execute(self, message: Message, context: AgentContext) -> str | None:
-        """Answer ``message``: prompt, tool loop, final text (streamed when the output can)."""
-        prompt = self.build_prompt(message, context.memory)
+    async def execute(self, message: Message, context: AgentContext) -> str | Reply | None:
+        """Answer ``message``: prompt, tool loop, final text (streamed when the output can);
+        a decision on an approval resumes the turn that waited for it."""
+        answered = None
+        if self.approvals is not None:
+            run = functools.partial(self._run_approved, context)
+            answered = await answer_decision(self.approvals, message, context, run)
+            if isinstance(answered, str):
+                return answered
         try:
             async with asyncio.timeout(self.timeout) as deadline:
+                if isinstance(answered, Resume):
+                    return await self._run(answered.prompt, context)
+                prompt = self.build_prompt(message, context.memory)
                 await self._recall_into(prompt, message)
                 return await self._run(prompt, context)
         except TimeoutError:
@@ -205,7 +223,7 @@ class LLMAgent:
             self._offered = _Offered(table)
         return self._offered
 
-    async def _run(self, prompt: list[ChatMessage], context: AgentContext) -> str | None:
+    async def _run(self, prompt: list[ChatMessage], context: AgentContext) -> str | Reply | None:
         calls_left = self.max_tool_calls
         stream = _Streamer(context) if context.streaming else None
         offered = await self._current_tools(context)
@@ -264,31 +282,42 @@ class LLMAgent:
             allowed = completion.tool_calls[: max(calls_left, 0)]
             refused = completion.tool_calls[len(allowed) :]
             calls_left -= len(allowed)
-            results = await asyncio.gather(
+            ran = await asyncio.gather(
                 *(self._call_tool(c, context, offered.tools) for c in allowed)
             )
-            for call, result in zip(allowed, results, strict=True):
-                add(ChatMessage.tool(call.id, result, name=call.name))
-            for call in refused:
-                add(
-                    ChatMessage.tool(
-                        call.id,
-                        f"Error: not run: the limit of {self.max_tool_calls} tool calls "
-                        "per message is reached.",
-                        name=call.name,
-                    )
-                )
+            results: dict[str, str | Gated] = {c.id: r for c, r in zip(allowed, ran, strict=True)}
+            limit = f"the limit of {self.max_tool_calls} tool calls per message is reached"
+            results.update((call.id, f"Error: not run: {limit}.") for call in refused)
+            if self.approvals is not None and any(isinstance(r, Gated) for r in results.values()):
+                return await pause_turn(self.approvals, prompt, allowed, results, context)
+            for call in completion.tool_calls:
+                add(ChatMessage.tool(call.id, str(results[call.id]), name=call.name))
         return self.limit_reply  # only reached without tools and a model that calls some
 
-    async def _call_tool(
-        self, call: ToolCall, context: AgentContext, tools: dict[str, Tool]
+    async def _run_approved(
+        self, context: AgentContext, call_id: str, name: str, arguments: dict[str, Any]
     ) -> str:
+        """Run a call a person approved, with the tool as offered now."""
+        call = ToolCall(id=call_id, name=name, arguments=json.dumps(arguments))
+        offered = await self._current_tools(context)
+        return str(await self._call_tool(call, context, offered.tools, approved=True))
+
+    async def _call_tool(
+        self,
+        call: ToolCall,
+        context: AgentContext,
+        tools: dict[str, Tool],
+        *,
+        approved: bool = False,
+    ) -> str | Gated:
         """Run one tool call; every failure becomes a result the model can read."""
         tool = tools.get(call.name)
         if tool is None:
             known = ", ".join(sorted(tools)) or "none"
             return f"Error: there is no tool named {call.name!r} (available: {known})."
         try:
+            if self.approvals is not None and not approved and tool.needs_approval(call.arguments):
+                return Gated(tool.parse_arguments(call.arguments))
             async with asyncio.timeout(self.tool_timeout):
                 result = await tool.run(call.arguments, context=context)
         except ToolArgumentsError as exc:

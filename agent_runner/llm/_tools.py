@@ -26,9 +26,8 @@ it for its current tools at each message. A tool raises :class:`~agent_runner.er
 to tell the model what went wrong in one line.
 
 A tool may be marked ``requires_approval`` (``True``, or a predicate on the validated
-arguments): a person should approve each such call before it runs. Until approvals are built
-the mark is advisory: :class:`~agent_runner.llm.LLMAgent` runs the call without asking, and
-approval code hooks in through :meth:`Tool.needs_approval`.
+arguments): a person approves each such call before it runs when the agent has
+``approvals`` (:mod:`agent_runner.approvals`); without them the call runs without asking.
 """
 
 from __future__ import annotations
@@ -75,8 +74,7 @@ class Tool:
             signature (an MCP server's tool): ``func`` then gets the model's arguments as
             keyword arguments, unvalidated beyond being a JSON object.
         requires_approval: ``True`` when every call should be approved by a person first, or a
-            predicate on the validated arguments deciding per call (advisory until approvals
-            are built: see the module docstring).
+            predicate on the validated arguments deciding per call (see the module docstring).
 
     Examples:
         >>> async def add(a: int, b: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from fnmatch import fnmatchcase
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 
 from agent_runner.backoff import RetryPolicy
 from agent_runner.errors import MCPToolError
-from agent_runner.llm import Tool
+from agent_runner.llm import ApprovalRule, Tool
 from agent_runner.mcp._results import exposed_name, is_allowed, result_text
 from agent_runner.mcp._supervisor import Supervisor
 from agent_runner.mcp._transports import HTTPTransport, StdioTransport, Transport
@@ -56,6 +57,9 @@ class MCPServer:
             the server: its tools answer "not available".
         health_interval: seconds between listings of the tools while idle, which notice
             changes on servers that send no notice and a dead HTTP server (None: never).
+        requires_approval: which calls a person must approve first (with ``LLMAgent``'s
+            ``approvals``): ``True`` for every tool, a predicate on a call's arguments, or
+            a mapping from globs of the server's tool names to either (first match wins).
 
     Example:
         >>> git = MCPServer.stdio("uvx", ["mcp-server-git"], deny=["git_reset"])
@@ -75,6 +79,7 @@ class MCPServer:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         reconnect: RetryPolicy = DEFAULT_RECONNECT,
         health_interval: float | None = 30.0,
+        requires_approval: ApprovalRule | Mapping[str, ApprovalRule] = False,
     ) -> None:
         if call_timeout <= 0 or connect_timeout <= 0:
             raise ValueError("call_timeout and connect_timeout must be > 0")
@@ -85,6 +90,7 @@ class MCPServer:
         self.deny = tuple(deny)
         self.prefix = prefix
         self.call_timeout = call_timeout
+        self.requires_approval = requires_approval
         self._supervisor = Supervisor(
             name,
             transport,
@@ -242,7 +248,14 @@ class MCPServer:
             name=exposed_name(remote, self.prefix),
             description=spec.description or spec.title or "",
             parameters=spec.input_schema,
+            requires_approval=self._approval_rule(remote),
         )
+
+    def _approval_rule(self, remote: str) -> ApprovalRule:
+        rule = self.requires_approval
+        if not isinstance(rule, Mapping):
+            return rule
+        return next((r for glob, r in rule.items() if fnmatchcase(remote, glob)), False)
 
     def __repr__(self) -> str:
         return f"MCPServer(name={self.name!r}, {self._supervisor.transport.describe()})"
