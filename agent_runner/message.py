@@ -231,6 +231,39 @@ class Reply(BaseModel):
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
 
+def conversation_message(
+    original: Message,
+    *,
+    id: str,
+    text: str,
+    author: Author,
+    metadata: dict[str, JsonValue] | None = None,
+) -> Message:
+    """A new message in ``original``'s conversation (an approval's decision, a follow-up):
+    its source, conversation and platform details, shaped like a button press on it so a
+    chat output answers in the right place (``metadata["button"]["message_id"]``).
+    """
+    details: dict[str, JsonValue] = {
+        **original.metadata,
+        **(metadata or {}),
+        "button": {
+            "value": text[:MAX_BUTTON_VALUE_BYTES],
+            "label": author.name or author.id,
+            "message_id": original.id,
+        },
+    }
+    return Message.model_validate(
+        {
+            **original.model_dump(exclude={"attachments", "payment", "created_at"}),
+            "id": id,
+            "author": author.model_dump(),
+            "text": text,
+            "reply_to": original.id,
+            "metadata": details,
+        }
+    )
+
+
 __all__ = [
     "HISTORY_KEY",
     "KEY_SEPARATOR",
@@ -248,5 +281,6 @@ __all__ = [
     "Button",
     "Message",
     "Reply",
+    "conversation_message",
     "invalid_message",
 ]

@@ -11,7 +11,10 @@ Scheduling is APScheduler 3's ``AsyncIOScheduler`` with ``coalesce=True`` (misse
 collapse into one), ``misfire_grace_time`` (a firing later than this is skipped) and
 ``max_instances=1``. A firing is skipped, with a log line, while the agent is still busy with
 the job's previous message. The message id is ``f"{job}:{scheduled time, UTC ISO}"``, so a
-restart within the same slot never fires twice (the journal drops the duplicate).
+restart within the same slot never fires twice (the journal drops the duplicate). With
+several runner processes on one store, each slot fires in one of them only: the one that
+takes the store lease ``cron:<job>:<slot>`` (held until the slot can no longer fire, never
+released).
 
 Cron expressions are standard crontab (``minute hour day month weekday``, weekday 0 or 7 =
 Sunday). :func:`next_fire_times` computes a schedule from a given time without waiting.
@@ -20,7 +23,10 @@ Sunday). :func:`next_fire_times` computes a schedule from a given time without w
 from __future__ import annotations
 
 import logging
+import os
 import re
+import secrets
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,49 +41,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 from agent_runner.connector import BaseConnector, Sink
 from agent_runner.errors import ConfigurationError, ConnectorError, InvalidMessageError, StoreError
 from agent_runner.message import Author, Message
+from agent_runner.schedules import crontab_weekdays
 from agent_runner.store import Store
 
 logger = logging.getLogger("connectors.cron")
 
-_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-
-
-def crontab_weekdays(field: str) -> str:
-    """Translate a crontab weekday field (0/7 = Sunday) to APScheduler 3 names.
-
-    APScheduler 3 numbers weekdays from Monday = 0; names mean the same in both.
-
-    Example:
-        >>> crontab_weekdays("1-5"), crontab_weekdays("0,6"), crontab_weekdays("*/2")
-        ('mon,tue,wed,thu,fri', 'sun,sat', 'sun,tue,thu,sat')
-    """
-    if field in ("*", "?") or not any(ch.isdigit() for ch in field):
-        return field
-    days: set[int] = set()
-    names: list[str] = []
-    for part in field.split(","):
-        base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if base in ("*", "?"):
-            low, high = 0, 6
-        elif "-" in base:
-            first, last = base.split("-", 1)
-            if not (first.isdigit() and last.isdigit()):
-                names.append(part)
-                continue
-            low, high = int(first), int(last)
-        elif base.isdigit():
-            low = high = int(base)
-            if step_text:
-                high = 6
-        else:
-            names.append(part)
-            continue
-        if not (0 <= low <= 7 and 0 <= high <= 7 and low <= high and step >= 1):
-            raise ValueError(f"invalid weekday field {field!r}")
-        days.update(d % 7 for d in range(low, high + 1, step))
-    return ",".join([_DAY_NAMES[d] for d in sorted(days)] + names)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -215,6 +184,7 @@ class CronInput(BaseConnector):
             raise ConfigurationError("misfire_grace_time must be at least 1 second")
         self._grace = int(misfire_grace_time)
         self._author = author_id
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._store: Store | None = None
         self._sink: Sink | None = None
         self._slots: dict[str, datetime] = {}
@@ -272,6 +242,15 @@ class CronInput(BaseConnector):
         if sink is None:
             raise ConnectorError(f"cron input {self.name!r} is not running")
         when = at or datetime.now(UTC)
+        slot = firing_id(job, when)
+        store = self._store
+        ttl = self._grace + 60.0  # past the slot's last chance to fire anywhere
+        if (
+            store is not None
+            and await store.lease_acquire(f"cron:{slot}", self._holder, ttl) is None
+        ):
+            logger.info("cron job %r at %s fires in another process", name, when.isoformat())
+            return False
         if await self._busy(job):
             logger.info(
                 "cron job %r skipped at %s: the previous firing is still being handled",
@@ -280,7 +259,7 @@ class CronInput(BaseConnector):
             )
             return False
         message = Message(
-            id=firing_id(job, when),
+            id=slot,
             conversation_id=job.conversation_id or job.name,
             source=self.name,
             author=Author(id=self._author),

@@ -14,7 +14,6 @@ The routes do no authentication: mount them on the operator endpoint, behind its
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -22,7 +21,7 @@ from agent_runner.approvals.book import Approvals
 from agent_runner.approvals.records import Approval
 from agent_runner.connector import Sink
 from agent_runner.errors import ApprovalError
-from agent_runner.message import Author, Message
+from agent_runner.message import Author, Message, conversation_message
 from agent_runner.store import Store
 
 MAX_BODY = 4096
@@ -84,22 +83,11 @@ async def _decision_message(
     data = pause.state.get("message") if pause is not None else None
     if not isinstance(data, dict):
         return None
-    original = Message.model_validate(data)
-    metadata = {
-        **original.metadata,
-        "button": {"value": text, "label": "admin API", "message_id": original.id},
-    }
-    return original.model_copy(
-        update={
-            "id": f"approval-{approval.id}",
-            "author": Author(id=by, name=by),
-            "text": text,
-            "attachments": (),
-            "reply_to": original.id,
-            "payment": None,
-            "metadata": metadata,
-            "created_at": datetime.now(UTC),
-        }
+    return conversation_message(
+        Message.model_validate(data),
+        id=f"approval-{approval.id}",
+        text=text,
+        author=Author(id=by, name=by),
     )
 
 

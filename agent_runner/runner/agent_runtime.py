@@ -93,8 +93,7 @@ class AgentRuntime:
         agent_timeout: seconds an agent may take on one message (``None``: no limit).
         error_reply: sent when the agent raises or times out (``None``: no reply).
         budget_reply: sent when a budget stops the agent (``None``: no reply).
-        double_texting: for a message arriving while its conversation is busy (module
-            :mod:`~agent_runner.runner.double_texting`); ``busy_reply``: ``"reject"``'s answer.
+        double_texting, busy_reply: see :mod:`~agent_runner.runner.double_texting`.
         allow_bots: let messages from other bots (``author.is_bot``) through.
         ignore_authors: author ids whose messages are dropped (the bot's own accounts).
         max_reply_depth: messages deeper than this many bot replies are refused.

@@ -186,3 +186,25 @@ async def test_no_pile_up_while_busy_and_no_double_firing_of_a_slot(
     async with running([cron2], [out], slow, store=SQLiteStore(path), routes={"cron": ["out"]}):
         assert not await cron2.fire("post", at=slots[2])
     assert [m.id for m in seen] == [firing_id(job, slots[0]), firing_id(job, slots[2])]
+
+
+async def test_two_replicas_on_one_store_fire_a_slot_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = CronJob(name="post", text="write", cron="0 * * * *")
+    one, two = CronInput([job]), CronInput([job])
+    out_one, out_two = InMemoryConnector("out"), InMemoryConnector("out")
+    path = tmp_path / "shared.sqlite3"
+    slot = next_fire_times(job, utc(2026, 1, 1))[0]
+    caplog.set_level(logging.INFO, logger="connectors.cron")
+    routes = {"cron": ["out"]}
+    async with (
+        running([one], [out_one], Recorder(), store=SQLiteStore(path), routes=routes),
+        running([two], [out_two], Recorder(), store=SQLiteStore(path), routes=routes),
+    ):
+        fired = await asyncio.gather(one.fire("post", at=slot), two.fire("post", at=slot))
+        assert sorted(fired) == [False, True]
+        winner = out_one if fired[0] else out_two
+        await winner.wait_for_replies(1)
+    assert len(out_one.sent) + len(out_two.sent) == 1
+    assert "fires in another process" in caplog.text
