@@ -41,7 +41,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from agent_runner.connector import BaseConnector, Sink
 from agent_runner.errors import ConfigurationError, ConnectorError, InvalidMessageError, StoreError
 from agent_runner.message import Author, Message
-from agent_runner.schedules import crontab_weekdays
+from agent_runner.schedules import crontab_trigger, crontab_weekdays
 from agent_runner.store import Store
 
 logger = logging.getLogger("connectors.cron")
@@ -100,18 +100,7 @@ class CronJob:
                 seconds=self.interval.total_seconds(), start_date=start, timezone=self.tz
             )
         assert self.cron is not None
-        fields = self.cron.split()
-        if len(fields) != 5:
-            raise ValueError(f"cron expression {self.cron!r} must have 5 fields")
-        minute, hour, day, month, weekday = fields
-        return CronTrigger(
-            minute=minute,
-            hour=hour,
-            day=day,
-            month=month,
-            day_of_week=crontab_weekdays(weekday),
-            timezone=self.tz,
-        )
+        return crontab_trigger(self.cron, self.timezone)
 
     def describe(self) -> str:
         when = f"cron {self.cron!r}" if self.cron else f"every {self.interval}"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_runner.approvals.records import (
     Approval,
@@ -30,6 +30,9 @@ from agent_runner.approvals.records import (
 from agent_runner.errors import ApprovalError, ConfigurationError
 from agent_runner.message import Message
 from agent_runner.store import Store
+
+if TYPE_CHECKING:
+    from agent_runner.schedules import FollowUps
 
 DEFAULT_TTL = 3600.0
 """Seconds an approval waits for a decision before it expires."""
@@ -49,6 +52,10 @@ class Approvals:
             the model is told the call expired.
         approvers: author ids allowed to decide in the chat (empty: the person whose message
             asked for the call). The admin API may always decide.
+        followups: when given (and the runner has a ``FollowUpInput`` for them), an approval
+            nobody decides resolves at its expiry: a follow-up ``expire <id>`` resumes the turn
+            and the model is told the call expired. Without, expiry is noticed when a decision
+            arrives.
         clock: the time, Unix seconds (tests inject one).
 
     Example:
@@ -62,12 +69,14 @@ class Approvals:
         ttl: float = DEFAULT_TTL,
         approvers: Collection[str] = (),
         clock: Callable[[], float] = time.time,
+        followups: FollowUps | None = None,
     ) -> None:
         if ttl <= 0:
             raise ConfigurationError(f"approval ttl must be > 0, not {ttl}")
         self.ttl = ttl
         self.approvers = tuple(approvers)
         self.clock = clock
+        self.followups = followups
 
     # -- requests -------------------------------------------------------------------------
     async def request(
@@ -137,7 +146,10 @@ class Approvals:
         approval = await self.get(store, approval_id)
         if approval is None:
             raise ApprovalError(f"there is no approval {approval_id}", reason="unknown")
-        if not admin and not approval.may_decide(by):
+        now = self.clock()
+        if verdict == "expire" and now < approval.expires_at:
+            raise ApprovalError(f"approval {approval_id} has not expired", reason="not_allowed")
+        if not admin and verdict != "expire" and not approval.may_decide(by):
             who = ", ".join(approval.approvers or (approval.requested_by,))
             raise ApprovalError(
                 f"{by} may not decide approval {approval_id} (allowed: {who})",
@@ -149,7 +161,6 @@ class Approvals:
             raise ApprovalError(
                 f"approval {approval_id} was decided before ({approval.status})", reason="decided"
             )
-        now = self.clock()
         status = (
             "expired"
             if now >= approval.expires_at

@@ -18,12 +18,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Verdict = Literal["approve", "deny"]
-"""What a person answers."""
+Verdict = Literal["approve", "deny", "expire"]
+"""What a person answers (``expire``: a scheduled check that the approval timed out)."""
 
 Status = Literal["pending", "approved", "denied", "expired"]
 
-_COMMAND = re.compile(r"^\s*/?(approve|deny)\s+([0-9a-f]{10})\s*$", re.IGNORECASE)
+_COMMAND = re.compile(r"^\s*/?(approve|deny|expire)\s+([0-9a-f]{10})\s*$", re.IGNORECASE)
 
 
 def canonical_json(arguments: Mapping[str, Any]) -> str:
@@ -49,7 +49,7 @@ def parse_command(text: str) -> tuple[Verdict, str] | None:
     match = _COMMAND.match(text)
     if match is None:
         return None
-    verdict: Verdict = "approve" if match.group(1).lower() == "approve" else "deny"
+    verdict: Verdict = match.group(1).lower()  # type: ignore[assignment]
     return verdict, match.group(2).lower()
 
 

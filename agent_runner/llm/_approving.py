@@ -78,6 +78,12 @@ async def pause_turn(
         state=state,
     )
     await approvals.pause(store, pause, message)
+    if approvals.followups is not None:  # resolve the request at its expiry, if undecided
+        for approval in asked:
+            check = f"expire {approval.id}"
+            await approvals.followups.add(
+                store, message, check, at=approval.expires_at, missed="once"
+            )
     context.logger.info("paused for approval %s", ", ".join(a.id for a in asked))
     return approval_request(asked, ttl=approvals.ttl)
 
@@ -108,6 +114,7 @@ async def answer_decision(
     if command is None:
         return None
     verdict, approval_id = command
+    quiet = verdict == "expire"  # the scheduled check: no note in the chat unless it resumes
     store = context.store
     approval = await approvals.get(store, approval_id)
     if approval is None or approval.conversation_key != message.conversation_key:
@@ -117,20 +124,20 @@ async def answer_decision(
             approval = await approvals.decide(store, approval_id, verdict, by=message.author.id)
         except ApprovalError as exc:
             if exc.reason != "decided":
-                return str(exc)
+                return "" if quiet else str(exc)
             approval = await approvals.get(store, approval_id) or approval
     pause = await approvals.get_pause(store, approval.pause_id)
     if pause is None:
-        return f"Approval {approval_id} is {approval.status}."
+        return "" if quiet else f"Approval {approval_id} is {approval.status}."
     found = [await approvals.get(store, i) for i in pause.approval_ids]
     decided = [a for a in found if a is not None]
     waiting = [a.id for a in decided if a.status == "pending"]
     if waiting:
-        return (
-            f"Approval {approval_id} is {approval.status}; still waiting for {', '.join(waiting)}."
-        )
+        note = f"Approval {approval_id} is {approval.status}; waiting for {', '.join(waiting)}."
+        return "" if quiet else note
     if not await approvals.claim_resume(store, pause.id):
-        return f"Approval {approval_id} was {approval.status} before; nothing more to do."
+        note = f"Approval {approval_id} was {approval.status} before; nothing more to do."
+        return "" if quiet else note
     context.logger.info("resuming the turn paused for %s", ", ".join(pause.approval_ids))
     results: dict[str, str] = dict(pause.state.get("results", {}))
     for each in decided:

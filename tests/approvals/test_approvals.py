@@ -15,6 +15,7 @@ from agent_runner import AgentRuntime
 from agent_runner.approvals import Approvals, approval_routes, canonical_json, digest
 from agent_runner.llm import LLMAgent, ModelRequest, ScriptAnswer, ScriptedModelClient, ToolCall
 from agent_runner.memory import ShortTermMemory
+from agent_runner.schedules import FollowUpInput, FollowUps
 from agent_runner.store import InMemoryStore, Store
 from connectors.inmemory import InMemoryConnector
 from tests.approvals.support import APPROVAL_ID, make_agent
@@ -97,7 +98,7 @@ async def test_two_gated_calls_in_one_step_resume_when_both_are_decided(store: S
         request = await ask(chat, "send 500 to bob and send 20 to eve and send 900 to joe", 1)
         bob, joe = APPROVAL_ID.findall(request)
         assert runs == ["eve:20"]  # below the limit: run at once, its result kept
-        assert "still waiting" in await ask(chat, f"approve {bob}", 2)
+        assert "waiting for" in await ask(chat, f"approve {bob}", 2)
         final = await ask(chat, f"deny {joe}", 3)
     assert final.startswith("done: sent 500 to bob | sent 20 to eve | Error: ada denied")
     assert runs == ["eve:20", "bob:500"]
@@ -201,3 +202,21 @@ async def test_an_mcp_servers_tool_can_require_approval_by_a_predicate(tmp_path:
         assert await ask(chat, f"approve {approval_id}", 3) == "sum: 150"
         tools = {tool.name: tool for tool in await server.list_tools()}
     assert tools["echo"].requires_approval is True
+
+
+async def test_an_undecided_approval_resolves_at_its_expiry_through_a_follow_up(
+    store: Store,
+) -> None:
+    runs: list[str] = []
+    followups = FollowUps()
+    agent, client = make_agent(runs.append, ttl=0.3, followups=followups)
+    chat = InMemoryConnector()
+    ticker = FollowUpInput(followups, poll=0.05)
+    async with running(make([chat, ticker], [chat], agent, store=store)):
+        approval_id = APPROVAL_ID.findall(await ask(chat, "send 500 to bob", 1))[0]
+        told = (await chat.wait_for_replies(2, timeout=30))[1]
+        assert told[0].text == f"expire {approval_id}"
+        assert told[1].text.startswith("done: Error: nobody approved this call")
+        late = await ask(chat, f"approve {approval_id}", 3)
+        assert "expired" in late and "before" in late
+    assert runs == []
