@@ -71,7 +71,7 @@ async def test_an_agent_failure_is_a_5xx_with_the_configured_text(
 ) -> None:
     async def agent(message: Message, context: AgentContext) -> str:
         if message.text == "slow":
-            await asyncio.sleep(30)
+            await asyncio.Event().wait()  # never answers: the runner's agent_timeout ends it
         raise RuntimeError("the agent broke")
 
     http = HTTPConnector(port=0)
