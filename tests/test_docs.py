@@ -180,3 +180,44 @@ def test_tutorial_steps_run_offline(snippet: str, expected: list[str | re.Patter
     assert len(lines) == len(expected), done.stdout
     for line, want in zip(lines, expected, strict=True):
         assert want.fullmatch(line) if isinstance(want, re.Pattern) else line == want
+
+
+def test_the_site_renders_in_chromium_with_a_working_search(site: Path, tmp_path: Path) -> None:
+    """The built site, served over HTTP, in a real headless Chromium: no console errors (no
+    request leaves the machine: system fonts, no CDN), the navigation leads to the tutorial,
+    and the offline search finds a public name."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.browser import chromium, console_errors
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        with chromium() as browser:
+            browser.get(base)
+            assert browser.find_element(By.TAG_NAME, "h1").text == "agent-runner"
+            browser.save_screenshot(str(tmp_path / "index.png"))
+            browser.find_element(By.LINK_TEXT, "A bot over HTTP").click()
+            WebDriverWait(browser, 10).until(lambda b: "tutorial/http" in b.current_url)
+            assert browser.find_element(By.TAG_NAME, "h1").text == "A bot over HTTP"
+            assert "agent-runner run bot.py" in browser.find_element(By.TAG_NAME, "article").text
+            browser.execute_script("document.querySelector('.md-search__input').focus()")
+            browser.find_element(By.CSS_SELECTOR, ".md-search__input").send_keys("DeliveryKey")
+            WebDriverWait(browser, 20).until(
+                lambda b: b.find_elements(By.CSS_SELECTOR, ".md-search-result__item")
+            )
+            browser.save_screenshot(str(tmp_path / "search.png"))
+            assert console_errors(browser) == []
+    finally:
+        server.shutdown()
+        server.server_close()
