@@ -46,7 +46,7 @@ from agent_runner.errors import (
 from agent_runner.memory import ShortTermMemory
 from agent_runner.message import Attachment, Author, Button, Message, Reply
 from agent_runner.pricing import Budget, ModelPrice, PaymentGate, PaymentVerifier, Pricing
-from agent_runner.runner import AgentRuntime, RefusedMessageError
+from agent_runner.runner import AgentRuntime, InputLeases, RefusedMessageError
 from agent_runner.store import InMemoryStore, MemoryItem, SQLiteStore, Store
 
 __all__ = [
@@ -74,6 +74,7 @@ __all__ = [
     "DeliveryError",
     "DeliveryKey",
     "InMemoryStore",
+    "InputLeases",
     "InvalidMessageError",
     "MemoryItem",
     "Message",

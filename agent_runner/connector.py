@@ -56,6 +56,12 @@ An output whose delivery cannot repeat by its nature may say so with
 ledger for it: the HTTP connector does for answers on the live response (after a crash that
 connection is gone, and a client's retry of the same id is answered from its own cache).
 
+Replicas. An input that only one process at a time may consume for one account (a Telegram
+``getUpdates`` poller, a Discord gateway session, a Slack Socket Mode connection, X polling,
+the terminal) says so with ``single_consumer = True``; the runner then runs it only while it
+holds the store lease named by its ``lease_name`` (see :mod:`agent_runner.runner.leadership`).
+Inputs every replica may run (HTTP, webhooks, the Slack Events API) keep the default, False.
+
 ``agent-runner check`` prints what each connector will do: a connector that has
 ``describe() -> str`` (:class:`Describable`) says it in one line. A connector package may also
 register a class under the :data:`CONNECTOR_ENTRY_POINTS` entry-point group; ``check`` then
@@ -241,6 +247,12 @@ class Preflight(Protocol):
         ...
 
 
+def account_key(secret: str) -> str:
+    """A short stable name for the account behind ``secret`` (a bot token): a hash of it,
+    never the secret itself, for lease names and logs."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
 class BaseConnector:
     """Defaults for connectors: no-op lifecycle, ``async with``, a stop event.
 
@@ -248,6 +260,12 @@ class BaseConnector:
     """
 
     name: str = "connector"
+    single_consumer: bool = False
+    """True when one process at a time may consume this input for its account (the runner
+    then runs it only while holding the lease :attr:`lease_name`; see the module doc)."""
+    lease_account: str | None = None
+    """Which account the input consumes (a bot id, :func:`account_key` of its token), part of
+    :attr:`lease_name`; never a secret."""
 
     def __init__(self, *, name: str | None = None) -> None:
         if name is not None:
@@ -286,6 +304,13 @@ class BaseConnector:
         self._stopping.set()
 
     @property
+    def lease_name(self) -> str:
+        """The store lease a single-consumer input is run under: ``input:{name}``, then
+        ``:{lease_account}`` when set. Every replica of one bot derives the same name."""
+        base = f"input:{self.name}"
+        return f"{base}:{self.lease_account}" if self.lease_account else base
+
+    @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
@@ -312,4 +337,5 @@ __all__ = [
     "ReconciledOutput",
     "Sink",
     "StreamingOutput",
+    "account_key",
 ]

@@ -50,6 +50,7 @@ class TerminalConnector(BaseConnector):
     """
 
     name = "terminal"
+    single_consumer = True
 
     def __init__(
         self,

@@ -151,6 +151,10 @@ class RedisStore:
         runtime = AgentRuntime([http], [http], agent, store=store)
     """
 
+    shared = True
+    """Shared between processes by design: ``AgentRuntime`` runs single-consumer inputs under
+    leases by default on it (:mod:`agent_runner.runner.leadership`)."""
+
     def __init__(
         self,
         redis_url: str,

@@ -12,6 +12,7 @@ runner works, one concept per module:
 - ``replies``: routing replies to outputs, the at-most-once claim, capped retries;
 - ``lifecycle``: opening and closing the store, connectors and core runtime; inputs
   supervised with backoff;
+- ``leadership``: single-consumer inputs run in one replica at a time, under store leases;
 - ``config``: checking the runner's configuration; ``signals``: SIGTERM/SIGINT.
 """
 
@@ -23,6 +24,7 @@ from agent_runner.runner.agent_runtime import (
 from agent_runner.runner.conversation import CONVERSATION_AGENT_TYPE, Turn, TurnResult
 from agent_runner.runner.double_texting import DEFAULT_BUSY_REPLY, DoubleTexting, DoubleTextingRule
 from agent_runner.runner.guards import LoopGuard, RefusedMessageError
+from agent_runner.runner.leadership import InputLeases
 
 __all__ = [
     "AgentRuntime",
@@ -32,6 +34,7 @@ __all__ = [
     "DEFAULT_ERROR_REPLY",
     "DoubleTexting",
     "DoubleTextingRule",
+    "InputLeases",
     "LoopGuard",
     "RefusedMessageError",
     "Turn",

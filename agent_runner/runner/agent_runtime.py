@@ -31,6 +31,7 @@ from agent_runner.runner.config import (
     default_store,
     loop_guard,
     outputs_by_name,
+    source_of,
 )
 from agent_runner.runner.conversation import (
     TurnHandler,
@@ -38,12 +39,12 @@ from agent_runner.runner.conversation import (
     stream_lookup,
 )
 from agent_runner.runner.guards import RefusedMessageError
+from agent_runner.runner.leadership import InputLeases, Leadership
 from agent_runner.runner.lifecycle import (
     close_quietly,
     close_store,
     open_connectors,
     recover_journal,
-    start_inputs,
     start_runtime,
     stop_inputs,
     stop_runtime,
@@ -104,6 +105,9 @@ class AgentRuntime:
         shutdown_grace: seconds the shutdown may take (inputs returning, then in-flight and
             queued work finishing); what is left stays journaled for the next start.
         handle_signals: stop on SIGTERM/SIGINT (only on the main thread).
+        input_leases: run single-consumer inputs (a Telegram poller, a Discord gateway) in
+            one replica at a time under store leases (:mod:`~agent_runner.runner.leadership`):
+            :class:`InputLeases`, True or False; default: on with a RedisStore.
 
     Example:
         >>> from connectors.inmemory import InMemoryConnector
@@ -141,6 +145,7 @@ class AgentRuntime:
         retry_max_delay: float = 30.0,
         shutdown_grace: float = 30.0,
         handle_signals: bool = True,
+        input_leases: InputLeases | bool | None = None,
     ) -> None:
         self._inputs = checked_inputs(inputs)
         self._outputs = outputs_by_name(outputs)
@@ -166,6 +171,8 @@ class AgentRuntime:
         self._handle_signals = handle_signals
         self.store: Store = store if store is not None else default_store(name)
         """The runner's store (journal, replies, cursors, memory, ledger)."""
+        self.leadership = Leadership.of(input_leases, self.store, self._inputs)
+        """Which single-consumer inputs this replica runs (``leadership.held``: its leases)."""
         self._turns = TurnHandler(
             agent=function,
             store=self.store,
@@ -272,7 +279,7 @@ class AgentRuntime:
         try:
             message = Message.parse(data)
         except InvalidMessageError as exc:
-            _log.warning("refused input from %s: %s", _source_of(data), exc.reason)
+            _log.warning("refused input from %s: %s", source_of(data), exc.reason)
             raise
         reason = self._guard.check(message)
         if reason is not None:
@@ -321,7 +328,8 @@ class AgentRuntime:
         agent_close = getattr(self._agent, "close", None)
         if callable(agent_close):  # e.g. an LLMAgent's HTTP client; closed after the drain
             stack.push_async_callback(close_quietly, self._agent, agent_close)
-        await open_connectors(stack, [*self._inputs, *self._outputs.values()], self.store)
+        connectors = [*self._inputs, *self._outputs.values()]
+        await open_connectors(stack, connectors, self.store, self.leadership.store_for)
         if self._registered_on is not self.runtime:  # once per core runtime (run() again)
             await register_conversation_agent(self.runtime, self._turns)
             self._registered_on = self.runtime
@@ -343,7 +351,7 @@ class AgentRuntime:
         assert mailboxes is not None
         await recover_journal(self.store, mailboxes.submit, self._replies.sources)
         self._accepting = True
-        inputs = start_inputs(
+        inputs = self.leadership.start(
             self._inputs, self.sink, stop=self._stop, base=self._retry_base, cap=self._retry_max
         )
         self._started.set()
@@ -386,13 +394,6 @@ class AgentRuntime:
             return
         _log.info("received %s: shutting down (again to skip the grace period)", sig.name)
         self._stop.set()
-
-
-# -- helpers -------------------------------------------------------------------------------
-def _source_of(data: object) -> str:
-    if isinstance(data, Mapping):
-        return repr(data.get("source", "?"))[:80]
-    return "?"
 
 
 __all__ = ["DEFAULT_BUDGET_REPLY", "DEFAULT_ERROR_REPLY", "AgentRuntime"]

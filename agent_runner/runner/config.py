@@ -78,6 +78,13 @@ def loop_guard(ignore: Collection[str], allow_bots: bool, max_depth: int) -> Loo
         raise ConfigurationError(str(exc)) from None
 
 
+def source_of(data: object) -> str:
+    """The ``source`` of raw input data, for a log line about refusing it (``"?"``: none)."""
+    if isinstance(data, Mapping):
+        return repr(data.get("source", "?"))[:80]
+    return "?"
+
+
 def default_store(name: str | None = None) -> Store:
     """``SQLiteStore($AGENT_RUNNER_DATA_DIR/{bot name}.sqlite3)`` (not opened): one store
     per bot (:attr:`~agent_runner.settings.RunnerSettings.store_path`)."""
@@ -96,4 +103,5 @@ __all__ = [
     "default_store",
     "loop_guard",
     "outputs_by_name",
+    "source_of",
 ]

@@ -13,6 +13,7 @@ from typing import Any
 from agent_runner.backoff import backoff_delay
 from agent_runner.connector import AgentInput, Sink
 from agent_runner.core import MessageRuntime
+from agent_runner.errors import LeaseLostError
 from agent_runner.message import Message
 from agent_runner.store import Store
 
@@ -25,7 +26,9 @@ async def supervise_input(
     """Run ``connector.start(sink)``; restart it with capped backoff when it raises.
 
     Returns when the input returns by itself or ``stop`` is set. A run that lasted longer
-    than ``cap`` seconds resets the backoff (the input was healthy for a while).
+    than ``cap`` seconds resets the backoff (the input was healthy for a while). A
+    :class:`LeaseLostError` (a fenced write refused: another process runs this input now)
+    is raised, never restarted.
     """
     failures = 0
     loop = asyncio.get_running_loop()
@@ -33,7 +36,7 @@ async def supervise_input(
         began = loop.time()
         try:
             await connector.start(sink)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, LeaseLostError):
             raise
         except Exception:  # a crashed input is restarted; the loop must survive
             if loop.time() - began > cap:
@@ -101,15 +104,19 @@ async def recover_journal(
 
 
 async def open_connectors(
-    stack: contextlib.AsyncExitStack, connectors: Sequence[object], store: Store
+    stack: contextlib.AsyncExitStack,
+    connectors: Sequence[object],
+    store: Store,
+    store_for: Callable[[object], Store] | None = None,
 ) -> None:
-    """``bind_store(store)`` on every connector that has it, then ``open()`` each one (a
+    """``bind_store(store)`` on every connector that has it (``store_for(connector)`` when
+    given: a fenced view for an input run under a lease), then ``open()`` each one (a
     connector that is both input and output once); its ``close()`` goes on ``stack``."""
     unique = list({id(connector): connector for connector in connectors}.values())
     for connector in unique:
         bind = getattr(connector, "bind_store", None)
         if callable(bind):
-            bind(store)
+            bind(store_for(connector) if store_for is not None else store)
     for connector in unique:
         opener = getattr(connector, "open", None)
         if callable(opener):

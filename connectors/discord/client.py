@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import yarl
@@ -21,6 +21,13 @@ import yarl
 from connectors.discord.sdk import discord
 
 _log = logging.getLogger("connectors.discord")
+
+QueueItem = (
+    tuple[Literal["message"], discord.Message]
+    | tuple[Literal["press"], discord.Interaction]
+    | tuple[Literal["backfill", "retry", "init"], None]
+)
+"""What the gateway hands the connector's input loop, in order."""
 
 
 class _RoutedHTTPClient(discord.http.HTTPClient):
@@ -126,4 +133,4 @@ class ConnectorClient(discord.Client):
             await self.ws.close(code=1000)
 
 
-__all__ = ["ConnectorClient"]
+__all__ = ["ConnectorClient", "QueueItem"]

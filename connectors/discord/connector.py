@@ -31,13 +31,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection
-from typing import Literal
 
-from agent_runner.connector import BaseConnector, DeliveryContract, DeliveryKey, Sink
+from agent_runner.connector import BaseConnector, DeliveryContract, DeliveryKey, Sink, account_key
 from agent_runner.errors import (
     ConfigurationError,
     ConnectorError,
     InvalidMessageError,
+    LeaseLostError,
     StoreError,
 )
 from agent_runner.message import Message, Reply
@@ -45,7 +45,7 @@ from agent_runner.store import Store
 from connectors._chat import TypingIndicators
 from connectors.discord.backfill import Backfill, start_cursors
 from connectors.discord.buttons import take_press
-from connectors.discord.client import ConnectorClient
+from connectors.discord.client import ConnectorClient, QueueItem
 from connectors.discord.convert import Scope, guild_id_of, in_scope, to_fields, wanted
 from connectors.discord.cursors import ChannelCursors
 from connectors.discord.errors import REST_ERRORS, TRANSIENT_ERRORS
@@ -58,12 +58,6 @@ _log = logging.getLogger("connectors.discord")
 TYPING_REFRESH = 8.0
 """Seconds between typing triggers (Discord shows typing for 10 s after each)."""
 _TYPING_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, discord.DiscordException)
-
-_Item = (
-    tuple[Literal["message"], discord.Message]
-    | tuple[Literal["press"], discord.Interaction]
-    | tuple[Literal["backfill", "retry", "init"], None]
-)
 
 
 class DiscordConnector(BaseConnector):
@@ -114,6 +108,7 @@ class DiscordConnector(BaseConnector):
     """
 
     name = "discord"
+    single_consumer = True  # one gateway session per bot token (per shard)
     delivery: DeliveryContract = "exactly_once"  # each part's nonce, with enforce_nonce
 
     def __init__(
@@ -151,6 +146,7 @@ class DiscordConnector(BaseConnector):
         self._token = token if token is not None else secret
         if not self._token:
             raise ConfigurationError("the Discord connector needs a bot token: set DISCORD_TOKEN")
+        self.lease_account = account_key(self._token)
         self._api_base = api_base if api_base is not None else env.api_base
         self._gateway_url = gateway_url if gateway_url is not None else env.gateway_url
         self._scope = Scope(
@@ -200,7 +196,7 @@ class DiscordConnector(BaseConnector):
         self._store: Store | None = None
         self._client: ConnectorClient | None = None
         self._cursors = ChannelCursors(None, "")
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._queue: asyncio.Queue[QueueItem] = asyncio.Queue()
 
     # -- lifecycle -------------------------------------------------------------------
     def bind_store(self, store: Store) -> None:
@@ -311,7 +307,7 @@ class DiscordConnector(BaseConnector):
                 await self._handle(self._queue.get_nowait(), sink)
             await self._flush_cursors()
 
-    async def _handle(self, item: _Item, sink: Sink) -> None:
+    async def _handle(self, item: QueueItem, sink: Sink) -> None:
         if item[0] == "message":
             await self._process(item[1], sink)
         elif item[0] == "press":
@@ -364,7 +360,7 @@ class DiscordConnector(BaseConnector):
     async def _flush_cursors(self) -> None:
         try:
             await self._cursors.flush()
-        except StoreError as exc:
+        except (StoreError, LeaseLostError) as exc:
             _log.warning("discord: could not save channel cursors: %r", exc)
 
     async def complete(self, message: Message) -> None:

@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Literal
 
 from agent_runner.backoff import RetryPolicy
-from agent_runner.connector import BaseConnector, Sink
+from agent_runner.connector import BaseConnector, Sink, account_key
 from agent_runner.errors import ConfigurationError, ConnectorError, InvalidMessageError
 from agent_runner.message import Message, Reply
 from agent_runner.store import Store
@@ -127,6 +127,8 @@ class SlackConnector(BaseConnector):
         if not self._bot_token:
             raise ConfigurationError("the Slack connector needs SLACK_BOT_TOKEN")
         self._mode = mode or env.mode or ("socket" if self._app_token else "events")
+        self.single_consumer = self._mode == "socket"  # one Socket Mode session per app
+        self.lease_account = account_key(self._bot_token)
         if self._mode == "socket" and not self._app_token:
             raise ConfigurationError("Slack Socket Mode needs SLACK_APP_TOKEN (xapp-...)")
         if self._mode == "events" and not self._signing_secret:

@@ -41,7 +41,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from agent_runner.backoff import RetryPolicy
-from agent_runner.connector import BaseConnector, Sink
+from agent_runner.connector import BaseConnector, Sink, account_key
 from agent_runner.errors import ConfigurationError, ConnectorError, InvalidMessageError
 from agent_runner.message import Message, Reply
 from agent_runner.store import Store
@@ -137,6 +137,8 @@ class TelegramConnector(BaseConnector):
         base = api_base if api_base is not None else env.api_base
         self._api_base = (base or "https://api.telegram.org").rstrip("/")
         self._mode = mode or env.mode
+        self.single_consumer = self._mode == "polling"  # one getUpdates poller per bot
+        self.lease_account = account_key(self._token)
         self._webhook_url = webhook_url if webhook_url is not None else env.webhook_url
         hook_secret = env.webhook_secret.get_secret_value() if env.webhook_secret else None
         self._webhook_secret = webhook_secret if webhook_secret is not None else hook_secret

@@ -94,6 +94,7 @@ class XConnector(BaseConnector):
     """
 
     name = "x"
+    single_consumer = True  # one poller of the mentions timeline per account (lease_account)
     delivery: DeliveryContract = "reconciled"  # the account's tweets are looked up
 
     def __init__(
@@ -246,6 +247,7 @@ class XConnector(BaseConnector):
                 raise ConfigurationError(f"X_USER_ID {user_id} is not an X account")
             self.username = str(found["data"]["username"])
             log.info("x: reading mentions of @%s (%s), app-only", self.username, user_id)
+        self.lease_account = self.user_id
 
     async def __aenter__(self) -> XConnector:
         await self.open()
