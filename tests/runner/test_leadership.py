@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -69,9 +69,9 @@ async def replica(path: Path, name: str) -> AsyncIterator[AgentRuntime]:
         await task
 
 
-async def until(predicate: object, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:  # noqa: ASYNC109
     async with asyncio.timeout(timeout):
-        while not predicate():  # type: ignore[operator]
+        while not predicate():  # noqa: ASYNC110 - the input's state changes without an event
             await asyncio.sleep(0.01)
 
 
