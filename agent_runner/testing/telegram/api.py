@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -98,6 +99,7 @@ class BotApi:
             "answercallbackquery": self._answer_callback_query,
         }
         self._poller: asyncio.Future[None] | None = None
+        self._poller_request: web.Request | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -116,6 +118,7 @@ class BotApi:
                     f"Too Many Requests: retry after {limit.retry_after:g}",
                     {"retry_after": limit.retry_after},
                 )
+            _REQUEST.set(request)
             result = await call(await read_params(request))
         except ApiError as exc:
             fake.requests.append((method, exc.status))
@@ -152,10 +155,12 @@ class BotApi:
                 "deleteWebhook to delete the webhook first",
             )
         if self._poller is not None and not self._poller.done():
+            if _connected(self._poller_request):  # a second bot instance polls at once
+                fake.conflicts += 1
             self._poller.set_result(None)  # the older long poll ends with 409
         poller: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         waiters: set[asyncio.Future[Any]]
-        self._poller = poller
+        self._poller, self._poller_request = poller, _REQUEST.get()
         offset = _int(params, "offset", 0)
         limit = max(1, min(100, _int(params, "limit", 100)))
         timeout = min(MAX_POLL_TIMEOUT, max(0.0, float(params.get("timeout", 0) or 0)))
@@ -190,7 +195,7 @@ class BotApi:
                     changed.cancel()
         finally:
             if self._poller is poller:
-                self._poller = None
+                self._poller = self._poller_request = None
 
     async def _set_webhook(self, params: dict[str, Any]) -> Any:
         url = str(params.get("url") or "")
@@ -318,6 +323,18 @@ class BotApi:
             raise ApiError(400, "Bad Request: query is too old and response timeout expired")
         fake.answered_callbacks.append(query_id)
         return True
+
+
+_REQUEST: contextvars.ContextVar[web.Request | None] = contextvars.ContextVar(
+    "fake_telegram_request", default=None
+)
+"""The request being answered (each aiohttp handler runs in its own task, its own context)."""
+
+
+def _connected(request: web.Request | None) -> bool:
+    """The client of ``request`` still waits for its answer (its connection is open)."""
+    transport = request.transport if request is not None else None
+    return transport is not None and not transport.is_closing()
 
 
 def _answer(exc: ApiError) -> web.Response:

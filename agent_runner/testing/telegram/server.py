@@ -69,6 +69,9 @@ class FakeTelegram:
         """Every Bot API call: ``(method, HTTP status)``."""
         self.rate_limited = 0
         self.polls = 0
+        self.conflicts = 0
+        """``getUpdates`` calls that arrived while another client's long poll was still open
+        (two bot instances polling at once; the older poll is answered 409 Conflict)."""
         self.closing = False
         self.allowed_updates: list[str] = []
         self.webhook_url: str | None = None

@@ -1,0 +1,39 @@
+"""One replica of a Telegram bot on the Redis store, run by ``agent-runner run`` in the replica
+tests (tests/distributed/test_replicas.py); every replica runs this same file.
+
+Environment: ``TELEGRAM_BOT_TOKEN``/``TELEGRAM_API_BASE`` (the test's FakeTelegram),
+``REDIS_URL``, ``TEST_PREFIX`` (the test's Redis key prefix), ``REPLICA`` (its name, in its
+replies), ``LEASE_TTL`` (seconds), ``STORE`` (``redis``, or a SQLite file's path).
+"""
+
+from __future__ import annotations
+
+import os
+
+from agent_runner import AgentRuntime, InputLeases, Message, SQLiteStore, Store
+from agent_runner.distributed import RedisStore
+from connectors.telegram import TelegramConnector
+
+REPLICA = os.environ.get("REPLICA", "?")
+
+
+async def answer(message: Message, context: object) -> str:
+    return f"{REPLICA}: {message.text}"
+
+
+def _store() -> Store:
+    where = os.environ.get("STORE", "redis")
+    if where == "redis":
+        return RedisStore(os.environ["REDIS_URL"], prefix=os.environ["TEST_PREFIX"])
+    return SQLiteStore(where, synchronous="NORMAL", busy_timeout=30.0)
+
+
+telegram = TelegramConnector(poll_timeout=1, typing=False, stream=False, request_timeout=10.0)
+runtime = AgentRuntime(
+    [telegram],
+    [telegram],
+    answer,
+    store=_store(),
+    input_leases=InputLeases(ttl=float(os.environ.get("LEASE_TTL", "3")), retry=0.2),
+    shutdown_grace=10.0,
+)

@@ -1,0 +1,221 @@
+"""Three replicas of one Telegram bot (``agent-runner run tests/distributed/replica_bot.py``,
+real processes) on a real redis-server with the Redis store, against FakeTelegram.
+
+- one replica polls at a time: the fake never sees two ``getUpdates`` clients at once;
+- SIGKILL of the holder: another replica takes the input over within ``ttl + retry`` (the
+  documented bound; waited for with slack, never asserted as a timing), resuming from the
+  stored offset: every message is answered exactly once;
+- SIGTERM of the holder (leases of 30 s here): the lease is released at once, so another
+  replica holds it long before the old holding would have expired;
+- a SQLite-file variant: two processes sharing one file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from agent_runner.distributed import RedisStore
+from agent_runner.store import SQLiteStore, Store
+from agent_runner.testing.telegram import FakeTelegram
+from connectors.telegram import TelegramConnector
+
+_log = logging.getLogger(__name__)
+REPO = Path(__file__).resolve().parents[2]
+BOT = REPO / "tests" / "distributed" / "replica_bot.py"
+CLI = Path(sys.executable).parent / "agent-runner"
+TTL, RETRY = 3.0, 0.2
+BOUND = TTL + RETRY
+"""The documented takeover bound after a SIGKILL (InputLeases.takeover_bound)."""
+SLACK = 20.0
+"""Added to every wait: process start-up and a loaded machine, never a timing assertion."""
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+
+class Replicas:
+    """``agent-runner run`` children, each with its own log file; leftovers killed at the end."""
+
+    def __init__(self, tmp: Path, env: dict[str, str], *, ttl: float = TTL) -> None:
+        self.tmp, self.env, self.ttl = tmp, env, ttl
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> None:
+        env = {**os.environ, **self.env, "REPLICA": name, "LEASE_TTL": str(self.ttl)}
+        env["PYTHONPATH"] = str(REPO)
+        env["AGENT_RUNNER_DATA_DIR"] = str(self.tmp / "data")
+        with (self.tmp / f"{name}.log").open("wb") as out:
+            self.procs[name] = subprocess.Popen(
+                [str(CLI), "run", str(BOT)], cwd=REPO, env=env, stdout=out, stderr=out
+            )
+
+    def log(self, name: str) -> str:
+        return (self.tmp / f"{name}.log").read_text(errors="replace")
+
+    def named(self, pid: int) -> str | None:
+        return next((n for n, p in self.procs.items() if p.pid == pid), None)
+
+    def signal(self, name: str, sig: signal.Signals) -> None:
+        self.procs[name].send_signal(sig)
+
+    async def exited(self, name: str) -> int:
+        proc = self.procs[name]
+        async with asyncio.timeout(SLACK):
+            while proc.poll() is None:  # noqa: ASYNC110 - a child's exit has no event here
+                await asyncio.sleep(0.05)
+        return proc.returncode
+
+    def kill_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+def lease_of(fake: FakeTelegram) -> str:
+    return TelegramConnector(token=fake.token, api_base=fake.url).lease_name
+
+
+async def holder(store: Store, lease: str, replicas: Replicas) -> str | None:
+    held = await store.lease_holder(lease)
+    return replicas.named(int(held.holder.split(":")[1])) if held is not None else None
+
+
+async def until_held(
+    store: Store, lease: str, replicas: Replicas, ok: Callable[[str], bool] = bool
+) -> str:
+    """The replica that holds the lease once one that satisfies ``ok`` does."""
+    async with asyncio.timeout(BOUND + SLACK):
+        while True:
+            name = await holder(store, lease, replicas)
+            if name is not None and ok(name):
+                return name
+            await asyncio.sleep(0.05)
+
+
+async def send_and_wait(fake: FakeTelegram, texts: list[str]) -> None:
+    for text in texts:
+        fake.send_user_message(fake.private, text)
+    await fake.wait_until(lambda: answered(fake) >= set(texts), timeout=BOUND + SLACK)
+
+
+def answered(fake: FakeTelegram) -> set[str]:
+    return {m.reply_to.text for m in fake.sent_in(fake.private) if m.reply_to is not None}
+
+
+def replies_per_message(fake: FakeTelegram) -> collections.Counter[int]:
+    return collections.Counter(
+        m.reply_to_id for m in fake.sent_in(fake.private) if m.reply_to_id is not None
+    )
+
+
+@pytest.fixture
+async def redis_store(redis_url: str, redis_prefix: str) -> AsyncIterator[Store]:
+    store = RedisStore(redis_url, prefix=redis_prefix)
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def test_three_replicas_one_poller_sigkill_moves_it_within_the_bound(
+    fake: FakeTelegram, redis_store: Store, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    env = {**fake.env(), "REDIS_URL": redis_url, "TEST_PREFIX": redis_prefix, "STORE": "redis"}
+    replicas = Replicas(tmp_path, env)
+    lease = lease_of(fake)
+    try:
+        for name in ("r1", "r2", "r3"):
+            replicas.start(name)
+        first = await until_held(redis_store, lease, replicas)
+        await send_and_wait(fake, [f"before {i}" for i in range(10)])
+        await asyncio.sleep(TTL)  # renewals go on; the standbys keep standing by
+        assert await holder(redis_store, lease, replicas) == first
+
+        replicas.signal(first, signal.SIGKILL)
+        killed_at = time.monotonic()
+        after = [f"after {i}" for i in range(10)]
+        for text in after:  # waiting in Telegram while nobody polls
+            fake.send_user_message(fake.private, text)
+        second = await until_held(redis_store, lease, replicas, lambda n: n != first)
+        takeover = time.monotonic() - killed_at
+        await send_and_wait(fake, after)
+        _log.info("takeover after SIGKILL: %.2fs (bound %.1fs)", takeover, BOUND)
+
+        assert second != first
+        counts = replies_per_message(fake)
+        assert len(counts) == 20 and set(counts.values()) == {1}, counts
+        assert fake.conflicts == 0  # never two getUpdates clients at once
+        assert {m.text.split(":")[0] for m in fake.sent_in(fake.private)} <= {first, second}
+        assert "standing by" in replicas.log(second)
+    finally:
+        replicas.kill_all()
+
+
+async def test_sigterm_hands_the_input_over_at_once(
+    fake: FakeTelegram, redis_store: Store, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    env = {**fake.env(), "REDIS_URL": redis_url, "TEST_PREFIX": redis_prefix, "STORE": "redis"}
+    replicas = Replicas(tmp_path, env, ttl=30.0)
+    lease = lease_of(fake)
+    try:
+        for name in ("r1", "r2", "r3"):
+            replicas.start(name)
+        first = await until_held(redis_store, lease, replicas)
+        await send_and_wait(fake, ["one", "two"])
+        held = await redis_store.lease_holder(lease)
+        assert held is not None
+        replicas.signal(first, signal.SIGTERM)
+        second = await until_held(redis_store, lease, replicas, lambda n: n != first)
+        # Taken before the old holding could have expired: it was released, not waited out.
+        assert time.time() < held.expires_at
+        taken = await redis_store.lease_holder(lease)
+        assert taken is not None and taken.token > held.token
+        assert await replicas.exited(first) == 0
+        assert "released" in replicas.log(first)
+        await send_and_wait(fake, ["three", "four"])
+        counts = replies_per_message(fake)
+        assert len(counts) == 4 and set(counts.values()) == {1}, counts
+        assert fake.conflicts == 0
+        assert second in {m.text.split(":")[0] for m in fake.sent_in(fake.private)}
+    finally:
+        replicas.kill_all()
+
+
+async def test_two_processes_on_one_sqlite_file_share_the_poller(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    path = tmp_path / "shared.sqlite3"
+    replicas = Replicas(tmp_path, {**fake.env(), "STORE": str(path)})
+    lease = lease_of(fake)
+    store = SQLiteStore(path, synchronous="NORMAL", busy_timeout=30.0)
+    await store.open()
+    try:
+        replicas.start("s1")
+        replicas.start("s2")
+        first = await until_held(store, lease, replicas)
+        await send_and_wait(fake, ["a", "b"])
+        replicas.signal(first, signal.SIGKILL)
+        await until_held(store, lease, replicas, lambda n: n != first)
+        await send_and_wait(fake, ["c", "d"])
+        counts = replies_per_message(fake)
+        assert len(counts) == 4 and set(counts.values()) == {1}, counts
+        assert fake.conflicts == 0
+    finally:
+        replicas.kill_all()
+        await store.close()
