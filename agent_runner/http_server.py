@@ -40,6 +40,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 
 from agent_runner.errors import ConfigurationError
+from agent_runner.tracing.http import trace_requests
 
 logger = logging.getLogger("agent_runner.http_server")
 
@@ -139,6 +140,7 @@ async def serve(
         OSError: the address cannot be bound (in use, not an interface here ...).
     """
     limits = limits or ServerLimits()
+    trace_requests(app)  # a request's traceparent continues its trace (when tracing is on)
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=limits.shutdown_timeout
     )

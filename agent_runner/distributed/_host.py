@@ -52,6 +52,7 @@ from agent_runner.distributed._wire import (
     load_header,
 )
 from agent_runner.errors import SerializationError
+from agent_runner.tracing import spans
 
 logger = logging.getLogger(__name__)
 
@@ -287,11 +288,11 @@ class Host:
             cancellation_token=token,
             message_id=header.get("id"),
         )
-        chain = header.get("chain")
+        chain, trace = header.get("chain"), spans.extract(header)  # the sender's trace
         outer = tuple(chain) if isinstance(chain, list) else ()
         reset = CALL_CHAIN.set((*outer, str(agent_id)))
         try:
-            with MessageHandlerContext.populate_context(agent_id):
+            with MessageHandlerContext.populate_context(agent_id), spans.attach(trace):
                 result = await agent.on_message(payload, ctx)
         finally:
             CALL_CHAIN.reset(reset)

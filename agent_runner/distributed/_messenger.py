@@ -52,6 +52,7 @@ from agent_runner.distributed._wire import (
     stream_entries,
 )
 from agent_runner.errors import CoreError, MessageDroppedException, UndeliverableException
+from agent_runner.tracing import spans
 
 logger = logging.getLogger(__name__)
 
@@ -204,6 +205,9 @@ class Messenger:
         chain = CALL_CHAIN.get()
         if chain:
             header["chain"] = list(chain)
+        trace = spans.carrier()  # the W3C trace context (None while tracing is off)
+        if trace is not None:
+            header.update(trace)  # type: ignore[typeddict-item]
         call = self._pending.add(rid, str(recipient), stream, self._options.rpc_timeout)
         token.link_future(call.future)
         command = ("XADD", stream, "*", "h", dump_header(header), "d", data)
@@ -268,6 +272,9 @@ class Messenger:
             "type": type_name,
             "ct": content_type,
         }
+        trace = spans.carrier()
+        if trace is not None:
+            base.update(trace)  # type: ignore[typeddict-item]
         subs = self._subscriptions
         for _ in range(8):
             if subs.version is None:

@@ -65,6 +65,9 @@ class Header(TypedDict, total=False):
     chain: list[str]
     """RPCs: the agents (``type/key``) waiting in the caller's call chain, outermost first."""
     error: ErrorInfo
+    traceparent: str
+    """Optional W3C trace context of the sender (rpc, event): the handler joins its trace."""
+    tracestate: str
 
 
 def dump_header(header: Header) -> bytes:

@@ -27,6 +27,7 @@ from typing import Any
 
 from agent_runner.distributed._distributed_runtime import DistributedAgentRuntime
 from agent_runner.errors import ConfigurationError
+from agent_runner.tracing import start_tracing, stop_tracing
 
 logger = logging.getLogger("agent_runner.distributed.worker")
 
@@ -71,6 +72,7 @@ async def serve(runtime: DistributedAgentRuntime, register: Callable[[Any], Any]
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    traced = start_tracing()  # when OTEL_* asks for it: turns run here join their traces
     try:
         made = register(runtime)
         if inspect.isawaitable(made):
@@ -83,6 +85,8 @@ async def serve(runtime: DistributedAgentRuntime, register: Callable[[Any], Any]
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         await runtime.close()
+        if traced:
+            await stop_tracing()
 
 
 def worker_command(argv: list[str]) -> int:

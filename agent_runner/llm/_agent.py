@@ -38,9 +38,11 @@ from agent_runner.llm._estimate import (
     estimate_prompt_tokens,
     estimate_tools_tokens,
 )
+from agent_runner.llm._streamer import Streamer
 from agent_runner.llm._tools import Tool, ToolArgumentsError, ToolSource
 from agent_runner.message import Message, Reply
 from agent_runner.store import MemoryItem
+from agent_runner.tracing import genai
 
 if TYPE_CHECKING:
     from agent_runner.approvals import Approvals
@@ -225,7 +227,7 @@ class LLMAgent:
 
     async def _run(self, prompt: list[ChatMessage], context: AgentContext) -> str | Reply | None:
         calls_left = self.max_tool_calls
-        stream = _Streamer(context) if context.streaming else None
+        stream = Streamer(context) if context.streaming else None
         offered = await self._current_tools(context)
         tools = offered.definitions
         estimate = estimate_prompt_tokens(prompt) + offered.tokens
@@ -244,13 +246,15 @@ class LLMAgent:
                 input_tokens=estimate,
                 max_output_tokens=self.max_output_tokens or 0,
             )
-            completion = await self.model_client.complete(
-                prompt,
-                tools=tools,
-                tool_choice="none" if final else None,
-                max_output_tokens=self.max_output_tokens,
-                on_text=stream.send if stream is not None and stream.enabled else None,
-            )
+            with genai.chat(self.model_client, self.model_name, prompt) as span:
+                completion = await self.model_client.complete(
+                    prompt,
+                    tools=tools,
+                    tool_choice="none" if final else None,
+                    max_output_tokens=self.max_output_tokens,
+                    on_text=stream.send if stream is not None and stream.enabled else None,
+                )
+                genai.chat_result(span, completion, self.model_name)
             usage = completion.usage
             await context.cost.record(
                 self.model_name,
@@ -283,7 +287,7 @@ class LLMAgent:
             refused = completion.tool_calls[len(allowed) :]
             calls_left -= len(allowed)
             ran = await asyncio.gather(
-                *(self._call_tool(c, context, offered.tools) for c in allowed)
+                *(genai.tool_call(c, self._call_tool(c, context, offered.tools)) for c in allowed)
             )
             results: dict[str, str | Gated] = {c.id: r for c, r in zip(allowed, ran, strict=True)}
             limit = f"the limit of {self.max_tool_calls} tool calls per message is reached"
@@ -300,7 +304,8 @@ class LLMAgent:
         """Run a call a person approved, with the tool as offered now."""
         call = ToolCall(id=call_id, name=name, arguments=json.dumps(arguments))
         offered = await self._current_tools(context)
-        return str(await self._call_tool(call, context, offered.tools, approved=True))
+        run = self._call_tool(call, context, offered.tools, approved=True)
+        return str(await genai.tool_call(call, run))
 
     async def _call_tool(
         self,
@@ -358,24 +363,6 @@ class _Offered:
         self.tools = tools
         self.definitions: tuple[ToolDefinition, ...] = tuple(t.definition for t in tools.values())
         self.tokens = estimate_tools_tokens(self.definitions)
-
-
-class _Streamer:
-    """Forwards text to ``context.stream``; a failing output stops streaming, not the agent
-    (the runner still delivers the whole reply with ``send``)."""
-
-    def __init__(self, context: AgentContext) -> None:
-        self._context = context
-        self.enabled = True
-
-    async def send(self, chunk: str) -> None:
-        if not self.enabled:
-            return
-        try:
-            await self._context.stream(chunk)
-        except Exception as exc:  # an output's failure must not lose the answer
-            self.enabled = False
-            self._context.logger.warning("streaming stopped: %r", exc)
 
 
 def _user_text(message: Message) -> str:

@@ -98,6 +98,9 @@ class OpenAIClient:
         >>> agent = LLMAgent(client, system_prompt="You are helpful.")
     """
 
+    provider = "openai"
+    """``gen_ai.provider.name`` on this client's model call spans (agent_runner.tracing)."""
+
     def __init__(
         self,
         *,

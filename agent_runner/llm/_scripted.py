@@ -69,6 +69,9 @@ class ScriptedModelClient:
         self.requests: list[ModelRequest] = []
         self.closed = False
 
+    provider = "scripted"
+    """``gen_ai.provider.name`` on this client's model call spans (agent_runner.tracing)."""
+
     @property
     def model(self) -> str:
         return self._model

@@ -53,6 +53,7 @@ from agent_runner.runner.mailboxes import ConversationMailboxes
 from agent_runner.runner.replies import ReplySender
 from agent_runner.runner.signals import stop_on_signals
 from agent_runner.store import Store
+from agent_runner.tracing import pipeline, tracing_session
 
 _log = logging.getLogger("agent_runner.runtime")
 
@@ -169,6 +170,7 @@ class AgentRuntime:
         self._shutdown_grace = shutdown_grace
         self._deadline: float | None = None
         self._handle_signals = handle_signals
+        self._name = name
         self.store: Store = store if store is not None else default_store(name)
         """The runner's store (journal, replies, cursors, memory, ledger)."""
         self.leadership = Leadership.of(input_leases, self.store, self._inputs)
@@ -290,12 +292,11 @@ class AgentRuntime:
             await mailboxes.wait_for_room()
         if mailboxes is None or not self._accepting or mailboxes is not self._mailboxes:
             raise ConnectorError(f"the runner is not accepting input; {message.key} refused")
-        fresh = await mailboxes.admit(
-            message,
-            self.store.journal_accept(
+        with pipeline.receive(message):  # the message's trace (when OTEL_* turns tracing on)
+            journal = self.store.journal_accept(
                 message.key, message.conversation_key, message.model_dump_json()
-            ),
-        )
+            )
+            fresh = await mailboxes.admit(message, pipeline.journal_write(journal))
         return Accepted(message.key, duplicate=not fresh)
 
     async def register_conversations(self, runtime: MessageRuntime) -> None:
@@ -323,6 +324,7 @@ class AgentRuntime:
 
     # -- lifecycle -------------------------------------------------------------------
     async def _open(self, stack: contextlib.AsyncExitStack) -> None:
+        await stack.enter_async_context(tracing_session(self._name))  # flushed last
         await self.store.open()
         stack.push_async_callback(close_store, self.store)
         agent_close = getattr(self._agent, "close", None)

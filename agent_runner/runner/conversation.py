@@ -44,6 +44,7 @@ from agent_runner.errors import BudgetExceededError, ConfigurationError, Payment
 from agent_runner.message import HISTORY_KEY, OUTCOME_KEY, USAGE_KEY, Message, Reply
 from agent_runner.pricing import NullMeter
 from agent_runner.store import MemoryItem, Role
+from agent_runner.tracing import pipeline
 
 if TYPE_CHECKING:
     from agent_runner.connector import StreamingOutput
@@ -66,7 +67,8 @@ class Turn(BaseModel):
 
     ``merged`` are earlier messages of the conversation handed to this turn together with
     ``message`` (double texting: ``merge`` or ``interrupt``); they are remembered first.
-    ``cancellable`` turns are cancelled when the caller cancels (``interrupt``).
+    ``cancellable`` turns are cancelled when the caller cancels (``interrupt``). ``trace``
+    continues the message's trace on whichever process runs the turn.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -74,6 +76,8 @@ class Turn(BaseModel):
     message: Message
     merged: tuple[Message, ...] = ()
     cancellable: bool = False
+    trace: dict[str, str] | None = None
+    """The sender's W3C trace context (``traceparent``), when tracing is on."""
 
 
 class TurnResult(BaseModel):
@@ -261,7 +265,8 @@ class TurnHandler:
         timeout = self.agent_timeout
         try:
             async with asyncio.timeout(timeout) as deadline:
-                result: AgentResult = await self.agent(message, context)
+                with pipeline.invoke_agent(message, self.agent):
+                    result: AgentResult = await self.agent(message, context)
             replies = normalize_result(result)
         except BudgetExceededError as exc:
             _log.info("budget stopped the agent on %s: %s", key, exc)
@@ -304,15 +309,16 @@ class ConversationAgent(RoutedAgent):
 
     @rpc
     async def on_turn(self, message: Turn, ctx: MessageContext) -> TurnResult:
-        if self._memory is None:
-            self._memory = await self._handler.load_memory(self.id.key)
-        run = self._handler.run(message.message, self._memory, self.runtime, message.merged)
-        if not message.cancellable:
-            return await run
-        # Interruptible: the caller's cancellation reaches the agent (and its model call).
-        task = asyncio.ensure_future(run)
-        ctx.cancellation_token.link_future(task)
-        return await task
+        with pipeline.turn(message.message, message.trace):
+            if self._memory is None:
+                self._memory = await self._handler.load_memory(self.id.key)
+            run = self._handler.run(message.message, self._memory, self.runtime, message.merged)
+            if not message.cancellable:
+                return await run
+            # Interruptible: the caller's cancellation reaches the agent (and its model call).
+            task = asyncio.ensure_future(run)
+            ctx.cancellation_token.link_future(task)
+            return await task
 
 
 async def register_conversation_agent(runtime: MessageRuntime, handler: TurnHandler) -> None:

@@ -24,12 +24,14 @@ import logging
 from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Any
 
 from agent_runner.core import AgentId, CancellationToken, MessageRuntime
 from agent_runner.message import OUTCOME_KEY, Message, Reply
 from agent_runner.runner.conversation import CONVERSATION_AGENT_TYPE, Turn, TurnResult
 from agent_runner.runner.double_texting import TextingPolicy
 from agent_runner.runner.replies import ReplySender
+from agent_runner.tracing import spans
 
 _log = logging.getLogger("agent_runner.runtime")
 
@@ -39,6 +41,8 @@ class _Pending:
     message: Message
     accepted: asyncio.Future[bool]
     """True once journaled, False for a duplicate; an exception when journaling failed."""
+    trace: Any = None
+    """The trace context it arrived in (None while tracing is off)."""
 
 
 class ConversationMailboxes:
@@ -127,9 +131,9 @@ class ConversationMailboxes:
         key = message.conversation_key
         box = self._boxes.get(key)
         if box is not None:
-            box.append(_Pending(message, accepted))
+            box.append(_Pending(message, accepted, spans.current()))
             return
-        box = self._boxes[key] = deque((_Pending(message, accepted),))
+        box = self._boxes[key] = deque((_Pending(message, accepted, spans.current()),))
         work = self._work(key, box) if self._policy is None else self._work_policies(key, box)
         task = asyncio.create_task(work, name=f"agent-runner conversation {key}")
         self._workers.add(task)
@@ -185,7 +189,8 @@ class ConversationMailboxes:
             while box:
                 pending = box[0]
                 if await _fresh(pending):
-                    await self._handle(pending.message)
+                    with spans.attach(pending.trace):  # the message's trace goes on
+                        await self._handle(pending.message)
                 box.popleft()
                 self._done_one()
         finally:
@@ -202,12 +207,17 @@ class ConversationMailboxes:
             while box:
                 policy = self._policy(box[0].message)
                 count = len(box) if policy == "merge" else 1
-                batch = [p.message for p in list(box)[:count] if await _fresh(p)]
+                fresh = [p for p in list(box)[:count] if await _fresh(p)]
+                batch = [p.message for p in fresh]
                 if policy == "interrupt" and len(box) > 1:
                     carried += batch  # a later message interrupts this one before it starts
                 elif batch:
                     merged = (*carried, *batch[:-1])
-                    if await self._handle(batch[-1], merged, interruptible=policy == "interrupt"):
+                    with spans.attach(fresh[-1].trace):
+                        done = await self._handle(
+                            batch[-1], merged, interruptible=policy == "interrupt"
+                        )
+                    if done:
                         carried = []
                     else:
                         carried = [*merged, batch[-1]]
@@ -298,10 +308,11 @@ class ConversationMailboxes:
         token: CancellationToken | None = None,
     ) -> TurnResult:
         recipient = AgentId(CONVERSATION_AGENT_TYPE, message.conversation_key)
+        trace = spans.carrier()  # None while tracing is off
         turn = (
             Turn(message=message)
-            if not merged and token is None
-            else Turn(message=message, merged=merged, cancellable=token is not None)
+            if not merged and token is None and trace is None
+            else Turn(message=message, merged=merged, cancellable=token is not None, trace=trace)
         )
         try:
             result = await self._runtime.send_message(turn, recipient, cancellation_token=token)

@@ -37,6 +37,7 @@ from agent_runner.errors import ConfigurationError, DeliveryError, RateLimitedEr
 from agent_runner.message import Message, Reply
 from agent_runner.runner.faults import checkpoint
 from agent_runner.store import Store
+from agent_runner.tracing import pipeline
 
 _log = logging.getLogger("agent_runner.runtime")
 
@@ -141,7 +142,8 @@ class ReplySender:
                     ", ".join(repr(n) for n in unknown),
                 )
             for name in targets:
-                await self._send_one(message, reply, index, name)
+                with pipeline.send(message, name, index):
+                    await self._send_one(message, reply, index, name)
         await self.store.journal_complete(message.key)
         await self.complete_at_source(message)
 

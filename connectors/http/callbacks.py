@@ -23,6 +23,7 @@ from agent_runner.connector import DeliveryKey
 from agent_runner.errors import ConfigurationError, DeliveryError, OutboundRefusedError
 from agent_runner.message import Message, Reply
 from agent_runner.outbound import OutboundGuard
+from agent_runner.tracing.http import with_traceparent
 from connectors.http.auth import signature_headers
 from connectors.http.errors import RequestError
 from connectors.http.messages import message_json, reply_json
@@ -169,6 +170,7 @@ class WebhookSender:
             }
             if self._secret:
                 headers.update(signature_headers(self._secret, body))
+            with_traceparent(headers)  # the receiver can continue the message's trace
             retry_after: float | None = None
             try:
                 async with session.post(

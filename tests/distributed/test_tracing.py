@@ -1,0 +1,80 @@
+"""A message whose turn runs on an ``agent-runner worker`` process is one trace: the runner's
+spans and the worker's, exported by each process to the same local OTLP/HTTP receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+
+import pytest
+import redis.asyncio as redis
+
+from agent_runner.distributed import DistributedAgentRuntime
+from agent_runner.testing.otlp import OTLPReceiver
+from tests.distributed._workers import Workers, lease_holders, wait_for
+from tests.distributed.runner_app import build
+
+
+@pytest.fixture
+def workers(redis_url: str, redis_prefix: str) -> Iterator[Workers]:
+    made = Workers(redis_url, redis_prefix, "tests.distributed.runner_app", record=False)
+    yield made
+    made.close()
+
+
+async def test_a_turn_on_a_worker_joins_the_message_trace(
+    workers: Workers, redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("OTEL_"):
+            monkeypatch.delenv(name)
+    async with OTLPReceiver() as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
+        monkeypatch.setenv("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "otel,process")  # pids
+        worker = workers.start("w1", partitions=2)  # inherits the OTEL_* variables
+        admin = redis.Redis.from_url(redis_url)
+        try:
+
+            async def hosted() -> bool:
+                holders = await lease_holders(admin, redis_prefix, "agent_runner.conversation", 2)
+                return set(holders) == {"w1"}
+
+            await wait_for(hosted)
+        finally:
+            await admin.aclose()
+        runtime = DistributedAgentRuntime(
+            redis_url, prefix=redis_prefix, heartbeat_interval=0.1, heartbeat_ttl=1.0
+        )
+        chat, runner = build(redis_url, redis_prefix, runtime=runtime)
+        task = asyncio.create_task(runner.run())
+        try:
+            async with asyncio.timeout(20):
+                await runner.wait_started()
+                await chat.push("hello", conversation_id="c1")
+                replies = await chat.wait_for_replies(1, timeout=15)
+            assert replies[0][1].text == "echo hello (on w1)"
+        finally:
+            await runner.stop()
+            await task
+            await runtime.close()
+        # SIGTERM: the worker flushes its spans (to this loop's receiver: wait off the loop).
+        assert await asyncio.to_thread(workers.terminate, "w1") == 0, workers.logs()
+
+        def complete(spans: object) -> bool:
+            names = {s.name for s in collector.spans}
+            return {"receive memory", "invoke_agent agent", "send memory"} <= names
+
+        spans = await collector.wait_for(complete, within=15)
+    assert len({s.trace_id for s in spans}) == 1, [(s.name, s.trace_id) for s in spans]
+    ids = {s.span_id: s for s in spans}
+    named = {s.name: s for s in spans}
+    turn, agent = named["conversation turn"], named["invoke_agent agent"]
+    assert ids[turn.parent_span_id].name == "receive memory"
+    assert ids[agent.parent_span_id] is turn
+    assert ids[named["send memory"].parent_span_id].name == "receive memory"
+    # Two processes, one trace: the runner made the receive span, the worker the turn.
+    assert named["receive memory"].service_name == turn.service_name == "agent-runner"
+    assert named["receive memory"].resource["process.pid"] == os.getpid()
+    assert turn.resource["process.pid"] == agent.resource["process.pid"] == worker.pid
