@@ -4,14 +4,19 @@ spans and the worker's, exported by each process to the same local OTLP/HTTP rec
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 import redis.asyncio as redis
 
+from agent_runner.core import AgentId, MessageContext, RoutedAgent, rpc
 from agent_runner.distributed import DistributedAgentRuntime
+from agent_runner.distributed._wire import Keys
 from agent_runner.testing.otlp import OTLPReceiver
+from agent_runner.tracing import spans, start_tracing, stop_tracing
 from tests.distributed._workers import Workers, lease_holders, wait_for
 from tests.distributed.runner_app import build
 
@@ -78,3 +83,58 @@ async def test_a_turn_on_a_worker_joins_the_message_trace(
     assert named["receive memory"].service_name == turn.service_name == "agent-runner"
     assert named["receive memory"].resource["process.pid"] == os.getpid()
     assert turn.resource["process.pid"] == agent.resource["process.pid"] == worker.pid
+
+
+@dataclass
+class Ask:
+    text: str
+
+
+class TraceEcho(RoutedAgent):
+    """Answers with the trace id current in its handler (empty when none)."""
+
+    def __init__(self) -> None:
+        super().__init__("trace echo")
+
+    @rpc
+    async def on_ask(self, message: Ask, ctx: MessageContext) -> str:
+        from opentelemetry import trace
+
+        context = trace.get_current_span().get_span_context()
+        return format(context.trace_id, "032x") if context.is_valid else ""
+
+
+async def test_the_wire_header_carries_the_trace_context(
+    redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("OTEL_"):
+            monkeypatch.delenv(name)
+    async with OTLPReceiver() as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        rt = DistributedAgentRuntime(
+            redis_url, prefix=redis_prefix, partitions=1, heartbeat_interval=0.1
+        )
+        await TraceEcho.register(rt, "echo", TraceEcho)
+        rt.start()
+        assert start_tracing("wire-test")
+        try:
+            recipient = AgentId("echo", "k")
+            assert await rt.send_message(Ask("untraced"), recipient) == ""
+            with spans.span("caller") as caller:
+                trace_id = format(caller.get_span_context().trace_id, "032x")
+                assert await rt.send_message(Ask("traced"), recipient) == trace_id
+        finally:
+            await stop_tracing()
+            await rt.close()
+        admin = redis.Redis.from_url(redis_url)
+        try:
+            stream = Keys(redis_prefix).inbox("echo", 0)
+            entries = await admin.xrange(stream)
+        finally:
+            await admin.aclose()
+    headers = [json.loads(fields[b"h"]) for _, fields in entries]
+    asks = [h for h in headers if h.get("type") == "Ask"]
+    assert len(asks) == 2
+    assert "traceparent" not in asks[0]  # a header without it is read as before
+    assert asks[1]["traceparent"].split("-")[1] == trace_id
