@@ -23,6 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
+from agent_runner.http_server import serve
+
 TRACES_PATH = "/v1/traces"
 
 
@@ -122,10 +124,7 @@ class OTLPReceiver:
         """Listen (on a free port unless one was given)."""
         app = web.Application()
         app.router.add_post(TRACES_PATH, self._post)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self._host, self._port).start()
-        self._port = self._runner.addresses[0][1]
+        self._runner, self._port = await serve(app, host=self._host, port=self._port)
         self.url = f"http://{self._host}:{self._port}"
 
     async def stop(self) -> None:

@@ -93,3 +93,18 @@ async def lease_holders(client: redis.Redis, prefix: str, agent_type: str, count
     keys = [f"{prefix}:lease:{agent_type}:{p}" for p in range(count)]
     values = await client.mget(keys)
     return [v.decode() if isinstance(v, bytes) else (v or "") for v in values]
+
+
+async def wait_hosted(
+    redis_url: str, prefix: str, agent_type: str, count: int, workers: set[str]
+) -> None:
+    """Wait until exactly ``workers`` hold the ``count`` partition leases of ``agent_type``."""
+    admin = redis.Redis.from_url(redis_url)
+    try:
+
+        async def hosted() -> bool:
+            return set(await lease_holders(admin, prefix, agent_type, count)) == workers
+
+        await wait_for(hosted)
+    finally:
+        await admin.aclose()

@@ -16,6 +16,7 @@ import pytest
 import redis.asyncio as redis
 
 from tests.distributed._servers import RedisServer, ping
+from tests.distributed._workers import Workers
 
 
 @pytest.fixture(scope="session")
@@ -63,3 +64,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.redis)
         if item.name in _SLOW:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def runner_workers(redis_url: str, redis_prefix: str) -> Iterator[Workers]:
+    """Worker processes hosting the conversations of ``tests.distributed.runner_app``."""
+    made = Workers(redis_url, redis_prefix, "tests.distributed.runner_app", record=False)
+    yield made
+    made.close()

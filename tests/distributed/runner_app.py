@@ -3,11 +3,14 @@ its conversation turns on worker processes (``register`` below), state in RedisS
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from agent_runner import AgentContext, AgentRuntime, Message
 from agent_runner.core import MessageRuntime
-from agent_runner.distributed import RedisStore
+from agent_runner.distributed import DistributedAgentRuntime, RedisStore
 from connectors.inmemory import InMemoryConnector
 
 
@@ -33,3 +36,22 @@ def build(
 async def register(runtime: MessageRuntime) -> None:
     _, runner = build(os.environ["REDIS_URL"], os.environ["TEST_PREFIX"])
     await runner.register_conversations(runtime)
+
+
+@asynccontextmanager
+async def running_on_workers(redis_url: str, prefix: str) -> AsyncIterator[InMemoryConnector]:
+    """The runner in this process, started on a distributed runtime (its turns run on the
+    workers); yields its input and output; stopped and closed at the end of the block."""
+    runtime = DistributedAgentRuntime(
+        redis_url, prefix=prefix, heartbeat_interval=0.1, heartbeat_ttl=1.0
+    )
+    chat, runner = build(redis_url, prefix, runtime=runtime)
+    task = asyncio.create_task(runner.run())
+    try:
+        async with asyncio.timeout(20):
+            await runner.wait_started()
+        yield chat
+    finally:
+        await runner.stop()
+        await task
+        await runtime.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -17,55 +16,26 @@ from agent_runner.distributed import DistributedAgentRuntime
 from agent_runner.distributed._wire import Keys
 from agent_runner.testing.otlp import OTLPReceiver
 from agent_runner.tracing import spans, start_tracing, stop_tracing
-from tests.distributed._workers import Workers, lease_holders, wait_for
-from tests.distributed.runner_app import build
-
-
-@pytest.fixture
-def workers(redis_url: str, redis_prefix: str) -> Iterator[Workers]:
-    made = Workers(redis_url, redis_prefix, "tests.distributed.runner_app", record=False)
-    yield made
-    made.close()
+from tests.distributed._workers import Workers, wait_hosted
+from tests.distributed.runner_app import running_on_workers
+from tests.tracing.support import export_to
 
 
 async def test_a_turn_on_a_worker_joins_the_message_trace(
-    workers: Workers, redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+    runner_workers: Workers, redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in list(os.environ):
-        if name.startswith("OTEL_"):
-            monkeypatch.delenv(name)
     async with OTLPReceiver() as collector:
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        export_to(monkeypatch, collector.url)
         monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
         monkeypatch.setenv("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "otel,process")  # pids
-        worker = workers.start("w1", partitions=2)  # inherits the OTEL_* variables
-        admin = redis.Redis.from_url(redis_url)
-        try:
-
-            async def hosted() -> bool:
-                holders = await lease_holders(admin, redis_prefix, "agent_runner.conversation", 2)
-                return set(holders) == {"w1"}
-
-            await wait_for(hosted)
-        finally:
-            await admin.aclose()
-        runtime = DistributedAgentRuntime(
-            redis_url, prefix=redis_prefix, heartbeat_interval=0.1, heartbeat_ttl=1.0
-        )
-        chat, runner = build(redis_url, redis_prefix, runtime=runtime)
-        task = asyncio.create_task(runner.run())
-        try:
-            async with asyncio.timeout(20):
-                await runner.wait_started()
-                await chat.push("hello", conversation_id="c1")
-                replies = await chat.wait_for_replies(1, timeout=15)
-            assert replies[0][1].text == "echo hello (on w1)"
-        finally:
-            await runner.stop()
-            await task
-            await runtime.close()
+        worker = runner_workers.start("w1", partitions=2)  # inherits the OTEL_* variables
+        await wait_hosted(redis_url, redis_prefix, "agent_runner.conversation", 2, {"w1"})
+        async with running_on_workers(redis_url, redis_prefix) as chat:
+            await chat.push("hello", conversation_id="c1")
+            replies = await chat.wait_for_replies(1, timeout=15)
+        assert replies[0][1].text == "echo hello (on w1)"
         # SIGTERM: the worker flushes its spans (to this loop's receiver: wait off the loop).
-        assert await asyncio.to_thread(workers.terminate, "w1") == 0, workers.logs()
+        assert await asyncio.to_thread(runner_workers.terminate, "w1") == 0, runner_workers.logs()
 
         def complete(spans: object) -> bool:
             names = {s.name for s in collector.spans}
@@ -107,11 +77,8 @@ class TraceEcho(RoutedAgent):
 async def test_the_wire_header_carries_the_trace_context(
     redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in list(os.environ):
-        if name.startswith("OTEL_"):
-            monkeypatch.delenv(name)
     async with OTLPReceiver() as collector:
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        export_to(monkeypatch, collector.url)
         rt = DistributedAgentRuntime(
             redis_url, prefix=redis_prefix, partitions=1, heartbeat_interval=0.1
         )

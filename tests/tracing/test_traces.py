@@ -23,6 +23,7 @@ from agent_runner.testing.webhook import FakeWebhookReceiver
 from connectors.http import HTTPConnector
 from connectors.webhook import WebhookOutput
 from tests.connectors._web_fixtures import running
+from tests.tracing.support import export_to
 
 SECRET = "SECRET-TEXT-42"
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -36,11 +37,8 @@ def add(a: int, b: int) -> int:
 
 @pytest.fixture
 async def receiver(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[OTLPReceiver]:
-    for name in list(os.environ):
-        if name.startswith("OTEL_"):
-            monkeypatch.delenv(name)
     async with OTLPReceiver() as collector:
-        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        export_to(monkeypatch, collector.url)
         monkeypatch.setenv("OTEL_SERVICE_NAME", "trace-test-bot")
         yield collector
 
