@@ -33,11 +33,7 @@ from agent_runner.runner.config import (
     outputs_by_name,
     source_of,
 )
-from agent_runner.runner.conversation import (
-    TurnHandler,
-    register_conversation_agent,
-    stream_lookup,
-)
+from agent_runner.runner.conversation import TurnHandler, register_conversation_agent, stream_lookup
 from agent_runner.runner.guards import RefusedMessageError
 from agent_runner.runner.leadership import InputLeases, Leadership
 from agent_runner.runner.lifecycle import (

@@ -95,13 +95,6 @@ def default_store(name: str | None = None) -> Store:
     return SQLiteStore(store_path(settings.data_dir, name or settings.name))
 
 
-def source_of(data: object) -> str:
-    """The ``source`` of a refused input's raw data, for the log line."""
-    if isinstance(data, Mapping):
-        return repr(data.get("source", "?"))[:80]
-    return "?"
-
-
 __all__ = [
     "agent_function",
     "check_name",
