@@ -10,9 +10,10 @@ Keys (under ``{prefix}:store:``): ``journal`` (hash: every journaled key -> seq)
 ``seq``, ``replies`` (hash: ``output␀key`` -> JSON ledger entry: attempts, outcome, parts),
 ``cursors``, ``mem:{conv}`` (list of JSON items), ``costs`` (list of JSON entries) and
 ``cost:sum`` (hash of running totals), ``payments`` (hash: reference -> request key),
-``state``, ``lease:{name}`` (hash: holder, token; expires with the lease, by Redis's clock)
-and ``lease-tokens`` (the counter every lease's tokens come from, so a token is never
-reused, also after a lease expired).
+``state``, ``counter:{name}`` and ``counter-holds:{name}`` (shared counters, see
+:mod:`agent_runner.distributed._redis_counters`), ``lease:{name}`` (hash: holder, token;
+expires with the lease, by Redis's clock) and ``lease-tokens`` (the counter every lease's
+tokens come from, so a token is never reused, also after a lease expired).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
+from agent_runner.distributed._redis_counters import RedisCounters
 from agent_runner.errors import ConfigurationError, StoreError
 from agent_runner.store import (
     CostEntry,
@@ -361,3 +363,8 @@ class RedisStore:
             return None
         holder, token, ttl_ms = held
         return LeaseInfo(_text(holder), int(token), self._clock() + int(ttl_ms) / 1000)
+
+    # -- shared counters -------------------------------------------------------------
+    def counters(self) -> RedisCounters:
+        """Shared counters in this Redis: limits exact across every process sharing it."""
+        return RedisCounters(self._call, self._key)

@@ -1,25 +1,29 @@
 """Budgets and the running totals that enforce them before money is spent.
 
 A :class:`Budget` caps spending per conversation, per UTC day and in total. The
-:class:`BudgetLedger` keeps a process-local running total per budget scope, loaded once from
-the store's cost ledger (``store.cost_sum``) the first time the scope is needed, then kept up
-to date as costs are recorded. A check *reserves* the most a call could cost until the call's
-cost is recorded, so concurrent requests cannot all slip under a limit together.
+:class:`BudgetLedger` keeps one running total per budget scope in the store's shared counters
+(:class:`~agent_runner.store.SharedCounters`): in the Redis store a Lua script, in the SQLite
+store one transaction on the file, in the in-memory store a dict. A check *reserves* (holds)
+the most a call could cost, atomically against every scope, until the call's cost is recorded
+(the hold becomes the real cost) or the call fails (the hold is released; a hold whose process
+died stops counting after ``hold_ttl``). So concurrent requests, in one process or in many
+sharing the store, cannot together go over a limit.
 
-Scope: totals are read from the store once per scope and process; spending by other
-processes sharing the store after that is not seen (budgets are exact for one process and
-approximate across workers).
+A counter that does not exist yet (first use, or lost with a Redis restart) is seeded from the
+cost ledger (``store.cost_sum``) before anything is taken. When the store cannot be reached
+the check raises :class:`~agent_runner.errors.StoreError`: no model call is made (fail
+closed). A day's counter is named after its UTC day, so the daily budget starts again at
+midnight UTC; old days' counters stay (one small record a day).
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
-from collections import OrderedDict
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass
 
-from agent_runner.errors import BudgetExceededError, ConfigurationError
-from agent_runner.store import Store
+from agent_runner.errors import BudgetExceededError, ConfigurationError, StoreError
+from agent_runner.store import Store, counters_for
 
 Scope = tuple[str, str]
 """``("conversation", key)``, ``("day", "YYYY-MM-DD")`` or ``("total", "")``."""
@@ -98,49 +102,41 @@ def exceeded(
     return None
 
 
-@dataclass(slots=True)
-class _Total:
-    spent: float = 0.0
-    reserved: float = 0.0
-    reservations: int = 0
-
-
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Reservation:
     """The most a checked call may cost, held against its scopes until it is recorded."""
 
     scopes: tuple[Scope, ...]
     amount: float
+    hold: str
+    """The id of the hold in the shared counters."""
 
 
-@dataclass(slots=True)
+def counter_name(scope: Scope) -> str:
+    """The shared counter of a budget scope.
+
+    Example:
+        >>> counter_name(("day", "2026-01-01"))
+        'budget:day:2026-01-01'
+    """
+    kind, key = scope
+    return f"budget:{kind}:{key}"
+
+
 class BudgetLedger:
-    """Running totals per scope for one store (see the module docstring).
+    """Budget totals in the store's shared counters (see the module docstring).
 
     Args:
-        store: where the cost ledger lives.
-        max_scopes: how many scopes to keep in memory; idle ones (no reservation) are
-            forgotten first and reloaded from the store when needed again.
+        store: where the cost ledger lives; its shared counters
+            (:func:`~agent_runner.store.counters_for`) hold the totals.
+        hold_ttl: seconds a reservation counts when its call is never recorded nor released
+            (its process died).
     """
 
-    store: Store
-    max_scopes: int = 10_000
-    _totals: OrderedDict[Scope, _Total] = field(default_factory=OrderedDict)
-    _locks: dict[Scope, asyncio.Lock] = field(default_factory=dict)
-
-    async def load(self, scopes: list[Scope]) -> None:
-        """Make sure every scope's total is known (read from the store once)."""
-        for scope in scopes:
-            if scope in self._totals:
-                self._totals.move_to_end(scope)
-                continue
-            lock = self._locks.setdefault(scope, asyncio.Lock())
-            async with lock:
-                if scope not in self._totals:
-                    spent = await self._sum(scope)
-                    self._totals[scope] = _Total(spent=spent)
-            self._locks.pop(scope, None)
-        self._evict(keep=set(scopes))
+    def __init__(self, store: Store, *, hold_ttl: float = 900.0) -> None:
+        self.store = store
+        self.counters = counters_for(store)
+        self.hold_ttl = hold_ttl
 
     async def _sum(self, scope: Scope) -> float:
         kind, key = scope
@@ -150,51 +146,54 @@ class BudgetLedger:
             return await self.store.cost_sum(day=key)
         return await self.store.cost_sum()
 
-    def committed(self, scope: Scope) -> float:
-        """Spent plus reserved in a loaded scope."""
-        total = self._totals[scope]
-        return total.spent + total.reserved
+    async def _take(
+        self, limits: list[tuple[Scope, float]], amount: float, hold: str | None
+    ) -> None:
+        scopes = {counter_name(scope): scope for scope, _ in limits}
+        named = {counter_name(scope): limit for scope, limit in limits}
+        for _ in range(len(named) + 2):  # every missing counter is seeded once, then taken
+            ttl = self.hold_ttl if hold is not None else None
+            refusal = await self.counters.take(named, amount, hold=hold, ttl=ttl, seeded=True)
+            if refusal is None:
+                return
+            scope = scopes[refusal.name]
+            if not refusal.missing:
+                error = exceeded(scope, refusal.limit, refusal.value, amount)
+                raise error or BudgetExceededError(
+                    f"the {_LABELS[scope[0]]} budget refused",
+                    scope=scope[0],
+                    limit=refusal.limit,
+                    spent=refusal.value,
+                )
+            spent = await self._sum(scope)
+            await self.counters.seed({refusal.name: spent})
+        raise StoreError("budget counters kept disappearing while being seeded")
 
-    def check(self, limits: list[tuple[Scope, float]], max_cost: float) -> None:
-        """Raise BudgetExceededError if ``max_cost`` more breaks a limit (scopes loaded)."""
-        for scope, limit in limits:
-            error = exceeded(scope, limit, self.committed(scope), max_cost)
-            if error is not None:
-                raise error
+    async def check(self, limits: list[tuple[Scope, float]]) -> None:
+        """Raise BudgetExceededError when a limit is used up (nothing reserved)."""
+        await self._take(limits, 0.0, None)
 
-    def reserve(self, limits: list[tuple[Scope, float]], max_cost: float) -> Reservation:
-        """Check, then hold ``max_cost`` against every scope (no await in between)."""
-        self.check(limits, max_cost)
-        scopes = tuple(scope for scope, _ in limits)
-        for scope in scopes:
-            total = self._totals[scope]
-            total.reserved += max_cost
-            total.reservations += 1
-        return Reservation(scopes, max_cost)
+    async def reserve(self, limits: list[tuple[Scope, float]], max_cost: float) -> Reservation:
+        """Hold ``max_cost`` against every scope, or raise BudgetExceededError (atomically)."""
+        hold = uuid.uuid4().hex
+        await self._take(limits, max_cost, hold)
+        return Reservation(tuple(scope for scope, _ in limits), max_cost, hold)
 
-    def release(self, reservation: Reservation) -> None:
-        """Drop a reservation (its call was recorded, or never made)."""
-        for scope in reservation.scopes:
-            total = self._totals.get(scope)
-            if total is not None:
-                total.reserved = max(0.0, total.reserved - reservation.amount)
-                total.reservations = max(0, total.reservations - 1)
+    async def settle(
+        self, reservation: Reservation | None, scopes: list[Scope], cost: float
+    ) -> None:
+        """Count a recorded ``cost`` in ``scopes``, ending ``reservation`` (call after the
+        cost is in the store's cost ledger: a counter seeded meanwhile then counts it)."""
+        names = {counter_name(scope) for scope in scopes}
+        if reservation is not None:
+            names |= {counter_name(scope) for scope in reservation.scopes}
+        hold = None if reservation is None else reservation.hold
+        await self.counters.settle(hold, sorted(names), cost if scopes else 0.0)
 
-    def add(self, scopes: list[Scope], cost: float) -> None:
-        """Count a recorded cost in loaded scopes (call before writing it to the store)."""
-        for scope in scopes:
-            total = self._totals.get(scope)
-            if total is not None:
-                total.spent += cost
-
-    def _evict(self, *, keep: set[Scope]) -> None:
-        if len(self._totals) <= self.max_scopes:
-            return
-        for scope in list(self._totals):
-            if len(self._totals) <= self.max_scopes:
-                break
-            if scope not in keep and self._totals[scope].reservations == 0:
-                del self._totals[scope]
+    async def release(self, reservation: Reservation) -> None:
+        """Drop a reservation whose call was never made or never recorded."""
+        names = [counter_name(scope) for scope in reservation.scopes]
+        await self.counters.settle(reservation.hold, names)
 
 
-__all__ = ["Budget", "BudgetLedger", "Reservation", "Scope", "exceeded"]
+__all__ = ["Budget", "BudgetLedger", "Reservation", "Scope", "counter_name", "exceeded"]

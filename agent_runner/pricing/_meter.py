@@ -14,14 +14,19 @@ input_tokens=..., output_tokens=...)`` after it::
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import weakref
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from agent_runner.errors import StoreError
 from agent_runner.pricing._budget import Budget, BudgetLedger, Reservation
 from agent_runner.pricing._prices import ModelPrice
 from agent_runner.store import CostEntry, Store
+
+_log = logging.getLogger(__name__)
 
 
 def utc_day(at: float) -> str:
@@ -53,8 +58,9 @@ class RequestMeter:
 
     ``check`` prices the most a call could cost (its input tokens and ``max_output_tokens``)
     and raises :class:`~agent_runner.errors.BudgetExceededError` if that could break a
-    budget; otherwise it reserves that amount. ``record`` prices the actual usage, settles
-    the oldest open reservation, and writes a :class:`~agent_runner.store.CostEntry`.
+    budget; otherwise it reserves that amount. ``record`` prices the actual usage, writes a
+    :class:`~agent_runner.store.CostEntry`, then settles the oldest open reservation at the
+    real cost.
 
     Raises:
         ConfigurationError: from ``check`` and ``record`` when the model has no price and
@@ -86,7 +92,7 @@ class RequestMeter:
         self._open: deque[Reservation] = deque()
         # A request that ends with calls checked but never recorded (the call failed) frees
         # its reservations when the meter is dropped; ``release()`` does it explicitly.
-        weakref.finalize(self, _release_all, ledger, self._open)
+        weakref.finalize(self, _release_dropped, ledger, self._open)
 
     @property
     def spent(self) -> float:
@@ -105,8 +111,7 @@ class RequestMeter:
         limits = self._budget.limits(self.conversation_key, utc_day(self._clock()))
         if not limits:
             return
-        await self._ledger.load([scope for scope, _ in limits])
-        self._open.append(self._ledger.reserve(limits, max_cost))
+        self._open.append(await self._ledger.reserve(limits, max_cost))
 
     async def record(self, model: str, *, input_tokens: int, output_tokens: int) -> float:
         """Price the usage, record it per request, conversation and day; return the cost."""
@@ -114,12 +119,6 @@ class RequestMeter:
         cost = price.cost(input_tokens, output_tokens)
         at = self._clock()
         day = utc_day(at)
-        if self._budget is not None:
-            scopes = [scope for scope, _ in self._budget.limits(self.conversation_key, day)]
-            await self._ledger.load(scopes)
-            if self._open:
-                self._ledger.release(self._open.popleft())
-            self._ledger.add(scopes, cost)
         self._spent += cost
         self.input_tokens += input_tokens
         self.output_tokens += output_tokens
@@ -135,16 +134,40 @@ class RequestMeter:
                 at=at,
             )
         )
+        if self._budget is not None:
+            scopes = [scope for scope, _ in self._budget.limits(self.conversation_key, day)]
+            reservation = self._open.popleft() if self._open else None
+            await self._ledger.settle(reservation, scopes, cost)
         return cost
 
-    def release(self) -> None:
+    async def release(self) -> None:
         """Drop reservations of checked calls that were never recorded (a failed call)."""
-        _release_all(self._ledger, self._open)
+        await _release_all(self._ledger, self._open)
 
 
-def _release_all(ledger: BudgetLedger, reservations: deque[Reservation]) -> None:
+_releasing: set[asyncio.Task[None]] = set()
+
+
+async def _release_all(ledger: BudgetLedger, reservations: deque[Reservation]) -> None:
     while reservations:
-        ledger.release(reservations.popleft())
+        try:
+            await ledger.release(reservations.popleft())
+        except StoreError as exc:  # its hold stops counting after the ledger's hold_ttl
+            _log.warning("could not release a budget reservation: %s", exc)
+
+
+def _release_dropped(ledger: BudgetLedger, reservations: deque[Reservation]) -> None:
+    """A meter was dropped with reservations open: release them in a task (if a loop runs;
+    otherwise their holds stop counting after the ledger's ``hold_ttl``)."""
+    if not reservations:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    task = loop.create_task(_release_all(ledger, reservations))
+    _releasing.add(task)
+    task.add_done_callback(_releasing.discard)
 
 
 __all__ = ["NullMeter", "RequestMeter", "utc_day"]

@@ -92,9 +92,7 @@ class Pricing:
         limits = self.budget.limits(conversation_key, utc_day(self._clock()))
         if not limits:
             return
-        ledger = self.ledger(store)
-        await ledger.load([scope for scope, _ in limits])
-        ledger.check(limits, 0.0)
+        await self.ledger(store).check(limits)
 
     async def check_payment(self, message: Message, store: Store) -> None:
         """Raise PaymentError unless no payment is required or ``message.payment`` is good.

@@ -18,6 +18,7 @@ message key and traceback; the actor never raises for the agent's faults.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -227,7 +228,9 @@ class TurnHandler:
         finally:
             release = getattr(cost, "release", None)
             if callable(release):  # free budget reserved by calls the agent never recorded
-                release()
+                released = release()
+                if inspect.isawaitable(released):
+                    await released
 
     async def _run(
         self,

@@ -10,18 +10,28 @@ from agent_runner.store._base import (
     Role,
     Store,
 )
+from agent_runner.store._counters import (
+    InMemoryCounters,
+    Refusal,
+    SharedCounters,
+    counters_for,
+)
 from agent_runner.store._in_memory import InMemoryStore
 from agent_runner.store._sqlite import SQLiteStore
 
 __all__ = [
     "CostEntry",
     "Fence",
+    "InMemoryCounters",
     "InMemoryStore",
     "JournalEntry",
     "LeaseInfo",
     "MemoryItem",
+    "Refusal",
     "ReplyState",
     "Role",
     "SQLiteStore",
+    "SharedCounters",
     "Store",
+    "counters_for",
 ]

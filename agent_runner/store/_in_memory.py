@@ -27,6 +27,7 @@ from agent_runner.store._base import (
     ReplyState,
     lease_ttl_ms,
 )
+from agent_runner.store._counters import InMemoryCounters
 
 
 @dataclass(slots=True)
@@ -53,6 +54,7 @@ class InMemoryStore:
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
+        self._counters = InMemoryCounters(clock=clock)
         self._seq = 0
         self._journal_keys: set[str] = set()
         self._pending: OrderedDict[str, JournalEntry] = OrderedDict()
@@ -213,6 +215,10 @@ class InMemoryStore:
 
     async def lease_holder(self, name: str) -> LeaseInfo | None:
         return self._held(name)
+
+    def counters(self) -> InMemoryCounters:
+        """This store's shared counters (shared by the tasks of this process)."""
+        return self._counters
 
     def _held(self, name: str) -> LeaseInfo | None:
         held = self._leases.get(name)

@@ -2,11 +2,12 @@
 
 One file holds everything :class:`~agent_runner.store.SQLiteStore` keeps: the journal of
 accepted inputs, the reply ledger (claims, attempts, outcomes, delivered parts), cursors,
-conversation memory, the cost ledger, used payment references, key-value state and leases (a
-released lease keeps its row, so its next token is still greater). ``PRAGMA user_version``
-records the schema's version; a file below :data:`SCHEMA_VERSION` gets the tables created
-(``IF NOT EXISTS``: a file another process created already is left as it is) and older tables
-migrated (files before version 3 get ``replies.attempts``).
+conversation memory, the cost ledger, used payment references, key-value state, leases (a
+released lease keeps its row, so its next token is still greater) and shared counters
+(:mod:`agent_runner.store._sqlite_counters`). ``PRAGMA user_version`` records the schema's
+version; a file below :data:`SCHEMA_VERSION` gets the tables created (``IF NOT EXISTS``: a
+file another process created already is left as it is) and older tables migrated (files
+before version 3 get ``replies.attempts``).
 """
 
 from __future__ import annotations
@@ -81,9 +82,21 @@ CREATE TABLE IF NOT EXISTS leases (
     token INTEGER NOT NULL,
     expires_at REAL NOT NULL
 ) WITHOUT ROWID;
-PRAGMA user_version = 3;
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    settled REAL NOT NULL,
+    expires_at REAL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counter_holds (
+    name TEXT NOT NULL,
+    hold TEXT NOT NULL,
+    amount REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (name, hold)
+) WITHOUT ROWID;
+PRAGMA user_version = 4;
 """
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The ``user_version`` :data:`SCHEMA` sets."""
 
 

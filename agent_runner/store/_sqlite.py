@@ -34,6 +34,7 @@ from agent_runner.store._base import (
 )
 from agent_runner.store._group_commit import GroupCommitter
 from agent_runner.store._schema import connect
+from agent_runner.store._sqlite_counters import SQLiteCounters
 
 
 class SQLiteStore:
@@ -355,6 +356,11 @@ class SQLiteStore:
             partial(leases.current, name=name, clock=self._clock)
         )
         return result
+
+    # -- shared counters -------------------------------------------------------------
+    def counters(self) -> SQLiteCounters:
+        """Shared counters in this file: limits exact across processes sharing it."""
+        return SQLiteCounters(self._write, clock=self._clock)
 
     async def _get(self, table: str, column: str, name: str) -> str | None:
         def get(conn: sqlite3.Connection) -> str | None:
