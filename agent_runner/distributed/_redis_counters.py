@@ -3,8 +3,8 @@
 A counter ``name`` is two keys under the store's prefix: ``counter:{name}`` (hash: ``v``
 the settled value, ``h:{hold}`` the amount of each hold) and ``counter-holds:{name}``
 (sorted set: hold id by the millisecond it stops counting). Times come from Redis's
-``TIME``, so the replicas' clocks do not matter. A counter made with ``expires_at`` gets it
-as the keys' ``PEXPIREAT``.
+``TIME``, so the replicas' clocks do not matter. A counter made with ``expires_in`` gets it
+as the keys' ``PEXPIRE``.
 
 When Redis cannot be reached a call raises :class:`~agent_runner.errors.StoreError`: a
 limit is never assumed to have room (budgets fail closed). After a restart that lost the
@@ -37,7 +37,7 @@ local function value(c, z)
 end
 """
 
-# KEYS: (counter, holds) per name; ARGV: amount, hold, hold ttl ms, expires at ms, seeded,
+# KEYS: (counter, holds) per name; ARGV: amount, hold, hold ttl ms, expires in ms, seeded,
 # then one limit per name. False when added, else {index, value, missing}.
 _TAKE = (
     _VALUE_OF
@@ -62,8 +62,8 @@ for i = 1, n do
     redis.call('ZADD', z, now + tonumber(ARGV[3]), ARGV[2])
   end
   if fresh and ARGV[4] ~= '' then
-    redis.call('PEXPIREAT', c, ARGV[4])
-    if ARGV[2] ~= '' then redis.call('PEXPIREAT', z, ARGV[4]) end
+    redis.call('PEXPIRE', c, ARGV[4])
+    if ARGV[2] ~= '' then redis.call('PEXPIRE', z, ARGV[4]) end
   end
 end
 return false
@@ -83,7 +83,7 @@ end
 return 0
 """
 
-# KEYS: (counter, holds) per name; ARGV: expires at ms, then one value per name.
+# KEYS: (counter, holds) per name; ARGV: expires in ms, then one value per name.
 _SEED = (
     _VALUE_OF
     + """
@@ -91,7 +91,7 @@ for i = 1, #KEYS / 2 do
   local c = KEYS[2 * i - 1]
   if value(c, KEYS[2 * i]) == nil then
     redis.call('HSET', c, 'v', ARGV[1 + i])
-    if ARGV[1] ~= '' then redis.call('PEXPIREAT', c, ARGV[1]) end
+    if ARGV[1] ~= '' then redis.call('PEXPIRE', c, ARGV[1]) end
   end
 end
 return 0
@@ -108,8 +108,8 @@ return string.format('%.17g', v)
 )
 
 
-def _ms(at: float | None) -> str:
-    return "" if at is None else str(round(at * 1000))
+def _ms(seconds: float | None) -> str:
+    return "" if seconds is None else str(max(1, round(seconds * 1000)))
 
 
 class RedisCounters:
@@ -137,14 +137,14 @@ class RedisCounters:
         *,
         hold: str | None = None,
         ttl: float | None = None,
-        expires_at: float | None = None,
+        expires_in: float | None = None,
         seeded: bool = False,
     ) -> Refusal | None:
         _hold_until(hold, ttl, 0.0)  # validates the ttl
         names = list(limits)
         keys = self._keys(names)
-        hold_ms = "0" if ttl is None else str(max(1, round(ttl * 1000)))
-        args = [repr(float(amount)), hold or "", hold_ms, _ms(expires_at), "1" if seeded else "0"]
+        hold_ms = _ms(ttl) or "0"
+        args = [repr(float(amount)), hold or "", hold_ms, _ms(expires_in), "1" if seeded else "0"]
         args += [repr(float(limits[name])) for name in names]
         refused = await self._call("EVAL", _TAKE, len(keys), *keys, *args)
         if not refused:
@@ -158,12 +158,12 @@ class RedisCounters:
         if keys:
             await self._call("EVAL", _SETTLE, len(keys), *keys, hold or "", repr(float(amount)))
 
-    async def seed(self, values: Mapping[str, float], *, expires_at: float | None = None) -> None:
+    async def seed(self, values: Mapping[str, float], *, expires_in: float | None = None) -> None:
         names = list(values)
         keys = self._keys(names)
         if keys:
             seeds = [repr(float(values[name])) for name in names]
-            await self._call("EVAL", _SEED, len(keys), *keys, _ms(expires_at), *seeds)
+            await self._call("EVAL", _SEED, len(keys), *keys, _ms(expires_in), *seeds)
 
     async def value(self, name: str) -> float | None:
         value = await self._call("EVAL", _VALUE, 2, *self._keys([name]))

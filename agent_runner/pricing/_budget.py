@@ -13,14 +13,17 @@ A counter that does not exist yet (first use, or lost with a Redis restart) is s
 cost ledger (``store.cost_sum``) before anything is taken. When the store cannot be reached
 the check raises :class:`~agent_runner.errors.StoreError`: no model call is made (fail
 closed). A day's counter is named after its UTC day, so the daily budget starts again at
-midnight UTC; old days' counters stay (one small record a day).
+midnight UTC; it is dropped a day after its day ended.
 """
 
 from __future__ import annotations
 
 import math
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from agent_runner.errors import BudgetExceededError, ConfigurationError, StoreError
 from agent_runner.store import Store, counters_for
@@ -123,6 +126,15 @@ def counter_name(scope: Scope) -> str:
     return f"budget:{kind}:{key}"
 
 
+def _lifetime(scope: Scope, now: float) -> float | None:
+    """A day's counter is dropped a day after its day ends; the others are kept."""
+    kind, key = scope
+    if kind != "day":
+        return None
+    start = datetime.strptime(key, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+    return max(60.0, start + 2 * 86_400 - now)
+
+
 class BudgetLedger:
     """Budget totals in the store's shared counters (see the module docstring).
 
@@ -131,12 +143,16 @@ class BudgetLedger:
             (:func:`~agent_runner.store.counters_for`) hold the totals.
         hold_ttl: seconds a reservation counts when its call is never recorded nor released
             (its process died).
+        clock: the time source (Unix seconds) of the UTC days.
     """
 
-    def __init__(self, store: Store, *, hold_ttl: float = 900.0) -> None:
+    def __init__(
+        self, store: Store, *, hold_ttl: float = 900.0, clock: Callable[[], float] = time.time
+    ) -> None:
         self.store = store
         self.counters = counters_for(store)
         self.hold_ttl = hold_ttl
+        self._clock = clock
 
     async def _sum(self, scope: Scope) -> float:
         kind, key = scope
@@ -166,7 +182,8 @@ class BudgetLedger:
                     spent=refusal.value,
                 )
             spent = await self._sum(scope)
-            await self.counters.seed({refusal.name: spent})
+            lifetime = _lifetime(scope, self._clock())
+            await self.counters.seed({refusal.name: spent}, expires_in=lifetime)
         raise StoreError("budget counters kept disappearing while being seeded")
 
     async def check(self, limits: list[tuple[Scope, float]]) -> None:

@@ -66,7 +66,7 @@ class Pricing:
         """The running budget totals kept for ``store`` (one per store, shared by meters)."""
         entry = self._ledgers.get(id(store))
         if entry is None:
-            entry = self._ledgers[id(store)] = (store, BudgetLedger(store))
+            entry = self._ledgers[id(store)] = (store, BudgetLedger(store, clock=self._clock))
         return entry[1]
 
     def meter(self, store: Store, *, request_key: str, conversation_key: str) -> RequestMeter:

@@ -9,14 +9,15 @@ across every process that shares the store. Three uses, one primitive:
   after the call, or with nothing (``settle(id, names)``) when the call failed. A hold that
   is never settled (its process died) stops counting after its ``ttl``;
 - **daily caps** check-and-increment: ``take({"x:posts:2026-01-01": 17}, 1,
-  expires_at=end_of_day)``;
+  expires_in=until_the_day_is_over)``;
 - **rate windows**: a fixed window is a counter named after the window, expiring with it.
 
 A counter's value is its settled amount plus its unexpired holds. A counter created with
-``expires_at`` disappears at that Unix time (by the store's clock: Redis's own for
-:class:`~agent_runner.distributed.RedisStore`). ``take(..., seeded=True)`` refuses a counter
-that does not exist yet with ``missing=True``: the caller seeds it
-(:meth:`~SharedCounters.seed`; budgets seed from the cost ledger) and takes again.
+``expires_in`` disappears that many seconds later, by the store's clock (Redis's own for
+:class:`~agent_runner.distributed.RedisStore`: the replicas' clocks do not matter).
+``take(..., seeded=True)`` refuses a counter that does not exist yet with ``missing=True``:
+the caller seeds it (:meth:`~SharedCounters.seed`; budgets seed from the cost ledger) and
+takes again.
 
 Implementations: :class:`InMemoryCounters` (one process; the counters of
 :class:`~agent_runner.store.InMemoryStore` and of stores without their own),
@@ -65,7 +66,7 @@ class SharedCounters(Protocol):
         *,
         hold: str | None = None,
         ttl: float | None = None,
-        expires_at: float | None = None,
+        expires_in: float | None = None,
         seeded: bool = False,
     ) -> Refusal | None:
         """Add ``amount`` to every counter of ``limits`` unless one would go over its limit.
@@ -75,7 +76,7 @@ class SharedCounters(Protocol):
             amount: what to add (0 checks only: a used-up limit still refuses).
             hold: count ``amount`` as held by this id until :meth:`settle` (or ``ttl``).
             ttl: seconds a hold counts when never settled (required with ``hold``).
-            expires_at: Unix time at which counters this call creates disappear.
+            expires_in: seconds after which counters this call creates disappear.
             seeded: refuse a counter that does not exist (``Refusal.missing``).
 
         Returns:
@@ -87,7 +88,7 @@ class SharedCounters(Protocol):
         """End ``hold`` (if any) on ``names`` and add ``amount`` to those that exist."""
         ...
 
-    async def seed(self, values: Mapping[str, float], *, expires_at: float | None = None) -> None:
+    async def seed(self, values: Mapping[str, float], *, expires_in: float | None = None) -> None:
         """Create each counter with its value, unless it exists already."""
         ...
 
@@ -137,7 +138,7 @@ class InMemoryCounters:
         *,
         hold: str | None = None,
         ttl: float | None = None,
-        expires_at: float | None = None,
+        expires_in: float | None = None,
         seeded: bool = False,
     ) -> Refusal | None:
         hold_until = _hold_until(hold, ttl, self._clock())
@@ -152,7 +153,7 @@ class InMemoryCounters:
         for name in limits:
             counter = self._get(name, now)
             if counter is None:
-                counter = self._counters[name] = _Counter(expires_at=expires_at)
+                counter = self._counters[name] = _Counter(expires_at=_at(now, expires_in))
             if hold is None:
                 counter.settled += amount
             else:
@@ -168,16 +169,20 @@ class InMemoryCounters:
                     counter.holds.pop(hold, None)
                 counter.settled += amount
 
-    async def seed(self, values: Mapping[str, float], *, expires_at: float | None = None) -> None:
+    async def seed(self, values: Mapping[str, float], *, expires_in: float | None = None) -> None:
         now = self._clock()
         for name, value in values.items():
             if self._get(name, now) is None:
-                self._counters[name] = _Counter(settled=value, expires_at=expires_at)
+                self._counters[name] = _Counter(settled=value, expires_at=_at(now, expires_in))
 
     async def value(self, name: str) -> float | None:
         now = self._clock()
         counter = self._get(name, now)
         return None if counter is None else counter.value(now)
+
+
+def _at(now: float, expires_in: float | None) -> float | None:
+    return None if expires_in is None else now + expires_in
 
 
 def _hold_until(hold: str | None, ttl: float | None, now: float) -> float:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from agent_runner.store._counters import Refusal, _hold_until, refuses
+from agent_runner.store._counters import Refusal, _at, _hold_until, refuses
 
 Submit = Callable[[Callable[[sqlite3.Connection], Any]], "asyncio.Future[Any]"]
 
@@ -44,7 +44,7 @@ def take(
     *,
     hold: str | None,
     hold_until: float,
-    expires_at: float | None,
+    expires_in: float | None,
     seeded: bool,
     clock: Callable[[], float],
 ) -> Refusal | None:
@@ -61,7 +61,7 @@ def take(
         conn.execute(
             "INSERT INTO counters (name, settled, expires_at) VALUES (?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET settled = settled + excluded.settled",
-            (name, settled, expires_at),
+            (name, settled, _at(now, expires_in)),
         )
         if hold is not None:
             conn.execute(
@@ -84,7 +84,7 @@ def seed(
     conn: sqlite3.Connection,
     values: Mapping[str, float],
     *,
-    expires_at: float | None,
+    expires_in: float | None,
     clock: Callable[[], float],
 ) -> None:
     """Create each counter that does not exist (or expired) with its value."""
@@ -93,7 +93,7 @@ def seed(
         if _value(conn, name, now) is None:
             conn.execute(
                 "INSERT INTO counters (name, settled, expires_at) VALUES (?, ?, ?)",
-                (name, value, expires_at),
+                (name, value, _at(now, expires_in)),
             )
 
 
@@ -116,7 +116,7 @@ class SQLiteCounters:
         *,
         hold: str | None = None,
         ttl: float | None = None,
-        expires_at: float | None = None,
+        expires_in: float | None = None,
         seeded: bool = False,
     ) -> Refusal | None:
         op = partial(
@@ -125,7 +125,7 @@ class SQLiteCounters:
             amount=amount,
             hold=hold,
             hold_until=_hold_until(hold, ttl, self._clock()),
-            expires_at=expires_at,
+            expires_in=expires_in,
             seeded=seeded,
             clock=self._clock,
         )
@@ -135,8 +135,8 @@ class SQLiteCounters:
     async def settle(self, hold: str | None, names: Sequence[str], amount: float = 0.0) -> None:
         await self._submit(partial(settle, hold=hold, names=list(names), amount=amount))
 
-    async def seed(self, values: Mapping[str, float], *, expires_at: float | None = None) -> None:
-        op = partial(seed, values=dict(values), expires_at=expires_at, clock=self._clock)
+    async def seed(self, values: Mapping[str, float], *, expires_in: float | None = None) -> None:
+        op = partial(seed, values=dict(values), expires_in=expires_in, clock=self._clock)
         await self._submit(op)
 
     async def value(self, name: str) -> float | None:
