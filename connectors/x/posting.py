@@ -6,8 +6,11 @@ tweets are looked up for the parts the ledger missed (X has no idempotency key: 
 is ``reconciled``). Outside it, with a ``key``, the ids posted so far are kept in the store
 (:mod:`connectors.x.state`), so a retried thread resumes instead of posting its first parts
 again. The daily post cap (for
-limited API tiers) counts tweets per UTC day in the store and refuses a whole thread that
-does not fit, with :class:`~connectors.x.errors.DailyPostCapError`. In a dry run nothing is
+limited API tiers) counts tweets per UTC day in a shared counter of the store, taken for the
+whole thread before its first part is posted (check-and-increment, atomic across replicas
+sharing the store), and refuses a thread that does not fit with
+:class:`~connectors.x.errors.DailyPostCapError`. Parts never attempted (a part failed) are
+given back; a part that failed stays counted, since X may have posted it. In a dry run nothing is
 posted: each tweet is logged and gets a ``dry-run-<n>`` id.
 """
 
@@ -85,19 +88,24 @@ class TweetPoster:
             else:
                 done = await self._state.thread_progress(key) if key else []
             todo = parts[len(done) :]
-            if not self.dry_run:
-                await self._check_cap(len(todo), what=label)
+            counter = None if self.dry_run or not todo else await self._take(len(todo), label)
             previous = done[-1] if done else in_reply_to
-            for part in todo:
-                tweet_id = await self.post_one(part, previous)
-                if depth is not None and not self.dry_run:
-                    await self._state.set_depth(tweet_id, depth)
-                done.append(tweet_id)
-                if ledger is not None:
-                    await ledger.part_delivered(len(done) - 1, tweet_id)
-                elif key and len(done) < len(parts):
-                    await self._state.save_thread_progress(key, done)
-                previous = tweet_id
+            attempted = 0
+            try:
+                for part in todo:
+                    attempted += 1
+                    tweet_id = await self.post_one(part, previous)
+                    if depth is not None and not self.dry_run:
+                        await self._state.set_depth(tweet_id, depth)
+                    done.append(tweet_id)
+                    if ledger is not None:
+                        await ledger.part_delivered(len(done) - 1, tweet_id)
+                    elif key and len(done) < len(parts):
+                        await self._state.save_thread_progress(key, done)
+                    previous = tweet_id
+            finally:
+                if counter is not None and attempted < len(todo):
+                    await self._state.give_back_posts(counter, len(todo) - attempted)
             if key and len(parts) > 1:
                 await self._state.forget_thread(key)
         return done
@@ -125,7 +133,7 @@ class TweetPoster:
         return True
 
     async def post_one(self, text: str, in_reply_to: str | None) -> str:
-        """Post one tweet (counted for the daily cap); its id."""
+        """Post one tweet; its id. The daily cap is the caller's (:meth:`post` counts)."""
         if self.dry_run:
             self._dry_run_ids += 1
             log.info(
@@ -138,31 +146,36 @@ class TweetPoster:
         if not self._api.has_user_auth:
             raise DeliveryError("posting to X needs OAuth 1.0a user credentials")
         body = await self._api.create_tweet(text, in_reply_to)
-        await self._state.count_post(self._account(), utc_day(self._clock()))
         return str(body["data"]["id"])
 
     async def posts_today(self) -> int:
         """Tweets posted today (UTC) by the account, as counted for the daily cap."""
         return await self._state.posts_on(self._account(), utc_day(self._clock()))
 
-    async def _check_cap(self, needed: int, *, what: str) -> None:
-        if self.daily_post_cap is None:
-            return
-        used = await self.posts_today()
-        if used + needed > self.daily_post_cap:
-            day = utc_day(self._clock())
-            log.warning(
-                "x: daily post cap reached: %d of %d tweets used on %s (UTC), %d more needed; "
-                "not posting %s",
-                used,
-                self.daily_post_cap,
-                day,
-                needed,
-                what,
-            )
-            raise DailyPostCapError(
-                f"X daily post cap of {self.daily_post_cap} reached ({used} used on {day} UTC)"
-            )
+    async def _take(self, needed: int, what: str) -> str:
+        """Count ``needed`` posts today, or raise DailyPostCapError; the counter's name."""
+        now = self._clock()
+        day = utc_day(now)
+        counter = self._state.posts_counter(self._account(), day)
+        lifetime = 2 * 86_400 - now % 86_400  # the rest of the day, then one more
+        refused = await self._state.take_posts(
+            counter, needed, cap=self.daily_post_cap, lifetime=lifetime
+        )
+        if refused is None:
+            return counter
+        used = round(refused.value)
+        log.warning(
+            "x: daily post cap reached: %d of %d tweets used on %s (UTC), %d more needed; "
+            "not posting %s",
+            used,
+            self.daily_post_cap,
+            day,
+            needed,
+            what,
+        )
+        raise DailyPostCapError(
+            f"X daily post cap of {self.daily_post_cap} reached ({used} used on {day} UTC)"
+        )
 
 
 def plan_thread(

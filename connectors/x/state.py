@@ -3,7 +3,9 @@
 Keys, all scoped by the bot's account id where it matters:
 
 - cursor ``x:{user_id}:mentions_since_id``: the newest mention handed to the runner;
-- state ``x:{user_id}:posts:{YYYY-MM-DD}``: tweets posted that UTC day (daily cap);
+- shared counter ``x:{user_id}:posts:{YYYY-MM-DD}``: tweets posted (or being posted) that
+  UTC day, for the daily cap; taken atomically in the store, so replicas sharing it never
+  post more than the cap between them (:class:`~agent_runner.store.SharedCounters`);
 - state ``x:thread:{hash}``: ids of the parts of a thread posted so far (resume on retry);
 - state ``x:depth:{tweet_id}``: bot replies in the thread up to one of our tweets.
 """
@@ -13,7 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 
-from agent_runner.store import Store
+from agent_runner.store import InMemoryCounters, Refusal, SharedCounters, Store, counters_for
+
+UNCAPPED = 1e18
+"""The limit of the daily post counter when there is no cap (posts are still counted)."""
 
 
 class XState:
@@ -22,6 +27,7 @@ class XState:
     def __init__(self) -> None:
         self.store: Store | None = None
         self._local: dict[str, str] = {}
+        self._counters: tuple[Store | None, SharedCounters] = (None, InMemoryCounters())
 
     async def _get(self, key: str) -> str | None:
         if self.store is None:
@@ -56,11 +62,29 @@ class XState:
             await self.store.cursor_set(key, value)
 
     # -- daily post count ------------------------------------------------------------------
-    async def posts_on(self, user_id: str, day: str) -> int:
-        return int(await self._get(f"x:{user_id}:posts:{day}") or 0)
+    def counters(self) -> SharedCounters:
+        """The bound store's shared counters (process-local ones until a store is bound)."""
+        if self._counters[0] is not self.store and self.store is not None:
+            self._counters = (self.store, counters_for(self.store))
+        return self._counters[1]
 
-    async def count_post(self, user_id: str, day: str) -> None:
-        await self._set(f"x:{user_id}:posts:{day}", str(await self.posts_on(user_id, day) + 1))
+    @staticmethod
+    def posts_counter(user_id: str, day: str) -> str:
+        return f"x:{user_id}:posts:{day}"
+
+    async def posts_on(self, user_id: str, day: str) -> int:
+        return round(await self.counters().value(self.posts_counter(user_id, day)) or 0)
+
+    async def take_posts(
+        self, counter: str, n: int, *, cap: int | None, lifetime: float
+    ) -> Refusal | None:
+        """Count ``n`` posts on ``counter`` unless that goes over ``cap`` (atomically)."""
+        limit = UNCAPPED if cap is None else cap
+        return await self.counters().take({counter: limit}, n, expires_in=lifetime)
+
+    async def give_back_posts(self, counter: str, n: int) -> None:
+        """Uncount ``n`` posts taken but never attempted."""
+        await self.counters().settle(None, [counter], -n)
 
     # -- thread progress -------------------------------------------------------------------
     @staticmethod
@@ -88,4 +112,4 @@ class XState:
         await self._set(f"x:depth:{tweet_id}", str(depth))
 
 
-__all__ = ["XState"]
+__all__ = ["UNCAPPED", "XState"]
