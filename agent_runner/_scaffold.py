@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from agent_runner import Agent, AgentContext, AgentFunction, AgentRuntime, Message
 from agent_runner.memory import ShortTermMemory
+from agent_runner.replicas import runtime_from_env, store_from_env
 from connectors.http import HTTPConnector
 
 SYSTEM_PROMPT = "You are a friendly, concise assistant."
@@ -51,7 +52,10 @@ runtime = AgentRuntime(
     outputs=[http],
     agent=build_agent(),
     short_term_memory=ShortTermMemory(),
-    # The store defaults to SQLite in $AGENT_RUNNER_DATA_DIR (./data).
+    # SQLite in $AGENT_RUNNER_DATA_DIR (./data); with REDIS_URL set, Redis, and the
+    # conversations shared by every process of this bot on it (run it N times to scale).
+    store=store_from_env(),
+    runtime=runtime_from_env(),
 )
 '''
 
@@ -63,6 +67,9 @@ ENV_EXAMPLE = """\
 AGENT_RUNNER_DATA_DIR=./data
 # DEBUG, INFO, WARNING or ERROR.
 AGENT_RUNNER_LOG_LEVEL=INFO
+# Scale out: every process of this bot on this Redis shares the store, the conversations
+# and the limits (redis://host:6379/0). Unset: one process, SQLite.
+REDIS_URL=
 
 # HTTP API. 127.0.0.1 keeps it local; 0.0.0.0 exposes it (set a token then).
 HTTP_HOST=127.0.0.1
@@ -115,6 +122,9 @@ Any OpenAI client works too: point it at `http://localhost:8080/v1`.
 With no model configured the bot echoes (offline, no keys). Set `LLM_BASE_URL` and
 `LLM_MODEL` (a local server) or `LLM_API_KEY` in `.env` to answer with a model. Edit
 `run.py` to add inputs (cron, Discord, X), outputs and your own agent.
+
+To scale, set `REDIS_URL` and run `run.py` several times (behind a load balancer): the
+processes share the store, the conversations and the limits.
 """
 
 TEMPLATES = {"run.py": RUN_PY, ".env.example": ENV_EXAMPLE, "README.md": README_MD}

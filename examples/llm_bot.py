@@ -31,8 +31,8 @@ from agent_runner import AgentRuntime, ConfigurationError
 from agent_runner.llm import LLMAgent, agent_from_env
 from agent_runner.memory import ShortTermMemory
 from agent_runner.pricing import Budget, ModelPrice, Pricing
+from agent_runner.replicas import runtime_from_env, store_from_env
 from agent_runner.settings import load_settings
-from agent_runner.store import SQLiteStore
 from connectors.http import HTTPConnector
 
 SYSTEM_PROMPT = (
@@ -88,7 +88,8 @@ def build_runtime(agent: LLMAgent, http: HTTPConnector) -> AgentRuntime:
         agent=agent,
         short_term_memory=ShortTermMemory(max_messages=30, max_tokens=3000),
         pricing=pricing,
-        store=SQLiteStore(load_settings().store_path),
+        store=store_from_env(),  # REDIS_URL set: Redis, shared by replicas
+        runtime=runtime_from_env(),
     )
 
 

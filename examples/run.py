@@ -1,5 +1,9 @@
 """The embedded default bot: HTTP on 127.0.0.1:8080, an hourly heartbeat, SQLite. Offline.
 
+With ``REDIS_URL`` set it keeps its store in Redis and shares its conversations with every
+other process of it on that Redis: run it three times behind a load balancer to scale
+(``docs/limits.md``).
+
 Start it (no keys needed)::
 
     make run                              # or: agent-runner run examples/run.py
@@ -35,8 +39,8 @@ from agent_runner import (
     Reply,
 )
 from agent_runner.memory import ShortTermMemory
+from agent_runner.replicas import runtime_from_env, store_from_env
 from agent_runner.settings import load_settings
-from agent_runner.store import SQLiteStore
 from connectors.cron import CronInput, CronJob
 from connectors.http import HTTPConnector
 
@@ -92,7 +96,8 @@ def build_runtime() -> AgentRuntime:
         outputs=[http, log],
         agent=build_agent(),
         short_term_memory=ShortTermMemory(),
-        store=SQLiteStore(settings.store_path),
+        store=store_from_env(settings),  # REDIS_URL set: Redis, shared by replicas
+        runtime=runtime_from_env(settings),
         routes={"cron": ["log"]},
     )
 

@@ -27,8 +27,9 @@ import sys
 
 from agent_runner import Agent, AgentContext, AgentFunction, AgentRuntime, Button, Message, Reply
 from agent_runner.memory import ShortTermMemory
+from agent_runner.replicas import runtime_from_env, store_from_env
 from agent_runner.settings import load_settings
-from agent_runner.store import InMemoryStore, SQLiteStore, Store
+from agent_runner.store import InMemoryStore, Store
 from connectors.slack import SlackConnector
 
 SYSTEM_PROMPT = (
@@ -66,7 +67,8 @@ def build_runtime(slack: SlackConnector | None = None, store: Store | None = Non
         outputs=[slack],
         agent=build_agent(),
         short_term_memory=ShortTermMemory(max_messages=20),
-        store=store or SQLiteStore(load_settings().store_path),
+        store=store or store_from_env(),  # REDIS_URL set: Redis, shared by replicas
+        runtime=None if store else runtime_from_env(),
     )
 
 

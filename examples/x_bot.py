@@ -28,8 +28,9 @@ import sys
 
 from agent_runner import Agent, AgentContext, AgentFunction, AgentRuntime, Message
 from agent_runner.memory import ShortTermMemory
+from agent_runner.replicas import runtime_from_env, store_from_env
 from agent_runner.settings import load_settings
-from agent_runner.store import InMemoryStore, SQLiteStore, Store
+from agent_runner.store import InMemoryStore, Store
 from connectors.cron import CronInput, CronJob
 from connectors.x import XConnector
 
@@ -66,7 +67,8 @@ def build_runtime(x: XConnector | None = None, store: Store | None = None) -> Ag
         outputs=[x],
         agent=build_agent(),
         short_term_memory=ShortTermMemory(),
-        store=store or SQLiteStore(load_settings().store_path),
+        store=store or store_from_env(),  # REDIS_URL set: Redis, shared by replicas
+        runtime=None if store else runtime_from_env(),
         routes={"cron": ["x"]},  # mentions are answered on X by default; cron posts go there too
     )
 

@@ -156,7 +156,7 @@ def run_bot_and_talk(bot: Path, tmp_path: Path, expected: list[str]) -> None:
         "AGENT_RUNNER_DATA_DIR": str(tmp_path / "data"),
         "PYTHONPATH": str(ROOT),
     }
-    for name in ("LLM_BASE_URL", "LLM_API_KEY", "OPENAI_API_KEY"):
+    for name in ("LLM_BASE_URL", "LLM_API_KEY", "OPENAI_API_KEY", "REDIS_URL"):
         env.pop(name, None)
     proc = subprocess.Popen(
         [str(AGENT_RUNNER), "run", str(bot)],
