@@ -29,6 +29,8 @@ from agent_runner.store import SQLiteStore, Store
 if TYPE_CHECKING:
     from agent_runner.core import MessageRuntime
 
+_SCHEMES = ("redis://", "rediss://", "unix://")
+
 
 def redis_prefix(settings: RunnerSettings) -> str:
     """The Redis key prefix of this bot: its name (``AGENT_RUNNER_NAME`` or its file's)."""
@@ -61,8 +63,8 @@ def runtime_from_env(settings: RunnerSettings | None = None) -> MessageRuntime |
         settings: the runner settings (default: read from the environment).
     """
     settings = settings or load_settings()
-    if settings.redis_url is None:
-        return None
+    if settings.redis_url is None or not settings.redis_url.startswith(_SCHEMES):
+        return None  # a bad URL is refused, naming it, when the store opens (and by `check`)
     from agent_runner.distributed import DistributedAgentRuntime
 
     return DistributedAgentRuntime(settings.redis_url, prefix=redis_prefix(settings))
