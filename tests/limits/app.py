@@ -11,27 +11,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import sys
 
-from agent_runner.distributed import RedisStore
 from agent_runner.errors import BudgetExceededError
 from agent_runner.pricing import Budget, ModelPrice, Pricing
-from agent_runner.store import SQLiteStore, Store
+from tests.limits._replica import open_store, parser, ready, report
 
 PRICES = {"m": ModelPrice(input_per_million=1_000_000.0, output_per_million=2_000_000.0)}
 
 
 async def main(args: argparse.Namespace) -> None:
-    store: Store = (
-        RedisStore(args.redis, prefix=args.prefix) if args.redis else SQLiteStore(args.db)
-    )
-    await store.open()
+    store = await open_store(args)
     pricing = Pricing(prices=PRICES, budget=Budget(per_day=args.budget))
-    sys.stdout.write("READY\n")
-    sys.stdout.flush()
-    await asyncio.to_thread(sys.stdin.readline)
+    await ready()
 
     async def call(n: int) -> float | None:
         meter = pricing.meter(store, request_key=f"{os.getpid()}-{n}", conversation_key=f"c{n}")
@@ -45,18 +37,13 @@ async def main(args: argparse.Namespace) -> None:
     costs = await asyncio.gather(*(call(n) for n in range(args.requests)))
     await store.close()
     made = [cost for cost in costs if cost is not None]
-    summary = {"calls": len(made), "refused": len(costs) - len(made), "spent": sum(made)}
-    sys.stdout.write(json.dumps(summary) + "\n")
-    sys.stdout.flush()
+    report({"calls": len(made), "refused": len(costs) - len(made), "spent": sum(made)})
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--redis")
-    parser.add_argument("--prefix", default="agent-runner")
-    parser.add_argument("--db")
-    parser.add_argument("--requests", type=int, required=True)
-    parser.add_argument("--budget", type=float, required=True)
-    parser.add_argument("--estimate", type=int, required=True)
-    parser.add_argument("--cost", type=int, required=True)
-    asyncio.run(main(parser.parse_args()))
+    arguments = parser()
+    arguments.add_argument("--requests", type=int, required=True)
+    arguments.add_argument("--budget", type=float, required=True)
+    arguments.add_argument("--estimate", type=int, required=True)
+    arguments.add_argument("--cost", type=int, required=True)
+    asyncio.run(main(arguments.parse_args()))

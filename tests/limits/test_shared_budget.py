@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -17,32 +15,16 @@ from agent_runner.errors import BudgetExceededError
 from agent_runner.pricing import Budget, ModelPrice, Pricing, utc_day
 from agent_runner.store import SQLiteStore, Store
 from tests.distributed._servers import RedisServer
+from tests.limits._replica import start
 
 ROOT = Path(__file__).resolve().parents[2]
 PRICES = {"m": ModelPrice(input_per_million=1_000_000.0, output_per_million=2_000_000.0)}
 
 
-async def replica(*args: str) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.limits.app",
-        *args,
-        cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdout is not None
-    async with asyncio.timeout(30):
-        assert await proc.stdout.readline() == b"READY\n", f"exited with {await proc.wait()}"
-    return proc
-
-
 async def three_replicas_spend(store: Store, *where: str, estimate: int) -> list[dict[str, float]]:
     """Three processes, 40 concurrent calls each, against one daily budget of 50."""
     args = [*where, "--requests", "40", "--budget", "50", "--estimate", str(estimate)]
-    procs = await asyncio.gather(*(replica(*args, "--cost", "1") for _ in range(3)))
+    procs = await asyncio.gather(*(start("app", *args, "--cost", "1") for _ in range(3)))
     outputs = await asyncio.gather(*(proc.communicate(b"go\n") for proc in procs))
     assert [proc.returncode for proc in procs] == [0, 0, 0]
     summaries = [json.loads(out.decode().splitlines()[-1]) for out, _ in outputs]

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,32 +15,16 @@ from agent_runner.errors import AgentRunnerError
 from agent_runner.testing.x import FakeX
 from connectors.x import DailyPostCapError, XConnector
 from tests.connectors.x._fixtures import FakeClock
+from tests.limits._replica import start
 
 ROOT = Path(__file__).resolve().parents[2]
 CAP = 17
 
 
-async def replica(fake: FakeX, *args: str) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.limits.x_app",
-        *args,
-        cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, **fake.env(), "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdout is not None
-    async with asyncio.timeout(30):
-        assert await proc.stdout.readline() == b"READY\n", f"exited with {await proc.wait()}"
-    return proc
-
-
 async def three_replicas_post(*where: str) -> None:
     async with FakeX() as fake:
         args = [*where, "--posts", "10", "--cap", str(CAP)]
-        procs = [await replica(fake, *args) for _ in range(3)]
+        procs = [await start("x_app", *args, env=fake.env()) for _ in range(3)]
         outputs = await asyncio.gather(*(proc.communicate(b"go\n") for proc in procs))
         assert [proc.returncode for proc in procs] == [0, 0, 0]
         summaries = [json.loads(out.decode().splitlines()[-1]) for out, _ in outputs]

@@ -10,26 +10,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import sys
 
-from agent_runner.distributed import RedisStore
-from agent_runner.store import SQLiteStore, Store
 from connectors.x import DailyPostCapError, XConnector
+from tests.limits._replica import open_store, parser, ready, report
 
 
 async def main(args: argparse.Namespace) -> None:
-    store: Store = (
-        RedisStore(args.redis, prefix=args.prefix) if args.redis else SQLiteStore(args.db)
-    )
-    await store.open()
+    store = await open_store(args)
     x = XConnector.from_env(daily_post_cap=args.cap)
     x.bind_store(store)
     async with x:
-        sys.stdout.write("READY\n")
-        sys.stdout.flush()
-        await asyncio.to_thread(sys.stdin.readline)
+        await ready()
 
         async def post(n: int) -> bool:
             try:
@@ -40,16 +32,11 @@ async def main(args: argparse.Namespace) -> None:
 
         posted = await asyncio.gather(*(post(n) for n in range(args.posts)))
     await store.close()
-    summary = {"posted": sum(posted), "capped": len(posted) - sum(posted)}
-    sys.stdout.write(json.dumps(summary) + "\n")
-    sys.stdout.flush()
+    report({"posted": sum(posted), "capped": len(posted) - sum(posted)})
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--redis")
-    parser.add_argument("--prefix", default="agent-runner")
-    parser.add_argument("--db")
-    parser.add_argument("--posts", type=int, required=True)
-    parser.add_argument("--cap", type=int, required=True)
-    asyncio.run(main(parser.parse_args()))
+    arguments = parser()
+    arguments.add_argument("--posts", type=int, required=True)
+    arguments.add_argument("--cap", type=int, required=True)
+    asyncio.run(main(arguments.parse_args()))
