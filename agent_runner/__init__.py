@@ -43,6 +43,7 @@ from agent_runner.errors import (
     RateLimitedError,
     StoreError,
 )
+from agent_runner.handover import Handover, PipelinedSink
 from agent_runner.memory import ShortTermMemory
 from agent_runner.message import Attachment, Author, Button, Message, Reply
 from agent_runner.pricing import Budget, ModelPrice, PaymentGate, PaymentVerifier, Pricing
@@ -73,6 +74,7 @@ __all__ = [
     "DeliveryContract",
     "DeliveryError",
     "DeliveryKey",
+    "Handover",
     "InMemoryStore",
     "InputLeases",
     "InvalidMessageError",
@@ -82,6 +84,7 @@ __all__ = [
     "PaymentError",
     "PaymentGate",
     "PaymentVerifier",
+    "PipelinedSink",
     "Pricing",
     "RateLimitedError",
     "RefusedMessageError",

@@ -62,6 +62,9 @@ the terminal) says so with ``single_consumer = True``; the runner then runs it o
 holds the store lease named by its ``lease_name`` (see :mod:`agent_runner.runner.leadership`).
 Inputs every replica may run (HTTP, webhooks, the Slack Events API) keep the default, False.
 
+Pipelined inputs (a poll page, a gateway event: nobody outside waits for the acknowledgement)
+hand messages over without waiting for a commit each: see :mod:`agent_runner.handover`.
+
 ``agent-runner check`` prints what each connector will do: a connector that has
 ``describe() -> str`` (:class:`Describable`) says it in one line. A connector package may also
 register a class under the :data:`CONNECTOR_ENTRY_POINTS` entry-point group; ``check`` then

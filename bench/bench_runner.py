@@ -21,8 +21,14 @@ do in production rather than all messages being queued before the first is handl
 ``--breakdown`` adds ``bare-validated`` (the baseline plus one pydantic validation of each
 message into a :class:`~agent_runner.Message`: the floor for a runner that refuses bad input),
 ``memory-nomem`` and ``sqlite-nomem`` (no short-term memory) and
-``sqlite-normal`` (``synchronous=NORMAL``). Two agents: one that answers at once and one that
-takes 50 ms (LLM-like; the bound is then ``C / 0.05`` msgs/s).
+``sqlite-normal`` (``synchronous=NORMAL``).
+``sqlite-pipelined`` (always run) is the same SQLite runner fed by an input whose
+acknowledgement nobody outside sees (a gateway, a poll page): it hands each message over
+(``InMemoryConnector.hand_over``, a :class:`~agent_runner.handover.Handover`) without
+waiting for its commit, and waits until its page is durable every ``--page`` messages
+(100), where it would move its cursor.
+Two agents: one that answers at once and one that takes 50 ms (LLM-like; the bound is then
+``C / 0.05`` msgs/s).
 
 Reported: msgs/s and process CPU per message (all threads, so the SQLite thread counts) of
 the median run, and ours / bare per case. ``--profile DIR`` samples every measured run with
@@ -65,6 +71,7 @@ CASES = {
     "bare-validated": "bare asyncio runner + Message.model_validate",
     "memory": "AgentRuntime, InMemoryStore",
     "sqlite": "AgentRuntime, SQLiteStore FULL",
+    "sqlite-pipelined": "AgentRuntime, SQLiteStore FULL, pipelined input",
     "memory-nomem": "AgentRuntime, InMemoryStore, no short-term memory",
     "sqlite-nomem": "AgentRuntime, SQLiteStore FULL, no short-term memory",
     "sqlite-normal": "AgentRuntime, SQLiteStore NORMAL",
@@ -162,7 +169,7 @@ async def run_bare(messages: int, conversations: int, delay: float, validate: bo
 
 # -- ours -----------------------------------------------------------------------------------
 async def run_ours(
-    store: Store, memory: bool, messages: int, conversations: int, delay: float
+    store: Store, memory: bool, messages: int, conversations: int, delay: float, page: int = 0
 ) -> Run:
     async def agent(message: Message, context: AgentContext) -> str:
         if delay:
@@ -183,7 +190,12 @@ async def run_ours(
     batches = store.batches if isinstance(store, SQLiteStore) else 0
     began, cpu = time.perf_counter(), time.process_time()
     for i in range(messages):
-        await chat.push_raw(payload(i, conversations))
+        if page:
+            await chat.hand_over(payload(i, conversations))
+            if (i + 1) % page == 0 or i + 1 == messages:
+                await chat.durable()  # where a poller moves its cursor
+        else:
+            await chat.push_raw(payload(i, conversations))
         await asyncio.sleep(0)  # the input reads its next message
     await chat.wait_for_replies(messages, timeout=600)
     wall, cpu = time.perf_counter() - began, time.process_time() - cpu
@@ -194,7 +206,9 @@ async def run_ours(
     return result
 
 
-async def measure(case: str, tmp: Path, messages: int, conversations: int, delay: float) -> Run:
+async def measure(
+    case: str, tmp: Path, messages: int, conversations: int, delay: float, page: int
+) -> Run:
     gc.collect()
     if case.startswith("bare"):
         return await run_bare(messages, conversations, delay, validate=case != "bare")
@@ -204,7 +218,8 @@ async def measure(case: str, tmp: Path, messages: int, conversations: int, delay
     else:
         sync = "NORMAL" if case == "sqlite-normal" else "FULL"
         store = SQLiteStore(tmp / f"{case}-{time.monotonic_ns()}.sqlite3", synchronous=sync)
-    return await run_ours(store, not case.endswith("-nomem"), messages, conversations, delay)
+    memory, page = not case.endswith("-nomem"), page if case.endswith("-pipelined") else 0
+    return await run_ours(store, memory, messages, conversations, delay, page)
 
 
 class Profiler:
@@ -235,7 +250,7 @@ class Profiler:
 async def workload(args: Any, tmp: Path, title: str, delay: float, messages: int) -> None:
     c = args.conversations
     print(f"{title}: {messages:,} messages over {c} conversations, {args.repeat} round(s)")
-    cases = list(CASES) if args.breakdown else ["bare", "memory", "sqlite"]
+    cases = list(CASES) if args.breakdown else ["bare", "memory", "sqlite", "sqlite-pipelined"]
     runs: dict[str, list[Run]] = {case: [] for case in cases}
     for n in range(args.repeat):
         order = cases if n % 2 == 0 else cases[::-1]  # ABBA: drift hurts every case alike
@@ -246,7 +261,7 @@ async def workload(args: Any, tmp: Path, title: str, delay: float, messages: int
                 out = Path(args.profile) / f"runner-{agent}-{case}-r{n + 1}.txt"
             gc.collect()  # here, not inside the profile
             async with Profiler(out, gil=args.profile_gil):
-                runs[case].append(await measure(case, tmp, messages, c, delay))
+                runs[case].append(await measure(case, tmp, messages, c, delay, args.page))
     print(
         f"  {'case':<54} {'msgs/s':>9} {'CPU us/msg':>10} {'commits/msg':>11} {'/ bare':>7}"
         "  per round"
@@ -293,6 +308,7 @@ if __name__ == "__main__":
         "--delay-messages", type=int, default=2_000, help="messages for the slow agent (0: skip)"
     )
     parser.add_argument("--repeat", type=int, default=3, help="rounds (the median is kept)")
+    parser.add_argument("--page", type=int, default=100, help="pipelined input's page size")
     parser.add_argument("--breakdown", action="store_true", help="also the in-between cases")
     parser.add_argument("--profile", metavar="DIR", help="py-spy every measured run")
     parser.add_argument(

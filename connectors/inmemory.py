@@ -23,6 +23,7 @@ from typing import Any
 
 from agent_runner.connector import Accepted, BaseConnector, Sink
 from agent_runner.errors import ConnectorError
+from agent_runner.handover import Handover
 from agent_runner.message import Message, Reply
 
 
@@ -53,6 +54,7 @@ class InMemoryConnector(BaseConnector):
         self.chunks: list[tuple[Message, str]] = []
         self._streaming = streaming
         self._sink: Sink | None = None
+        self._handover: Handover | None = None
         self._ready = asyncio.Event()
         self._changed = asyncio.Condition()
         self._failures: list[BaseException | None] = []
@@ -60,6 +62,7 @@ class InMemoryConnector(BaseConnector):
     # -- input -----------------------------------------------------------------------
     async def run(self, sink: Sink) -> None:
         self._sink = sink
+        self._handover = Handover(sink)
         self._ready.set()
         try:
             await self._stopping.wait()
@@ -104,18 +107,35 @@ class InMemoryConnector(BaseConnector):
 
     async def push_raw(self, data: Message | dict[str, Any], *, wait: float = 5.0) -> Accepted:
         """Push anything, as an input would (a Message or a mapping, valid or not)."""
-        sink = self._sink
-        if sink is None:
-            try:
-                async with asyncio.timeout(wait):
-                    await self._ready.wait()
-            except TimeoutError:
-                raise ConnectorError(
-                    f"input {self.name!r} was not started by a runner within {wait}s"
-                ) from None
-            sink = self._sink
-            assert sink is not None
-        return await sink(data)
+        await self._started(wait)
+        assert self._sink is not None
+        return await self._sink(data)
+
+    async def hand_over(
+        self, data: Message | dict[str, Any], *, wait: float = 5.0
+    ) -> asyncio.Future[Accepted]:
+        """Push as a pipelined input does (a poll page, a gateway): return once the message
+        is queued, before it is journaled, with a future of its :class:`Accepted`;
+        :meth:`durable` waits until every message handed over so far is journaled."""
+        await self._started(wait)
+        assert self._handover is not None
+        return await self._handover(data)
+
+    async def durable(self) -> None:
+        """Wait until every message given to :meth:`hand_over` is journaled (or raise)."""
+        if self._handover is not None:
+            await self._handover.durable()
+
+    async def _started(self, wait: float) -> None:
+        if self._sink is not None:
+            return
+        try:
+            async with asyncio.timeout(wait):
+                await self._ready.wait()
+        except TimeoutError:
+            raise ConnectorError(
+                f"input {self.name!r} was not started by a runner within {wait}s"
+            ) from None
 
     # -- output ----------------------------------------------------------------------
     async def send(self, request: Message, response: Reply) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from agent_runner.agent import Agent, AgentFunction
 from agent_runner.connector import Accepted, AgentInput, AgentOutput, StreamingOutput
 from agent_runner.core import MessageRuntime, SingleThreadedAgentRuntime
-from agent_runner.errors import ConfigurationError, ConnectorError, InvalidMessageError
+from agent_runner.errors import ConfigurationError
 from agent_runner.memory import ShortTermMemory
 from agent_runner.message import Message
 from agent_runner.pricing import Pricing
@@ -31,10 +31,9 @@ from agent_runner.runner.config import (
     default_store,
     loop_guard,
     outputs_by_name,
-    source_of,
 )
 from agent_runner.runner.conversation import TurnHandler, register_conversation_agent, stream_lookup
-from agent_runner.runner.guards import RefusedMessageError
+from agent_runner.runner.ingest import Ingest
 from agent_runner.runner.leadership import InputLeases, Leadership
 from agent_runner.runner.lifecycle import (
     close_quietly,
@@ -49,7 +48,7 @@ from agent_runner.runner.mailboxes import ConversationMailboxes
 from agent_runner.runner.replies import ReplySender
 from agent_runner.runner.signals import stop_on_signals
 from agent_runner.store import Store
-from agent_runner.tracing import pipeline, tracing_session
+from agent_runner.tracing import tracing_session
 
 _log = logging.getLogger("agent_runner.runtime")
 
@@ -156,7 +155,6 @@ class AgentRuntime:
             raise ConfigurationError("max_concurrency and max_pending must be >= 1")
         if shutdown_grace < 0:
             raise ConfigurationError(f"shutdown_grace must be >= 0, not {shutdown_grace}")
-        self._guard = loop_guard(ignore_authors, allow_bots, max_reply_depth)
         self._max_concurrency = max_concurrency
         self._max_pending = max_pending
         self._error_reply = error_reply
@@ -199,8 +197,11 @@ class AgentRuntime:
         self._ended = asyncio.Event()
         self._stop = asyncio.Event()
         self._hurry = asyncio.Event()
-        self._accepting = False
-        self._mailboxes: ConversationMailboxes | None = None
+        self._ingest = Ingest(
+            store=self.store,
+            guard=loop_guard(ignore_authors, allow_bots, max_reply_depth),
+            max_pending=max_pending,
+        )
         self._running = False
         self._registered_on: MessageRuntime | None = None
 
@@ -226,7 +227,7 @@ class AgentRuntime:
                     await self._serve()
         finally:
             self._running = False
-            self._accepting = False
+            self._ingest.accepting = False
             self._stop.clear()
             self._ended.set()
 
@@ -274,26 +275,7 @@ class AgentRuntime:
             ConnectorError: the runner is not accepting input (not started or stopping).
             StoreError: the journal failed; the message was not accepted.
         """
-        try:
-            message = Message.parse(data)
-        except InvalidMessageError as exc:
-            _log.warning("refused input from %s: %s", source_of(data), exc.reason)
-            raise
-        reason = self._guard.check(message)
-        if reason is not None:
-            _log.info("refused %s: %s", message.key, reason)
-            raise RefusedMessageError(reason)
-        mailboxes = self._mailboxes
-        if mailboxes is not None and mailboxes.pending >= self._max_pending:
-            await mailboxes.wait_for_room()
-        if mailboxes is None or not self._accepting or mailboxes is not self._mailboxes:
-            raise ConnectorError(f"the runner is not accepting input; {message.key} refused")
-        with pipeline.receive(message):  # the message's trace (when OTEL_* turns tracing on)
-            journal = self.store.journal_accept(
-                message.key, message.conversation_key, message.model_dump_json()
-            )
-            fresh = await mailboxes.admit(message, pipeline.journal_write(journal))
-        return Accepted(message.key, duplicate=not fresh)
+        return await self._ingest(data)
 
     async def register_conversations(self, runtime: MessageRuntime) -> None:
         """Host this runner's conversation actors on another core runtime (a worker process).
@@ -333,7 +315,7 @@ class AgentRuntime:
             self._registered_on = self.runtime
         if await start_runtime(self.runtime, owned=not self._runtime_given):
             stack.push_async_callback(stop_runtime, self.runtime)
-        self._mailboxes = ConversationMailboxes(
+        self._ingest.mailboxes = ConversationMailboxes(
             runtime=self.runtime,
             replies=self._replies,
             max_concurrency=self._max_concurrency,
@@ -345,12 +327,12 @@ class AgentRuntime:
         stack.push_async_callback(self._drain)
 
     async def _serve(self) -> None:
-        mailboxes = self._mailboxes
+        mailboxes = self._ingest.mailboxes
         assert mailboxes is not None
         await recover_journal(self.store, mailboxes.submit, self._replies.sources)
-        self._accepting = True
+        self._ingest.accepting = True
         inputs = self.leadership.start(
-            self._inputs, self.sink, stop=self._stop, base=self._retry_base, cap=self._retry_max
+            self._inputs, self._ingest, stop=self._stop, base=self._retry_base, cap=self._retry_max
         )
         self._started.set()
         _log.info(
@@ -366,17 +348,17 @@ class AgentRuntime:
             loop = asyncio.get_running_loop()
             self._deadline = loop.time() + self._shutdown_grace  # one grace for all of it
             await stop_inputs(self._inputs, inputs, grace=self._shutdown_grace)
-            self._accepting = False
+            self._ingest.accepting = False
 
     async def _drain(self) -> None:
-        mailboxes = self._mailboxes
+        mailboxes = self._ingest.mailboxes
         if mailboxes is None:
             return
         loop = asyncio.get_running_loop()
         deadline, self._deadline = self._deadline, None
         grace = self._shutdown_grace if deadline is None else deadline - loop.time()
         cut_short = await mailboxes.drain(grace, hurry=self._hurry)
-        self._mailboxes = None
+        self._ingest.mailboxes = None
         if cut_short:
             _log.warning(
                 "shutdown grace (%ss) over: %d conversation(s) cut short; their messages "

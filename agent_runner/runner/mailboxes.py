@@ -24,12 +24,13 @@ import logging
 from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from agent_runner.core import AgentId, CancellationToken, MessageRuntime
 from agent_runner.message import OUTCOME_KEY, Message, Reply
 from agent_runner.runner.conversation import CONVERSATION_AGENT_TYPE, Turn, TurnResult
-from agent_runner.runner.double_texting import TextingPolicy
+from agent_runner.runner.double_texting import DoubleTexting, TextingPolicy
 from agent_runner.runner.replies import ReplySender
 from agent_runner.tracing import spans
 
@@ -99,14 +100,8 @@ class ConversationMailboxes:
 
         Raises what the journal write raised (the message is then skipped, not handled).
         """
-        if self._policy is not None and message.conversation_key in self._boxes:  # busy
-            policy = self._policy(message)
-            if policy == "reject":
-                return await self._reject(message, journal)
-            if policy == "interrupt":
-                token = self._tokens.get(message.conversation_key)
-                if token is not None:
-                    token.cancel()
+        if self._busy_policy(message) == "reject":
+            return await self._reject(message, journal)
         accepted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.submit(message, accepted)  # its place in the conversation's order
         try:
@@ -124,6 +119,30 @@ class ConversationMailboxes:
         if not accepted.done():  # (cancelled when shutdown cut the mailboxes short)
             accepted.set_result(fresh)
         return fresh
+
+    def hand_over(self, message: Message, journal: Awaitable[bool]) -> asyncio.Future[bool]:
+        """Queue ``message`` as :meth:`admit` does without waiting: its ``journal`` write
+        runs as a task, returned (its result: False for a duplicate; the worker still waits
+        for it before the turn)."""
+        if self._busy_policy(message) == "reject":
+            return asyncio.ensure_future(self._reject(message, journal))
+        accepted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.submit(message, accepted)
+        write: asyncio.Future[bool] = asyncio.ensure_future(journal)
+        write.add_done_callback(partial(_settle, accepted))
+        return write
+
+    def _busy_policy(self, message: Message) -> DoubleTexting | None:
+        """The double-texting policy for ``message`` when its conversation is busy (an
+        ``interrupt`` cancels the running turn here)."""
+        if self._policy is None or message.conversation_key not in self._boxes:
+            return None
+        policy = self._policy(message)
+        if policy == "interrupt":
+            token = self._tokens.get(message.conversation_key)
+            if token is not None:
+                token.cancel()
+        return policy
 
     def submit(self, message: Message, accepted: asyncio.Future[bool]) -> None:
         """Queue ``message`` behind the earlier ones of its conversation."""
@@ -324,6 +343,19 @@ class ConversationMailboxes:
         if not isinstance(result, TurnResult):
             result = TurnResult.model_validate(result)
         return result
+
+
+def _settle(accepted: asyncio.Future[bool], write: asyncio.Future[bool]) -> None:
+    """Pass a handed-over message's journal outcome on to its place in the mailbox."""
+    if accepted.done():  # cancelled: shutdown cut the mailboxes short
+        return
+    if write.cancelled():
+        accepted.cancel()
+    elif (exc := write.exception()) is not None:
+        accepted.set_exception(exc)
+        accepted.exception()  # retrieved: the worker skips it quietly
+    else:
+        accepted.set_result(write.result())
 
 
 async def _fresh(pending: _Pending) -> bool:

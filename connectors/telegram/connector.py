@@ -37,12 +37,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
+from functools import partial
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from agent_runner.backoff import RetryPolicy
-from agent_runner.connector import BaseConnector, Sink, account_key
+from agent_runner.connector import Accepted, BaseConnector, Sink, account_key
 from agent_runner.errors import ConfigurationError, ConnectorError, InvalidMessageError
+from agent_runner.handover import Handover
 from agent_runner.message import Message, Reply
 from agent_runner.store import Store
 from connectors._chat import TypingIndicators
@@ -245,18 +247,17 @@ class TelegramConnector(BaseConnector):
             await self._poll(sink)
 
     # -- input -----------------------------------------------------------------------
-    def _cursor(self) -> str:
-        assert self.me is not None
-        return f"telegram:{self.name}:{self.me.id}:offset"
-
     async def _poll(self, sink: Sink) -> None:
+        assert self.me is not None
+        handover = Handover(sink)  # nobody outside waits on a poll: no commit per update
         poller = Poller(
             bot=self._require_bot(),
             store=self._store,
-            cursor=self._cursor(),
+            cursor=f"telegram:{self.name}:{self.me.id}:offset",
             poll_timeout=self._poll_timeout,
             request_timeout=self._request_timeout,
-            take=lambda update: self._take(update, sink),
+            take=lambda update: self._take(update, handover),
+            durable=handover.durable,
             stopping=self._stopping,
         )
         await poller.run()
@@ -298,23 +299,33 @@ class TelegramConnector(BaseConnector):
         update = telegram.Update.de_json(data, self._bot)
         await self._take(update, self._sink)
 
-    async def _take(self, update: telegram.Update, sink: Sink) -> None:
-        """Hand one update to the runner (or drop it); raises if the runner cannot take it."""
+    async def _take(self, update: telegram.Update, sink: Sink | Handover) -> None:
+        """Hand one update to the runner (a Handover when polling); raises if it cannot.
+        It counts as seen once journaled (a failed hand-over is read again: see Poller)."""
         if update.update_id in self._seen_updates:
             return
         fields = self._fields(update)
+        accepted: Accepted | asyncio.Future[Accepted] = Accepted("", duplicate=True)
         if fields is not None:
             try:
                 accepted = await sink(fields)
-            except InvalidMessageError as exc:
-                _log.debug("telegram: update %s refused: %s", update.update_id, exc.reason)
-            else:
                 if update.callback_query is not None:
                     await self._acknowledge(update.callback_query)
-                elif not accepted.duplicate and self._typing:
-                    meta = fields["metadata"]
-                    self._start_typing(fields["id"], meta["chat_id"], meta.get("thread_id"))
-        self._seen_updates[update.update_id] = None
+            except InvalidMessageError as exc:
+                _log.debug("telegram: update %s refused: %s", update.update_id, exc.reason)
+        taken = partial(self._taken, update.update_id, fields)
+        if isinstance(accepted, asyncio.Future):
+            return accepted.add_done_callback(taken)
+        taken(accepted)
+
+    def _taken(self, update_id: int, fields: Any, got: Accepted | asyncio.Future[Accepted]) -> None:
+        if isinstance(got, asyncio.Future):
+            if got.cancelled() or got.exception() is not None:
+                return
+            got = got.result()
+        if not got.duplicate and self._typing and "button" not in fields["metadata"]:
+            self._start_typing(fields)
+        self._seen_updates[update_id] = None
         if len(self._seen_updates) > 10_000:
             self._seen_updates.pop(next(iter(self._seen_updates)))
 
@@ -343,8 +354,9 @@ class TelegramConnector(BaseConnector):
             _log.info("telegram: could not acknowledge button press %s: %s", query.id, exc)
 
     # -- typing ----------------------------------------------------------------------
-    def _start_typing(self, message_id: str, chat_id: int, thread_id: int | None) -> None:
-        bot = self._require_bot()
+    def _start_typing(self, fields: dict[str, Any]) -> None:
+        bot, message_id = self._require_bot(), fields["id"]
+        chat_id, thread_id = fields["metadata"]["chat_id"], fields["metadata"].get("thread_id")
         self._typists.start(
             message_id,
             lambda: bot.send_chat_action(
@@ -353,12 +365,9 @@ class TelegramConnector(BaseConnector):
             chat=f"{chat_id}:{thread_id}",
         )
 
-    def _stop_typing(self, message_id: str) -> None:
-        self._typists.stop(message_id)
-
     async def complete(self, message: Message) -> None:
         """The runner handled ``message``: stop showing typing."""
-        self._stop_typing(message.id)
+        self._typists.stop(message.id)
 
     # -- output ----------------------------------------------------------------------
     async def send(self, request: Message, response: Reply) -> None:
@@ -369,7 +378,7 @@ class TelegramConnector(BaseConnector):
         when it cannot be reached.
         """
         if request.source == self.name:
-            self._stop_typing(request.id)
+            self._typists.stop(request.id)
         await self._replies.send(request, response)
 
     def wants_stream(self, request: Message) -> bool:
@@ -378,7 +387,7 @@ class TelegramConnector(BaseConnector):
 
     async def send_chunk(self, request: Message, chunk: str) -> None:
         """Show the reply so far (throttled edits; a failed edit only delays the next)."""
-        self._stop_typing(request.id)
+        self._typists.stop(request.id)
         await self._replies.send_chunk(request, chunk)
 
     def _require_bot(self) -> telegram.Bot:

@@ -1,11 +1,12 @@
 """Long polling: ``getUpdates`` with a stored offset, failures backed off and capped.
 
 The offset (the next update id) is kept as a store cursor and moves only after every
-update of a batch was handed to the runner, so a restart neither loses an update nor
-answers one twice (a redelivered update is the same runner message, which the journal
-knows). A 429 waits what Telegram asked; a conflict (another poller, a webhook) or a
-network failure is retried with :data:`POLL_RETRY`, and when those retries are spent the
-input fails and the runner restarts it with its own backoff.
+update of a batch was handed to the runner and journaled (``durable``: the updates are
+handed over without waiting for a commit each, then the batch is waited for once), so a
+restart neither loses an update nor answers one twice (a redelivered update is the same
+runner message, which the journal knows). A 429 waits what Telegram asked; a conflict
+(another poller, a webhook) or a network failure is retried with :data:`POLL_RETRY`, and
+when those retries are spent the input fails and the runner restarts it with its own backoff.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Poller:
         poll_timeout: seconds each long poll waits.
         request_timeout: seconds on top of that before a poll counts as failed.
         take: hands one update to the runner (raises if the runner cannot take it).
+        durable: waits until every update taken so far is journaled (raises if not).
         stopping: set when the input stops.
     """
 
@@ -50,11 +52,12 @@ class Poller:
         poll_timeout: int,
         request_timeout: float,
         take: Callable[[telegram.Update], Awaitable[None]],
+        durable: Callable[[], Awaitable[None]],
         stopping: asyncio.Event,
     ) -> None:
         self._bot, self._store, self._cursor = bot, store, cursor
         self._poll_timeout, self._request_timeout = poll_timeout, request_timeout
-        self._take, self._stopping = take, stopping
+        self._take, self._durable, self._stopping = take, durable, stopping
 
     async def run(self) -> None:
         stored = await self._store.cursor_get(self._cursor) if self._store else None
@@ -85,6 +88,7 @@ class Poller:
             failures = 0
             for update in updates:
                 await self._take(update)
+            await self._durable()
             if updates:
                 offset = updates[-1].update_id + 1
                 if self._store is not None:

@@ -7,6 +7,14 @@ journaled, or ``{"error": reason}``. Every reply is appended to OUT as
 ``{"key": request key, "text": reply text}``, then ``SENT <key>`` is printed. Messages whose
 ``metadata.n`` is at least ``--block-from`` make the agent hang (to be killed mid-run);
 ``TURN <key>`` is printed when a turn starts, ``STOPPING`` when the runner stops the input.
+
+``--pages FILE`` adds a pipelined input (``page``, answered on the file output): it reads
+FILE's JSON lines from a stored cursor, ``--page-size`` at a time, hands each over without
+waiting for the journal (:class:`~agent_runner.handover.Handover`), waits until the page is
+durable, then moves the cursor and prints ``PAGED <cursor>``. ``--kill-after-handover N``
+SIGKILLs the process right after its N-th hand-over (the write not yet committed: the task
+that runs it has not even started); ``--kill-before-cursor N`` after the N-th durable page,
+before its cursor moved.
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -22,6 +32,7 @@ from agent_runner import (
     AgentContext,
     AgentRuntime,
     BaseConnector,
+    Handover,
     InvalidMessageError,
     Message,
     Reply,
@@ -75,12 +86,52 @@ class LineConnector(BaseConnector):
             f.write(line)
 
 
+class PageConnector(BaseConnector):
+    """A file of JSON lines read page by page, pipelined, with a stored cursor."""
+
+    name = "page"
+
+    def __init__(self, path: Path, page_size: int, kill_after: int, kill_before: int) -> None:
+        super().__init__()
+        self.path, self.page_size = path, page_size
+        self.kill_after, self.kill_before = kill_after, kill_before
+        self.store: SQLiteStore | None = None
+
+    def bind_store(self, store: SQLiteStore) -> None:
+        self.store = store
+
+    async def run(self, sink: Sink) -> None:
+        assert self.store is not None
+        lines = self.path.read_text().splitlines()
+        cursor = int(await self.store.cursor_get(self.name) or 0)
+        handover, handed, pages = Handover(sink), 0, 0
+        while cursor < len(lines):
+            page = lines[cursor : cursor + self.page_size]
+            for line in page:
+                await handover(json.loads(line))
+                handed += 1
+                if handed == self.kill_after:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            await handover.durable()
+            pages += 1
+            if pages == self.kill_before:
+                os.kill(os.getpid(), signal.SIGKILL)
+            cursor += len(page)
+            await self.store.cursor_set(self.name, str(cursor))
+            say(f"PAGED {cursor}")
+        await self._stopping.wait()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--block-from", type=int, default=None)
     parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--pages", type=Path, default=None)
+    parser.add_argument("--page-size", type=int, default=10)
+    parser.add_argument("--kill-after-handover", type=int, default=0)
+    parser.add_argument("--kill-before-cursor", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
@@ -93,7 +144,13 @@ def main() -> int:
         return f"re: {message.text}"
 
     connector = LineConnector(args.out)
-    runtime = AgentRuntime([connector], [connector], agent, store=SQLiteStore(args.db))
+    inputs: list[BaseConnector] = [connector]
+    if args.pages is not None:
+        kills = (args.kill_after_handover, args.kill_before_cursor)
+        inputs.append(PageConnector(args.pages, args.page_size, *kills))
+    runtime = AgentRuntime(
+        inputs, [connector], agent, store=SQLiteStore(args.db), routes={"page": ["line"]}
+    )
     asyncio.run(runtime.run())
     say("EXIT")
     return 0

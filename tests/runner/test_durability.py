@@ -80,9 +80,9 @@ class Bot:
         return await self.proc.wait()
 
 
-@contextlib.asynccontextmanager
-async def bot(tmp_path: Path, *args: str) -> AsyncIterator[Bot]:
-    proc = await asyncio.create_subprocess_exec(
+async def spawn(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
+    """Start tests/runner/app.py on ``tmp_path``'s database and reply file."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "tests.runner.app",
@@ -95,6 +95,11 @@ async def bot(tmp_path: Path, *args: str) -> AsyncIterator[Bot]:
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+@contextlib.asynccontextmanager
+async def bot(tmp_path: Path, *args: str) -> AsyncIterator[Bot]:
+    proc = await spawn(tmp_path, *args)
     running_bot = Bot(proc)
     try:
         async with asyncio.timeout(20):

@@ -1,0 +1,97 @@
+"""The runner's sink: what every input's message goes through before its conversation's queue.
+
+Each message is validated, checked by the loop guards, held back while ``max_pending``
+messages wait (back-pressure), queued in its conversation's mailbox and journaled. Awaited
+as a :class:`~agent_runner.connector.Sink` it returns once the message is journaled; through
+``hand_over`` (a :class:`~agent_runner.handover.PipelinedSink`) it returns once the message
+is queued, with a future of the journal's answer, so an input whose acknowledgement nobody
+outside sees does not wait for a commit per message (see
+:class:`~agent_runner.handover.Handover`). Either way a message's turn starts only after its
+journal write committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Mapping
+from functools import partial
+from typing import Any
+
+from agent_runner.connector import Accepted
+from agent_runner.errors import ConnectorError, InvalidMessageError
+from agent_runner.message import Message
+from agent_runner.runner.config import source_of
+from agent_runner.runner.guards import LoopGuard, RefusedMessageError
+from agent_runner.runner.mailboxes import ConversationMailboxes
+from agent_runner.store import Store
+from agent_runner.tracing import pipeline
+
+_log = logging.getLogger("agent_runner.runtime")
+
+
+class Ingest:
+    """The sink of one runner (``AgentRuntime.sink`` and what its inputs are given).
+
+    ``mailboxes`` is set while the runner runs; ``accepting`` while inputs may push.
+    """
+
+    def __init__(self, *, store: Store, guard: LoopGuard, max_pending: int) -> None:
+        self._store = store
+        self._guard = guard
+        self._max_pending = max_pending
+        self.mailboxes: ConversationMailboxes | None = None
+        self.accepting = False
+
+    async def __call__(self, data: Message | Mapping[str, Any], /) -> Accepted:
+        message, mailboxes = await self._admissible(data)
+        with pipeline.receive(message):  # the message's trace (when OTEL_* turns tracing on)
+            fresh = await mailboxes.admit(message, self._journal(message))
+        return Accepted(message.key, duplicate=not fresh)
+
+    async def hand_over(self, data: Message | Mapping[str, Any], /) -> asyncio.Future[Accepted]:
+        """Queue ``data`` without waiting for its journal write (see the module doc)."""
+        message, mailboxes = await self._admissible(data)
+        with pipeline.receive(message):
+            write = mailboxes.hand_over(message, self._journal(message))
+        accepted: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        write.add_done_callback(partial(_answer, accepted, message.key))
+        return accepted
+
+    def _journal(self, message: Message) -> Awaitable[bool]:
+        return pipeline.journal_write(
+            self._store.journal_accept(
+                message.key, message.conversation_key, message.model_dump_json()
+            )
+        )
+
+    async def _admissible(
+        self, data: Message | Mapping[str, Any]
+    ) -> tuple[Message, ConversationMailboxes]:
+        try:
+            message = Message.parse(data)
+        except InvalidMessageError as exc:
+            _log.warning("refused input from %s: %s", source_of(data), exc.reason)
+            raise
+        reason = self._guard.check(message)
+        if reason is not None:
+            _log.info("refused %s: %s", message.key, reason)
+            raise RefusedMessageError(reason)
+        mailboxes = self.mailboxes
+        if mailboxes is not None and mailboxes.pending >= self._max_pending:
+            await mailboxes.wait_for_room()
+        if mailboxes is None or not self.accepting or mailboxes is not self.mailboxes:
+            raise ConnectorError(f"the runner is not accepting input; {message.key} refused")
+        return message, mailboxes
+
+
+def _answer(accepted: asyncio.Future[Accepted], key: str, write: asyncio.Future[bool]) -> None:
+    if write.cancelled():
+        accepted.cancel()
+    elif (exc := write.exception()) is not None:
+        accepted.set_exception(exc)
+    else:
+        accepted.set_result(Accepted(key, duplicate=not write.result()))
+
+
+__all__ = ["Ingest"]
