@@ -269,6 +269,9 @@ class BaseConnector:
     lease_account: str | None = None
     """Which account the input consumes (a bot id, :func:`account_key` of its token), part of
     :attr:`lease_name`; never a secret."""
+    lease_group: str | None = None
+    """Single-consumer inputs naming the same group (the shards of one Discord bot) are shared
+    out evenly between the replicas instead of all going to the first one up."""
 
     def __init__(self, *, name: str | None = None) -> None:
         if name is not None:

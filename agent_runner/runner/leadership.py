@@ -20,6 +20,10 @@ holds that lease:
   seconds later and another replica takes it within ``ttl + retry`` seconds of the kill
   (:attr:`InputLeases.takeover_bound`).
 
+Inputs that name the same ``lease_group`` (the shards of one Discord bot) are shared out
+evenly between the replicas (:mod:`agent_runner.runner.shares`); a killed replica's share
+moves within ``ttl + renew + retry`` seconds.
+
 The new holder resumes from the stored cursor. A message read by both the old and the new
 holder is one journal key, handled once; the reply ledger sends each reply at most once.
 """
@@ -27,6 +31,7 @@ holder is one journal key, handled once; the reply ledger sends each reply at mo
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -39,6 +44,7 @@ from typing import Any, cast
 from agent_runner.connector import AgentInput, Sink
 from agent_runner.errors import ConfigurationError, LeaseLostError
 from agent_runner.runner.lifecycle import supervise_input
+from agent_runner.runner.shares import Shares
 from agent_runner.store import Fence, Store
 
 _log = logging.getLogger("agent_runner.runtime")
@@ -135,6 +141,21 @@ class Leadership:
         }
         self.held: set[str] = set()
         """The leases this process holds now (the inputs it runs for every replica)."""
+        self._groups = {
+            id(i): str(getattr(i, "lease_group", None))
+            for i in inputs
+            if id(i) in self._led and getattr(i, "lease_group", None)
+        }
+        sizes = collections.Counter(self._groups.values())
+        self._group_of: dict[str, str] = {}  # lease name -> its group, once taken
+        self.shares = Shares(
+            store,
+            self.holder,
+            ttl=leases.ttl if leases else 1.0,
+            every=leases.renew_every if leases else 1.0,
+            sizes={group: size for group, size in sizes.items() if size > 1},
+        )
+        """How this replica shares out inputs of one ``lease_group`` (:mod:`.shares`)."""
 
     @classmethod
     def of(
@@ -165,7 +186,11 @@ class Leadership:
     ) -> list[asyncio.Task[None]]:
         """One task per input, until ``stop`` is set: led inputs under their lease, the others
         supervised at once (restarted with capped backoff when they crash)."""
-        return [
+        members = [
+            asyncio.create_task(self.shares.run(group, stop), name=f"agent-runner {group}")
+            for group in self.shares.sizes
+        ]
+        return members + [
             asyncio.create_task(
                 self._lead(connector, sink, stop=stop, base=base, cap=cap)
                 if id(connector) in self._led
@@ -175,20 +200,38 @@ class Leadership:
             for connector in inputs
         ]
 
+    def _group(self, connector: AgentInput) -> str | None:
+        group = self._groups.get(id(connector))
+        return group if group in self.shares.sizes else None
+
+    def _holding(self, group: str) -> int:
+        return sum(1 for name in self.held if self._group_of.get(name) == group)
+
+    async def _may_take(self, group: str | None) -> bool:
+        """A free lease of ``group`` may be taken: this replica holds less than its share."""
+        if group is None:
+            return True
+        await self.shares.counted(group)
+        return self._holding(group) < self.shares.share(group)
+
     async def _lead(
         self, connector: AgentInput, sink: Sink, *, stop: asyncio.Event, base: float, cap: float
     ) -> None:
         leases, view = self.leases, self._led[id(connector)]
         assert leases is not None
         name: str = getattr(connector, "lease_name", f"input:{connector.name}")
+        group = self._group(connector)
+        if group is not None:
+            self._group_of[name] = group
         standing_by = False
         try:
             while not stop.is_set():
-                token = await self._acquire(name)
+                token = await self._acquire(name) if await self._may_take(group) else None
                 if token is None:
                     if not standing_by:
                         _log.info(
-                            "input %r: lease %s is held elsewhere; standing by",
+                            "input %r: lease %s is held elsewhere (or is another replica's "
+                            "share); standing by",
                             connector.name,
                             name,
                         )
@@ -235,7 +278,7 @@ class Leadership:
         assert self.leases is not None
         over = asyncio.Event()
         run = asyncio.ensure_future(supervise_input(connector, sink, stop=over, base=base, cap=cap))
-        renew = asyncio.ensure_future(self._renew(fence))
+        renew = asyncio.ensure_future(self._renew(fence, self._group(connector)))
         stopped = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({run, renew, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -245,8 +288,14 @@ class Leadership:
             stopped.cancel()
             if not run.done():
                 await _stop_input(connector, run, grace=self.leases.ttl)
-        lost = renew.done() and not renew.cancelled() or _lost(run)
-        if lost and not stop.is_set():
+        ended = renew.done() and not renew.cancelled()
+        if ended and renew.result() and not stop.is_set():  # over its share: give it back
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.leases.ttl):
+                    await self.store.lease_release(fence.lease, self.holder)
+            _log.info("input %r: lease %s handed to another replica", connector.name, fence.lease)
+            return False
+        if (ended or _lost(run)) and not stop.is_set():
             _log.warning(
                 "input %r stopped: lease %s lost (another replica may run it now)",
                 connector.name,
@@ -255,8 +304,9 @@ class Leadership:
             return False
         return True
 
-    async def _renew(self, fence: Fence) -> None:
-        """Renew the holding every ``renew_every`` seconds; return when it ended."""
+    async def _renew(self, fence: Fence, group: str | None) -> bool:
+        """Renew the holding every ``renew_every`` seconds until it ended (False) or this
+        replica holds more than its share of ``group`` (True: it gives this one back)."""
         assert self.leases is not None
         every = self.leases.renew_every
         while True:
@@ -268,9 +318,12 @@ class Leadership:
                     )
             except Exception as exc:  # the store unreachable: the holding can no longer be trusted
                 _log.warning("renewing lease %s failed: %r", fence.lease, exc)
-                return
+                return False
             if token != fence.token:
-                return
+                return False
+            if group is not None and self._holding(group) > self.shares.share(group):
+                self.held.discard(fence.lease)  # now, so that one input of the group yields
+                return True
 
     async def _acquire(self, name: str) -> int | None:
         assert self.leases is not None

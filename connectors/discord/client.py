@@ -18,6 +18,7 @@ from typing import Any, Literal
 import aiohttp
 import yarl
 
+from agent_runner.errors import ConfigurationError
 from connectors.discord.sdk import discord
 
 _log = logging.getLogger("connectors.discord")
@@ -51,6 +52,16 @@ class _RoutedHTTPClient(discord.http.HTTPClient):
 MessageHandler = Callable[[discord.Message], None]
 
 
+def gateway_intents(direct_messages: bool, message_content: bool) -> discord.Intents:
+    """Guilds and guild messages; DMs and the privileged MESSAGE_CONTENT intent as asked."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.dm_messages = direct_messages
+    intents.message_content = message_content
+    return intents
+
+
 class ConnectorClient(discord.Client):
     """A ``discord.Client`` that hands gateway events to the connector.
 
@@ -72,7 +83,13 @@ class ConnectorClient(discord.Client):
         on_connect: Callable[[], None],
         on_ready: Callable[[], Awaitable[None]],
         on_interaction: Callable[[discord.Interaction], None] | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> None:
+        if shard is not None and not 0 <= shard[0] < shard[1]:
+            raise ConfigurationError(
+                f"shard {shard}: want (shard_id, shard_count), 0 <= id < count"
+            )
+        sharding: dict[str, Any] = {"shard_id": shard[0], "shard_count": shard[1]} if shard else {}
         # The connector never joins voice: skip discord.py's warnings about voice libraries.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -82,6 +99,7 @@ class ConnectorClient(discord.Client):
             max_messages=None,
             chunk_guilds_at_startup=False,
             max_ratelimit_timeout=max(30.0, max_rate_limit_wait),
+            **sharding,
         )
         # discord.Client builds its HTTPClient itself: switching the instance's class to the
         # routed subclass keeps every attribute and moves this client's traffic only.
@@ -133,4 +151,4 @@ class ConnectorClient(discord.Client):
             await self.ws.close(code=1000)
 
 
-__all__ = ["ConnectorClient", "QueueItem"]
+__all__ = ["ConnectorClient", "QueueItem", "gateway_intents"]

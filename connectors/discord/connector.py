@@ -31,21 +31,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection
+from typing import Any
 
 from agent_runner.connector import BaseConnector, DeliveryContract, DeliveryKey, Sink, account_key
-from agent_runner.errors import (
-    ConfigurationError,
-    ConnectorError,
-    InvalidMessageError,
-    LeaseLostError,
-    StoreError,
-)
+from agent_runner.errors import ConfigurationError, ConnectorError, InvalidMessageError
 from agent_runner.message import Message, Reply
 from agent_runner.store import Store
 from connectors._chat import TypingIndicators
 from connectors.discord.backfill import Backfill, start_cursors
 from connectors.discord.buttons import take_press
-from connectors.discord.client import ConnectorClient, QueueItem
+from connectors.discord.client import ConnectorClient, QueueItem, gateway_intents
 from connectors.discord.convert import Scope, guild_id_of, in_scope, to_fields, wanted
 from connectors.discord.cursors import ChannelCursors
 from connectors.discord.errors import REST_ERRORS, TRANSIENT_ERRORS
@@ -105,6 +100,9 @@ class DiscordConnector(BaseConnector):
             edit per ``stream_interval`` seconds on ``clock`` (injected in tests).
         settings: read options from this instead of the environment.
         name: the connector's name (default ``discord``).
+        shard: ``(shard_id, shard_count)``: this connector's gateway session is that shard
+            (guild events of ``(guild_id >> 22) % shard_count == shard_id``; DMs on shard 0).
+            :meth:`sharded` makes one connector per shard.
     """
 
     name = "discord"
@@ -139,6 +137,7 @@ class DiscordConnector(BaseConnector):
         clock: Callable[[], float] = time.monotonic,
         settings: DiscordSettings | None = None,
         name: str | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(name=name)
         env = settings if settings is not None else DiscordSettings.load()
@@ -146,7 +145,10 @@ class DiscordConnector(BaseConnector):
         self._token = token if token is not None else secret
         if not self._token:
             raise ConfigurationError("the Discord connector needs a bot token: set DISCORD_TOKEN")
-        self.lease_account = account_key(self._token)
+        self.shard = shard
+        account = account_key(self._token)
+        self.lease_group = f"input:discord:{account}"  # replicas share the shards out evenly
+        self.lease_account = f"{account}:shard-{shard[0]}-of-{shard[1]}" if shard else account
         self._api_base = api_base if api_base is not None else env.api_base
         self._gateway_url = gateway_url if gateway_url is not None else env.gateway_url
         self._scope = Scope(
@@ -198,6 +200,15 @@ class DiscordConnector(BaseConnector):
         self._cursors = ChannelCursors(None, "")
         self._queue: asyncio.Queue[QueueItem] = asyncio.Queue()
 
+    @classmethod
+    def sharded(
+        cls, count: int, *, name: str | None = None, **options: Any
+    ) -> list[DiscordConnector]:
+        """``count`` connectors, shard 0 to ``count - 1`` of one bot, named ``{name}-{shard}``
+        (``discord-0``...): give them all as inputs and outputs; replicas share them out."""
+        base = name or cls.name
+        return [cls(name=f"{base}-{i}", shard=(i, count), **options) for i in range(count)]
+
     # -- lifecycle -------------------------------------------------------------------
     def bind_store(self, store: Store) -> None:
         """Keep channel cursors (and streamed message ids) in the runner's store."""
@@ -214,13 +225,9 @@ class DiscordConnector(BaseConnector):
         if self._client is not None:
             return
         assert self._token is not None
-        intents = discord.Intents.none()
-        intents.guilds = True
-        intents.guild_messages = True
-        intents.dm_messages = self._scope.direct_messages
-        intents.message_content = self._message_content
         client = ConnectorClient(
-            intents=intents,
+            intents=gateway_intents(self._scope.direct_messages, self._message_content),
+            shard=self.shard,
             api_base=self._api_base,
             gateway_url=self._gateway_url,
             max_rate_limit_wait=self._max_wait,
@@ -252,7 +259,7 @@ class DiscordConnector(BaseConnector):
         """Stop typing, save cursors, close the client. Safe to call twice."""
         if self._typing is not None:
             self._typing.close()
-        await self._flush_cursors()
+        await self._cursors.flush_quietly()
         client, self._client = self._client, None
         if client is not None:
             await client.close()
@@ -284,7 +291,7 @@ class DiscordConnector(BaseConnector):
             await asyncio.gather(gateway, consumer, return_exceptions=True)
             self._backfill.cancel()
             await client.close_gateway()
-            await self._flush_cursors()
+            await self._cursors.flush_quietly()
 
     # -- input -----------------------------------------------------------------------
     def _on_connect(self) -> None:
@@ -305,7 +312,7 @@ class DiscordConnector(BaseConnector):
             await self._handle(item, sink)
             while not self._queue.empty():
                 await self._handle(self._queue.get_nowait(), sink)
-            await self._flush_cursors()
+            await self._cursors.flush_quietly()
 
     async def _handle(self, item: QueueItem, sink: Sink) -> None:
         if item[0] == "message":
@@ -356,12 +363,6 @@ class DiscordConnector(BaseConnector):
                         )
         if backfilled or not self._backfill.is_failing(channel_id):
             self._cursors.advance(channel_id, guild_id_of(message), message.id)
-
-    async def _flush_cursors(self) -> None:
-        try:
-            await self._cursors.flush()
-        except (StoreError, LeaseLostError) as exc:
-            _log.warning("discord: could not save channel cursors: %r", exc)
 
     async def complete(self, message: Message) -> None:
         """The runner handled ``message`` (replies sent, or none): stop showing typing."""

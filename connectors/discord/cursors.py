@@ -14,7 +14,12 @@ recognises it.
 
 from __future__ import annotations
 
+import logging
+
+from agent_runner.errors import LeaseLostError, StoreError
 from agent_runner.store import Store
+
+_log = logging.getLogger("connectors.discord")
 
 
 class ChannelCursors:
@@ -88,6 +93,13 @@ class ChannelCursors:
                 self._guilds.pop(channel_id, None)
             index = ",".join(f"{c}:{self._guilds.get(c) or ''}" for c in recent)
             await self._store.cursor_set(f"{self._prefix}:channels", index)
+
+    async def flush_quietly(self) -> None:
+        """:meth:`flush`, logging a store that failed or refused the write (a lost lease)."""
+        try:
+            await self.flush()
+        except (StoreError, LeaseLostError) as exc:
+            _log.warning("discord: could not save channel cursors: %r", exc)
 
 
 __all__ = ["ChannelCursors"]

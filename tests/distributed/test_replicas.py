@@ -15,10 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -29,57 +26,15 @@ from agent_runner.distributed import RedisStore
 from agent_runner.store import SQLiteStore, Store
 from agent_runner.testing.telegram import FakeTelegram
 from connectors.telegram import TelegramConnector
+from tests.distributed._replicas import REPO, SLACK, Replicas, holder
 
 _log = logging.getLogger(__name__)
-REPO = Path(__file__).resolve().parents[2]
 BOT = REPO / "tests" / "distributed" / "replica_bot.py"
-CLI = Path(sys.executable).parent / "agent-runner"
 TTL, RETRY = 3.0, 0.2
 BOUND = TTL + RETRY
 """The documented takeover bound after a SIGKILL (InputLeases.takeover_bound)."""
-SLACK = 20.0
-"""Added to every wait: process start-up and a loaded machine, never a timing assertion."""
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
-
-
-class Replicas:
-    """``agent-runner run`` children, each with its own log file; leftovers killed at the end."""
-
-    def __init__(self, tmp: Path, env: dict[str, str], *, ttl: float = TTL) -> None:
-        self.tmp, self.env, self.ttl = tmp, env, ttl
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str) -> None:
-        env = {**os.environ, **self.env, "REPLICA": name, "LEASE_TTL": str(self.ttl)}
-        env["PYTHONPATH"] = str(REPO)
-        env["AGENT_RUNNER_DATA_DIR"] = str(self.tmp / "data")
-        with (self.tmp / f"{name}.log").open("wb") as out:
-            self.procs[name] = subprocess.Popen(
-                [str(CLI), "run", str(BOT)], cwd=REPO, env=env, stdout=out, stderr=out
-            )
-
-    def log(self, name: str) -> str:
-        return (self.tmp / f"{name}.log").read_text(errors="replace")
-
-    def named(self, pid: int) -> str | None:
-        return next((n for n, p in self.procs.items() if p.pid == pid), None)
-
-    def signal(self, name: str, sig: signal.Signals) -> None:
-        self.procs[name].send_signal(sig)
-
-    async def exited(self, name: str) -> int:
-        proc = self.procs[name]
-        async with asyncio.timeout(SLACK):
-            while proc.poll() is None:  # noqa: ASYNC110 - a child's exit has no event here
-                await asyncio.sleep(0.05)
-        return proc.returncode
-
-    def kill_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -90,11 +45,6 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 def lease_of(fake: FakeTelegram) -> str:
     return TelegramConnector(token=fake.token, api_base=fake.url).lease_name
-
-
-async def holder(store: Store, lease: str, replicas: Replicas) -> str | None:
-    held = await store.lease_holder(lease)
-    return replicas.named(int(held.holder.split(":")[1])) if held is not None else None
 
 
 async def until_held(
@@ -137,7 +87,7 @@ async def test_three_replicas_one_poller_sigkill_moves_it_within_the_bound(
     fake: FakeTelegram, redis_store: Store, redis_url: str, redis_prefix: str, tmp_path: Path
 ) -> None:
     env = {**fake.env(), "REDIS_URL": redis_url, "TEST_PREFIX": redis_prefix, "STORE": "redis"}
-    replicas = Replicas(tmp_path, env)
+    replicas = Replicas(BOT, tmp_path, env, ttl=TTL)
     lease = lease_of(fake)
     try:
         for name in ("r1", "r2", "r3"):
@@ -171,7 +121,7 @@ async def test_sigterm_hands_the_input_over_at_once(
     fake: FakeTelegram, redis_store: Store, redis_url: str, redis_prefix: str, tmp_path: Path
 ) -> None:
     env = {**fake.env(), "REDIS_URL": redis_url, "TEST_PREFIX": redis_prefix, "STORE": "redis"}
-    replicas = Replicas(tmp_path, env, ttl=30.0)
+    replicas = Replicas(BOT, tmp_path, env, ttl=30.0)
     lease = lease_of(fake)
     try:
         for name in ("r1", "r2", "r3"):
@@ -201,7 +151,7 @@ async def test_two_processes_on_one_sqlite_file_share_the_poller(
     fake: FakeTelegram, tmp_path: Path
 ) -> None:
     path = tmp_path / "shared.sqlite3"
-    replicas = Replicas(tmp_path, {**fake.env(), "STORE": str(path)})
+    replicas = Replicas(BOT, tmp_path, {**fake.env(), "STORE": str(path)}, ttl=TTL)
     lease = lease_of(fake)
     store = SQLiteStore(path, synchronous="NORMAL", busy_timeout=30.0)
     await store.open()

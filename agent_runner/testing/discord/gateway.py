@@ -3,11 +3,15 @@
 Protocol (Discord gateway v10, JSON encoding, uncompressed text frames)::
 
     server: HELLO {heartbeat_interval}
-    client: IDENTIFY {token, intents}  -> READY (s=1), GUILD_CREATE per guild
+    client: IDENTIFY {token, intents, shard?} -> READY (s=1), GUILD_CREATE per guild
     client: RESUME {token, session_id, seq} -> missed events (s > seq), RESUMED
             (unknown session: INVALID_SESSION false)
     client: HEARTBEAT {seq}            -> HEARTBEAT_ACK
     server: DISPATCH {t, s, d}         events, numbered per session
+
+A session identified with ``shard: [shard_id, shard_count]`` gets the guilds (in READY, in
+GUILD_CREATE and their events) with ``(guild_id >> 22) % shard_count == shard_id``, and DMs
+only on shard 0, as Discord routes them.
 
 A session outlives its websocket unless the client closes with 1000/1001 (as Discord
 does), so a client that reconnects after a drop can resume and gets what it missed.
@@ -43,6 +47,7 @@ INTENT_MESSAGE_CONTENT = 1 << 15
 
 CLOSE_DECODE_ERROR = 4002
 CLOSE_AUTHENTICATION_FAILED = 4004
+CLOSE_INVALID_SHARD = 4010
 CLOSE_DISALLOWED_INTENTS = 4014
 REPLAY_LIMIT = 5000
 """Events kept per session for resume."""
@@ -59,6 +64,12 @@ class GatewaySession:
     log: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=REPLAY_LIMIT))
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     invalid: bool = False
+    shard: tuple[int, int] = (0, 1)
+
+    def owns(self, guild_id: str | int | None) -> bool:
+        """Events of this guild (None: a DM) go to this session's shard."""
+        shard_id, count = self.shard
+        return shard_id == 0 if guild_id is None else (int(guild_id) >> 22) % count == shard_id
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Number the event, keep it for replay and send it if connected."""
@@ -85,6 +96,10 @@ class GatewayStats:
     heartbeats: int = 0
     connections: int = 0
     invalid_sessions: int = 0
+    identified_shards: list[int] = field(default_factory=list)
+    """The shard id of every IDENTIFY, in order (0 for an unsharded session)."""
+    shard_overlaps: int = 0
+    """IDENTIFYs of a shard while another session of that shard was still connected."""
 
 
 class Gateway:
@@ -114,6 +129,18 @@ class Gateway:
 
     def live_sessions(self) -> list[GatewaySession]:
         return [s for s in self.sessions.values() if not s.invalid]
+
+    def sessions_for(self, guild_id: str | None) -> list[GatewaySession]:
+        """The live sessions that get events of guild ``guild_id`` (None: a DM)."""
+        return [s for s in self.live_sessions() if s.owns(guild_id)]
+
+    def connected(self, shard_id: int) -> list[GatewaySession]:
+        """The sessions of shard ``shard_id`` with an open websocket now."""
+        return [
+            s
+            for s in self.live_sessions()
+            if s.shard[0] == shard_id and s.ws is not None and not s.ws.closed
+        ]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """The websocket endpoint: one connection, identify or resume, then events."""
@@ -174,13 +201,24 @@ class Gateway:
         if self._allowed_intents is not None and intents & ~self._allowed_intents:
             await ws.close(code=CLOSE_DISALLOWED_INTENTS, message=b"Disallowed intent(s).")
             return None
-        session = GatewaySession(id=secrets.token_hex(16), intents=intents)
+        shard = data.get("shard") or [0, 1]
+        if not (isinstance(shard, list) and len(shard) == 2 and 0 <= shard[0] < shard[1]):
+            await ws.close(code=CLOSE_INVALID_SHARD, message=b"Invalid shard.")
+            return None
+        session = GatewaySession(id=secrets.token_hex(16), intents=intents, shard=tuple(shard))
+        if self.connected(shard[0]):
+            self.stats.shard_overlaps += 1
         session.ws = ws
         self.sessions[session.id] = session
         self.stats.identifies += 1
-        await session.dispatch("READY", self._ready_payload(session))
+        self.stats.identified_shards.append(shard[0])
+        ready = self._ready_payload(session)
+        ready["guilds"] = [g for g in ready["guilds"] if session.owns(g["id"])]
+        ready["shard"] = shard
+        await session.dispatch("READY", ready)
         for guild in self._guild_payloads():
-            await session.dispatch("GUILD_CREATE", guild)
+            if session.owns(guild["id"]):
+                await session.dispatch("GUILD_CREATE", guild)
         self._notify()
         return session
 

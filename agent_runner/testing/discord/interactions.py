@@ -41,7 +41,7 @@ class Interactions:
             custom_id=custom_id,
             joined_at=fake._started_at,
         )
-        for session in fake._gateway.live_sessions():
+        for session in fake._gateway.sessions_for(data.get("guild_id")):
             await session.dispatch("INTERACTION_CREATE", data)
         fake._notify()
         return interaction_id

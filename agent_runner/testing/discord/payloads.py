@@ -35,6 +35,23 @@ class SnowflakeFactory:
         self._last = max(self._last + 1, now)
         return str(self._last)
 
+    def in_shard(self, shard_id: int, shard_count: int) -> str:
+        """A new id (a guild's) that routes to shard ``shard_id`` of ``shard_count``."""
+        while (int(self()) >> 22) % shard_count != shard_id:
+            self._last = ((self._last >> 22) + 1) << 22  # the next millisecond's ids
+        return str(self._last)
+
+
+def content_visible(message: FakeMessage, bot_id: str) -> bool:
+    """Without the MESSAGE_CONTENT intent, content shows only in DMs, mentions of the bot
+    (or its role) and the bot's own messages."""
+    return (
+        message.guild_id is None
+        or message.author.id == bot_id
+        or any(u.id == bot_id for u in message.mentions)
+        or bool(message.mention_roles)
+    )
+
 
 def snowflake_time(snowflake: str) -> datetime:
     """When a snowflake was made."""
@@ -305,5 +322,6 @@ __all__ = [
     "FakeUser",
     "RecordedEdit",
     "SnowflakeFactory",
+    "content_visible",
     "snowflake_time",
 ]

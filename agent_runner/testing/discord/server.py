@@ -28,6 +28,7 @@ from agent_runner.testing.discord.payloads import (
     FakeUser,
     RecordedEdit,
     SnowflakeFactory,
+    content_visible,
 )
 from agent_runner.testing.discord.rest import API_VERSION, RateLimitRule, RestApi
 
@@ -138,8 +139,13 @@ class FakeDiscord:
 
     @property
     def stats(self) -> GatewayStats:
-        """Gateway counters: identifies, resumes, heartbeats, connections, invalid_sessions."""
+        """Gateway counters: identifies, resumes, heartbeats, connections, invalid_sessions,
+        identified_shards, shard_overlaps."""
         return self._gateway.stats
+
+    def shard_sessions(self, shard_id: int) -> int:
+        """How many sessions of shard ``shard_id`` are connected now (one, for a healthy bot)."""
+        return len(self._gateway.connected(shard_id))
 
     # -- the world -------------------------------------------------------------------
     def add_channel(self, name: str, *, guild_id: str | None = None) -> FakeChannel:
@@ -173,9 +179,11 @@ class FakeDiscord:
         self.channels[channel.id] = channel
         return channel
 
-    def add_guild(self, name: str) -> FakeGuild:
-        """Add a guild (sent in GUILD_CREATE to sessions identified afterwards)."""
-        guild = FakeGuild(id=self._ids(), name=name, bot_role_id=self._ids())
+    def add_guild(self, name: str, *, shard: tuple[int, int] | None = None) -> FakeGuild:
+        """Add a guild (sent in GUILD_CREATE to sessions identified afterwards); with
+        ``shard=(shard_id, shard_count)``, one whose id routes to that shard."""
+        guild_id = self._ids.in_shard(*shard) if shard else self._ids()
+        guild = FakeGuild(id=guild_id, name=name, bot_role_id=self._ids())
         self.guilds[guild.id] = guild
         return guild
 
@@ -376,25 +384,15 @@ class FakeDiscord:
         self.channels[message.channel_id].last_message_id = message.id
         referenced = self._by_id.get(message.reply_to) if message.reply_to else None
         is_dm = message.guild_id is None
-        for session in self._gateway.live_sessions():
+        for session in self._gateway.sessions_for(message.guild_id):
             wanted = INTENT_DIRECT_MESSAGES if is_dm else INTENT_GUILD_MESSAGES
             if not session.intents & wanted:
                 continue
-            content = None
-            if not session.intents & INTENT_MESSAGE_CONTENT and not self._content_visible(message):
-                content = ""
+            full = session.intents & INTENT_MESSAGE_CONTENT
+            content = None if full or content_visible(message, self.bot.id) else ""
             payload = message.payload(referenced=referenced, content=content)
             await session.dispatch("MESSAGE_CREATE", payload)
         self._notify()
-
-    def _content_visible(self, message: FakeMessage) -> bool:
-        """Without the intent, content shows only in DMs, mentions and the bot's own."""
-        return (
-            message.guild_id is None
-            or message.author.id == self.bot.id
-            or any(u.id == self.bot.id for u in message.mentions)
-            or bool(message.mention_roles)
-        )
 
 
 __all__ = ["FakeDiscord"]
