@@ -101,9 +101,8 @@ class AgentRuntime:
         shutdown_grace: seconds the shutdown may take (inputs returning, then in-flight and
             queued work finishing); what is left stays journaled for the next start.
         handle_signals: stop on SIGTERM/SIGINT (only on the main thread).
-        input_leases: run single-consumer inputs (a Telegram poller, a Discord gateway) in
-            one replica at a time under store leases (:mod:`~agent_runner.runner.leadership`):
-            :class:`InputLeases`, True or False; default: on with a RedisStore.
+        input_leases: run single-consumer inputs in one replica at a time under store leases
+            (:class:`InputLeases`, True or False; default: on with a RedisStore).
 
     Example:
         >>> from connectors.inmemory import InMemoryConnector
@@ -167,8 +166,7 @@ class AgentRuntime:
         self._name = name
         self.store: Store = store if store is not None else default_store(name)
         """The runner's store (journal, replies, cursors, memory, ledger)."""
-        self.leadership = Leadership.of(input_leases, self.store, self._inputs)
-        """Which single-consumer inputs this replica runs (``leadership.held``: its leases)."""
+        self.leadership = Leadership.of(input_leases, self.store, self._inputs)  # replicas
         self._turns = TurnHandler(
             agent=function,
             store=self.store,
