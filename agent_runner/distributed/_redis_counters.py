@@ -120,6 +120,9 @@ class RedisCounters:
         key: the store's key for a name (its prefix added).
     """
 
+    across_hosts = True
+    """Every process on this Redis shares them, wherever it runs."""
+
     def __init__(self, call: Call, key: Callable[[str], str]) -> None:
         self._call = call
         self._key = key

@@ -14,7 +14,7 @@ from aiohttp import web
 from agent_runner.http_server import read_body
 from connectors.http.auth import Authenticator
 from connectors.http.errors import RequestError
-from connectors.http.ratelimit import RateLimiter
+from connectors.http.ratelimit import RateLimiter, SharedWindow
 
 
 class Admission:
@@ -30,7 +30,7 @@ class Admission:
             the peer address (only behind a reverse proxy that sets it).
     """
 
-    __slots__ = ("_auth", "_body_timeout", "_limiter", "_trust_forwarded", "max_body")
+    __slots__ = ("_auth", "_body_timeout", "_limiter", "_trust_forwarded", "max_body", "shared")
 
     def __init__(
         self,
@@ -46,6 +46,12 @@ class Admission:
         self._limiter = limiter
         self._trust_forwarded = trust_forwarded
         self.max_body = max_body
+        self.shared: SharedWindow | None = None
+        """The per-minute count across replicas (set when the store is shared, see bind)."""
+
+    @property
+    def limiter(self) -> RateLimiter | None:
+        return self._limiter
 
     def describe(self) -> str:
         """``auth: ..., rate limit: ..., max body: ...`` for ``agent-runner check``."""
@@ -61,7 +67,10 @@ class Admission:
     async def admit(self, request: web.Request) -> bytes:
         """The request's body when it may pass; a RequestError saying why otherwise."""
         if self._limiter is not None:
-            wait = self._limiter.hit(self.client(request))
+            client = self.client(request)
+            wait = self._limiter.hit(client)
+            if wait <= 0 and self.shared is not None:
+                wait = await self.shared.hit(client)
             if wait > 0:
                 seconds = max(1, math.ceil(wait)) if math.isfinite(wait) else 60
                 raise RequestError(

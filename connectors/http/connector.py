@@ -45,6 +45,7 @@ from agent_runner.errors import (
 from agent_runner.http_server import ServerLimits, bind_problem, serve
 from agent_runner.message import Message, Reply
 from agent_runner.outbound import OutboundGuard
+from agent_runner.store import Store, counters_for
 from connectors.http.admission import Admission
 from connectors.http.auth import DEFAULT_WINDOW, Authenticator
 from connectors.http.callbacks import WebhookSender, check_callback
@@ -61,7 +62,7 @@ from connectors.http.messages import (
 )
 from connectors.http.openai import DEFAULT_MODEL
 from connectors.http.pending import Pending
-from connectors.http.ratelimit import RateLimiter
+from connectors.http.ratelimit import RateLimiter, SharedWindow
 from connectors.http.schema import openapi_document
 from connectors.http.settings import HTTPSettings
 
@@ -131,6 +132,7 @@ class HTTPConnector(BaseConnector):
             )
         self.host = host
         self._port = port
+        self._clock = clock
         self._limits = limits or ServerLimits()
         self._reply_timeout = reply_timeout
         self._admission = Admission(
@@ -211,6 +213,16 @@ class HTTPConnector(BaseConnector):
         """What would stop :meth:`open`: a host that is not an address here, a port in use."""
         problem = await bind_problem(self.host, self._port)
         return [f"HTTP_HOST={self.host}, HTTP_PORT={self._port}: {problem}"] if problem else []
+
+    def bind_store(self, store: Store) -> None:
+        """With a store shared across hosts (Redis), the rate limit counts every replica."""
+        counters = counters_for(store)
+        limiter = self._admission.limiter
+        if limiter is not None and getattr(counters, "across_hosts", False):
+            per_minute = limiter.rate * 60
+            self._admission.shared = SharedWindow(
+                counters, per_minute=per_minute, name=self.name, clock=self._clock
+            )
 
     # -- lifecycle -------------------------------------------------------------------
     async def open(self) -> None:

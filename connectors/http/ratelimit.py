@@ -3,15 +3,26 @@
 A bucket holds up to ``capacity`` tokens and refills at ``rate`` tokens per second; each
 request takes one. :func:`take` computes the new state from the old one and the time, so
 tests drive it with plain numbers instead of sleeping.
+
+The buckets are per process. When the connector's store is shared across hosts (Redis),
+:class:`SharedWindow` also counts each client's requests per minute in the store's shared
+counters, so replicas behind a load balancer together allow ``per_minute``, not N times it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import NamedTuple
+
+from agent_runner.errors import StoreError
+from agent_runner.store import SharedCounters
+
+log = logging.getLogger("connectors.http")
 
 
 class Bucket(NamedTuple):
@@ -93,4 +104,46 @@ class RateLimiter:
         return len(self._buckets)
 
 
-__all__ = ["Bucket", "RateLimiter", "take"]
+class SharedWindow:
+    """Requests per client per fixed minute, counted in shared counters (every replica).
+
+    Args:
+        counters: the store's shared counters.
+        per_minute: requests each client may make per minute across all replicas.
+        name: the connector's name (keeps two connectors' counts apart).
+        clock: Unix time (the minute's number comes from it).
+        timeout: seconds to wait for the store; slower, or failing, it lets the request
+            through (the replica's own bucket still applies) and logs a warning.
+    """
+
+    def __init__(
+        self,
+        counters: SharedCounters,
+        *,
+        per_minute: float,
+        name: str,
+        clock: Callable[[], float] = time.time,
+        timeout: float = 1.0,
+    ) -> None:
+        self._counters = counters
+        self.limit = math.floor(per_minute)
+        self._name = name
+        self._clock = clock
+        self._timeout = timeout
+
+    async def hit(self, client: str) -> float:
+        """Count one request of ``client``; 0.0 if allowed, else seconds to the next minute."""
+        now = self._clock()
+        minute = math.floor(now / 60)
+        rest = (minute + 1) * 60 - now
+        counter = f"http:{self._name}:rate:{minute}:{client}"
+        try:
+            async with asyncio.timeout(self._timeout):
+                refused = await self._counters.take({counter: self.limit}, 1, expires_in=rest + 1)
+        except (StoreError, TimeoutError) as exc:
+            log.warning("http: shared rate limit unavailable, this replica's applies: %r", exc)
+            return 0.0
+        return 0.0 if refused is None else rest
+
+
+__all__ = ["Bucket", "RateLimiter", "SharedWindow", "take"]
