@@ -145,3 +145,42 @@ def test_lease_names_derive_from_the_account_never_the_token() -> None:
         token=token, mode="webhook", webhook_url="https://x.example/t", webhook_secret="s"
     )
     assert not hook.single_consumer
+
+
+class Shard(BaseConnector):
+    """One of four single-consumer inputs of one lease group (as a Discord bot's shards)."""
+
+    single_consumer = True
+    lease_group = "input:shards:bot-1"
+
+    def __init__(self, index: int) -> None:
+        super().__init__(name=f"shard-{index}")
+
+
+async def test_a_lease_group_is_shared_out_and_a_stopped_replicas_share_moves(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "shared.sqlite3"
+    runtimes = [
+        AgentRuntime(
+            [Shard(i) for i in range(4)],
+            [],
+            echo,
+            store=SQLiteStore(path, synchronous="NORMAL"),
+            handle_signals=False,
+            input_leases=InputLeases(ttl=1.0, retry=0.05),
+        )
+        for _ in range(2)
+    ]
+    a, b = runtimes
+    tasks = [asyncio.create_task(runtime.run()) for runtime in runtimes]
+    try:
+        await until(lambda: len(a.leadership.held) == 2 and len(b.leadership.held) == 2)
+        assert not a.leadership.held & b.leadership.held
+        await a.stop()
+        await tasks[0]
+        await until(lambda: len(b.leadership.held) == 4)
+    finally:
+        for runtime in runtimes:
+            await runtime.stop()
+        await asyncio.gather(*tasks)
