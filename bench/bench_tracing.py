@@ -73,13 +73,11 @@ class _Strip(ast.NodeTransformer):
         return self.generic_visit(node)
 
     def visit_With(self, node: ast.With | ast.AsyncWith) -> Any:
-        node = self.generic_visit(node)  # type: ignore[assignment]
         kept = [item for item in node.items if not _tracing_call(item.context_expr)]
         self.removed += len(node.items) - len(kept)
-        if not kept:
-            return node.body
         node.items = kept
-        return node
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        return node if kept else node.body
 
     visit_AsyncWith = visit_With
 
