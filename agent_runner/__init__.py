@@ -39,13 +39,15 @@ from agent_runner.errors import (
     ConnectorError,
     DeliveryError,
     InvalidMessageError,
+    MediaError,
     PaymentError,
     RateLimitedError,
     StoreError,
+    UploadRefusedError,
 )
 from agent_runner.handover import Handover, PipelinedSink
 from agent_runner.memory import ShortTermMemory
-from agent_runner.message import Attachment, Author, Button, Message, Reply
+from agent_runner.message import Attachment, Author, Button, File, Message, Reply
 from agent_runner.pricing import Budget, ModelPrice, PaymentGate, PaymentVerifier, Pricing
 from agent_runner.runner import AgentRuntime, InputLeases, RefusedMessageError
 from agent_runner.store import InMemoryStore, MemoryItem, SQLiteStore, Store
@@ -74,10 +76,12 @@ __all__ = [
     "DeliveryContract",
     "DeliveryError",
     "DeliveryKey",
+    "File",
     "Handover",
     "InMemoryStore",
     "InputLeases",
     "InvalidMessageError",
+    "MediaError",
     "MemoryItem",
     "Message",
     "ModelPrice",
@@ -95,4 +99,5 @@ __all__ = [
     "Store",
     "StoreError",
     "StreamingOutput",
+    "UploadRefusedError",
 ]

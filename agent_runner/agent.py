@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from agent_runner.media import MediaFetcher
 from agent_runner.message import Message, Reply
 from agent_runner.store import MemoryItem, Role
 
@@ -48,9 +49,16 @@ class ConversationMemory(Protocol):
     def messages(self) -> Sequence[MemoryItem]: ...
 
     async def add(
-        self, role: Role, text: str, *, name: str | None = None, message_key: str | None = None
+        self,
+        role: Role,
+        text: str,
+        *,
+        name: str | None = None,
+        message_key: str | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> None:
-        """Remember a turn; ``message_key`` ties it to the message it belongs to."""
+        """Remember a turn; ``message_key`` ties it to the message it belongs to, ``meta``
+        keeps extra JSON values with it (the turn's attachments)."""
         ...
 
 
@@ -91,6 +99,9 @@ class AgentContext:
         merged: earlier messages of this conversation handed to this turn together with
             ``message`` (double texting ``merge`` or ``interrupt``), oldest first; they are
             already in ``memory``.
+        media: downloads the message's attachments on demand
+            (``await context.media.fetch(attachment)``), with the platform's auth, through
+            the outbound guard and under the media limits.
     """
 
     message: Message
@@ -101,6 +112,7 @@ class AgentContext:
     store: Store
     streaming: bool = False
     merged: tuple[Message, ...] = ()
+    media: MediaFetcher = field(default_factory=MediaFetcher)
     _stream: Callable[[str], Awaitable[None]] | None = None
 
     async def stream(self, chunk: str) -> None:
@@ -132,7 +144,7 @@ def normalize_result(result: AgentResult) -> list[Reply]:
             if item.strip():
                 replies.append(Reply(text=item))
         elif isinstance(item, Reply):
-            if item.text.strip() or item.attachments:
+            if item.text.strip() or item.attachments or item.files:
                 replies.append(item)
         else:
             raise TypeError(

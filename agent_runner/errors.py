@@ -27,6 +27,8 @@
     │   └── RateLimitedError          a platform rate limit outlasted the allowed wait
     ├── ModelClientError              an LLM endpoint failed (after its capped retries)
     ├── OutboundRefusedError          the outbound guard refused a destination (SSRF)
+    ├── MediaError                    a file could not be fetched (too big, wrong type, failed)
+    │   └── UploadRefusedError        a reply's file is past the platform's upload limit
     ├── ApprovalError                 an approval cannot be decided (unknown, not allowed, decided)
     └── ToolError                     a tool failed in a way the model is told (LLMAgent)
         └── MCPToolError              an MCP server's tool failed, timed out or is unreachable
@@ -195,6 +197,25 @@ class OutboundRefusedError(AgentRunnerError):
         self.address = address
 
 
+class MediaError(AgentRunnerError):
+    """A file could not be fetched or sent: too big, a type not allowed, the platform failed.
+
+    The message names the file, its size or type and the limit, never a URL that carries a
+    token (Telegram's file URLs do).
+    """
+
+
+class UploadRefusedError(MediaError):
+    """A reply's file is past what the platform accepts (size, type or count); retrying
+    cannot help. ``name``, ``size`` and ``limit`` say which file and why."""
+
+    def __init__(self, reason: str, *, name: str, size: int | None = None, limit: int = 0):
+        super().__init__(reason)
+        self.name = name
+        self.size = size
+        self.limit = limit
+
+
 class ApprovalError(AgentRunnerError):
     """An approval cannot be decided: ``reason`` is ``"unknown"``, ``"not_allowed"`` or
     ``"decided"`` (someone decided it first)."""
@@ -240,6 +261,7 @@ __all__ = [
     "LeaseLostError",
     "MCPFailure",
     "MCPToolError",
+    "MediaError",
     "MessageDroppedException",
     "ModelClientError",
     "NotAccessibleError",
@@ -254,4 +276,5 @@ __all__ = [
     "ToolError",
     "UndeliverableException",
     "UnregisteredInstanceError",
+    "UploadRefusedError",
 ]

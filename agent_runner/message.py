@@ -7,8 +7,10 @@ never reaches the agent.
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
@@ -38,15 +40,118 @@ class Author(BaseModel):
     is_bot: bool = False
 
 
+MAX_URL_LENGTH = 4096
+"""Longest attachment URL, in characters (``data:`` URLs excepted)."""
+MAX_DATA_URL_BYTES = 8 * 1024 * 1024
+"""Largest file an attachment may carry inline as a ``data:`` URL (before base64)."""
+_MAX_DATA_URL_CHARS = 64 + (MAX_DATA_URL_BYTES + 2) // 3 * 4
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".heic"})
+"""File name endings taken for images when no content type says so."""
+
+
+def _looks_like_image(content_type: str | None, name: str | None) -> bool:
+    if content_type:
+        return content_type.split(";", 1)[0].strip().lower().startswith("image/")
+    suffix = PurePosixPath(name or "").suffix.lower()
+    return suffix in IMAGE_EXTENSIONS
+
+
 class Attachment(BaseModel):
-    """A file that came with a message (by URL; connectors do not download it)."""
+    """A file that came with a message, by reference: connectors do not download it.
+
+    An agent downloads one on demand with ``await context.media.fetch(attachment)`` (through
+    the outbound guard, under the size and type limits, with the platform's auth).
+
+    Args:
+        url: where the file is: an ``http(s)`` URL (at most 4,096 characters), a ``data:``
+            URL carrying the file itself (at most 8 MiB of file), or a platform reference the
+            connector resolves (Telegram's ``telegram-file:<file_id>``).
+        filename: the file's name, when the platform gives one.
+        content_type: its MIME type, when known.
+        size: its size in bytes, when known.
+        id: the platform's id of the file (Telegram's ``file_id``, Slack's file id).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    url: str = Field(min_length=1, max_length=4096)
+    url: str = Field(min_length=1, max_length=_MAX_DATA_URL_CHARS)
     filename: str | None = Field(default=None, max_length=1024)
     content_type: str | None = Field(default=None, max_length=256)
     size: int | None = Field(default=None, ge=0)
+    id: str | None = Field(default=None, max_length=1024)
+
+    @model_validator(mode="after")
+    def _check_url(self) -> Attachment:
+        if not self.url.startswith("data:") and len(self.url) > MAX_URL_LENGTH:
+            raise ValueError(f"an attachment URL is at most {MAX_URL_LENGTH} characters")
+        return self
+
+    @property
+    def is_image(self) -> bool:
+        """True for an image (by content type, else by the file name's ending)."""
+        content_type = self.content_type
+        if content_type is None and self.url.startswith("data:"):
+            content_type = self.url[5:].split(";", 1)[0].split(",", 1)[0] or None
+        return _looks_like_image(content_type, self.filename)
+
+
+class File(BaseModel):
+    """A file a reply carries out: bytes or a path, with a name and a type.
+
+    Each output uploads it the platform's way (a Telegram photo or document, a Discord
+    attachment, a Slack file, X media, base64 in the HTTP answer), under the platform's size
+    limit; past it the output refuses with
+    :class:`~agent_runner.errors.UploadRefusedError` (the name, the size, the limit).
+
+    Args:
+        name: the file name shown (``chart.png``).
+        data: the content; or
+        path: a local file to read when the reply is sent (exactly one of the two).
+        content_type: its MIME type (default: guessed from ``name``, else
+            ``application/octet-stream``).
+
+    Example:
+        >>> File(name="hello.txt", data=b"hi").content_type
+        'text/plain'
+    """
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
+
+    name: str = Field(min_length=1, max_length=255)
+    data: bytes | None = None
+    path: Path | None = None
+    content_type: str | None = Field(default=None, max_length=256)
+
+    @model_validator(mode="after")
+    def _check(self) -> File:
+        if (self.data is None) == (self.path is None):
+            raise ValueError(f"file {self.name!r}: give exactly one of data or path")
+        if self.content_type is None:
+            guessed = mimetypes.guess_type(self.name)[0] or "application/octet-stream"
+            object.__setattr__(self, "content_type", guessed)
+        return self
+
+    @property
+    def is_image(self) -> bool:
+        """True for an image type (sent as a photo where the platform has photos)."""
+        return _looks_like_image(self.content_type, self.name)
+
+    @property
+    def size(self) -> int:
+        """The size in bytes (a path's, read from the file system)."""
+        if self.data is not None:
+            return len(self.data)
+        assert self.path is not None
+        return self.path.stat().st_size
+
+    def read(self) -> bytes:
+        """The content (a path is read now; call it off the event loop for big files)."""
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path.read_bytes()
 
 
 KEY_SEPARATOR = ":"
@@ -216,6 +321,7 @@ class Reply(BaseModel):
     Args:
         text: the reply's content; outputs split it to their platform's length limit.
         attachments: files by URL.
+        files: files to upload with the reply (see :class:`File`).
         buttons: choices offered with the reply (on the last part); a press comes back as a
             message (see :class:`Button`). Outputs without buttons show the text only.
         targets: output names to deliver to, overriding the runner's routing for this reply.
@@ -226,6 +332,7 @@ class Reply(BaseModel):
 
     text: str = ""
     attachments: tuple[Attachment, ...] = ()
+    files: tuple[File, ...] = ()
     buttons: tuple[Button, ...] = Field(default=(), max_length=MAX_BUTTONS)
     targets: tuple[str, ...] | None = None
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
@@ -265,22 +372,26 @@ def conversation_message(
 
 
 __all__ = [
+    "Attachment",
+    "Author",
+    "Button",
+    "File",
     "HISTORY_KEY",
+    "IMAGE_EXTENSIONS",
     "KEY_SEPARATOR",
     "MAX_ATTACHMENTS",
     "MAX_BUTTONS",
     "MAX_BUTTON_LABEL",
     "MAX_BUTTON_VALUE_BYTES",
+    "MAX_DATA_URL_BYTES",
     "MAX_METADATA_BYTES",
     "MAX_TEXT_LENGTH",
+    "MAX_URL_LENGTH",
+    "Message",
     "OUTCOME_KEY",
+    "Reply",
     "SOURCE_RULE",
     "USAGE_KEY",
-    "Attachment",
-    "Author",
-    "Button",
-    "Message",
-    "Reply",
     "conversation_message",
     "invalid_message",
 ]

@@ -216,9 +216,16 @@ def settings_classes() -> list[type[BaseSettings]]:
 
     from agent_runner.llm._settings import LLMSettings
     from agent_runner.mcp._settings import MCPSettings
+    from agent_runner.media.limits import MediaSettings
     from agent_runner.outbound import OutboundSettings
 
-    classes: list[type[BaseSettings]] = [RunnerSettings, LLMSettings, OutboundSettings, MCPSettings]
+    classes: list[type[BaseSettings]] = [
+        RunnerSettings,
+        LLMSettings,
+        OutboundSettings,
+        MediaSettings,
+        MCPSettings,
+    ]
     for entry in sorted(entry_points(group=SETTINGS_ENTRY_POINTS), key=lambda e: e.name):
         try:
             loaded = entry.load()

@@ -47,14 +47,17 @@ from agent_runner.llm._openai import ModelResponseError, OpenAIClient
 from agent_runner.llm._scripted import ScriptAnswer, ScriptedModelClient, ScriptItem
 from agent_runner.llm._settings import DEFAULT_OPENAI_MODEL, LLMSettings, agent_from_env
 from agent_runner.llm._tools import ApprovalRule, Tool, ToolArgumentsError, ToolSource, tool
+from agent_runner.llm._vision import DEFAULT_IMAGE_TURNS, DEFAULT_VISION_MODELS, sees_images
 
 __all__ = [
     "ApprovalRule",
     "ChatMessage",
     "ChatRole",
     "Completion",
+    "DEFAULT_IMAGE_TURNS",
     "DEFAULT_LIMIT_REPLY",
     "DEFAULT_OPENAI_MODEL",
+    "DEFAULT_VISION_MODELS",
     "LIMIT_NOTE",
     "LLMAgent",
     "LLMSettings",
@@ -82,5 +85,6 @@ __all__ = [
     "estimate_prompt_tokens",
     "estimate_text_tokens",
     "estimate_tools_tokens",
+    "sees_images",
     "tool",
 ]

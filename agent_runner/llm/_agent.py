@@ -40,6 +40,8 @@ from agent_runner.llm._estimate import (
 )
 from agent_runner.llm._streamer import Streamer
 from agent_runner.llm._tools import Tool, ToolArgumentsError, ToolSource
+from agent_runner.llm._vision import DEFAULT_IMAGE_TURNS, add_images, sees_images, user_text
+from agent_runner.media import attachments_from_meta
 from agent_runner.message import Message, Reply
 from agent_runner.store import MemoryItem
 from agent_runner.tracing import genai
@@ -98,6 +100,10 @@ class LLMAgent:
         approvals: ask a person before running a tool marked ``requires_approval``: the turn
             pauses and resumes on the decision (:mod:`agent_runner.approvals`). None: such
             tools run without asking.
+        vision: show the model image attachments as image content parts (True), or list
+            them as text (False); None: by the model's name (``DEFAULT_VISION_MODELS``).
+        image_turns: how many of the latest turns with images send them (older ones are
+            listed as text, so a long chat does not re-send every picture).
 
     Example:
         >>> def add(a: int, b: int) -> int:
@@ -124,6 +130,8 @@ class LLMAgent:
         long_term_memory: LongTermMemory | None = None,
         recall_k: int = 5,
         approvals: Approvals | None = None,
+        vision: bool | None = None,
+        image_turns: int = DEFAULT_IMAGE_TURNS,
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be >= 1")
@@ -155,6 +163,8 @@ class LLMAgent:
         self.long_term_memory = long_term_memory
         self.recall_k = recall_k
         self.approvals = approvals
+        self.vision = sees_images(self.model_client.model) if vision is None else vision
+        self.image_turns = image_turns
 
     async def execute(self, message: Message, context: AgentContext) -> str | Reply | None:
         """Answer ``message``: prompt, tool loop, final text (streamed when the output can);
@@ -170,6 +180,8 @@ class LLMAgent:
                 if isinstance(answered, Resume):
                     return await self._run(answered.prompt, context)
                 prompt = self.build_prompt(message, context.memory)
+                if self.vision and self.image_turns > 0:
+                    await add_images(prompt, message, context, image_turns=self.image_turns)
                 await self._recall_into(prompt, message)
                 return await self._run(prompt, context)
         except TimeoutError:
@@ -182,7 +194,8 @@ class LLMAgent:
         prompt = [ChatMessage.system(self.system_prompt)] if self.system_prompt else []
         prompt.extend(self._from_memory(item) for item in memory.messages)
         name = message.author.name or message.author.id if self.include_author_names else None
-        prompt.append(ChatMessage.user(_user_text(message), name=_safe_name(name)))
+        text = user_text(message.text, message.attachments)
+        prompt.append(ChatMessage.user(text, name=_safe_name(name)))
         return prompt
 
     async def _recall_into(self, prompt: list[ChatMessage], message: Message) -> None:
@@ -346,7 +359,8 @@ class LLMAgent:
     def _from_memory(self, item: MemoryItem) -> ChatMessage:
         if item.role == "user":
             name = _safe_name(item.name) if self.include_author_names else None
-            return ChatMessage.user(item.text, name=name)
+            text = user_text(item.text, attachments_from_meta(item.meta))
+            return ChatMessage.user(text, name=name)
         if item.role == "assistant":
             return ChatMessage.assistant(item.text)
         if item.role == "tool":
@@ -363,16 +377,6 @@ class _Offered:
         self.tools = tools
         self.definitions: tuple[ToolDefinition, ...] = tuple(t.definition for t in tools.values())
         self.tokens = estimate_tools_tokens(self.definitions)
-
-
-def _user_text(message: Message) -> str:
-    """The message's text, with its attachments listed (the model sees what was sent)."""
-    lines = [message.text] if message.text else []
-    for attachment in message.attachments:
-        kind = f" ({attachment.content_type})" if attachment.content_type else ""
-        label = attachment.filename or "file"
-        lines.append(f"[attachment: {label}{kind} {attachment.url}]")
-    return "\n".join(lines)
 
 
 def _safe_name(name: str | None) -> str | None:

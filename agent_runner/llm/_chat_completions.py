@@ -19,6 +19,10 @@ from agent_runner.llm._estimate import estimate_completion_tokens, estimate_prom
 def to_openai_message(message: ChatMessage) -> dict[str, Any]:
     """A ChatMessage in the chat-completions wire format."""
     data: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.images:
+        text = [{"type": "text", "text": message.content}] if message.content else []
+        images = [{"type": "image_url", "image_url": {"url": url}} for url in message.images]
+        data["content"] = [*text, *images]
     if message.role == "assistant" and message.tool_calls:
         data["tool_calls"] = [
             {

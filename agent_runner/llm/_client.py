@@ -62,7 +62,8 @@ class ChatMessage:
     """One message of a chat prompt.
 
     ``tool_calls`` is set on assistant messages that called tools; ``tool_call_id`` on the
-    ``tool`` message that answers one of those calls.
+    ``tool`` message that answers one of those calls. ``images`` are image URLs (``https:``
+    or base64 ``data:``) a user message shows a model that accepts images.
     """
 
     role: ChatRole
@@ -70,14 +71,15 @@ class ChatMessage:
     name: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    images: tuple[str, ...] = ()
 
     @classmethod
     def system(cls, text: str) -> ChatMessage:
         return cls(role="system", content=text)
 
     @classmethod
-    def user(cls, text: str, *, name: str | None = None) -> ChatMessage:
-        return cls(role="user", content=text, name=name)
+    def user(cls, text: str, *, name: str | None = None, images: Sequence[str] = ()) -> ChatMessage:
+        return cls(role="user", content=text, name=name, images=tuple(images))
 
     @classmethod
     def assistant(

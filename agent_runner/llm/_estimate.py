@@ -12,6 +12,9 @@ from agent_runner.memory import estimate_tokens
 _MESSAGE_OVERHEAD = 4
 """Tokens a chat template adds around each message (role markers, separators)."""
 _PROMPT_OVERHEAD = 3
+IMAGE_TOKENS = 1_105
+"""Tokens one image is estimated at (a 1024x1024 image at high detail on gpt-4o: 765;
+generous, as budget checks should be)."""
 
 
 def estimate_text_tokens(text: str) -> int:
@@ -34,6 +37,7 @@ def estimate_message_tokens(message: ChatMessage) -> int:
     total = _MESSAGE_OVERHEAD + estimate_text_tokens(message.content or "")
     if message.name:
         total += 1
+    total += IMAGE_TOKENS * len(message.images)
     for call in message.tool_calls:
         total += _MESSAGE_OVERHEAD + estimate_text_tokens(call.name + call.arguments)
     return total

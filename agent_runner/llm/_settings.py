@@ -8,6 +8,8 @@ Variables (all optional; with none of the first three set there is no model endp
 - ``LLM_API_KEY`` or ``OPENAI_API_KEY``: the key (local servers need none).
 - ``LLM_MODEL``: the model name (default ``gpt-4o-mini`` on OpenAI; required with
   ``LLM_BASE_URL``).
+- ``LLM_VISION_MODELS``: model name patterns that accept images; ``LLM_IMAGE_TURNS`` (2):
+  how many of the latest turns with images send them.
 - ``LLM_TIMEOUT`` (60), ``LLM_MAX_RETRIES`` (3), ``LLM_MAX_OUTPUT_TOKENS`` (1024),
   ``LLM_MAX_STEPS`` (8), ``LLM_TEMPERATURE`` (the endpoint's default).
 
@@ -17,14 +19,15 @@ The MCP servers ``MCP_SERVERS`` declares (:mod:`agent_runner.mcp`) are added to 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agent_runner.errors import ConfigurationError
 from agent_runner.llm._agent import LLMAgent
 from agent_runner.llm._tools import Tool, ToolSource
+from agent_runner.llm._vision import DEFAULT_IMAGE_TURNS, DEFAULT_VISION_MODELS, sees_images
 from agent_runner.settings import read_settings
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
@@ -48,6 +51,20 @@ class LLMSettings(BaseSettings):
     max_output_tokens: int | None = Field(default=1024, gt=0)
     max_steps: int = Field(default=8, ge=1, le=64)
     temperature: float | None = Field(default=None, ge=0, le=2)
+    vision_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_VISION_MODELS)
+    )
+    """Comma-separated model name patterns (``gpt-4o*``, ``llava*``) that accept images: they
+    get image attachments as image content parts, other models a text listing."""
+    image_turns: int = Field(default=DEFAULT_IMAGE_TURNS, ge=0, le=50)
+    """How many of the latest turns with images send them to the model (0: none)."""
+
+    @field_validator("vision_models", mode="before")
+    @classmethod
+    def _split_patterns(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator(
         "base_url", "model", "api_key", "max_output_tokens", "temperature", mode="before"
@@ -111,6 +128,8 @@ def agent_from_env(
     )
     options.setdefault("max_steps", settings.max_steps)
     options.setdefault("max_output_tokens", settings.max_output_tokens)
+    options.setdefault("vision", sees_images(model, settings.vision_models))
+    options.setdefault("image_turns", settings.image_turns)
     return LLMAgent(client, system_prompt=system_prompt, tools=tools, **options)
 
 

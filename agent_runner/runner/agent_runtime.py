@@ -20,6 +20,7 @@ from agent_runner.agent import Agent, AgentFunction
 from agent_runner.connector import Accepted, AgentInput, AgentOutput, StreamingOutput
 from agent_runner.core import MessageRuntime, SingleThreadedAgentRuntime
 from agent_runner.errors import ConfigurationError
+from agent_runner.media import MediaFetcher
 from agent_runner.memory import ShortTermMemory
 from agent_runner.message import Message
 from agent_runner.pricing import Pricing
@@ -176,6 +177,7 @@ class AgentRuntime:
             error_reply=error_reply,
             budget_reply=budget_reply,
             stream_lookup=stream_lookup(self._streaming),
+            media=MediaFetcher.for_connectors(self._inputs),
         )
         self._replies = ReplySender(
             store=self.store,

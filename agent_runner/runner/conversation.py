@@ -42,6 +42,7 @@ from agent_runner.core import (
     try_get_known_serializers_for_type,
 )
 from agent_runner.errors import BudgetExceededError, ConfigurationError, PaymentError
+from agent_runner.media import MediaFetcher, attachments_meta
 from agent_runner.message import HISTORY_KEY, OUTCOME_KEY, USAGE_KEY, Message, Reply
 from agent_runner.pricing import NullMeter
 from agent_runner.store import MemoryItem, Role
@@ -129,7 +130,8 @@ async def _remember(memory: ConversationMemory, message: Message, replies: list[
     if any(item.message_key == key for item in memory.messages):
         return
     name = message.author.name or message.author.id
-    await memory.add("user", message.text, name=name, message_key=key)
+    meta = attachments_meta(message.attachments)
+    await memory.add("user", message.text, name=name, message_key=key, meta=meta)
     for reply in replies:
         if reply.text:
             await memory.add("assistant", reply.text, message_key=key)
@@ -157,7 +159,13 @@ class _NoMemory:
         return ()
 
     async def add(
-        self, role: Role, text: str, *, name: str | None = None, message_key: str | None = None
+        self,
+        role: Role,
+        text: str,
+        *,
+        name: str | None = None,
+        message_key: str | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> None:
         return None
 
@@ -194,6 +202,7 @@ class TurnHandler:
     error_reply: str | None
     budget_reply: str | None
     stream_lookup: StreamLookup | None = None
+    media: MediaFetcher | None = None
 
     def __post_init__(self) -> None:
         if self.agent_timeout is not None and self.agent_timeout <= 0:
@@ -263,6 +272,7 @@ class TurnHandler:
             store=self.store,
             streaming=stream is not None,
             merged=merged,
+            media=(self.media or MediaFetcher()).for_source(message.source),
             _stream=stream,
         )
         timeout = self.agent_timeout

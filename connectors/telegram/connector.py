@@ -45,10 +45,12 @@ from agent_runner.backoff import RetryPolicy
 from agent_runner.connector import Accepted, BaseConnector, Sink, account_key
 from agent_runner.errors import ConfigurationError, ConnectorError, InvalidMessageError
 from agent_runner.handover import Handover
-from agent_runner.message import Message, Reply
+from agent_runner.media import ResolvedFile
+from agent_runner.message import Attachment, Message, Reply
 from agent_runner.store import Store
 from connectors._chat import TypingIndicators
 from connectors._chat.calls import capped
+from connectors.telegram import media
 from connectors.telegram.calls import (
     DEFAULT_RETRY,
     TRANSIENT_ERRORS,
@@ -206,6 +208,7 @@ class TelegramConnector(BaseConnector):
         bot = telegram.Bot(
             self._token,
             base_url=f"{self._api_base}/bot",
+            base_file_url=f"{self._api_base}/file/bot",
             request=telegram.request.HTTPXRequest(
                 connection_pool_size=16,
                 read_timeout=timeout,
@@ -389,6 +392,10 @@ class TelegramConnector(BaseConnector):
         """Show the reply so far (throttled edits; a failed edit only delays the next)."""
         self._typists.stop(request.id)
         await self._replies.send_chunk(request, chunk)
+
+    async def resolve_attachment(self, attachment: Attachment) -> ResolvedFile:
+        """Where a photo's or document's bytes are (``getFile``; the URL holds the token)."""
+        return await media.resolve(self._caller, self._require_bot(), attachment, self._api_base)
 
     def _require_bot(self) -> telegram.Bot:
         if self._bot is None or self.me is None:

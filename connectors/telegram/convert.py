@@ -6,7 +6,8 @@ replies to one of its messages, or starts with one of its commands (``/ask``, or
 ``/ask@bot_username``; a command addressed to another bot is not ours). The bot's own
 messages are dropped here; other bots' are marked (``author.is_bot``) so the runner drops
 them unless it allows bots. A button press (callback query) on one of the bot's messages
-becomes a message whose text is the button's value.
+becomes a message whose text is the button's value. A photo or document comes as an
+attachment (:mod:`connectors.telegram.media`); its caption is the text.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.telegram.media import attachments
 from connectors.telegram.sdk import telegram
 
 GROUP_TYPES = frozenset({"group", "supergroup"})
@@ -109,7 +111,8 @@ def message_fields(
             return None
     else:
         return None  # channels: the bot posts there, it does not converse
-    if not text.strip():
+    files = attachments(message)
+    if not text.strip() and not files:
         return None
     thread = message.message_thread_id if message.is_topic_message else None
     conversation = f"{chat.id}:{thread}" if thread else str(chat.id)
@@ -127,6 +130,7 @@ def message_fields(
         "source": source,
         "author": _author(author),
         "text": text,
+        "attachments": files,
         "reply_to": f"{chat.id}:{replied.message_id}" if replied is not None else None,
         "depth": depth,
         "metadata": metadata,

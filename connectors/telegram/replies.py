@@ -2,7 +2,8 @@
 
 A reply goes to the chat (and forum topic) of the message it answers, as a Telegram reply
 to it (``reply_parameters``; sent anyway if that message is gone), split into 4,096-unit
-HTML parts; buttons become an inline keyboard on the last part. A send that failed
+HTML parts, then its files (photos and documents, :mod:`connectors.telegram.media`);
+buttons become an inline keyboard on the last part. A send that failed
 part-way resumes after the last part that went out when the runner retries it.
 
 Streaming: the first chunk posts a message, later chunks edit it at most once per
@@ -18,9 +19,10 @@ import logging
 from collections.abc import Callable, Sequence
 
 from agent_runner.errors import DeliveryError
-from agent_runner.message import Button, Message, Reply
+from agent_runner.message import Button, File, Message, Reply
 from connectors._chat import LiveReplies
 from connectors._chat.calls import ApiCaller
+from connectors.telegram import media
 from connectors.telegram.calls import rate_limited
 from connectors.telegram.format import preview, split_reply
 from connectors.telegram.sdk import telegram
@@ -110,15 +112,21 @@ class TelegramReplies:
         if response.attachments:
             text = "\n".join([text, *(a.url for a in response.attachments)]).strip()
         parts = split_reply(text)
-        if not parts:
+        files = response.files
+        if not parts and not files:
             return
+        media.check_uploads(files)
         target = self.target(request, response)
         markup = keyboard(response.buttons)
-        key = (request.key, text)
+        key = (request.key, text + "".join(f"\0{f.name}" for f in files))
         live_id = self.live.message_id(request.key)
-        for index in range(self._progress.get(key, 0), len(parts)):
-            last = index == len(parts) - 1
-            if index == 0 and live_id is not None:
+        steps = len(parts) + len(files)
+        for index in range(self._progress.get(key, 0), steps):
+            last = index == steps - 1
+            if index >= len(parts):
+                file = files[index - len(parts)]
+                sent_id = await self._upload(target, file, markup if last else None, index)
+            elif index == 0 and live_id is not None:
                 await self._edit(target, int(live_id), parts[0], markup if last else None)
                 sent_id = int(live_id)
             else:
@@ -129,6 +137,26 @@ class TelegramReplies:
             self._remember(target.chat_id, sent_id, request.depth + 1)
         self._progress.pop(key, None)
         await self.live.finish(request.key)
+
+    async def _upload(
+        self, target: Target, file: File, markup: telegram.InlineKeyboardMarkup | None, index: int
+    ) -> int:
+        return await media.upload(
+            self._call,
+            self._bot(),
+            file,
+            chat_id=target.chat_id,
+            thread_id=target.thread_id,
+            reply=self._reply_to(target) if index == 0 else None,
+            markup=markup,
+        )
+
+    def _reply_to(self, target: Target) -> telegram.ReplyParameters | None:
+        if target.message_id is None:
+            return None
+        return telegram.ReplyParameters(
+            message_id=target.message_id, allow_sending_without_reply=True
+        )
 
     async def _post(
         self,

@@ -40,8 +40,10 @@ class RedactToken(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if "bot" in message and _TOKEN.search(message):
-            record.msg = _TOKEN.sub("bot<redacted>", message)
-            record.args = ()
+            message = _TOKEN.sub("bot<redacted>", message)
+        # Always freeze the text: the SDK logs objects it changes afterwards (getFile's
+        # result gets the file URL, token included, after it is logged).
+        record.msg, record.args = message, ()
         return True
 
 

@@ -294,6 +294,10 @@ def validate_request(body: Any) -> str | None:
             )
         if role == "assistant" and message.get("tool_calls"):
             pending = [call["id"] for call in message["tool_calls"]]
+        elif role == "user" and isinstance(message.get("content"), list):
+            problem = _content_parts(message["content"], index)
+            if problem:
+                return problem
         elif not isinstance(message.get("content"), str):
             return f"messages[{index}].content must be a string"
     if pending:
@@ -308,4 +312,25 @@ def validate_request(body: Any) -> str | None:
                 return f"tool {function['name']}: parameters must be an object schema"
     elif "tool_choice" in body:
         return "tool_choice is only allowed when tools are specified"
+    return None
+
+
+def _content_parts(parts: list[Any], index: int) -> str | None:
+    """What the real API refuses in a user message's content parts (text and images)."""
+    if not parts:
+        return f"messages[{index}].content: an array must not be empty"
+    for number, part in enumerate(parts):
+        where = f"messages[{index}].content[{number}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            if not isinstance(part.get("text"), str):
+                return f"{where}.text must be a string"
+        elif kind == "image_url":
+            url = (part.get("image_url") or {}).get("url")
+            if not isinstance(url, str) or not (
+                url.startswith(("http://", "https://")) or url.startswith("data:image/")
+            ):
+                return f"{where}.image_url.url must be an http(s) URL or a data:image/ URL"
+        else:
+            return f"{where}.type is invalid: {kind!r}"
     return None

@@ -9,7 +9,10 @@ first with 409, as does polling while a webhook is set); ``setWebhook`` / ``dele
 ``sendMessage`` (HTML parse mode checked strictly, 4,096-character limit, replies by
 ``reply_parameters``, inline keyboards with 64-byte ``callback_data``), ``editMessageText``
 (recorded with the injected clock), ``sendChatAction`` and ``answerCallbackQuery``;
-``rate_limit_next`` answers 429 with ``parameters.retry_after``.
+``rate_limit_next`` answers 429 with ``parameters.retry_after``. Files: ``send_user_file``
+sends a photo or document as a user; ``getFile`` and ``/file/bot<token>/<path>`` serve it;
+``sendPhoto`` / ``sendDocument`` uploads are recorded (``fake.files.uploads``) under
+Telegram's limits (10 MB a photo, 50 MB a file).
 
 Example, a pytest test of a bot through the whole runner::
 
@@ -35,11 +38,20 @@ A bot written directly on python-telegram-bot connects with
 """
 
 from agent_runner.testing.telegram.api import MAX_CALLBACK_DATA, MAX_TEXT
-from agent_runner.testing.telegram.objects import FakeChat, FakeMessage, FakeUser, RecordedEdit
+from agent_runner.testing.telegram.files import FakeFiles
+from agent_runner.testing.telegram.objects import (
+    FakeChat,
+    FakeFile,
+    FakeMessage,
+    FakeUser,
+    RecordedEdit,
+)
 from agent_runner.testing.telegram.server import FakeTelegram
 
 __all__ = [
     "FakeChat",
+    "FakeFile",
+    "FakeFiles",
     "FakeMessage",
     "FakeTelegram",
     "FakeUser",

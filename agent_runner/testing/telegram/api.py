@@ -60,8 +60,7 @@ async def read_params(request: web.Request) -> dict[str, Any]:
         else:
             form = await request.post()
             for key, value in form.items():
-                if isinstance(value, str):
-                    params[key] = value
+                params[key] = value  # a str, or an uploaded file (web.FileField)
     for key in _OBJECT_PARAMS & params.keys():
         if isinstance(params[key], str):
             try:
@@ -97,6 +96,7 @@ class BotApi:
             "editmessagetext": self._edit_message_text,
             "sendchataction": self._send_chat_action,
             "answercallbackquery": self._answer_callback_query,
+            **fake.files.methods(),
         }
         self._poller: asyncio.Future[None] | None = None
         self._poller_request: web.Request | None = None

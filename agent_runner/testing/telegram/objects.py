@@ -53,6 +53,27 @@ class RecordedEdit:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class FakeFile:
+    """A file on the fake's file server (``getFile``, ``/file/bot<token>/<path>``)."""
+
+    file_id: str
+    file_unique_id: str
+    data: bytes = field(repr=False)
+    name: str | None
+    content_type: str
+    path: str
+
+    def payload(self) -> dict[str, Any]:
+        """The Bot API ``File`` object."""
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": len(self.data),
+            "file_path": self.path,
+        }
+
+
 @dataclass(slots=True)
 class FakeMessage:
     """A message in a chat. ``text`` is what users see; ``html`` what the bot sent."""
@@ -68,6 +89,11 @@ class FakeMessage:
     html: str | None = None
     thread_id: int | None = None
     edits: list[RecordedEdit] = field(default_factory=list)
+    media: dict[str, Any] | None = None
+    """A photo or document message's ``{"photo": [...]}`` or ``{"document": {...}}``; its
+    ``text`` is then the caption."""
+    file: FakeFile | None = None
+    """The file a photo or document message carries (what the bot uploaded, or a user sent)."""
 
     @property
     def reply_to_id(self) -> int | None:
@@ -85,10 +111,17 @@ class FakeMessage:
             "from": self.author.payload(),
             "chat": self.chat.payload(),
             "date": self.date,
-            "text": self.text,
         }
-        if self.entities:
-            data["entities"] = self.entities
+        if self.media is not None:
+            data.update(self.media)
+            if self.text:
+                data["caption"] = self.text
+            if self.entities:
+                data["caption_entities"] = self.entities
+        else:
+            data["text"] = self.text
+            if self.entities:
+                data["entities"] = self.entities
         if self.edits:
             data["edit_date"] = self.date
         if self.thread_id is not None:
@@ -117,6 +150,7 @@ def entity(kind: str, text: str, start: int, length: int, **extra: Any) -> dict[
 
 __all__ = [
     "FakeChat",
+    "FakeFile",
     "FakeMessage",
     "FakeUser",
     "RecordedEdit",

@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from agent_runner.testing.telegram.api import BotApi, RateLimitRule
+from agent_runner.testing.telegram.files import FakeFiles
 from agent_runner.testing.telegram.objects import (
     FakeChat,
     FakeMessage,
@@ -86,6 +87,8 @@ class FakeTelegram:
         self._changed = asyncio.Event()
         self._retry_delay = webhook_retry_delay
         self._attempts = webhook_attempts
+        self.files = FakeFiles(self)
+        """Files users sent and the bot uploaded (:class:`FakeFiles`)."""
         self._api = BotApi(self)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -93,8 +96,9 @@ class FakeTelegram:
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 1024 * 1024)  # uploads up to 50 MB
         app.router.add_route("*", "/bot{token}/{method}", self._api.handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self.files.serve)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.1
         )
@@ -206,6 +210,10 @@ class FakeTelegram:
         )
         self.push_update({"message": message.payload()})
         return message
+
+    def send_user_file(self, chat: FakeChat, data: bytes, **options: Any) -> FakeMessage:
+        """A user sends a photo or a document (:meth:`FakeFiles.send_user_file`)."""
+        return self.files.send_user_file(chat, data, **options)
 
     def press_button(
         self, message: FakeMessage, value: str, *, author: FakeUser | None = None
