@@ -108,6 +108,7 @@ def to_fields(
     attachments = [
         {
             "url": a.url,
+            "id": str(a.id),
             "filename": a.filename,
             "content_type": a.content_type,
             "size": a.size,

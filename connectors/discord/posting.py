@@ -5,6 +5,8 @@ input's message (cron, HTTP) goes to ``post_channel_id`` or to the channel the r
 ``metadata["discord_channel_id"]`` names. A send that failed part-way resumes after the last
 part that went out when the runner retries it, also after a crash: the parts are in the
 runner's reply ledger, and each carries a nonce Discord deduplicates (``exactly_once``).
+The reply's files follow its text, uploaded in messages of at most 10 files and 10 MiB
+(:mod:`connectors.discord.media`).
 Each sent message's reply depth is remembered, so a reply to it arrives one level deeper
 (``Message.depth``).
 
@@ -24,11 +26,12 @@ from typing import Any
 
 from agent_runner.connector import DeliveryKey
 from agent_runner.errors import ConnectorError, DeliveryError, RateLimitedError
-from agent_runner.message import Message, Reply
+from agent_runner.message import File, Message, Reply
 from connectors._chat import LiveReplies
 from connectors.discord.buttons import buttons_view
 from connectors.discord.client import ConnectorClient
 from connectors.discord.errors import TRANSIENT_ERRORS
+from connectors.discord.media import batches, discord_files
 from connectors.discord.sdk import discord
 from connectors.discord.split import DISCORD_LIMIT, split_message
 
@@ -121,24 +124,26 @@ class ReplyPoster:
         text = response.text
         if response.attachments:
             text = "\n".join([text, *(a.url for a in response.attachments)]).strip()
-        parts = split_message(text, DISCORD_LIMIT)
-        key = (request.key, text)
+        parts: list[str | list[File]] = [*split_message(text, DISCORD_LIMIT)]
+        parts.extend(batches(response.files))
+        key = (request.key, text + "".join(f"\0{f.name}" for f in response.files))
         channel = client.get_partial_messageable(channel_id)
         live_id = self.live.message_id(request.key)
         for index in range(self._progress.get(key, 0), len(parts)):
             if ledger is not None and index in ledger.parts:
                 continue
+            part = parts[index]
             view = buttons_view(response.buttons) if index == len(parts) - 1 else None
             extra: dict[str, Any] = {"view": view} if view is not None else {}
-            if index == 0 and live_id is not None:
+            if isinstance(part, list):
+                extra["files"] = await discord_files(part)
+            if index == 0 and live_id is not None and isinstance(part, str):
                 message = channel.get_partial_message(int(live_id))
-                sent = await self._call(
-                    request, key, partial(message.edit, content=parts[0], **extra)
-                )
+                sent = await self._call(request, key, partial(message.edit, content=part, **extra))
             else:
                 post = partial(
                     channel.send,
-                    content=parts[index],
+                    content=part if isinstance(part, str) else None,
                     reference=reference if index == 0 else None,
                     allowed_mentions=self._allowed_mentions,
                     nonce=None if ledger is None else ledger.nonce(index),

@@ -50,9 +50,12 @@ Example:
 
 Inside: ``server`` (:class:`FakeDiscord`), ``rest`` (the REST routes, error bodies and
 rate-limit headers), ``gateway`` (the websocket sessions), ``payloads`` (users, guilds,
-channels and messages as Discord's JSON).
+channels and messages as Discord's JSON), ``files`` (the CDN serving attachments, users'
+files with ``fake.files.post_user_files``, the bot's multipart uploads in
+``fake.files.uploads``, refused past 10 files a message or 10 MiB a file).
 """
 
+from agent_runner.testing.discord.files import MAX_FILE_BYTES, MAX_FILES, DiscordFiles
 from agent_runner.testing.discord.gateway import GatewayStats
 from agent_runner.testing.discord.payloads import (
     FakeAttachment,
@@ -66,6 +69,7 @@ from agent_runner.testing.discord.rest import MAX_CONTENT
 from agent_runner.testing.discord.server import FakeDiscord
 
 __all__ = [
+    "DiscordFiles",
     "FakeAttachment",
     "FakeChannel",
     "FakeDiscord",
@@ -74,5 +78,7 @@ __all__ = [
     "FakeUser",
     "GatewayStats",
     "MAX_CONTENT",
+    "MAX_FILES",
+    "MAX_FILE_BYTES",
     "RecordedEdit",
 ]

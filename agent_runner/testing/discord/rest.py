@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from agent_runner.testing.discord.files import UploadError
 from agent_runner.testing.discord.payloads import FakeChannel, FakeMessage, RecordedEdit
 
 if TYPE_CHECKING:
@@ -188,9 +189,9 @@ class RestApi:
         if channel.read_only:
             return _error(403, "Missing Permissions", 50013)
         try:
-            body = await request.json()
-        except json.JSONDecodeError:
-            return _error(400, "400: Bad Request", 50109)
+            body, files = await self._fake.files.read_body(request)
+        except UploadError as exc:
+            return _error(exc.status, exc.message, exc.code)
         content = str(body.get("content") or "")
         if len(content) > MAX_CONTENT:
             return _error(
@@ -211,7 +212,7 @@ class RestApi:
         components = body.get("components") or []
         if not _valid_components(components):
             return _error(400, "Invalid Form Body", 50035)
-        if not content.strip() and not body.get("embeds") and not body.get("sticker_ids"):
+        if not (content.strip() or files or body.get("embeds") or body.get("sticker_ids")):
             return _error(400, "Cannot send an empty message", 50006)
         reply_to = None
         reference = body.get("message_reference")
@@ -236,6 +237,7 @@ class RestApi:
             content=content,
             reply_to=reply_to,
             components=tuple(components),
+            attachments=tuple(files),
         )
         self._fake.sent_at.append(self._fake.clock())
         if nonce is not None:

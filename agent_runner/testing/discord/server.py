@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from agent_runner.testing.discord.files import DiscordFiles
 from agent_runner.testing.discord.gateway import (
     INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MESSAGES,
@@ -91,6 +92,7 @@ class FakeDiscord:
             allowed_intents=allowed,
         )
         self._rest = RestApi(self)
+        self.files = DiscordFiles(self)  # the CDN, users' files and the bot's uploads
         self._runner: web.AppRunner | None = None
         self._port = 0
 
@@ -100,6 +102,7 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway.handle)
         app.router.add_route("*", "/api/v{version}/{path:.*}", self._rest.handle)
+        app.router.add_get("/attachments/{id}/{name}", self.files.serve)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._host, 0).start()
@@ -201,7 +204,7 @@ class FakeDiscord:
         mention_bot: bool = False,
         mention_bot_role: bool = False,
         reply_to: str | None = None,
-        attachments: Iterable[tuple[str, str]] = (),
+        attachments: Iterable[tuple[str, str] | FakeAttachment] = (),
         webhook: bool = False,
         created_at: datetime | None = None,
     ) -> FakeMessage:
@@ -215,7 +218,7 @@ class FakeDiscord:
             mention_bot_role: mention the bot's managed role instead (``<@&role_id>``), as
                 users do when they pick the bot's role from Discord's autocomplete.
             reply_to: id of a message this one replies to.
-            attachments: ``(filename, url)`` pairs.
+            attachments: ``(filename, url)`` pairs, or attachments (``files.store``).
             webhook: post as a webhook (author is then a bot-like webhook user).
             created_at: backdate the message (its snowflake id encodes the time): to test
                 how a bot treats old messages. Keep backdated ids in posting order.
@@ -235,8 +238,8 @@ class FakeDiscord:
             content = f"<@&{role}> {content}"
             roles = (role,)
         files = tuple(
-            FakeAttachment(id=self._ids(), filename=name, url=url, size=0)
-            for name, url in attachments
+            a if isinstance(a, FakeAttachment) else FakeAttachment(self._ids(), a[0], a[1])
+            for a in attachments
         )
         message = FakeMessage(
             id=self._ids(created_at),
