@@ -38,9 +38,11 @@ from typing import Any, Literal
 from agent_runner.backoff import RetryPolicy
 from agent_runner.connector import BaseConnector, Sink, account_key
 from agent_runner.errors import ConfigurationError, ConnectorError, InvalidMessageError
-from agent_runner.message import Message, Reply
+from agent_runner.media import ResolvedFile
+from agent_runner.message import Attachment, Message, Reply
 from agent_runner.store import Store
 from connectors._chat.calls import capped
+from connectors.slack import media
 from connectors.slack.calls import DEFAULT_RETRY, slack_caller
 from connectors.slack.convert import BotIdentity, Scope, action_fields, event_fields
 from connectors.slack.events import EventsServer
@@ -302,6 +304,11 @@ class SlackConnector(BaseConnector):
             self._seen[event_id] = None
             if len(self._seen) > SEEN_EVENTS:
                 self._seen.pop(next(iter(self._seen)))
+
+    async def resolve_attachment(self, attachment: Attachment) -> ResolvedFile:
+        """A shared file's download: ``Authorization: Bearer`` the bot token, for Slack's
+        file hosts only."""
+        return media.resolve(attachment, token=self._bot_token or "", api_base=self._api_base)
 
     # -- output ----------------------------------------------------------------------
     async def send(self, request: Message, response: Reply) -> None:

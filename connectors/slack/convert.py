@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.slack.media import attachments
+
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _SKIPPED_SUBTYPES = frozenset(
     {
@@ -84,7 +86,8 @@ def event_fields(
     else:
         return None
     text = _text(str(event.get("text") or ""), bot)
-    if not text:
+    files = attachments(event)
+    if not text and not files:
         return None
     thread = event.get("thread_ts")
     reply_thread = str(thread) if thread else (None if is_dm else ts)
@@ -99,6 +102,7 @@ def event_fields(
         "source": source,
         "author": {"id": author, "name": str(name)[:256] if name else None, "is_bot": is_bot},
         "text": text,
+        "attachments": files,
         "reply_to": f"{channel}:{thread}" if thread and thread != ts else None,
         "metadata": {
             "channel_id": channel,

@@ -4,7 +4,9 @@ A reply to a Slack message goes to its channel, in its thread (``thread_ts``), s
 3,000-character mrkdwn parts; buttons become a Block Kit ``actions`` block under the last
 part. Every part carries message metadata (``event_type`` ``agent_runner_reply``, with the
 reply key, the part and the count), so our replies can be found again in the channel's
-history. A send that failed part-way resumes after the last part that went out.
+history. The reply's files follow, shared in the thread with the external upload flow
+(:mod:`connectors.slack.media`). A send that failed part-way resumes after the last part
+that went out.
 
 Streaming: the first chunk posts a message in the thread, later chunks ``chat.update`` it
 at most once per interval (see :mod:`connectors._chat.live`); the final send replaces it
@@ -21,6 +23,7 @@ from agent_runner.errors import DeliveryError
 from agent_runner.message import Button, Message, Reply
 from connectors._chat import LiveReplies
 from connectors._chat.calls import ApiCaller
+from connectors.slack import media
 from connectors.slack.calls import TRANSIENT_ERRORS, rate_limit_wait
 from connectors.slack.format import preview, split_reply
 from connectors.slack.sdk import AsyncWebClient, SlackApiError
@@ -105,13 +108,27 @@ class SlackReplies:
         if response.attachments:
             text = "\n".join([text, *(a.url for a in response.attachments)]).strip()
         parts = split_reply(text)
-        if not parts:
+        media.check_uploads(response.files)
+        groups = [
+            response.files[i : i + media.FILES_PER_UPLOAD]
+            for i in range(0, len(response.files), media.FILES_PER_UPLOAD)
+        ]
+        if not parts and not groups:
             return
         channel, thread = self.target(request, response)
         client = self._client()
-        key = (request.key, text)
+        key = (request.key, text + "".join(f"\0{f.name}" for f in response.files))
         live_ts = self.live.message_id(request.key)
-        for index in range(self._progress.get(key, 0), len(parts)):
+        steps = len(parts) + len(groups)
+        for index in range(self._progress.get(key, 0), steps):
+            if index >= len(parts):
+                uploads = await media.file_uploads(groups[index - len(parts)])
+                upload = partial(
+                    client.files_upload_v2, file_uploads=uploads, channel=channel, thread_ts=thread
+                )
+                await self._call("files.completeUploadExternal", upload)
+                self._progress[key] = index + 1
+                continue
             part = parts[index]
             last = index == len(parts) - 1
             blocks = button_blocks(part, response.buttons) if last else None

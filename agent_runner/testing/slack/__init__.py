@@ -30,20 +30,29 @@ Example, a pytest test of a bot through the whole runner::
             await runtime.stop()
             await task
 
+Files: ``fake.files.post_user_files`` shares files as a user (their ``url_private`` needs
+the bot token); the bot's uploads go through ``files.getUploadURLExternal``, the upload URL
+and ``files.completeUploadExternal`` (slack_sdk's ``files_upload_v2``) and are recorded in
+``fake.files.uploads``.
+
 A bot written directly on slack_sdk connects with ``AsyncWebClient(token,
 base_url=fake.url)`` and ``SocketModeClient(app_token, web_client=...)``.
 """
 
+from agent_runner.testing.slack.files import MAX_FILE_BYTES, FakeSlackFile, SlackFiles
 from agent_runner.testing.slack.objects import FakeSlackMessage, FakeSlackUser, RecordedUpdate
 from agent_runner.testing.slack.server import FakeSlack, sign
 from agent_runner.testing.slack.webapi import MAX_SECTION_TEXT, MAX_TEXT
 
 __all__ = [
     "FakeSlack",
+    "FakeSlackFile",
     "FakeSlackMessage",
     "FakeSlackUser",
+    "MAX_FILE_BYTES",
     "MAX_SECTION_TEXT",
     "MAX_TEXT",
     "RecordedUpdate",
+    "SlackFiles",
     "sign",
 ]

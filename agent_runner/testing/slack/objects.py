@@ -37,6 +37,8 @@ class FakeSlackMessage:
     blocks: list[dict[str, Any]] = field(default_factory=list)
     metadata: dict[str, Any] | None = None
     updates: list[RecordedUpdate] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    """Files shared with it (Slack's file objects)."""
 
     @property
     def buttons(self) -> list[tuple[str, str]]:
@@ -66,6 +68,10 @@ class FakeSlackMessage:
             data["blocks"] = self.blocks
         if self.metadata:
             data["metadata"] = self.metadata
+        if self.files:
+            data["files"] = self.files
+            data["subtype"] = "file_share"
+            data["upload"] = True
         return data
 
 

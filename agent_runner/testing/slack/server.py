@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from agent_runner.testing.slack.files import SlackFiles
 from agent_runner.testing.slack.objects import FakeSlackMessage, FakeSlackUser, RecordedUpdate
 from agent_runner.testing.slack.socket import SocketMode
 from agent_runner.testing.slack.webapi import RateLimitRule, WebApi
@@ -80,6 +81,8 @@ class FakeSlack:
         self._event_ids = itertools.count(1)
         self._retry_delay, self._attempts = retry_delay, attempts
         self._changed = asyncio.Event()
+        self.files = SlackFiles(self)
+        """Files users shared and the bot uploaded (:class:`SlackFiles`)."""
         self._api = WebApi(self)
         self._socket = SocketMode(self, ack_timeout=ack_timeout, attempts=attempts)
         self._runner: web.AppRunner | None = None
@@ -89,8 +92,9 @@ class FakeSlack:
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/link/", self._socket.handle)
+        self.files.routes(app)
         app.router.add_route("*", "/api/{method}", self._api.handle)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.1
@@ -122,6 +126,11 @@ class FakeSlack:
     def url(self) -> str:
         """The Web API root, like ``https://slack.com/api/``."""
         return f"http://{self._host}:{self._port}/api/"
+
+    @property
+    def root_url(self) -> str:
+        """The server's root (file downloads and upload URLs live beside ``/api/``)."""
+        return f"http://{self._host}:{self._port}"
 
     @property
     def socket_url(self) -> str:

@@ -46,6 +46,7 @@ class WebApi:
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
             "apps.connections.open": self._connections_open,
+            **fake.files.methods(),
         }
 
     async def handle(self, request: web.Request) -> web.Response:
