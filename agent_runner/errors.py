@@ -28,7 +28,8 @@
     ├── ModelClientError              an LLM endpoint failed (after its capped retries)
     ├── OutboundRefusedError          the outbound guard refused a destination (SSRF)
     ├── MediaError                    a file could not be fetched (too big, wrong type, failed)
-    │   └── UploadRefusedError        a reply's file is past the platform's upload limit
+    │   └── UploadRefusedError        a reply's file is past the platform's upload limit (also
+    │                                 a ``DeliveryError``: the runner does not retry it)
     ├── ApprovalError                 an approval cannot be decided (unknown, not allowed, decided)
     └── ToolError                     a tool failed in a way the model is told (LLMAgent)
         └── MCPToolError              an MCP server's tool failed, timed out or is unreachable
@@ -205,9 +206,10 @@ class MediaError(AgentRunnerError):
     """
 
 
-class UploadRefusedError(MediaError):
+class UploadRefusedError(MediaError, DeliveryError):
     """A reply's file is past what the platform accepts (size, type or count); retrying
-    cannot help. ``name``, ``size`` and ``limit`` say which file and why."""
+    cannot help (a :class:`DeliveryError`: the runner gives up at once). ``name``, ``size``
+    and ``limit`` say which file and why."""
 
     def __init__(self, reason: str, *, name: str, size: int | None = None, limit: int = 0):
         super().__init__(reason)

@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from agent_runner.message import Reply
 from connectors.http.admission import Admission
+from connectors.http.files import markdown_links
 from connectors.http.intake import Intake
 from connectors.http.messages import decode_body, duplicate_error, new_message_id
 from connectors.http.openai import (
@@ -102,7 +104,7 @@ class ChatRoutes:
             finally:
                 self._pending.close(waiter)
         replies = await self._intake.replies(message)
-        text = join_replies([r.text for r in replies])
+        text = join_replies([with_files(r) for r in replies])
         used = reply_usage(replies) or (chat.prompt_tokens, estimate_tokens(text))
         usage = usage_json(*used)
         return web.json_response(
@@ -116,4 +118,11 @@ class ChatRoutes:
         )
 
 
-__all__ = ["ChatRoutes"]
+def with_files(reply: Reply) -> str:
+    """A reply's text, its files appended as Markdown ``data:`` links."""
+    if not reply.files:
+        return reply.text
+    return "\n\n".join(part for part in (reply.text, markdown_links(reply.files)) if part)
+
+
+__all__ = ["ChatRoutes", "with_files"]

@@ -46,6 +46,7 @@ from agent_runner.http_server import ServerLimits, bind_problem, serve
 from agent_runner.message import Message, Reply
 from agent_runner.outbound import OutboundGuard
 from agent_runner.store import Store, counters_for
+from connectors.http import files
 from connectors.http.admission import Admission
 from connectors.http.auth import DEFAULT_WINDOW, Authenticator
 from connectors.http.callbacks import WebhookSender, check_callback
@@ -263,6 +264,7 @@ class HTTPConnector(BaseConnector):
         self, request: Message, response: Reply, *, key: DeliveryKey | None = None
     ) -> None:
         """Answer the waiting request, or POST to its callback URL (under ``key``)."""
+        response = await files.loaded(response)
         url = callback_url(request)
         if url is not None:
             await self._callbacks.deliver(url, request, response, key=key)

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from agent_runner.errors import InvalidMessageError
 from agent_runner.message import OUTCOME_KEY, Message, Reply
 from connectors.http.errors import RequestError
+from connectors.http.files import file_json
 
 CALLBACK_KEY = "http.callback_url"
 """Where the callback URL travels in ``Message.metadata`` (journaled, so it survives restarts)."""
@@ -191,6 +192,8 @@ def reply_json(reply: Reply) -> dict[str, Any]:
         body["attachments"] = [
             a.model_dump(mode="json", exclude_none=True) for a in reply.attachments
         ]
+    if reply.files:
+        body["files"] = [file_json(f) for f in reply.files]
     if reply.metadata:
         body["metadata"] = reply.metadata
     return body

@@ -133,6 +133,11 @@ def _content(content: Any, index: int) -> tuple[str, list[dict[str, str]]]:
             url = image.get("url") if isinstance(image, Mapping) else image
             if not isinstance(url, str) or not url:
                 raise RequestError(422, f"{where}.image_url.url must be a string")
+            if url.startswith("data:") and not url.startswith("data:image/"):
+                kind = url[5:].split(";", 1)[0].split(",", 1)[0] or "no type"
+                raise RequestError(
+                    422, f"{where}.image_url.url is a data: URL of {kind}, not an image"
+                )
             images.append({"url": url})
         else:
             raise RequestError(422, f"{where}.type {kind!r} is not supported (text, image_url)")

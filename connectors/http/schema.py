@@ -58,11 +58,23 @@ class ChatCompletionRequest(BaseModel):
     n: int | None = Field(default=None, description="only 1")
 
 
+class FileOut(BaseModel):
+    """A file of a reply: its bytes in base64 (``data``), or why they are not inlined
+    (``error``: over 8 MiB)."""
+
+    name: str
+    content_type: str
+    size: int
+    data: str | None = Field(default=None, description="the file, base64")
+    error: str | None = None
+
+
 class ReplyOut(BaseModel):
     """A reply as the API shows it."""
 
     text: str
     attachments: list[dict[str, Any]] | None = None
+    files: list[FileOut] | None = None
     metadata: dict[str, Any] | None = None
 
 
@@ -204,7 +216,10 @@ def openapi_document(*, title: str = "agent-runner HTTP API") -> dict[str, Any]:
                     "security": bearer,
                     "requestBody": {"required": True, **_json("MessageRequest")},
                     "responses": {
-                        "200": {"description": "the replies", **_json("MessageAnswer")},
+                        "200": {
+                            "description": "the replies (their files in base64)",
+                            **_json("MessageAnswer"),
+                        },
                         "202": {"description": "accepted; replies go to callback_url"}
                         | _json("Accepted"),
                         **_errors(400, 401, 408, 409, 413, 422, 429, 500, 503, 504),
@@ -217,7 +232,10 @@ def openapi_document(*, title: str = "agent-runner HTTP API") -> dict[str, Any]:
                     "security": bearer,
                     "requestBody": {"required": True, **_json("ChatCompletionRequest")},
                     "responses": {
-                        "200": {"description": "the completion", **_json("ChatCompletion")},
+                        "200": {
+                            "description": "the completion (files as Markdown data: links)",
+                            **_json("ChatCompletion"),
+                        },
                         **_errors(400, 401, 408, 409, 413, 422, 429, 500, 503, 504),
                     },
                 }
@@ -301,6 +319,7 @@ __all__ = [
     "ChatCompletionRequest",
     "ChatMessage",
     "ErrorBody",
+    "FileOut",
     "MessageAnswer",
     "markdown",
     "openapi_document",

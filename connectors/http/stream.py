@@ -16,6 +16,7 @@ from aiohttp import web
 
 from agent_runner.message import Reply
 from connectors.http.errors import error_body
+from connectors.http.files import markdown_links
 from connectors.http.messages import agent_failure
 from connectors.http.openai import (
     DONE,
@@ -132,8 +133,12 @@ class ChatStream:
                     body = error_body(failure.status, failure.message, code=failure.code)
                     await response.write(sse_event(body))
                     return
-                if not streamed:
-                    text = value.text if replies == 0 else "\n\n" + value.text
+                text = value.text if not streamed else ""
+                if value.files:  # after the streamed text too
+                    text = "\n\n".join(p for p in (text, markdown_links(value.files)) if p)
+                    text = text if not streamed else "\n\n" + text
+                if text:
+                    text = text if replies == 0 or streamed else "\n\n" + text
                     await response.write(self.event({"content": text}))
                 replies += 1
                 streamed = False
