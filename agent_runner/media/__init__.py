@@ -23,6 +23,7 @@ from agent_runner.media.limits import (
     DEFAULT_TYPES,
     MediaLimits,
     MediaSettings,
+    check_upload,
     describe_size,
 )
 from agent_runner.media.references import (
@@ -46,6 +47,7 @@ __all__ = [
     "ResolvedFile",
     "attachments_from_meta",
     "attachments_meta",
+    "check_upload",
     "describe_size",
     "is_omitted",
     "parse_data_url",

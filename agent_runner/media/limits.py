@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from agent_runner.errors import MediaError
+from agent_runner.errors import MediaError, UploadRefusedError
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_TYPES = (
@@ -87,6 +87,23 @@ class MediaLimits:
             raise MediaError(reason)
 
 
+def check_upload(name: str, size: int, *, limit: int, platform: str) -> None:
+    """Refuse a reply's file past ``platform``'s upload limit, naming it, its size and the
+    limit (outputs call it before sending anything).
+
+    Raises:
+        UploadRefusedError: ``size`` is over ``limit``.
+    """
+    if size > limit:
+        raise UploadRefusedError(
+            f"{name}: {describe_size(size)} is over {platform}'s upload limit of "
+            f"{describe_size(limit)}",
+            name=name,
+            size=size,
+            limit=limit,
+        )
+
+
 class MediaSettings(BaseSettings):
     """``AGENT_RUNNER_MEDIA_*``: limits on the attachments the bot downloads."""
 
@@ -109,4 +126,11 @@ class MediaSettings(BaseSettings):
         return value
 
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_TYPES", "MediaLimits", "MediaSettings", "describe_size"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_TYPES",
+    "MediaLimits",
+    "MediaSettings",
+    "check_upload",
+    "describe_size",
+]

@@ -12,8 +12,7 @@ import asyncio
 import io
 from collections.abc import Sequence
 
-from agent_runner.errors import UploadRefusedError
-from agent_runner.media import describe_size
+from agent_runner.media import check_upload
 from agent_runner.message import File
 from connectors.discord.sdk import discord
 
@@ -35,14 +34,7 @@ def batches(
     size = 0
     for file in files:
         length = file.size
-        if length > max_bytes:
-            raise UploadRefusedError(
-                f"{file.name}: {describe_size(length)} is over Discord's upload limit of "
-                f"{describe_size(max_bytes)}",
-                name=file.name,
-                size=length,
-                limit=max_bytes,
-            )
+        check_upload(file.name, length, limit=max_bytes, platform="Discord")
         if not groups or len(groups[-1]) >= max_files or size + length > max_bytes:
             groups.append([])
             size = 0

@@ -21,8 +21,7 @@ from typing import Any
 
 from yarl import URL
 
-from agent_runner.errors import UploadRefusedError
-from agent_runner.media import ResolvedFile, describe_size
+from agent_runner.media import ResolvedFile, check_upload
 from agent_runner.message import Attachment, File
 
 MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
@@ -67,15 +66,7 @@ def resolve(attachment: Attachment, *, token: str, api_base: str) -> ResolvedFil
 def check_uploads(files: Sequence[File]) -> None:
     """Refuse, before anything is sent, a file past Slack's limit."""
     for file in files:
-        size = file.size
-        if size > MAX_UPLOAD_BYTES:
-            raise UploadRefusedError(
-                f"{file.name}: {describe_size(size)} is over Slack's upload limit of "
-                f"{describe_size(MAX_UPLOAD_BYTES)}",
-                name=file.name,
-                size=size,
-                limit=MAX_UPLOAD_BYTES,
-            )
+        check_upload(file.name, file.size, limit=MAX_UPLOAD_BYTES, platform="Slack")
 
 
 async def file_uploads(files: Sequence[File]) -> list[dict[str, Any]]:

@@ -19,8 +19,8 @@ from typing import Any
 
 from yarl import URL
 
-from agent_runner.errors import AgentRunnerError, MediaError, UploadRefusedError
-from agent_runner.media import ResolvedFile, describe_size
+from agent_runner.errors import AgentRunnerError, MediaError
+from agent_runner.media import ResolvedFile, check_upload
 from agent_runner.message import Attachment, File
 from connectors._chat.calls import ApiCaller
 from connectors.telegram.sdk import telegram
@@ -84,15 +84,7 @@ async def resolve(
 def check_uploads(files: Sequence[File]) -> None:
     """Refuse, before anything is sent, a file past Telegram's upload limit."""
     for file in files:
-        size = file.size
-        if size > MAX_UPLOAD_BYTES:
-            raise UploadRefusedError(
-                f"{file.name}: {describe_size(size)} is over Telegram's upload limit of "
-                f"{describe_size(MAX_UPLOAD_BYTES)}",
-                name=file.name,
-                size=size,
-                limit=MAX_UPLOAD_BYTES,
-            )
+        check_upload(file.name, file.size, limit=MAX_UPLOAD_BYTES, platform="Telegram")
 
 
 def as_photo(file: File) -> bool:
