@@ -59,7 +59,7 @@ from connectors.telegram.calls import (
 from connectors.telegram.convert import BotIdentity, Scope, callback_fields, message_fields
 from connectors.telegram.polling import ALLOWED_UPDATES, Poller
 from connectors.telegram.replies import TelegramReplies
-from connectors.telegram.sdk import install_redaction, telegram
+from connectors.telegram.sdk import build_bot, install_redaction, telegram
 from connectors.telegram.settings import TelegramSettings
 from connectors.telegram.webhook import WebhookServer
 
@@ -204,22 +204,7 @@ class TelegramConnector(BaseConnector):
             return
         assert self._token is not None
         install_redaction()
-        timeout = self._request_timeout
-        bot = telegram.Bot(
-            self._token,
-            base_url=f"{self._api_base}/bot",
-            base_file_url=f"{self._api_base}/file/bot",
-            request=telegram.request.HTTPXRequest(
-                connection_pool_size=16,
-                read_timeout=timeout,
-                write_timeout=timeout,
-                connect_timeout=timeout,
-                pool_timeout=timeout,
-            ),
-            get_updates_request=telegram.request.HTTPXRequest(
-                read_timeout=timeout, connect_timeout=timeout, pool_timeout=timeout
-            ),
-        )
+        bot = build_bot(self._token, self._api_base, timeout=self._request_timeout)
         try:
             await self._caller("getMe", bot.initialize)
             if self._mode == "polling":

@@ -58,4 +58,24 @@ def install_redaction(*names: str) -> None:
             logger.addFilter(RedactToken())
 
 
-__all__ = ["RedactToken", "install_redaction", "telegram"]
+def build_bot(token: str, api_base: str, *, timeout: float) -> telegram.Bot:
+    """A Bot on ``api_base`` (its methods under ``/bot``, its files under ``/file/bot``),
+    every request with ``timeout`` seconds."""
+    return telegram.Bot(
+        token,
+        base_url=f"{api_base}/bot",
+        base_file_url=f"{api_base}/file/bot",
+        request=telegram.request.HTTPXRequest(
+            connection_pool_size=16,
+            read_timeout=timeout,
+            write_timeout=timeout,
+            connect_timeout=timeout,
+            pool_timeout=timeout,
+        ),
+        get_updates_request=telegram.request.HTTPXRequest(
+            read_timeout=timeout, connect_timeout=timeout, pool_timeout=timeout
+        ),
+    )
+
+
+__all__ = ["RedactToken", "build_bot", "install_redaction", "telegram"]
