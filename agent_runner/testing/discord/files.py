@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -50,6 +50,15 @@ class DiscordFiles:
         root = self._fake.url.rsplit("/api/", 1)[0]  # the CDN, beside the REST API
         url = f"{root}/attachments/{attachment_id}/{name}"
         return FakeAttachment(attachment_id, name, url, size=len(data), content_type=kind)
+
+    def attachments(
+        self, given: Iterable[tuple[str, str] | FakeAttachment]
+    ) -> tuple[FakeAttachment, ...]:
+        """Attachments for a user's message: stored ones, or ``(filename, url)`` pairs."""
+        return tuple(
+            a if isinstance(a, FakeAttachment) else FakeAttachment(self._fake._ids(), a[0], a[1])
+            for a in given
+        )
 
     async def post_user_files(
         self,

@@ -237,10 +237,7 @@ class FakeDiscord:
             role = self.guilds[channel.guild_id].bot_role_id
             content = f"<@&{role}> {content}"
             roles = (role,)
-        files = tuple(
-            a if isinstance(a, FakeAttachment) else FakeAttachment(self._ids(), a[0], a[1])
-            for a in attachments
-        )
+        files = self.files.attachments(attachments)
         message = FakeMessage(
             id=self._ids(created_at),
             channel_id=channel_id,
