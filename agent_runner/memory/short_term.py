@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -89,6 +90,8 @@ class ConversationView:
 
     ``messages`` holds the earlier turns, oldest first, within the memory's bounds;
     :meth:`add` appends a turn and persists it. Obtain one with :meth:`ShortTermMemory.load`.
+    Bookkeeping is O(1) per turn: a running token total, and the keys of the messages whose
+    turns are kept (:meth:`has_turn`).
     """
 
     def __init__(
@@ -101,7 +104,11 @@ class ConversationView:
         self._memory = memory
         self._store = store
         self._conversation_key = conversation_key
-        self._items = memory.trim(items)
+        self._items: deque[MemoryItem] = deque()
+        self._tokens = 0
+        self._keys: Counter[str] = Counter()
+        self._snapshot: tuple[MemoryItem, ...] | None = None
+        self._keep(memory.trim(items))
 
     @property
     def conversation_key(self) -> str:
@@ -110,12 +117,18 @@ class ConversationView:
     @property
     def messages(self) -> Sequence[MemoryItem]:
         """Earlier turns, oldest first (a snapshot: later :meth:`add` calls do not change it)."""
-        return tuple(self._items)
+        if self._snapshot is None:
+            self._snapshot = tuple(self._items)
+        return self._snapshot
 
     @property
     def tokens(self) -> int:
         """The token count of :attr:`messages`."""
-        return sum(item.tokens for item in self._items)
+        return self._tokens
+
+    def has_turn(self, message_key: str) -> bool:
+        """Whether a kept turn belongs to the message ``message_key``."""
+        return message_key in self._keys
 
     async def add(
         self,
@@ -135,19 +148,43 @@ class ConversationView:
             message_key: the key of the message this turn belongs to, if any.
             meta: extra JSON values to keep with the turn.
         """
-        item = MemoryItem(
-            role=role,
-            text=text,
-            name=name,
-            message_key=message_key,
-            created_at=self._memory.clock(),
-            tokens=self._memory.count(text),
-            meta=dict(meta or {}),
-        )
-        await self._store.memory_append(
-            self._conversation_key, [item], keep=self._memory.max_messages
-        )
-        self._items = self._memory.trim([*self._items, item])
+        await self.add_many([(role, text, name, meta)], message_key=message_key)
+
+    async def add_many(
+        self,
+        turns: Sequence[tuple[Role, str, str | None, dict[str, Any] | None]],
+        *,
+        message_key: str | None = None,
+    ) -> None:
+        """Remember several turns, ``(role, text, name, meta)`` each, with one store write."""
+        memory, now = self._memory, self._memory.clock()
+        items = [
+            MemoryItem(role, text, name, message_key, now, memory.count(text), dict(meta or {}))
+            for role, text, name, meta in turns
+        ]
+        await self._store.memory_append(self._conversation_key, items, keep=memory.max_messages)
+        self._keep(items)
+
+    def _keep(self, items: Sequence[MemoryItem]) -> None:
+        """Append ``items``, then drop the oldest until both bounds hold (as
+        :func:`trim_to_budget` would)."""
+        kept, keys = self._items, self._keys
+        for item in items:
+            kept.append(item)
+            self._tokens += item.tokens
+            if item.message_key is not None:
+                keys[item.message_key] += 1
+        max_messages, max_tokens = self._memory.max_messages, self._memory.max_tokens
+        while kept and (
+            len(kept) > max_messages or (max_tokens is not None and self._tokens > max_tokens)
+        ):
+            dropped = kept.popleft()
+            self._tokens -= dropped.tokens
+            if dropped.message_key is not None:
+                keys[dropped.message_key] -= 1
+                if not keys[dropped.message_key]:
+                    del keys[dropped.message_key]
+        self._snapshot = None
 
 
 class ShortTermMemory:

@@ -43,6 +43,7 @@ from agent_runner.core import (
 )
 from agent_runner.errors import BudgetExceededError, ConfigurationError, PaymentError
 from agent_runner.media import MediaFetcher, attachments_meta
+from agent_runner.memory.short_term import ConversationView
 from agent_runner.message import HISTORY_KEY, OUTCOME_KEY, USAGE_KEY, Message, Reply
 from agent_runner.pricing import NullMeter
 from agent_runner.store import MemoryItem, Role
@@ -127,10 +128,17 @@ async def _remember(memory: ConversationMemory, message: Message, replies: list[
     """Append the turn to memory, once: a message handled again after a crash (at least once
     delivery) finds its turn already there and adds nothing."""
     key = message.key
-    if any(item.message_key == key for item in memory.messages):
-        return
     name = message.author.name or message.author.id
     meta = attachments_meta(message.attachments)
+    if isinstance(memory, ConversationView):  # one store write per turn
+        if not memory.has_turn(key):
+            turns: list[tuple[Role, str, str | None, dict[str, Any] | None]]
+            turns = [("user", message.text, name, meta)]
+            turns += [("assistant", reply.text, None, None) for reply in replies if reply.text]
+            await memory.add_many(turns, message_key=key)
+        return
+    if isinstance(memory, _NoMemory) or any(i.message_key == key for i in memory.messages):
+        return
     await memory.add("user", message.text, name=name, message_key=key, meta=meta)
     for reply in replies:
         if reply.text:

@@ -3,8 +3,10 @@
 SQLite runs in one dedicated thread, never on the event loop. Writes on the hot path are
 group-committed (see :mod:`agent_runner.store._group_commit`): the callers queued while a
 transaction runs share the next one, so a durable journal does not cap throughput.
-``journal_accept`` and ``reply_claim`` return only after their transaction committed.
-Uniqueness (a message key accepted once, a reply claimed once, a payment used once) is
+``journal_accept`` and ``reply_claim`` return only after their transaction committed;
+``journal_complete``, ``reply_result`` and ``memory_append`` are lazy (they ride with the next
+awaited write, or commit within 10 ms), which keeps them ahead of anything written after
+them. Uniqueness (a message key accepted once, a reply claimed once, a payment used once) is
 enforced by the database, so several processes can share one file. The file's tables and
 pragmas are in :mod:`agent_runner.store._schema`.
 """
@@ -231,6 +233,8 @@ class SQLiteStore:
     async def memory_append(
         self, conversation_key: str, items: Sequence[MemoryItem], *, keep: int
     ) -> None:
+        """Append, lazily: committed with the next awaited write (a turn's reply claim, the
+        input's next journal write) or within 10 ms; a read sees it at once."""
         rows = [
             (
                 conversation_key,
@@ -261,7 +265,7 @@ class SQLiteStore:
                 (conversation_key, conversation_key, keep),
             )
 
-        await self._write(memory_append)
+        self._require().submit(memory_append, write=True, wait=False, name="memory_append")
 
     # -- cost ledger -----------------------------------------------------------------
     async def cost_add(self, entry: CostEntry) -> None:

@@ -159,3 +159,41 @@ async def test_a_restart_keeps_the_context(tmp_path: Path) -> None:
         assert (await memory.load(reopened, "discord:c2")).messages == ()
     finally:
         await reopened.close()
+
+
+async def test_add_keeps_the_same_turns_as_trim_to_budget_with_running_totals() -> None:
+    """The view's O(1) bookkeeping (running token total, kept keys) agrees with trimming the
+    whole list after every add, over a mix of sizes (one turn alone over the budget too)."""
+    store = InMemoryStore()
+    await store.open()
+    memory = ShortTermMemory(max_messages=7, max_tokens=20, token_counter=len)
+    view = await memory.load(store, "c")
+    everything: list[MemoryItem] = []
+    for n, size in enumerate([3, 5, 1, 25, 2, 9, 4, 4, 1, 6, 8, 2, 2, 2, 2, 2, 2, 2, 11]):
+        await view.add("user", "x" * size, message_key=f"k{n}")
+        everything.append(MemoryItem(role="user", text="x" * size, tokens=size))
+        expected = trim_to_budget(everything, max_messages=7, max_tokens=20)
+        assert [i.text for i in view.messages] == [i.text for i in expected]
+        assert view.tokens == sum(i.tokens for i in expected)
+        kept = {i.message_key for i in view.messages}
+        assert all(view.has_turn(f"k{m}") == (f"k{m}" in kept) for m in range(n + 1))
+
+
+async def test_add_many_remembers_a_turn_with_one_store_write(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "m.sqlite3", synchronous="NORMAL")
+    await store.open()
+    try:
+        view = await ShortTermMemory().load(store, "c")
+        batches = store.batches
+        turns = [("user", "hi", "ann", None), ("assistant", "hello", None, None)]
+        await view.add_many(turns, message_key="k")  # type: ignore[arg-type]
+        await store.flush()  # the append is lazy: it rides with the next awaited write
+        assert store.batches == batches + 1
+        assert view.has_turn("k") and not view.has_turn("other")
+        again = await ShortTermMemory().load(store, "c")
+        assert [(i.role, i.text, i.name, i.message_key) for i in again.messages] == [
+            ("user", "hi", "ann", "k"),
+            ("assistant", "hello", None, "k"),
+        ]
+    finally:
+        await store.close()
