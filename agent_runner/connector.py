@@ -256,10 +256,23 @@ def account_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
+ConnectorState = Literal["up", "reconnecting", "rate_limited", "down"]
+"""A connector's state as it reports it (:meth:`BaseConnector.report`)."""
+
+ConnectorMonitor = Callable[[str, ConnectorState], None]
+"""Told ``(connector name, state)`` on each report (the runner binds the operator endpoint's)."""
+
+
 class BaseConnector:
-    """Defaults for connectors: no-op lifecycle, ``async with``, a stop event.
+    """Defaults for connectors: no-op lifecycle, ``async with``, a stop event, progress reports.
 
     Subclasses set ``name`` and implement :meth:`run` (inputs) and/or ``send`` (outputs).
+
+    Health: an input calls :meth:`report` when it makes progress (a poll finished, a gateway
+    event arrived: ``"up"``) and when its state changes (``"reconnecting"``,
+    ``"rate_limited"``, ``"down"``). The operator endpoint's ``/readyz`` turns red when a
+    connector with a :attr:`progress_interval` goes several intervals without progress, or
+    when one stays away from ``"up"`` longer than :attr:`down_grace` seconds.
     """
 
     name: str = "connector"
@@ -272,6 +285,24 @@ class BaseConnector:
     lease_group: str | None = None
     """Single-consumer inputs naming the same group (the shards of one Discord bot) are shared
     out evenly between the replicas instead of all going to the first one up."""
+
+    progress_interval: float | None = None
+    """Seconds between progress reports when healthy (a poll interval); ``None``: an input
+    that may be quiet for any time (a webhook server) is not watched for stalls."""
+    down_grace: float = 60.0
+    """Seconds a connector may stay reconnecting, rate limited or down before it is red."""
+    _monitor: ConnectorMonitor | None = None
+
+    def bind_monitor(self, monitor: ConnectorMonitor) -> None:
+        """Send :meth:`report` calls to ``monitor`` (the runner does this at start)."""
+        self._monitor = monitor
+
+    def report(self, state: ConnectorState = "up") -> None:
+        """Tell the operator endpoint that this connector made progress (``"up"``) or
+        changed state. Cheap, never raises; a no-op when no runner watches."""
+        monitor = self._monitor
+        if monitor is not None:
+            monitor(self.name, state)
 
     def __init__(self, *, name: str | None = None) -> None:
         if name is not None:
@@ -335,6 +366,8 @@ __all__ = [
     "AgentInput",
     "AgentOutput",
     "BaseConnector",
+    "ConnectorMonitor",
+    "ConnectorState",
     "DeliveryContract",
     "DeliveryKey",
     "Describable",

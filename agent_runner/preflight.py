@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from agent_runner.connector import Preflight
-from agent_runner.settings import RunnerSettings, mask_url
+from agent_runner.settings import RunnerSettings, mask_url, read_settings
 
 REDIS_TIMEOUT = 3.0
 """Seconds Redis has to answer a PING."""
@@ -28,10 +28,19 @@ async def preflight(settings: RunnerSettings, connectors: Iterable[object] = ())
     if settings.redis_url:
         problems += await redis_problems(settings.redis_url)
     problems += llm_problems()
+    problems += admin_problems()
     for connector in dict.fromkeys(connectors):
         if isinstance(connector, Preflight):
             problems += await connector.preflight()
     return problems
+
+
+def admin_problems() -> list[str]:
+    """The operator endpoint must not listen off loopback without a token."""
+    from agent_runner.observability.settings import AdminSettings
+
+    problem = read_settings(AdminSettings).problem()
+    return [problem] if problem else []
 
 
 def data_dir_problems(data_dir: Path) -> list[str]:

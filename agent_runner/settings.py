@@ -104,11 +104,13 @@ class RunnerSettings(BaseSettings):
         """
         from agent_runner.llm._settings import LLMSettings
         from agent_runner.mcp._settings import describe_servers
+        from agent_runner.observability.settings import AdminSettings
 
         llm = read_settings(LLMSettings)
         return {
             "AGENT_RUNNER_DATA_DIR": str(self.data_dir),
             "AGENT_RUNNER_LOG_LEVEL": self.log_level,
+            "AGENT_RUNNER_ADMIN_*": read_settings(AdminSettings).describe(),
             "REDIS_URL": mask_url(self.redis_url) if self.redis_url else "(unset)",
             "LLM_BASE_URL": llm.base_url or "(unset)",
             "LLM_MODEL": llm.model or "(unset)",
@@ -217,10 +219,12 @@ def settings_classes() -> list[type[BaseSettings]]:
     from agent_runner.llm._settings import LLMSettings
     from agent_runner.mcp._settings import MCPSettings
     from agent_runner.media.limits import MediaSettings
+    from agent_runner.observability.settings import AdminSettings
     from agent_runner.outbound import OutboundSettings
 
     classes: list[type[BaseSettings]] = [
         RunnerSettings,
+        AdminSettings,
         LLMSettings,
         OutboundSettings,
         MediaSettings,

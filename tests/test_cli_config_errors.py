@@ -22,7 +22,7 @@ def agent_runner(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProce
     return subprocess.run(
         [str(AGENT_RUNNER), *args],
         cwd=cwd,
-        env={**clean, **env},
+        env={**clean, "AGENT_RUNNER_ADMIN_PORT": "0", **env},  # (conftest: no endpoint)
         capture_output=True,
         text=True,
         timeout=120,

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings
 from agent_runner.llm import LLMSettings, agent_from_env
 from agent_runner.mcp import MCPSettings
 from agent_runner.media import MediaSettings
+from agent_runner.observability import AdminSettings
 from agent_runner.outbound import OutboundSettings
 from agent_runner.settings import RunnerSettings
 from connectors.discord import DiscordSettings
@@ -23,6 +24,7 @@ from connectors.x import XSettings
 EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
 SETTINGS: list[type[BaseSettings]] = [
     RunnerSettings,
+    AdminSettings,
     OutboundSettings,
     MediaSettings,
     LLMSettings,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
     from agent_runner.distributed._host import Host
 
 logger = logging.getLogger(__name__)
+
+WEDGED_BLOCKS = 3
+"""Block intervals (``Options.block``) without a completed read that make a read loop wedged."""
 
 
 def send_wake(outbox: Outbox, keys: Keys, worker: str, reason: str) -> None:
@@ -84,9 +88,28 @@ class PartitionReader:
         self._packed: list[bytes] | None = None
         """The packed XREADGROUP, kept while the streams and cursors stay the same."""
         self._task: asyncio.Task[None] | None = None
+        self.read_at: float | None = None
+        """Monotonic time of the last completed read (``None``: none yet)."""
+        self.group_lost_at: float | None = None
+        """Monotonic time Redis last answered NOGROUP (its consumer groups were lost)."""
 
     def start(self, client: redis.Redis) -> None:
+        self.read_at = time.monotonic()
         self._task = asyncio.create_task(self._run(client), name="read-loop")
+
+    def problems(self, now: float | None = None) -> list[str]:
+        """Why this read loop is not healthy (empty: it is): no read completed in
+        :data:`WEDGED_BLOCKS` block intervals (wedged, or Redis unreachable), or its consumer
+        group lost recently (Redis restarted without persistence; recreated, entries added
+        while it was gone are lost)."""
+        now = time.monotonic() if now is None else now
+        found = []
+        window = WEDGED_BLOCKS * self._options.block + 1.0
+        if self._task is not None and self.read_at is not None and now - self.read_at > window:
+            found.append(f"the read loop has not completed a read in {now - self.read_at:.0f}s")
+        if self.group_lost_at is not None and now - self.group_lost_at < window:
+            found.append("the consumer group was lost (Redis restarted without persistence?)")
+        return found
 
     def wake(self) -> None:
         """Make the blocking read return now (the owned partitions changed, or stopping)."""
@@ -160,9 +183,11 @@ class PartitionReader:
         except ResponseError as exc:
             if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
                 raise
+            self.group_lost_at = time.monotonic()
             for name in streams:  # Redis lost them (restarted without persistence)
                 await ensure_group(client, name.decode(), "$" if name == control_b else "0")
             return
+        self.read_at = time.monotonic()
         for stream, entries in stream_entries(response):
             if stream == control_b:
                 self._on_control(entries)
@@ -191,4 +216,4 @@ class PartitionReader:
                 self._on_rebalance()
 
 
-__all__ = ["PartitionReader"]
+__all__ = ["WEDGED_BLOCKS", "PartitionReader"]

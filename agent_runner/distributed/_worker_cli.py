@@ -67,26 +67,45 @@ def load_register(spec: str) -> Callable[[DistributedAgentRuntime], Any]:
 
 
 async def serve(runtime: DistributedAgentRuntime, register: Callable[[Any], Any]) -> None:
-    """Register, start, wait for SIGTERM/SIGINT, stop cleanly."""
-    stop = asyncio.Event()
+    """Register, start, wait for SIGTERM/SIGINT, stop cleanly; serve the operator endpoint
+    (``AGENT_RUNNER_ADMIN_*``) meanwhile."""
+    from agent_runner.observability import OperatorEndpoint, worker_operations
+    from agent_runner.observability.health import Reason, reason
+
+    async def read_loop() -> list[Reason]:
+        problems = runtime._host.reader.problems()  # this package's own worker process
+        return [reason("distributed", text) for text in problems]
+
+    stop, ready = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     traced = start_tracing()  # when OTEL_* asks for it: turns run here join their traces
+    endpoint = OperatorEndpoint.configured(role="worker")
+    hooks = worker_operations.set(endpoint.metrics if endpoint is not None else None)
     try:
+        if endpoint is not None:
+            await endpoint.start(
+                store=None, ready=ready, pending=lambda: 0, connectors=(), checks=[read_loop]
+            )
         made = register(runtime)
         if inspect.isawaitable(made):
             await made
         runtime.start()
+        ready.set()
         logger.info("worker %s ready", runtime.worker_id)
         await stop.wait()
         logger.info("worker %s stopping", runtime.worker_id)
     finally:
+        ready.clear()
+        worker_operations.reset(hooks)
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         await runtime.close()
         if traced:
             await stop_tracing()
+        if endpoint is not None:
+            await endpoint.stop()
 
 
 def worker_command(argv: list[str]) -> int:

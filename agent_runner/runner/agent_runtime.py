@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -23,6 +22,7 @@ from agent_runner.errors import ConfigurationError
 from agent_runner.media import MediaFetcher
 from agent_runner.memory import ShortTermMemory
 from agent_runner.message import Message
+from agent_runner.observability import AdminSettings, OperatorEndpoint, worker_operations
 from agent_runner.pricing import Pricing
 from agent_runner.runner import double_texting as texting
 from agent_runner.runner.config import (
@@ -39,15 +39,18 @@ from agent_runner.runner.leadership import InputLeases, Leadership
 from agent_runner.runner.lifecycle import (
     close_quietly,
     close_store,
+    drain_within,
     open_connectors,
     recover_journal,
     start_runtime,
     stop_inputs,
     stop_runtime,
+    wait_either,
 )
 from agent_runner.runner.mailboxes import ConversationMailboxes
+from agent_runner.runner.operations import counted_sink
 from agent_runner.runner.replies import ReplySender
-from agent_runner.runner.signals import stop_on_signals
+from agent_runner.runner.signals import graceful_stop, stop_on_signals
 from agent_runner.store import Store
 from agent_runner.tracing import tracing_session
 
@@ -104,6 +107,8 @@ class AgentRuntime:
         handle_signals: stop on SIGTERM/SIGINT (only on the main thread).
         input_leases: run single-consumer inputs in one replica at a time under store leases
             (:class:`InputLeases`, True or False; default: on with a RedisStore).
+        admin: the operator endpoint (metrics, health, status page; default: from
+            ``AGENT_RUNNER_ADMIN_*``); port 0 turns it off. See :attr:`operator`.
 
     Example:
         >>> from connectors.inmemory import InMemoryConnector
@@ -142,6 +147,7 @@ class AgentRuntime:
         shutdown_grace: float = 30.0,
         handle_signals: bool = True,
         input_leases: InputLeases | bool | None = None,
+        admin: AdminSettings | None = None,
     ) -> None:
         self._inputs = checked_inputs(inputs)
         self._outputs = outputs_by_name(outputs)
@@ -168,6 +174,9 @@ class AgentRuntime:
         self.store: Store = store if store is not None else default_store(name)
         """The runner's store (journal, replies, cursors, memory, ledger)."""
         self.leadership = Leadership.of(input_leases, self.store, self._inputs)  # replicas
+        self.operator = OperatorEndpoint.configured(admin)
+        """The operator endpoint (``None`` when off): ``.metrics``, ``.url``, ``.add_routes``."""
+        ops = self.leadership.operations = self.operator.metrics if self.operator else None
         self._turns = TurnHandler(
             agent=function,
             store=self.store,
@@ -178,6 +187,7 @@ class AgentRuntime:
             budget_reply=budget_reply,
             stream_lookup=stream_lookup(self._streaming),
             media=MediaFetcher.for_connectors(self._inputs),
+            operations=ops,
         )
         self._replies = ReplySender(
             store=self.store,
@@ -187,6 +197,7 @@ class AgentRuntime:
             base_delay=retry_base_delay,
             max_delay=retry_max_delay,
             sources={**{i.name: i for i in self._inputs}, **self._outputs},
+            listeners=[ops.reply_event] if ops is not None else [],
         )
         self._runtime_given = runtime is not None
         self.runtime: MessageRuntime = (
@@ -221,7 +232,8 @@ class AgentRuntime:
         self._hurry.clear()
         loop = asyncio.get_running_loop()
         try:
-            with stop_on_signals(loop, self._on_signal, enabled=self._handle_signals):
+            on_signal = graceful_stop(self._stop, self._hurry)
+            with stop_on_signals(loop, on_signal, enabled=self._handle_signals):
                 async with contextlib.AsyncExitStack() as stack:
                     await self._open(stack)
                     await self._serve()
@@ -241,15 +253,7 @@ class AgentRuntime:
         Raises:
             RuntimeError: ``run()`` ended (failed or stopped) before the runner was up.
         """
-        if self._started.is_set():
-            return
-        started = asyncio.ensure_future(self._started.wait())
-        ended = asyncio.ensure_future(self._ended.wait())
-        try:
-            await asyncio.wait({started, ended}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            started.cancel()
-            ended.cancel()
+        await wait_either(self._started, self._ended)
         if not self._started.is_set():
             raise RuntimeError("the runner is not running (run() ended or failed)")
 
@@ -298,7 +302,9 @@ class AgentRuntime:
                     await runner.register_conversations(runtime)
         """
         await self.store.open()
-        await register_conversation_agent(runtime, replace(self._turns, stream_lookup=None))
+        hooks = worker_operations.get()  # the worker's endpoint (agent-runner worker), if any
+        turns = replace(self._turns, stream_lookup=None, operations=hooks)
+        await register_conversation_agent(runtime, turns)
 
     # -- lifecycle -------------------------------------------------------------------
     async def _open(self, stack: contextlib.AsyncExitStack) -> None:
@@ -309,20 +315,28 @@ class AgentRuntime:
         if callable(agent_close):  # e.g. an LLMAgent's HTTP client; closed after the drain
             stack.push_async_callback(close_quietly, self._agent, agent_close)
         connectors = [*self._inputs, *self._outputs.values()]
-        await open_connectors(stack, connectors, self.store, self.leadership.store_for)
+        ops = self._turns.operations
+        await open_connectors(stack, connectors, self.store, self.leadership.store_for, ops)
         if self._registered_on is not self.runtime:  # once per core runtime (run() again)
             await register_conversation_agent(self.runtime, self._turns)
             self._registered_on = self.runtime
         if await start_runtime(self.runtime, owned=not self._runtime_given):
             stack.push_async_callback(stop_runtime, self.runtime)
-        self._ingest.mailboxes = ConversationMailboxes(
+        mailboxes = self._ingest.mailboxes = ConversationMailboxes(
             runtime=self.runtime,
             replies=self._replies,
             max_concurrency=self._max_concurrency,
             max_pending=self._max_pending,
             error_reply=self._error_reply,
             texting=self._texting,
+            operations=ops,
         )
+        if self.operator is not None:
+            await self.operator.start(
+                store=self.store, ready=self._started, pending=lambda: mailboxes.pending,
+                connectors=connectors, pricing=self._turns.pricing,
+            )  # fmt: skip
+            stack.push_async_callback(self.operator.stop)
         # Last in, first out: drain the turns before the runtime stops and the store closes.
         stack.push_async_callback(self._drain)
 
@@ -331,8 +345,10 @@ class AgentRuntime:
         assert mailboxes is not None
         await recover_journal(self.store, mailboxes.submit, self._replies.sources)
         self._ingest.accepting = True
+        ops = self._turns.operations
+        sink = counted_sink(self._ingest, ops) if ops is not None else self._ingest
         inputs = self.leadership.start(
-            self._inputs, self._ingest, stop=self._stop, base=self._retry_base, cap=self._retry_max
+            self._inputs, sink, stop=self._stop, base=self._retry_base, cap=self._retry_max
         )
         self._started.set()
         _log.info(
@@ -351,29 +367,10 @@ class AgentRuntime:
             self._ingest.accepting = False
 
     async def _drain(self) -> None:
-        mailboxes = self._ingest.mailboxes
-        if mailboxes is None:
-            return
-        loop = asyncio.get_running_loop()
-        deadline, self._deadline = self._deadline, None
-        grace = self._shutdown_grace if deadline is None else deadline - loop.time()
-        cut_short = await mailboxes.drain(grace, hurry=self._hurry)
-        self._ingest.mailboxes = None
-        if cut_short:
-            _log.warning(
-                "shutdown grace (%ss) over: %d conversation(s) cut short; their messages "
-                "stay journaled and are handled on the next start",
-                self._shutdown_grace,
-                cut_short,
-            )
-
-    def _on_signal(self, sig: signal.Signals) -> None:
-        if self._stop.is_set():
-            _log.warning("received %s again: cutting the shutdown grace short", sig.name)
-            self._hurry.set()
-            return
-        _log.info("received %s: shutting down (again to skip the grace period)", sig.name)
-        self._stop.set()
+        if self._ingest.mailboxes is not None:
+            deadline, self._deadline = self._deadline, None
+            await drain_within(self._ingest.mailboxes, self._shutdown_grace, deadline, self._hurry)
+            self._ingest.mailboxes = None
 
 
 __all__ = ["DEFAULT_BUDGET_REPLY", "DEFAULT_ERROR_REPLY", "AgentRuntime"]

@@ -46,6 +46,7 @@ from agent_runner.media import MediaFetcher, attachments_meta
 from agent_runner.memory.short_term import ConversationView
 from agent_runner.message import HISTORY_KEY, OUTCOME_KEY, USAGE_KEY, Message, Reply
 from agent_runner.pricing import NullMeter
+from agent_runner.runner.operations import CountingMeter, Operations, clock
 from agent_runner.store import MemoryItem, Role
 from agent_runner.tracing import pipeline
 
@@ -211,6 +212,7 @@ class TurnHandler:
     budget_reply: str | None
     stream_lookup: StreamLookup | None = None
     media: MediaFetcher | None = None
+    operations: Operations | None = None
 
     def __post_init__(self) -> None:
         if self.agent_timeout is not None and self.agent_timeout <= 0:
@@ -240,14 +242,20 @@ class TurnHandler:
             if self.pricing is not None
             else NullMeter()
         )
+        operations = self.operations
+        if operations is not None:
+            cost, began = CountingMeter(cost, operations), clock()
         try:
-            return await self._run(message, memory, runtime, cost, merged)
+            result = await self._run(message, memory, runtime, cost, merged)
         finally:
             release = getattr(cost, "release", None)
             if callable(release):  # free budget reserved by calls the agent never recorded
                 released = release()
                 if inspect.isawaitable(released):
                     await released
+        if operations is not None:
+            operations.agent_finished(result.outcome, clock() - began)
+        return result
 
     async def _run(
         self,

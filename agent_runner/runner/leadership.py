@@ -44,6 +44,7 @@ from typing import Any, cast
 from agent_runner.connector import AgentInput, Sink
 from agent_runner.errors import ConfigurationError, LeaseLostError
 from agent_runner.runner.lifecycle import supervise_input
+from agent_runner.runner.operations import Operations
 from agent_runner.runner.shares import Shares
 from agent_runner.store import Fence, Store
 
@@ -156,6 +157,8 @@ class Leadership:
             sizes={group: size for group, size in sizes.items() if size > 1},
         )
         """How this replica shares out inputs of one ``lease_group`` (:mod:`.shares`)."""
+        self.operations: Operations | None = None
+        """Told of input crashes (the operator endpoint's hooks), when set."""
 
     @classmethod
     def of(
@@ -194,7 +197,9 @@ class Leadership:
             asyncio.create_task(
                 self._lead(connector, sink, stop=stop, base=base, cap=cap)
                 if id(connector) in self._led
-                else supervise_input(connector, sink, stop=stop, base=base, cap=cap),
+                else supervise_input(
+                    connector, sink, stop=stop, base=base, cap=cap, operations=self.operations
+                ),
                 name=f"agent-runner input {connector.name}",
             )
             for connector in inputs
@@ -277,7 +282,11 @@ class Leadership:
         the input finished by itself); False when the lease was lost (stand by again)."""
         assert self.leases is not None
         over = asyncio.Event()
-        run = asyncio.ensure_future(supervise_input(connector, sink, stop=over, base=base, cap=cap))
+        run = asyncio.ensure_future(
+            supervise_input(
+                connector, sink, stop=over, base=base, cap=cap, operations=self.operations
+            )
+        )
         renew = asyncio.ensure_future(self._renew(fence, self._group(connector)))
         stopped = asyncio.ensure_future(stop.wait())
         try:

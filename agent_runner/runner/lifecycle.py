@@ -8,20 +8,30 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Callable, Collection, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_runner.backoff import backoff_delay
 from agent_runner.connector import AgentInput, Sink
 from agent_runner.core import MessageRuntime
 from agent_runner.errors import LeaseLostError
 from agent_runner.message import Message
+from agent_runner.runner.operations import Operations
+
+if TYPE_CHECKING:
+    from agent_runner.runner.mailboxes import ConversationMailboxes
 from agent_runner.store import Store
 
 _log = logging.getLogger("agent_runner.runtime")
 
 
 async def supervise_input(
-    connector: AgentInput, sink: Sink, *, stop: asyncio.Event, base: float, cap: float
+    connector: AgentInput,
+    sink: Sink,
+    *,
+    stop: asyncio.Event,
+    base: float,
+    cap: float,
+    operations: Operations | None = None,
 ) -> None:
     """Run ``connector.start(sink)``; restart it with capped backoff when it raises.
 
@@ -42,6 +52,8 @@ async def supervise_input(
             if loop.time() - began > cap:
                 failures = 0
             failures += 1
+            if operations is not None:
+                operations.input_crashed(connector.name, failures)
             delay = backoff_delay(failures, base=base, cap=cap)
             _log.exception(
                 "input %r crashed (%d in a row); restarting in %.2fs",
@@ -58,12 +70,18 @@ async def supervise_input(
 
 
 def start_inputs(
-    inputs: Sequence[AgentInput], sink: Sink, *, stop: asyncio.Event, base: float, cap: float
+    inputs: Sequence[AgentInput],
+    sink: Sink,
+    *,
+    stop: asyncio.Event,
+    base: float,
+    cap: float,
+    operations: Operations | None = None,
 ) -> list[asyncio.Task[None]]:
     """One task per input running :func:`supervise_input` (until ``stop`` is set)."""
     return [
         asyncio.create_task(
-            supervise_input(connector, sink, stop=stop, base=base, cap=cap),
+            supervise_input(connector, sink, stop=stop, base=base, cap=cap, operations=operations),
             name=f"agent-runner input {connector.name}",
         )
         for connector in inputs
@@ -108,15 +126,20 @@ async def open_connectors(
     connectors: Sequence[object],
     store: Store,
     store_for: Callable[[object], Store] | None = None,
+    operations: Operations | None = None,
 ) -> None:
     """``bind_store(store)`` on every connector that has it (``store_for(connector)`` when
-    given: a fenced view for an input run under a lease), then ``open()`` each one (a
-    connector that is both input and output once); its ``close()`` goes on ``stack``."""
+    given: a fenced view for an input run under a lease) and ``bind_monitor`` (with
+    ``operations``), then ``open()`` each one (a connector that is both input and output
+    once); its ``close()`` goes on ``stack``."""
     unique = list({id(connector): connector for connector in connectors}.values())
     for connector in unique:
         bind = getattr(connector, "bind_store", None)
         if callable(bind):
             bind(store_for(connector) if store_for is not None else store)
+        monitor = getattr(connector, "bind_monitor", None)
+        if operations is not None and callable(monitor):
+            monitor(operations.connector_state)
     for connector in unique:
         opener = getattr(connector, "open", None)
         if callable(opener):
@@ -189,9 +212,39 @@ async def stop_inputs(
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def drain_within(
+    mailboxes: ConversationMailboxes, grace: float, deadline: float | None, hurry: asyncio.Event
+) -> None:
+    """Let the mailboxes finish until ``deadline`` (loop time; ``None``: ``grace`` seconds
+    from now), less once ``hurry`` is set; what is cut short stays journaled."""
+    loop = asyncio.get_running_loop()
+    left = grace if deadline is None else deadline - loop.time()
+    cut_short = await mailboxes.drain(left, hurry=hurry)
+    if cut_short:
+        _log.warning(
+            "shutdown grace (%ss) over: %d conversation(s) cut short; their messages "
+            "stay journaled and are handled on the next start",
+            grace,
+            cut_short,
+        )
+
+
+async def wait_either(first: asyncio.Event, second: asyncio.Event) -> None:
+    """Wait until ``first`` or ``second`` is set."""
+    if first.is_set() or second.is_set():
+        return
+    waits = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
 __all__ = [
     "close_quietly",
     "close_store",
+    "drain_within",
     "open_connectors",
     "recover_journal",
     "start_inputs",
@@ -199,4 +252,5 @@ __all__ = [
     "stop_inputs",
     "stop_runtime",
     "supervise_input",
+    "wait_either",
 ]

@@ -31,6 +31,7 @@ from agent_runner.core import AgentId, CancellationToken, MessageRuntime
 from agent_runner.message import OUTCOME_KEY, Message, Reply
 from agent_runner.runner.conversation import CONVERSATION_AGENT_TYPE, Turn, TurnResult
 from agent_runner.runner.double_texting import DoubleTexting, TextingPolicy
+from agent_runner.runner.operations import Operations, clock
 from agent_runner.runner.replies import ReplySender
 from agent_runner.tracing import spans
 
@@ -58,8 +59,10 @@ class ConversationMailboxes:
         max_pending: int,
         error_reply: str | None,
         texting: TextingPolicy | None = None,
+        operations: Operations | None = None,
     ) -> None:
         self._runtime = runtime
+        self._operations = operations
         self._policy = texting.choose if texting is not None else None
         self._busy_reply = texting.busy_reply if texting is not None else None
         self._tokens: dict[str, CancellationToken] = {}
@@ -281,6 +284,8 @@ class ConversationMailboxes:
     ) -> bool:
         """Run the turn of ``message`` (with ``merged`` folded in) and send its replies; False
         when a later message interrupted it (nothing sent, nothing completed)."""
+        operations = self._operations
+        began = clock() if operations is not None else 0.0
         try:
             async with self._slots:
                 if interruptible:
@@ -293,7 +298,11 @@ class ConversationMailboxes:
             for earlier in merged:  # answered together with ``message``
                 await self._replies.send(earlier, ())
             self.handled += 1
+            if operations is not None:
+                operations.message_handled(message.source, result.outcome, clock() - began)
         except Exception:  # keep the conversation going; the journal keeps it pending
+            if operations is not None:
+                operations.message_failed(message.source)
             _log.exception(
                 "handling %s failed; it stays in the journal and is retried on restart",
                 message.key,

@@ -19,7 +19,8 @@ at WARNING (``at_most_once``). Never skipped as "already sent".
 Every outcome is a :class:`ReplyEvent` given to ``ReplySender.listeners`` (metrics hook in
 there): ``sent``, ``failed``, ``lost``, ``retried`` (a failed try about to be repeated),
 ``resumed`` (an unknown outcome taken up after a restart) and ``reconciled`` (one lookup on
-the platform; ``found`` says whether the whole reply was there).
+the platform; ``found`` says whether the whole reply was there). A live reply (no ledger
+entry: an HTTP answer) is told too, keyed ``"<message key> (live)"``.
 """
 
 from __future__ import annotations
@@ -213,6 +214,7 @@ class ReplySender:
         entry = ledger if isinstance(ledger, DeliveryKey) else None
         name = output.name
         label = entry.key if entry is not None else f"{message.key} (live)"
+        told = entry or DeliveryKey(label, name, 0)  # what listeners hear about
         reconciled = entry is not None and delivery_contract(output) == "reconciled"
         attempt = 0
         while True:
@@ -225,7 +227,7 @@ class ReplySender:
                 else:
                     await output.send(message, reply, key=key)  # type: ignore[call-arg]
             except DeliveryError as exc:
-                return await self._failed(label, name, exc, attempt + 1, entry)
+                return await self._failed(label, name, exc, attempt + 1, entry, told)
             except Exception as exc:  # an output's fault must not stop the loop
                 attempt += 1
                 retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
@@ -233,7 +235,7 @@ class ReplySender:
                     retries=self.retries, base=self.base_delay, cap=self.max_delay
                 ).wait(attempt, retry_after=retry_after)
                 if wait is None:
-                    return await self._failed(label, name, exc, attempt, entry)
+                    return await self._failed(label, name, exc, attempt, entry, told)
                 _log.warning(
                     "reply %s to %r failed (attempt %d of %d), retrying in %.2fs: %r",
                     label,
@@ -243,8 +245,7 @@ class ReplySender:
                     wait,
                     exc,
                 )
-                if entry is not None:
-                    self._emit(entry, "retried")
+                self._emit(told, "retried")
                 await asyncio.sleep(wait)
                 if key is not None:
                     key.resumed = True  # the failed try may have delivered some of it
@@ -252,7 +253,7 @@ class ReplySender:
                 checkpoint("sent")
                 if entry is not None:
                     await self.store.reply_result(entry.key, name, ok=True)
-                    self._emit(entry, "sent")
+                self._emit(told, "sent")
                 return
 
     async def _reconcile(
@@ -291,7 +292,13 @@ class ReplySender:
         self._emit(key, "lost")
 
     async def _failed(
-        self, label: str, name: str, exc: BaseException, attempts: int, key: DeliveryKey | None
+        self,
+        label: str,
+        name: str,
+        exc: BaseException,
+        attempts: int,
+        key: DeliveryKey | None,
+        told: DeliveryKey,
     ) -> None:
         _log.error(
             "reply %s to %r failed after %d attempt(s); giving up: %r", label, name, attempts, exc
@@ -299,7 +306,7 @@ class ReplySender:
         if key is not None:
             error = f"{type(exc).__name__}: {exc}"
             await self.store.reply_result(key.key, name, ok=False, error=error)
-            self._emit(key, "failed")
+        self._emit(told, "failed")
 
     def _emit(self, key: DeliveryKey, outcome: ReplyOutcome, *, found: bool | None = None) -> None:
         if not self.listeners:

@@ -49,4 +49,19 @@ def stop_on_signals(
                 signal.signal(sig, previous[sig])
 
 
-__all__ = ["STOP_SIGNALS", "stop_on_signals"]
+def graceful_stop(stop: asyncio.Event, hurry: asyncio.Event) -> Callable[[signal.Signals], None]:
+    """The signal handler of a runner: the first signal sets ``stop`` (a graceful shutdown),
+    a second one ``hurry`` (cut the shutdown grace short)."""
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.is_set():
+            _log.warning("received %s again: cutting the shutdown grace short", sig.name)
+            hurry.set()
+            return
+        _log.info("received %s: shutting down (again to skip the grace period)", sig.name)
+        stop.set()
+
+    return on_signal
+
+
+__all__ = ["STOP_SIGNALS", "graceful_stop", "stop_on_signals"]

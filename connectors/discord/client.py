@@ -18,6 +18,7 @@ from typing import Any, Literal
 import aiohttp
 import yarl
 
+from agent_runner.connector import ConnectorState
 from agent_runner.errors import ConfigurationError
 from connectors.discord.sdk import discord
 
@@ -84,6 +85,7 @@ class ConnectorClient(discord.Client):
         on_ready: Callable[[], Awaitable[None]],
         on_interaction: Callable[[discord.Interaction], None] | None = None,
         shard: tuple[int, int] | None = None,
+        on_state: Callable[[ConnectorState], None] | None = None,
     ) -> None:
         if shard is not None and not 0 <= shard[0] < shard[1]:
             raise ConfigurationError(
@@ -113,6 +115,7 @@ class ConnectorClient(discord.Client):
         self._forward_connect = on_connect
         self._forward_ready = on_ready
         self._forward_interaction = on_interaction
+        self._state = on_state or (lambda state: None)
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         # discord.py waits 5 s before every IDENTIFY but the first (Discord allows one
@@ -124,7 +127,11 @@ class ConnectorClient(discord.Client):
         self._forward_message(message)
 
     async def on_connect(self) -> None:
+        self._state("up")
         self._forward_connect()
+
+    async def on_disconnect(self) -> None:
+        self._state("reconnecting")
 
     async def on_ready(self) -> None:
         await self._forward_ready()
@@ -134,6 +141,7 @@ class ConnectorClient(discord.Client):
             self._forward_interaction(interaction)
 
     async def on_resumed(self) -> None:
+        self._state("up")
         _log.info("discord: gateway session resumed")
 
     def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:

@@ -228,8 +228,7 @@ class DiscordConnector(BaseConnector):
         client = ConnectorClient(
             intents=gateway_intents(self._scope.direct_messages, self._message_content),
             shard=self.shard,
-            api_base=self._api_base,
-            gateway_url=self._gateway_url,
+            api_base=self._api_base, gateway_url=self._gateway_url,
             max_rate_limit_wait=self._max_wait,
             guild_ready_timeout=self._guild_ready_timeout,
             identify_delay=self._identify_delay,
@@ -237,7 +236,8 @@ class DiscordConnector(BaseConnector):
             on_connect=self._on_connect,
             on_ready=self._on_ready,
             on_interaction=lambda press: self._queue.put_nowait(("press", press)),
-        )
+            on_state=self.report,  # gateway up / reconnecting, for /readyz
+        )  # fmt: skip
         try:
             async with asyncio.timeout(self._request_timeout):
                 await client.login(self._token)

@@ -139,7 +139,7 @@ class XConnector(BaseConnector):
         self.mentions_auth = mentions_auth
         self.user_id = user_id
         self.username: str | None = None
-        self.poll_interval = poll_interval
+        self.poll_interval = self.progress_interval = poll_interval  # /readyz watches it
         self.first_run = first_run
         self.max_thread_parts = max_thread_parts
         self.max_pages = max_pages
@@ -271,13 +271,16 @@ class XConnector(BaseConnector):
             try:
                 await self.poll(sink)
                 delay = pace(self._api.window("mentions"), self._clock(), self.poll_interval)
+                self.report("up" if delay <= self.poll_interval else "rate_limited")
             except RateLimitedError as exc:
                 delay = max(self.poll_interval, exc.retry_after or 0.0)
+                self.report("rate_limited")
                 log.warning("x: mentions rate limited; next poll in %.0fs", delay)
             except DeliveryError:
                 raise  # refused (401, 403, 400): the runner logs it and restarts with backoff
             except ConnectorError as exc:
                 delay = self.poll_interval
+                self.report("reconnecting")
                 log.warning("x: polling mentions failed: %s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)

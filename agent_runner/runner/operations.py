@@ -1,0 +1,152 @@
+"""The runner's operations hooks: what happened, told to whoever measures it.
+
+The runner calls an :class:`Operations` at each step of a message's life: received or
+refused at the sink, the agent's turn done, the message handled (or failed), each reply's
+outcome, each model call a meter recorded, each connector's state. The operator endpoint's
+metrics (:mod:`agent_runner.observability`) implement it; with the endpoint off the runner
+has no hooks at all (``None``), so a message pays nothing for them.
+
+Labels stay bounded: a connector name, an outcome, a model name, a refusal code from
+:data:`REFUSAL_CODES` (never a conversation id or message text).
+
+Example:
+    >>> class Printer:  # any object with these methods is an Operations
+    ...     def message_received(self, source: str) -> None: ...
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from agent_runner.agent import CostMeter
+from agent_runner.connector import Accepted, ConnectorState, Sink
+from agent_runner.errors import ConnectorError, InvalidMessageError, StoreError
+from agent_runner.message import Message
+from agent_runner.runner.guards import RefusedMessageError
+from agent_runner.runner.replies import ReplyEvent
+
+REFUSAL_CODES = ("invalid", "ignored_author", "bot", "too_deep", "not_accepting", "store")
+"""The ``reason`` label values of refused messages."""
+
+
+class Operations(Protocol):
+    """What the runner tells its operator side; every method is quick and never raises."""
+
+    def message_received(self, source: str) -> None:
+        """A message reached the sink (before validation)."""
+
+    def message_refused(self, source: str, reason: str) -> None:
+        """The sink refused a message; ``reason`` is one of :data:`REFUSAL_CODES`."""
+
+    def message_duplicate(self, source: str) -> None:
+        """A message the journal had already (not handled again)."""
+
+    def message_handled(self, source: str, outcome: str, seconds: float) -> None:
+        """A message's turn ran and its replies went out (``outcome`` of the turn:
+        ``ok``, ``error``, ``timeout``, ``budget``, ``payment``), ``seconds`` after it
+        reached the head of its mailbox."""
+
+    def message_failed(self, source: str) -> None:
+        """Handling a message raised; it stays journaled for the next start."""
+
+    def agent_finished(self, outcome: str, seconds: float) -> None:
+        """A conversation turn (payment, budget, the agent) took ``seconds``."""
+
+    def reply_event(self, event: ReplyEvent) -> None:
+        """A reply's outcome (a ``ReplySender`` listener)."""
+
+    def model_call(self, model: str, input_tokens: int, output_tokens: int, cost: float) -> None:
+        """A model call a cost meter recorded."""
+
+    def connector_state(self, name: str, state: ConnectorState) -> None:
+        """A connector's state changed, or it made progress (an event, a finished poll)."""
+
+    def input_crashed(self, name: str, failures: int) -> None:
+        """An input raised; ``failures`` in a row (the runner restarts it with backoff)."""
+
+
+def refusal_code(exc: Exception) -> str:
+    """The bounded label of a sink refusal (one of :data:`REFUSAL_CODES`)."""
+    if isinstance(exc, RefusedMessageError):
+        reason = exc.reason
+        if "is ignored" in reason:
+            return "ignored_author"
+        if "is a bot" in reason:
+            return "bot"
+        return "too_deep"
+    if isinstance(exc, InvalidMessageError):
+        return "invalid"
+    if isinstance(exc, StoreError):
+        return "store"
+    return "not_accepting"
+
+
+def counted_sink(sink: Sink, operations: Operations) -> Sink:
+    """``sink`` telling ``operations`` what became of each message it is given."""
+
+    async def counting(data: Message | Mapping[str, Any], /) -> Accepted:
+        source = data.source if isinstance(data, Message) else source_label(data)
+        operations.message_received(source)
+        try:
+            accepted = await sink(data)
+        except (InvalidMessageError, ConnectorError, StoreError) as exc:
+            operations.message_refused(source, refusal_code(exc))
+            raise
+        if accepted.duplicate:
+            operations.message_duplicate(source)
+        return accepted
+
+    return counting
+
+
+def source_label(data: object) -> str:
+    """The ``source`` of a message or mapping not yet validated (``unknown`` if none)."""
+    if isinstance(data, Message):
+        return data.source
+    source = data.get("source") if isinstance(data, Mapping) else None
+    return source if isinstance(source, str) and 0 < len(source) <= 64 else "unknown"
+
+
+class CountingMeter:
+    """A cost meter that also tells ``operations`` of each model call it records."""
+
+    def __init__(self, meter: CostMeter, operations: Operations) -> None:
+        self._meter = meter
+        self._operations = operations
+
+    async def check(self, model: str, *, input_tokens: int = 0, max_output_tokens: int = 0) -> None:
+        await self._meter.check(
+            model, input_tokens=input_tokens, max_output_tokens=max_output_tokens
+        )
+
+    async def record(self, model: str, *, input_tokens: int, output_tokens: int) -> float:
+        cost = await self._meter.record(
+            model, input_tokens=input_tokens, output_tokens=output_tokens
+        )
+        self._operations.model_call(model, input_tokens, output_tokens, cost)
+        return cost
+
+    @property
+    def spent(self) -> float:
+        return self._meter.spent
+
+    def __getattr__(self, name: str) -> Any:  # input_tokens, release ... of the real meter
+        return getattr(self._meter, name)
+
+
+def clock() -> float:
+    """The clock durations are measured with (monotonic, seconds)."""
+    return time.perf_counter()
+
+
+__all__ = [
+    "REFUSAL_CODES",
+    "CountingMeter",
+    "Operations",
+    "clock",
+    "counted_sink",
+    "refusal_code",
+    "source_label",
+]

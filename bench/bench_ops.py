@@ -1,0 +1,141 @@
+"""The cost of the operator endpoint's metrics per message: AgentRuntime with the endpoint on
+(metrics hooks fed on every step, ``/metrics`` scraped once a second) vs off (port 0: no hooks).
+
+The workload of ``bench_runner.py``: N messages over C conversations, pushed one at a time by
+one input (each push awaits the sink, then yields once), an agent that answers at once,
+``InMemoryStore`` and ``SQLiteStore`` (the durable default). The cases alternate, each run on a
+fresh runner; reported: msgs/s and process CPU per message of the median run, and the
+overhead of ``on`` against ``off`` (issue 14's bar: under 5%).
+
+Usage: ``python bench/bench_ops.py [--quick] [--messages N] [--conversations C] [--runs R]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp  # noqa: E402
+
+from agent_runner import AgentRuntime, Message  # noqa: E402
+from agent_runner.observability import AdminSettings  # noqa: E402
+from agent_runner.store import InMemoryStore, SQLiteStore, Store  # noqa: E402
+from connectors.inmemory import InMemoryConnector  # noqa: E402
+
+
+async def answer(message: Message, context: Any) -> str:
+    return "ok"
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return int(probe.getsockname()[1])
+
+
+async def scrape(url: str, stop: asyncio.Event) -> None:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        while not stop.is_set():
+            async with session.get(f"{url}/metrics") as response:
+                await response.read()
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except TimeoutError:
+                pass
+
+
+async def one_run(
+    store: Store, *, on: bool, messages: int, conversations: int
+) -> tuple[float, float]:
+    """(msgs/s, CPU seconds per message) of one run."""
+    chat = InMemoryConnector()
+    admin = AdminSettings(port=free_port() if on else 0)
+    runtime = AgentRuntime([chat], [chat], answer, store=store, admin=admin, handle_signals=False)
+    task = asyncio.create_task(runtime.run())
+    await runtime.wait_started()
+    stop = asyncio.Event()
+    scraper = None
+    if on:
+        assert runtime.operator is not None and runtime.operator.url is not None
+        scraper = asyncio.create_task(scrape(runtime.operator.url, stop))
+    sink = runtime._input_sink  # what the runner gives its inputs (counting when on)
+    began, cpu = time.perf_counter(), time.process_time()
+    for n in range(messages):
+        await sink(
+            {
+                "id": uuid.uuid4().hex,
+                "conversation_id": f"c{n % conversations}",
+                "source": chat.name,
+                "author": {"id": "u"},
+                "text": "hi",
+            }
+        )
+        await asyncio.sleep(0)
+    await chat.wait_for_replies(messages, timeout=600)
+    elapsed, used = time.perf_counter() - began, time.process_time() - cpu
+    stop.set()
+    if scraper is not None:
+        await scraper
+    await runtime.stop()
+    await task
+    return messages / elapsed, used / messages
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--messages", type=int, default=None)
+    parser.add_argument("--conversations", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=None)
+    args = parser.parse_args()
+    messages = args.messages or (2000 if args.quick else 10000)
+    runs = args.runs or (3 if args.quick else 5)
+    logging.basicConfig(level=logging.WARNING)
+    print(f"{messages} messages over {args.conversations} conversations, {runs} runs per case")
+    print(f"{'case':<16}{'msgs/s':>10}{'CPU us/msg':>12}")
+    overheads = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("memory", "sqlite"):
+            results: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+            for r in range(runs):
+                for on in (False, True) if r % 2 == 0 else (True, False):
+                    store: Store = (
+                        InMemoryStore()
+                        if kind == "memory"
+                        else SQLiteStore(Path(tmp) / f"{kind}-{r}-{on}.sqlite3")
+                    )
+                    results[on].append(
+                        await one_run(
+                            store, on=on, messages=messages, conversations=args.conversations
+                        )
+                    )
+            medians = {}
+            for on, found in results.items():
+                rate = statistics.median(x for x, _ in found)
+                cpu = statistics.median(y for _, y in found)
+                medians[on] = (rate, cpu)
+                label = f"{kind}-{'on' if on else 'off'}"
+                print(f"{label:<16}{rate:>10.0f}{cpu * 1e6:>12.1f}")
+            cpu_overhead = medians[True][1] / medians[False][1] - 1
+            rate_overhead = 1 - medians[True][0] / medians[False][0]
+            overheads.append((kind, cpu_overhead, rate_overhead))
+    for kind, cpu_overhead, rate_overhead in overheads:
+        print(
+            f"{kind}: metrics on costs {cpu_overhead:+.1%} CPU per message, "
+            f"{rate_overhead:+.1%} throughput (bar: under 5%)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
