@@ -3,16 +3,14 @@ conversation turns it runs."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 
 import pytest
 import redis.asyncio as redis
 
-from agent_runner.distributed import DistributedAgentRuntime
 from tests.distributed._workers import Workers, lease_holders, wait_for
-from tests.distributed.runner_app import build
+from tests.distributed.runner_app import running_on_workers
 from tests.observability.support import free_port, get, sample
 
 
@@ -49,21 +47,10 @@ async def test_a_worker_serves_probes_and_the_metrics_of_its_turns(
             return False
 
     await wait_for(ready)
-    runtime = DistributedAgentRuntime(
-        redis_url, prefix=redis_prefix, heartbeat_interval=0.1, heartbeat_ttl=1.0
-    )
-    chat, runner = build(redis_url, redis_prefix, runtime=runtime)
-    task = asyncio.create_task(runner.run())
-    try:
-        async with asyncio.timeout(20):
-            await runner.wait_started()
-            for n in range(4):
-                await chat.push(f"hi {n}", conversation_id=f"c{n}")
-            await chat.wait_for_replies(4, timeout=15)
-    finally:
-        await runner.stop()
-        await task
-        await runtime.close()
+    async with running_on_workers(redis_url, redis_prefix) as chat:
+        for n in range(4):
+            await chat.push(f"hi {n}", conversation_id=f"c{n}")
+        await chat.wait_for_replies(4, timeout=15)
     status, text = await get(f"{url}/metrics")
     assert status == 200, workers.logs()
     assert sample(text, "agent_runner_agent_seconds_count") == 4
