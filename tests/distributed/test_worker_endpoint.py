@@ -50,10 +50,12 @@ async def test_a_worker_serves_probes_and_the_metrics_of_its_turns(
     async with running_on_workers(redis_url, redis_prefix) as chat:
         for n in range(4):
             await chat.push(f"hi {n}", conversation_id=f"c{n}")
-        await chat.wait_for_replies(4, timeout=15)
+        replies = await chat.wait_for_replies(4, timeout=15)
+    on_w1 = sum(reply.text.endswith("(on w1)") for _, reply in replies)  # (the runner hosts too)
+    assert on_w1 >= 1
     status, text = await get(f"{url}/metrics")
     assert status == 200, workers.logs()
-    assert sample(text, "agent_runner_agent_seconds_count") == 4
+    assert sample(text, "agent_runner_agent_seconds_count") == on_w1
     status, body = await get(f"{url}/api/status")
     assert json.loads(body)["role"] == "worker"
     assert workers.terminate("w1") == 0
