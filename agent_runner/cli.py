@@ -223,6 +223,26 @@ def describe_runtime(runtime: Any) -> list[str]:
     return lines
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """``agent-runner status [URL]``: the endpoint's status in a few lines."""
+    from agent_runner.observability.settings import AdminSettings
+    from agent_runner.observability.summary import default_url, fetch_status, summary
+    from agent_runner.settings import read_settings
+
+    load_env(None, args.env_file)
+    settings = read_settings(AdminSettings)
+    url = args.url or default_url(settings)
+    token = settings.token.get_secret_value() if settings.token else None
+    try:
+        status = fetch_status(url, token)
+    except OSError as exc:
+        _err(f"cannot read {url}/api/status: {exc}")
+        return 2
+    for line in summary(status):
+        _out(line)
+    return 0 if status.get("ready") else 1
+
+
 def cmd_worker(argv: Sequence[str]) -> int:
     """``agent-runner worker ...``: hand the arguments to the distributed runtime's command."""
     try:
@@ -260,6 +280,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path, nargs="?", help="the bot file to check")
     check.add_argument("--env-file", type=Path, help="load this file instead of .env")
     check.set_defaults(handler=cmd_check)
+
+    status = commands.add_parser(
+        "status", help="summarise a running bot's operator endpoint (exit 0 ready, 1 not, 2 down)"
+    )
+    status.add_argument(
+        "url",
+        nargs="?",
+        help="the endpoint (default: AGENT_RUNNER_ADMIN_HOST/PORT, 127.0.0.1:8081)",
+    )
+    status.add_argument("--env-file", type=Path, help="load this file instead of .env")
+    status.set_defaults(handler=cmd_status)
 
     commands.add_parser(
         "worker", help="run a distributed worker (arguments: agent-runner worker --help)"
@@ -306,6 +337,7 @@ __all__ = [
     "cmd_check",
     "cmd_init",
     "cmd_run",
+    "cmd_status",
     "cmd_worker",
     "describe_runtime",
     "entry_point",

@@ -6,12 +6,14 @@ off): ``/metrics`` (Prometheus, :class:`RunnerMetrics`), ``/healthz``, ``/readyz
 ``/api/status`` and the status page at ``/``. See ``docs/operations.md``.
 """
 
+from agent_runner.observability.activity import Activity
 from agent_runner.observability.admin import AdminServer, EndpointSource, admin_app
 from agent_runner.observability.endpoint import OperatorEndpoint, worker_operations
 from agent_runner.observability.metrics import RunnerMetrics
 from agent_runner.observability.settings import AdminSettings, is_loopback
 
 __all__ = [
+    "Activity",
     "AdminServer",
     "AdminSettings",
     "EndpointSource",

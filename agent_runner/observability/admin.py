@@ -12,8 +12,10 @@ connection cap).
 - ``/metrics``: Prometheus' text format.
 - ``/``: the status page (one self-contained HTML file).
 
-With a token, every route but the two probes needs ``Authorization: Bearer <token>``
-(compared in constant time); extra routes (the approvals API) sit behind it too.
+With a token, every route but the two probes needs ``Authorization: Bearer <token>``, or
+``?token=<token>`` in the URL (for a browser opening the status page, whose script then
+sends the header); compared in constant time. Extra routes (the approvals API) sit behind
+it too.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def admin_app(
         if token is not None and request.path not in OPEN_PATHS:
             given = request.headers.get("Authorization", "")
             scheme, _, value = given.partition(" ")
+            if not scheme and "token" in request.query:  # a browser opening the page
+                scheme, value = "bearer", request.query["token"]
             if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token):
                 return web.json_response(
                     error_body(401, "a bearer token is required"),

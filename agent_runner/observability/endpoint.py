@@ -23,6 +23,7 @@ from agent_runner.observability.health import (
     Reason,
     StoreProbe,
     budget_reasons,
+    budget_status,
     connector_reasons,
     crash_reasons,
     reason,
@@ -62,7 +63,7 @@ class OperatorEndpoint:
     def __init__(self, settings: AdminSettings, *, role: str = "runner") -> None:
         self.settings = settings
         self.role = role
-        self.metrics = RunnerMetrics()
+        self.metrics = RunnerMetrics(show_text=settings.show_text)
         """The Prometheus metrics (the runner's operations hooks)."""
         self.server: AdminServer | None = None
         """The server while it runs."""
@@ -174,7 +175,18 @@ class OperatorEndpoint:
                 "journal_pending": await self._journal_pending(),
             },
             "connectors": self._connector_status(),
+            "budgets": await self._budgets(),
+            **metrics.activity.snapshot(),
         }
+
+    async def _budgets(self) -> dict[str, dict[str, float]]:
+        if self._store is None:
+            return {}
+        try:
+            return await budget_status(self._pricing, self._store)
+        except Exception as exc:  # the store probe reports a store that fails
+            _log.debug("reading the budgets failed: %r", exc)
+            return {}
 
     def _connector_status(self) -> dict[str, dict[str, Any]]:
         now, metrics, found = time.time(), self.metrics, {}

@@ -120,24 +120,37 @@ class StoreProbe:
         return None
 
 
-async def budget_reasons(
-    pricing: Pricing | None, store: Store, metrics: RunnerMetrics
-) -> list[Reason]:
-    """The daily and total budgets used up (and ``agent_runner_budget_remaining`` set)."""
+async def budget_status(pricing: Pricing | None, store: Store) -> dict[str, dict[str, float]]:
+    """The daily and total budgets: ``{"day": {"limit", "spent", "remaining"}, ...}``."""
     budget = pricing.budget if pricing is not None else None
-    if pricing is None or budget is None:
-        return []
+    if budget is None:
+        return {}
     day = utc_day(time.time())
-    found = []
-    for scope, limit, label in (("day", budget.per_day, "daily"), ("total", budget.total, "total")):
+    found = {}
+    for scope, limit in (("day", budget.per_day), ("total", budget.total)):
         if limit is None:
             continue
         async with asyncio.timeout(PROBE_TIMEOUT):
             spent = await (store.cost_sum(day=day) if scope == "day" else store.cost_sum())
-        metrics.budget_remaining.labels(scope).set(max(0.0, limit - spent))
-        if spent >= limit:
+        found[scope] = {"limit": limit, "spent": spent, "remaining": max(0.0, limit - spent)}
+    return found
+
+
+async def budget_reasons(
+    pricing: Pricing | None, store: Store, metrics: RunnerMetrics
+) -> list[Reason]:
+    """The daily and total budgets used up (and ``agent_runner_budget_remaining`` set)."""
+    found = []
+    labels = {"day": "daily", "total": "total"}
+    for scope, b in (await budget_status(pricing, store)).items():
+        metrics.budget_remaining.labels(scope).set(b["remaining"])
+        if b["spent"] >= b["limit"]:
             found.append(
-                reason("budget", f"the {label} budget of {limit:g} is used up ({spent:g} spent)")
+                reason(
+                    "budget",
+                    f"the {labels[scope]} budget of {b['limit']:g} is used up "
+                    f"({b['spent']:g} spent)",
+                )
             )
     return found
 
@@ -152,6 +165,7 @@ __all__ = [
     "Reason",
     "StoreProbe",
     "budget_reasons",
+    "budget_status",
     "connector_reasons",
     "crash_reasons",
     "reason",

@@ -38,8 +38,11 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from agent_runner.observability.activity import Activity
+
 if TYPE_CHECKING:  # the runner imports this package: no import of the runner at run time
     from agent_runner.connector import ConnectorState
+    from agent_runner.message import Message
     from agent_runner.runner.replies import ReplyEvent
 
 MAX_MODELS = 32
@@ -111,6 +114,7 @@ class RunnerMetrics:
 
     Args:
         clock: wall-clock seconds (for "seconds since the last event").
+        show_text: keep recent messages' text for the status page (default: redacted).
 
     Example:
         >>> metrics = RunnerMetrics()
@@ -119,10 +123,12 @@ class RunnerMetrics:
         True
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.time, show_text: bool = False) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         """The registry ``/metrics`` serves (this runtime's only)."""
         self._clock = clock
+        self.activity = Activity(clock=clock, show_text=show_text)
+        """What the status page charts (per minute, per day, recent messages)."""
         self._models: set[str] = set()
         self.last_event: dict[str, float] = {}
         """Connector name -> wall-clock time of its last reported progress."""
@@ -201,12 +207,14 @@ class RunnerMetrics:
     def message_duplicate(self, source: str) -> None:
         self.duplicates.inc((source,))
 
-    def message_handled(self, source: str, outcome: str, seconds: float) -> None:
-        self.handled.inc((source, outcome))
-        self.handling.observe((source,), seconds)
+    def message_handled(self, message: Message, outcome: str, seconds: float) -> None:
+        self.handled.inc((message.source, outcome))
+        self.handling.observe((message.source,), seconds)
+        self.activity.handled(message, outcome, seconds)
 
     def message_failed(self, source: str) -> None:
         self.failed.inc((source,))
+        self.activity.failed()
 
     def agent_finished(self, outcome: str, seconds: float) -> None:
         self.agent.observe((), seconds)
@@ -224,6 +232,7 @@ class RunnerMetrics:
         self.model_tokens.inc((model, "input"), input_tokens)
         self.model_tokens.inc((model, "output"), output_tokens)
         self.model_cost.inc((model,), cost)
+        self.activity.cost(cost)
 
     def connector_state(self, name: str, state: ConnectorState) -> None:
         now = self.last_event[name] = self._clock()

@@ -43,7 +43,7 @@ class Operations(Protocol):
     def message_duplicate(self, source: str) -> None:
         """A message the journal had already (not handled again)."""
 
-    def message_handled(self, source: str, outcome: str, seconds: float) -> None:
+    def message_handled(self, message: Message, outcome: str, seconds: float) -> None:
         """A message's turn ran and its replies went out (``outcome`` of the turn:
         ``ok``, ``error``, ``timeout``, ``budget``, ``payment``), ``seconds`` after it
         reached the head of its mailbox."""
