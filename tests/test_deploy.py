@@ -68,6 +68,7 @@ def test_the_entrypoint_runs_and_the_healthcheck_passes(tmp_path: Path) -> None:
         "HTTP_PORT": "0",
         "AGENT_RUNNER_ADMIN_PORT": str(admin),
         "AGENT_RUNNER_ADMIN_TOKEN": "deploy-test-token",
+        "AGENT_RUNNER_LOG_LEVEL": "INFO",  # the start line is read below
     }
     env.pop("REDIS_URL", None)
     command[0] = str(AGENT_RUNNER)

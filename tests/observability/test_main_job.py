@@ -33,8 +33,9 @@ def test_the_main_jobs_metrics_move_with_each_message(tmp_path: Path) -> None:
         "AGENT_RUNNER_ADMIN_PORT": str(admin_port),
         "AGENT_RUNNER_DATA_DIR": str(tmp_path / "data"),
         "PYTHONPATH": str(ROOT),
+        "AGENT_RUNNER_LOG_LEVEL": "INFO",  # the start line is read below
     }
-    for name in ("LLM_BASE_URL", "LLM_API_KEY", "OPENAI_API_KEY"):
+    for name in ("LLM_BASE_URL", "LLM_API_KEY", "OPENAI_API_KEY", "REDIS_URL"):
         env.pop(name, None)
     proc = subprocess.Popen(
         [str(AGENT_RUNNER), "run", str(ROOT / "examples" / "run.py")],
