@@ -11,7 +11,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ import yaml
 
 from agent_runner.cli import build_parser
 from agent_runner.settings import env_names, settings_classes
-from tests.observability.support import free_port
+from tests.observability.support import free_port, reap, stop_gracefully
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENT_RUNNER = Path(sys.executable).parent / "agent-runner"
@@ -87,14 +86,9 @@ def test_the_entrypoint_runs_and_the_healthcheck_passes(tmp_path: Path) -> None:
         assert f"operator endpoint on http://0.0.0.0:{admin}" in "".join(log), "".join(log)
         done = subprocess.run(check, env=env, capture_output=True, timeout=30)
         assert done.returncode == 0, done.stderr
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+        assert stop_gracefully(proc) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        reap(proc)
 
 
 def test_compose_runs_a_bot_two_workers_and_redis() -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import socket
+import subprocess
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -68,3 +70,18 @@ async def get(url: str, **kwargs: Any) -> tuple[int, str]:
     async with aiohttp.ClientSession(timeout=timeout) as session:
         async with session.get(url, **kwargs) as response:
             return response.status, await response.text()
+
+
+def stop_gracefully(proc: subprocess.Popen[str]) -> int:
+    """SIGTERM a runner process; its exit code (0: a graceful shutdown)."""
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=30)
+
+
+def reap(proc: subprocess.Popen[str]) -> None:
+    """Kill ``proc`` if it still runs, and close its stderr pipe."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    if proc.stderr is not None:
+        proc.stderr.close()

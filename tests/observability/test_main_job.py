@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
-from .support import free_port, sample
+from .support import free_port, reap, sample, stop_gracefully
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT_RUNNER = Path(sys.executable).parent / "agent-runner"
@@ -67,11 +66,6 @@ def test_the_main_jobs_metrics_move_with_each_message(tmp_path: Path) -> None:
             assert sample(text, "agent_runner_messages_handled_total", source="http") == n
             assert sample(text, "agent_runner_replies_total", output="http", outcome="sent") == n
         assert json.loads(fetch(f"{admin}/readyz")) == {"ready": True, "reasons": []}
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+        assert stop_gracefully(proc) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        reap(proc)
