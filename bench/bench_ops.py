@@ -68,10 +68,9 @@ async def one_run(
     if on:
         assert runtime.operator is not None and runtime.operator.url is not None
         scraper = asyncio.create_task(scrape(runtime.operator.url, stop))
-    sink = runtime._input_sink  # what the runner gives its inputs (counting when on)
     began, cpu = time.perf_counter(), time.process_time()
     for n in range(messages):
-        await sink(
+        await chat.push_raw(  # through the sink the runner gave the input
             {
                 "id": uuid.uuid4().hex,
                 "conversation_id": f"c{n % conversations}",
