@@ -72,6 +72,7 @@ class Activity:
         self._days: deque[_Day] = deque(maxlen=DAYS)
         self._active: dict[str, float] = {}
         self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
+        self._day_start = 0.0
 
     def handled(self, message: Message, outcome: str, seconds: float) -> None:
         now = self._clock()
@@ -153,8 +154,11 @@ class Activity:
         return minutes[-1]
 
     def _day(self, now: float) -> _Day:
-        day = utc_day(now)
         days = self._days
+        if days and self._day_start <= now < self._day_start + 86400:
+            return days[-1]  # (no date formatting per message)
+        day = utc_day(now)
+        self._day_start = now - now % 86400
         if not days or days[-1].day != day:
             days.append(_Day(day))
         return days[-1]
