@@ -31,7 +31,10 @@ runtime = AgentRuntime([chat], [chat], echo)
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AGENT_RUNNER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("AGENT_RUNNER_NAME", raising=False)
-    monkeypatch.delitem(sys.modules, BOT_MODULE, raising=False)
+    # setitem first so that teardown removes the bot module import_bot leaves behind (a bare
+    # delitem of an absent key records nothing, and the next test would see this bot's name)
+    monkeypatch.setitem(sys.modules, BOT_MODULE, None)
+    monkeypatch.delitem(sys.modules, BOT_MODULE)
     return tmp_path / "data"
 
 
