@@ -48,7 +48,6 @@ from agent_runner.runner.lifecycle import (
     wait_either,
 )
 from agent_runner.runner.mailboxes import ConversationMailboxes
-from agent_runner.runner.operations import counted_sink
 from agent_runner.runner.replies import ReplySender
 from agent_runner.runner.signals import graceful_stop, stop_on_signals
 from agent_runner.store import Store
@@ -212,6 +211,7 @@ class AgentRuntime:
             store=self.store,
             guard=loop_guard(ignore_authors, allow_bots, max_reply_depth),
             max_pending=max_pending,
+            operations=ops,
         )
         self._running = False
         self._registered_on: MessageRuntime | None = None
@@ -345,10 +345,8 @@ class AgentRuntime:
         assert mailboxes is not None
         await recover_journal(self.store, mailboxes.submit, self._replies.sources)
         self._ingest.accepting = True
-        ops = self._turns.operations
-        sink = counted_sink(self._ingest, ops) if ops is not None else self._ingest
         inputs = self.leadership.start(
-            self._inputs, sink, stop=self._stop, base=self._retry_base, cap=self._retry_max
+            self._inputs, self._ingest, stop=self._stop, base=self._retry_base, cap=self._retry_max
         )
         self._started.set()
         _log.info(

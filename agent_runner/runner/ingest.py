@@ -8,6 +8,9 @@ is queued, with a future of the journal's answer, so an input whose acknowledgem
 outside sees does not wait for a commit per message (see
 :class:`~agent_runner.handover.Handover`). Either way a message's turn starts only after its
 journal write committed.
+
+With the operator endpoint on, the sink tells its :class:`~agent_runner.runner.operations.
+Operations` what became of each message (received, refused, duplicate) on both ways in.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from functools import partial
 from typing import Any
 
 from agent_runner.connector import Accepted
-from agent_runner.errors import ConnectorError, InvalidMessageError
+from agent_runner.errors import ConnectorError, InvalidMessageError, StoreError
 from agent_runner.message import Message
 from agent_runner.runner.config import source_of
 from agent_runner.runner.guards import LoopGuard, RefusedMessageError
 from agent_runner.runner.mailboxes import ConversationMailboxes
+from agent_runner.runner.operations import Operations, refusal_code, source_label
 from agent_runner.store import Store
 from agent_runner.tracing import pipeline
 
@@ -34,28 +38,58 @@ class Ingest:
     """The sink of one runner (``AgentRuntime.sink`` and what its inputs are given).
 
     ``mailboxes`` is set while the runner runs; ``accepting`` while inputs may push.
+    ``operations`` (the operator endpoint's metrics, or None) is told what became of each
+    message.
     """
 
-    def __init__(self, *, store: Store, guard: LoopGuard, max_pending: int) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        guard: LoopGuard,
+        max_pending: int,
+        operations: Operations | None = None,
+    ) -> None:
         self._store = store
         self._guard = guard
         self._max_pending = max_pending
+        self.operations = operations
         self.mailboxes: ConversationMailboxes | None = None
         self.accepting = False
 
     async def __call__(self, data: Message | Mapping[str, Any], /) -> Accepted:
-        message, mailboxes = await self._admissible(data)
-        with pipeline.receive(message):  # the message's trace (when OTEL_* turns tracing on)
-            fresh = await mailboxes.admit(message, self._journal(message))
+        ops = self.operations
+        if ops is None:
+            message, mailboxes = await self._admissible(data)
+            with pipeline.receive(message):  # the message's trace (when OTEL_* turns it on)
+                fresh = await mailboxes.admit(message, self._journal(message))
+            return Accepted(message.key, duplicate=not fresh)
+        source = _received(ops, data)
+        try:
+            message, mailboxes = await self._admissible(data)
+            with pipeline.receive(message):
+                fresh = await mailboxes.admit(message, self._journal(message))
+        except _REFUSALS as exc:
+            ops.message_refused(source, refusal_code(exc))
+            raise
+        if not fresh:
+            ops.message_duplicate(source)
         return Accepted(message.key, duplicate=not fresh)
 
     async def hand_over(self, data: Message | Mapping[str, Any], /) -> asyncio.Future[Accepted]:
         """Queue ``data`` without waiting for its journal write (see the module doc)."""
-        message, mailboxes = await self._admissible(data)
+        ops = self.operations
+        source = _received(ops, data) if ops is not None else ""
+        try:
+            message, mailboxes = await self._admissible(data)
+        except _REFUSALS as exc:
+            if ops is not None:
+                ops.message_refused(source, refusal_code(exc))
+            raise
         with pipeline.receive(message):
             write = mailboxes.hand_over(message, self._journal(message))
         accepted: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
-        write.add_done_callback(partial(_answer, accepted, message.key))
+        write.add_done_callback(partial(_answer, accepted, message.key, ops, source))
         return accepted
 
     def _journal(self, message: Message) -> Awaitable[bool]:
@@ -85,13 +119,34 @@ class Ingest:
         return message, mailboxes
 
 
-def _answer(accepted: asyncio.Future[Accepted], key: str, write: asyncio.Future[bool]) -> None:
+_REFUSALS = (InvalidMessageError, ConnectorError, StoreError)
+"""What the sink raises for a message it did not take (counted as refused)."""
+
+
+def _received(ops: Operations, data: Message | Mapping[str, Any]) -> str:
+    source = data.source if isinstance(data, Message) else source_label(data)
+    ops.message_received(source)
+    return source
+
+
+def _answer(
+    accepted: asyncio.Future[Accepted],
+    key: str,
+    ops: Operations | None,
+    source: str,
+    write: asyncio.Future[bool],
+) -> None:
     if write.cancelled():
         accepted.cancel()
     elif (exc := write.exception()) is not None:
+        if ops is not None and isinstance(exc, _REFUSALS):
+            ops.message_refused(source, refusal_code(exc))
         accepted.set_exception(exc)
     else:
-        accepted.set_result(Accepted(key, duplicate=not write.result()))
+        duplicate = not write.result()
+        if duplicate and ops is not None:
+            ops.message_duplicate(source)
+        accepted.set_result(Accepted(key, duplicate=duplicate))
 
 
 __all__ = ["Ingest"]

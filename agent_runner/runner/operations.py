@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from agent_runner.agent import CostMeter
-from agent_runner.connector import Accepted, ConnectorState, Sink
-from agent_runner.errors import ConnectorError, InvalidMessageError, StoreError
+from agent_runner.connector import ConnectorState
+from agent_runner.errors import InvalidMessageError, StoreError
 from agent_runner.message import Message
 from agent_runner.runner.guards import RefusedMessageError
 from agent_runner.runner.replies import ReplyEvent
@@ -83,24 +83,6 @@ def refusal_code(exc: Exception) -> str:
     return "not_accepting"
 
 
-def counted_sink(sink: Sink, operations: Operations) -> Sink:
-    """``sink`` telling ``operations`` what became of each message it is given."""
-
-    async def counting(data: Message | Mapping[str, Any], /) -> Accepted:
-        source = data.source if isinstance(data, Message) else source_label(data)
-        operations.message_received(source)
-        try:
-            accepted = await sink(data)
-        except (InvalidMessageError, ConnectorError, StoreError) as exc:
-            operations.message_refused(source, refusal_code(exc))
-            raise
-        if accepted.duplicate:
-            operations.message_duplicate(source)
-        return accepted
-
-    return counting
-
-
 def source_label(data: object) -> str:
     """The ``source`` of a message or mapping not yet validated (``unknown`` if none)."""
     if isinstance(data, Message):
@@ -146,7 +128,6 @@ __all__ = [
     "CountingMeter",
     "Operations",
     "clock",
-    "counted_sink",
     "refusal_code",
     "source_label",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent_runner import AgentRuntime
+from agent_runner import AgentRuntime, PipelinedSink
 from agent_runner.errors import InvalidMessageError
 from agent_runner.observability import AdminSettings, RunnerMetrics
 from agent_runner.pricing import ModelPrice, Pricing
@@ -59,6 +59,38 @@ async def test_refusals_duplicates_and_errors_are_counted_by_reason() -> None:
     assert sample(text, "agent_runner_messages_duplicate_total") == 1
     assert sample(text, "agent_runner_messages_handled_total", outcome="ok") == 1
     assert sample(text, "agent_runner_messages_handled_total", outcome="error") == 1
+
+
+async def test_a_pipelined_input_keeps_its_hand_over_and_is_counted() -> None:
+    """With the endpoint on, inputs still get the runner's pipelined sink (no commit awaited
+    per message), and what they hand over is counted as pushed messages are."""
+    async with running() as (runtime, chat, url):
+        assert isinstance(chat._sink, PipelinedSink)
+        futures = [await chat.hand_over(_fields(n)) for n in range(4)]
+        futures.append(await chat.hand_over(_fields(1)))  # the same id again
+        with pytest.raises(RefusedMessageError):
+            await chat.hand_over({**_fields(9), "author": {"id": "b", "is_bot": True}})
+        with pytest.raises(InvalidMessageError):
+            await chat.hand_over({"source": "memory", "text": "no ids"})
+        await chat.durable()
+        assert [f.result().duplicate for f in futures] == [False] * 4 + [True]
+        await chat.wait_for_replies(4)
+        _, text = await get(f"{url}/metrics")
+    assert sample(text, "agent_runner_messages_received_total", source="memory") == 7
+    assert sample(text, "agent_runner_messages_duplicate_total", source="memory") == 1
+    assert sample(text, "agent_runner_messages_refused_total", reason="bot") == 1
+    assert sample(text, "agent_runner_messages_refused_total", reason="invalid") == 1
+    assert sample(text, "agent_runner_messages_handled_total", outcome="ok") == 4
+
+
+def _fields(n: int) -> dict[str, Any]:
+    return {
+        "id": f"h{n}",
+        "conversation_id": f"c{n % 2}",
+        "source": "memory",
+        "author": {"id": "u"},
+        "text": f"m{n}",
+    }
 
 
 async def test_model_calls_tokens_and_cost_are_counted_per_model() -> None:
