@@ -19,6 +19,7 @@ from tweepy.asynchronous import AsyncClient
 from agent_runner.backoff import RetryPolicy
 from agent_runner.errors import ConnectorError, DeliveryError, RateLimitedError
 from connectors.x.errors import TRANSIENT_API_ERRORS, describe, surely_not_applied
+from connectors.x.media import MEDIA_FIELDS, media_by_key
 from connectors.x.mentions import EXPANSIONS, TWEET_FIELDS
 from connectors.x.ratelimit import RateWindow, parse_window, until_reset, wait_for_window
 from connectors.x.session import api_base_middleware, install_redaction
@@ -122,11 +123,12 @@ class XApi:
         user_auth: bool,
     ) -> dict[str, Any]:
         """One page of ``GET /2/users/:id/mentions``: ``size`` mentions newer than
-        ``since_id``, from ``token`` (a ``next_token``) on, with their authors."""
+        ``since_id``, from ``token`` (a ``next_token``) on, with their authors and media."""
         params: dict[str, Any] = {
             "max_results": size,
             "expansions": list(EXPANSIONS),
             "tweet_fields": list(TWEET_FIELDS),
+            "media_fields": list(MEDIA_FIELDS),
             "user_auth": user_auth,
         }
         if since_id is not None:
@@ -144,11 +146,12 @@ class XApi:
         page_size: int,
         max_pages: int,
         user_auth: bool,
-    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-        """Every mention newer than ``since_id`` (at most ``max_pages`` pages), and their
-        authors by id."""
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        """Every mention newer than ``since_id`` (at most ``max_pages`` pages), their
+        authors by id and their media by ``media_key``."""
         tweets: list[dict[str, Any]] = []
         users: dict[str, dict[str, Any]] = {}
+        media: dict[str, dict[str, Any]] = {}
         token: str | None = None
         for _ in range(max_pages):
             body = await self.mentions(
@@ -157,6 +160,7 @@ class XApi:
             tweets += [t for t in body.get("data") or () if isinstance(t, dict)]
             for user in (body.get("includes") or {}).get("users") or ():
                 users[str(user["id"])] = user
+            media.update(media_by_key(body.get("includes")))
             token = (body.get("meta") or {}).get("next_token")
             if not token:
                 break
@@ -165,16 +169,18 @@ class XApi:
                 log.warning(
                     "x: more than %d pages of new mentions; older ones are skipped", max_pages
                 )
-        return tweets, users
+        return tweets, users, media
 
     async def own_tweets(self, user_id: str, *, size: int = 100) -> list[dict[str, Any]]:
         """The account's latest ``size`` tweets (``GET /2/users/:id/tweets``), newest first,
-        with ``referenced_tweets`` (for reconciling a post a crash interrupted)."""
+        with ``referenced_tweets``, ``entities`` and ``attachments`` (for reconciling a
+        post a crash interrupted)."""
         client = self._require_client()
+        fields = ["attachments", "entities", "referenced_tweets"]
         body = await self.call(
             "user_tweets",
             lambda: client.get_users_tweets(
-                user_id, max_results=size, tweet_fields=["referenced_tweets"], user_auth=True
+                user_id, max_results=size, tweet_fields=fields, user_auth=True
             ),
         )
         return [t for t in body.get("data") or () if isinstance(t, dict)]

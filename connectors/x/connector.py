@@ -303,7 +303,7 @@ class XConnector(BaseConnector):
             log.info("x: first run; answering mentions newer than %s", newest or "now")
             return 0
         since = int(cursor) if cursor and cursor != "0" else None
-        tweets, users = await self._api.new_mentions(
+        tweets, users, media = await self._api.new_mentions(
             user_id,
             since_id=since,
             page_size=self.page_size,
@@ -317,7 +317,7 @@ class XConnector(BaseConnector):
                 if since is not None and tweet_id <= since:
                     continue
                 if str(tweet.get("author_id")) != self.user_id:
-                    pushed += await self._push(sink, tweet, users)
+                    pushed += await self._push(sink, tweet, users, media)
                 last = tweet_id
         finally:
             if last is not None and last != since:
@@ -325,7 +325,11 @@ class XConnector(BaseConnector):
         return pushed
 
     async def _push(
-        self, sink: Sink, tweet: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]]
+        self,
+        sink: Sink,
+        tweet: Mapping[str, Any],
+        users: Mapping[str, Mapping[str, Any]],
+        media: Mapping[str, Mapping[str, Any]],
     ) -> int:
         try:
             message = tweet_message(
@@ -335,6 +339,7 @@ class XConnector(BaseConnector):
                 users=users,
                 bot_accounts=self.bot_accounts,
                 depth=await self._state.depth_of(replied_to(tweet)),
+                media=media,
             )
             accepted = await sink(message)
         except InvalidMessageError as exc:

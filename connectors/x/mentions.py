@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent_runner.message import Message
+from connectors.x.media import attachments, visible_text
 
 TWEET_FIELDS = (
+    "attachments",
     "author_id",
     "conversation_id",
     "created_at",
@@ -19,8 +21,9 @@ TWEET_FIELDS = (
     "referenced_tweets",
 )
 """The ``tweet.fields`` the connector asks for."""
-EXPANSIONS = ("author_id",)
-"""The ``expansions`` the connector asks for (authors arrive in ``includes.users``)."""
+EXPANSIONS = ("attachments.media_keys", "author_id")
+"""The ``expansions`` the connector asks for (authors arrive in ``includes.users``, media
+in ``includes.media``)."""
 
 _LEADING_MENTION = re.compile(r"\s*@(\w{1,15})\b")
 _ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
@@ -78,6 +81,7 @@ def tweet_message(
     users: Mapping[str, Mapping[str, Any]],
     bot_accounts: Collection[str] = (),
     depth: int = 0,
+    media: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Message:
     """The :class:`Message` for one mention (raises InvalidMessageError if it has no text).
 
@@ -88,12 +92,13 @@ def tweet_message(
         users: ``includes.users`` by id.
         bot_accounts: ids or usernames (lowercase) of accounts known to be bots.
         depth: bot replies above this tweet in its thread (``Message.depth``).
+        media: ``includes.media`` by ``media_key`` (see :mod:`connectors.x.media`).
     """
     tweet_id = str(tweet["id"])
     author_id = str(tweet.get("author_id") or "unknown")
     author = users.get(author_id, {})
     author_username = str(author.get("username") or "") or None
-    raw = unescape(str(tweet.get("text") or ""))
+    raw = unescape(visible_text(tweet))
     is_bot = author_id in bot_accounts or (
         author_username is not None and author_username.lower() in bot_accounts
     )
@@ -106,6 +111,9 @@ def tweet_message(
     for key in ("in_reply_to_user_id", "lang"):
         if tweet.get(key):
             metadata[key] = tweet[key]
+    found, details = attachments(tweet, media or {})
+    if details:
+        metadata["media"] = details
     data: dict[str, Any] = {
         "id": tweet_id,
         "conversation_id": str(tweet.get("conversation_id") or tweet_id),
@@ -115,6 +123,7 @@ def tweet_message(
         "reply_to": replied_to(tweet),
         "depth": depth,
         "metadata": metadata,
+        "attachments": found,
     }
     created = parse_time(tweet.get("created_at"))
     if created is not None:

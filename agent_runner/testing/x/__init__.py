@@ -8,7 +8,12 @@ It speaks the endpoints a mentions bot uses, as tweepy's ``AsyncClient`` calls t
   ``until_id``, ``max_results``, ``pagination_token``, ``expansions``, ``tweet.fields``,
   ``user.fields``; answers ``data``/``includes``/``meta`` with ``newest_id``, ``oldest_id``
   and ``next_token``),
-- ``POST /2/tweets`` (user context; ``text``, ``reply.in_reply_to_tweet_id``) -> 201.
+- ``POST /2/tweets`` (user context; ``text``, ``reply.in_reply_to_tweet_id``,
+  ``media.media_ids``) -> 201,
+- media upload v2 (user context): ``POST /2/media/upload/initialize``,
+  ``/2/media/upload/{id}/append`` and ``/finalize``, ``GET /2/media/upload?command=STATUS``,
+  with X's size and type limits (:mod:`agent_runner.testing.x.media`),
+- ``GET /pbs/...``: the files of tweets' media, as ``pbs.twimg.com`` serves them.
 
 Every OAuth 1.0a request is verified: the fake recomputes the HMAC-SHA1 signature over the
 method, the URL the client signed (``https://`` + the ``Host`` header + path), the query and
@@ -44,7 +49,10 @@ tweepy can do the same with :func:`connectors.x.api_base_middleware`::
     client = tweepy.asynchronous.AsyncClient(consumer_key=fake.consumer_key, ...)
     client.session = session
 
-Test hooks: :meth:`FakeX.add_mention` / :meth:`FakeX.add_tweet` publish tweets,
+Test hooks: :meth:`FakeX.add_mention` / :meth:`FakeX.add_tweet` publish tweets (with
+``media=[("photo.png", data)]``), :attr:`FakeX.uploads`, :attr:`FakeX.media` and
+:meth:`FakeX.media_of` show what the bot uploaded and attached, :attr:`FakeX.downloads`
+what was fetched,
 :attr:`FakeX.posted` and :meth:`FakeX.thread` show what the bot tweeted,
 :meth:`FakeX.rate_limit_next` and :meth:`FakeX.fail_next` inject 429s and 5xx,
 :meth:`FakeX.wait_posted`, :meth:`FakeX.wait_calls` and :meth:`FakeX.wait_for` await events
@@ -52,18 +60,21 @@ Test hooks: :meth:`FakeX.add_mention` / :meth:`FakeX.add_tweet` publish tweets,
 
 Inside: ``server`` (:class:`FakeX`), ``endpoints`` (what each endpoint answers), ``auth`` and
 ``oauth`` (who a request is), ``limits`` (rate-limit windows, forced failures), ``timeline``
-(users and tweets as API v2 renders and pages them).
+(users and tweets as API v2 renders and pages them), ``media`` (media and uploads).
 """
 
 from agent_runner.testing.x.endpoints import MAX_CODE_POINTS
 from agent_runner.testing.x.limits import DEFAULT_LIMITS, WINDOW_SECONDS, X_LIMITS
+from agent_runner.testing.x.media import FakeMedia, FakeUpload
 from agent_runner.testing.x.server import FakeRequest, FakeX
 from agent_runner.testing.x.timeline import FakeTweet, FakeUser
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "FakeMedia",
     "FakeRequest",
     "FakeTweet",
+    "FakeUpload",
     "FakeUser",
     "FakeX",
     "MAX_CODE_POINTS",

@@ -9,10 +9,11 @@ username.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_runner.testing.x.timeline import (
     EXPANSIONS,
+    MEDIA_FIELDS,
     TWEET_FIELDS,
     USER_FIELDS,
     FakeTweet,
@@ -25,6 +26,9 @@ from agent_runner.testing.x.timeline import (
     mentions_user,
     page,
 )
+
+if TYPE_CHECKING:
+    from agent_runner.testing.x.media import FakeMedia
 
 MAX_CODE_POINTS = 280
 """The longest tweet text the fake accepts (X counts weighted characters; this is a bound)."""
@@ -95,18 +99,23 @@ def mentions_answer(
     tweets: Iterable[FakeTweet],
     pager: Pager,
     authored: bool = False,
+    media: Mapping[str, FakeMedia] | None = None,
+    base_url: str = "",
 ) -> Answer:
     """``GET /2/users/:id/mentions`` (or, ``authored``, ``GET /2/users/:id/tweets``: the
-    user's own tweets): one page, newest first, with the expanded users."""
+    user's own tweets): one page, newest first, with the expanded users and media
+    (``media`` by key; their URLs start with ``base_url``)."""
     user = next((u for u in users.values() if u.id == user_id), None)
     if user is None:
         raise Problem(404, "Not Found Error", "Could not find user")
     tweet_fields = csv(query.get("tweet.fields"))
     user_fields = csv(query.get("user.fields"))
     expansions = csv(query.get("expansions"))
+    media_fields = csv(query.get("media.fields"))
     check_fields("tweet.fields", tweet_fields, TWEET_FIELDS)
     check_fields("user.fields", user_fields, USER_FIELDS)
     check_fields("expansions", expansions, EXPANSIONS)
+    check_fields("media.fields", media_fields, MEDIA_FIELDS)
     max_results = int_param(query, "max_results", 10)
     if not 5 <= max_results <= 100:
         raise InvalidParameter(
@@ -130,9 +139,16 @@ def mentions_answer(
     payload: dict[str, Any] = {}
     if chunk:
         payload["data"] = [t.render(tweet_fields, users) for t in chunk]
+        includes: dict[str, Any] = {}
         expanded = expanded_users(chunk, expansions, users)
         if expanded:
-            payload["includes"] = {"users": [u.render(user_fields) for u in expanded]}
+            includes["users"] = [u.render(user_fields) for u in expanded]
+        if "attachments.media_keys" in expansions and media:
+            keys = dict.fromkeys(k for t in chunk for k in t.media_keys if k in media)
+            if keys:
+                includes["media"] = [media[k].render(media_fields, base_url) for k in keys]
+        if includes:
+            payload["includes"] = includes
     payload["meta"] = meta
     return 200, payload
 
@@ -158,11 +174,12 @@ def expanded_users(
 
 
 def new_tweet(body: Any, tweets: Mapping[str, FakeTweet]) -> tuple[str, FakeTweet | None]:
-    """``POST /2/tweets``: the text to publish and the tweet it replies to, if any."""
+    """``POST /2/tweets``: the text to publish (may be empty with ``media``) and the tweet it
+    replies to, if any."""
     if not isinstance(body, dict):
         raise Problem(400, "Invalid Request", "The request body is not valid JSON")
-    text = body.get("text")
-    if not isinstance(text, str) or not text.strip():
+    text = body.get("text", "")
+    if not isinstance(text, str) or (not text.strip() and not body.get("media")):
         raise Problem(400, "Invalid Request", "Tweet text is empty")
     if len(text) > MAX_CODE_POINTS:
         raise Problem(403, "Forbidden", "Tweet text is too long")

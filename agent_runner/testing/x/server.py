@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import mimetypes
+import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +28,16 @@ from agent_runner.testing.x.endpoints import (
     user_by_id_answer,
 )
 from agent_runner.testing.x.limits import DEFAULT_LIMITS, RateLimits
+from agent_runner.testing.x.media import (
+    FakeMedia,
+    FakeUpload,
+    append,
+    attachable,
+    check_status,
+    finalize,
+    initialize,
+    kind_of,
+)
 from agent_runner.testing.x.timeline import (
     FakeTweet,
     FakeUser,
@@ -35,6 +47,11 @@ from agent_runner.testing.x.timeline import (
 )
 
 _FIRST_ID = 1_860_000_000_000_000_000
+_MAX_BODY = 8 * 1024 * 1024  # an append segment (5 MiB at most) and its multipart framing
+
+MediaInput = tuple[str, bytes] | tuple[str, bytes, str]
+"""A medium a test puts on a tweet: ``(file name, bytes)`` or ``(name, bytes, alt text)``;
+the type comes from the name (``.gif`` is an animated GIF, ``.mp4`` a video)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +79,11 @@ class FakeX:
         limits: calls per 15-minute window per endpoint (``users_me``, ``users_id``,
             ``mentions``, ``create_tweet``); default :data:`DEFAULT_LIMITS` (generous),
             :data:`X_LIMITS` for X's real numbers.
-        clock: Unix time source for rate-limit windows and ``created_at`` (OAuth timestamps
-            are checked against the real time, as the client stamps them with it).
+        clock: Unix time source for rate-limit windows, ``created_at`` and media expiry
+            (OAuth timestamps are checked against the real time, as the client stamps them
+            with it).
+        processing_checks: STATUS calls before an uploaded video or GIF is processed.
+        check_after_secs: the ``processing_info.check_after_secs`` the fake answers.
     """
 
     def __init__(
@@ -78,6 +98,8 @@ class FakeX:
         name: str = "Agent Bot",
         limits: Mapping[str, int] | None = None,
         clock: Callable[[], float] = time.time,
+        processing_checks: int = 1,
+        check_after_secs: int = 1,
     ) -> None:
         self._credentials = Credentials(
             consumer_key=consumer_key,
@@ -96,6 +118,14 @@ class FakeX:
         """Tweets created through ``POST /2/tweets``, in order."""
         self.requests: list[FakeRequest] = []
         """Every request answered, in order."""
+        self.media: dict[str, FakeMedia] = {}
+        """Every picture, GIF and video on the fake, by ``media_key``."""
+        self.uploads: list[FakeUpload] = []
+        """The bot's upload sessions, in order (finalized or not)."""
+        self.downloads: list[str] = []
+        """Paths of the media files served (``/pbs/...``), in order."""
+        self.processing_checks = processing_checks
+        self.check_after_secs = check_after_secs
         self._limits = RateLimits({**DEFAULT_LIMITS, **(limits or {})}, clock=clock)
         self._pager = Pager()
         self._changed = asyncio.Condition()
@@ -126,12 +156,17 @@ class FakeX:
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
         """Listen on a free port of 127.0.0.1; :attr:`url` tells where."""
-        app = web.Application()
+        app = web.Application(client_max_size=_MAX_BODY)
         app.router.add_get("/2/users/me", self._users_me)
         app.router.add_get("/2/users/{id}/mentions", self._mentions)
         app.router.add_get("/2/users/{id}/tweets", self._user_tweets)
         app.router.add_get("/2/users/{id}", self._user_by_id)
         app.router.add_post("/2/tweets", self._create_tweet)
+        app.router.add_post("/2/media/upload/initialize", self._media_initialize)
+        app.router.add_post("/2/media/upload/{id}/append", self._media_append)
+        app.router.add_post("/2/media/upload/{id}/finalize", self._media_finalize)
+        app.router.add_get("/2/media/upload", self._media_status)
+        app.router.add_get("/pbs/{path:.+}", self._serve_media)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -177,20 +212,38 @@ class FakeX:
         return self._users[key]
 
     def add_tweet(
-        self, text: str, *, author: str, in_reply_to: FakeTweet | str | None = None
+        self,
+        text: str,
+        *,
+        author: str,
+        in_reply_to: FakeTweet | str | None = None,
+        media: Sequence[MediaInput] = (),
     ) -> FakeTweet:
-        """Publish a tweet by ``author`` (a username), optionally in reply to another."""
+        """Publish a tweet by ``author`` (a username), optionally in reply to another, with
+        ``media`` (served under :attr:`url` ``/pbs/``)."""
         parent = self._parent(in_reply_to)
-        return self._publish(text, self.user(author), parent)
+        user = self.user(author)
+        keys = tuple(self._add_media(user, *item).media_key for item in media)
+        return self._publish(text, user, parent, keys)
 
     def add_mention(
-        self, text: str, *, author: str = "alice", in_reply_to: FakeTweet | str | None = None
+        self,
+        text: str,
+        *,
+        author: str = "alice",
+        in_reply_to: FakeTweet | str | None = None,
+        media: Sequence[MediaInput] = (),
     ) -> FakeTweet:
-        """Publish a tweet by ``author`` mentioning the bot (``@bot`` is prefixed if absent)."""
+        """Publish a tweet by ``author`` mentioning the bot (``@bot`` is prefixed if absent),
+        with ``media``: ``[("photo.png", png_bytes)]``."""
         handle = f"@{self.me.username}"
         if handle.lower() not in text.lower():
-            text = f"{handle} {text}"
-        return self.add_tweet(text, author=author, in_reply_to=in_reply_to)
+            text = f"{handle} {text}".rstrip()
+        return self.add_tweet(text, author=author, in_reply_to=in_reply_to, media=media)
+
+    def media_of(self, tweet: FakeTweet) -> list[FakeMedia]:
+        """The media on ``tweet``, in order."""
+        return [self.media[key] for key in tweet.media_keys]
 
     def rate_limit_next(
         self, n: int = 1, *, reset_in: float = 60.0, endpoint: str | None = None
@@ -247,7 +300,28 @@ class FakeX:
             return None
         return self.tweets[ref.id if isinstance(ref, FakeTweet) else ref]
 
-    def _publish(self, text: str, author: FakeUser, parent: FakeTweet | None) -> FakeTweet:
+    def _add_media(
+        self, owner: FakeUser, name: str, data: bytes, alt_text: str | None = None
+    ) -> FakeMedia:
+        content_type = mimetypes.guess_type(name)[0] or "image/jpeg"
+        media = FakeMedia(
+            id=str(next(self._ids)),
+            type=kind_of(content_type),
+            data=data,
+            content_type=content_type,
+            owner_id=owner.id,
+            alt_text=alt_text,
+        )
+        self.media[media.media_key] = media
+        return media
+
+    def _publish(
+        self,
+        text: str,
+        author: FakeUser,
+        parent: FakeTweet | None,
+        media_keys: tuple[str, ...] = (),
+    ) -> FakeTweet:
         tweet_id = str(next(self._ids))
         tweet = FakeTweet(
             id=tweet_id,
@@ -258,6 +332,8 @@ class FakeX:
             in_reply_to_tweet_id=parent.id if parent else None,
             in_reply_to_user_id=parent.author_id if parent else None,
             mentions=find_mentions(text),
+            media_keys=media_keys,
+            media_link=f"https://t.co/{secrets.token_urlsafe(7)}" if media_keys else None,
         )
         self.tweets[tweet_id] = tweet
         return tweet
@@ -270,12 +346,7 @@ class FakeX:
         allow_bearer: bool,
         handle: Callable[[str, Any], tuple[int, Any]],
     ) -> web.Response:
-        body: Any = None
-        if request.can_read_body:
-            try:
-                body = await request.json()
-            except ValueError:
-                body = None
+        body = await _read_body(request)
         auth = self._credentials.authenticate(request)
         window = self._limits.window(endpoint)
         headers: dict[str, str] = {}
@@ -309,9 +380,12 @@ class FakeX:
         headers.setdefault("x-rate-limit-limit", str(window.limit))
         headers.setdefault("x-rate-limit-remaining", str(max(0, window.remaining)))
         headers.setdefault("x-rate-limit-reset", str(int(window.reset)))
+        recorded = body  # an appended segment is in the upload, not repeated here
+        if endpoint == "media_append" and isinstance(body, dict):
+            recorded = {k: v for k, v in body.items() if k != "media"}
         self.requests.append(
             FakeRequest(
-                request.method, request.path, endpoint, auth, status, dict(request.query), body
+                request.method, request.path, endpoint, auth, status, dict(request.query), recorded
             )
         )
         async with self._changed:
@@ -357,6 +431,8 @@ class FakeX:
                 tweets=self.tweets.values(),
                 pager=self._pager,
                 authored=authored,
+                media=self.media,
+                base_url=self.url,
             )
 
         return await self._answer(request, endpoint, allow_bearer=True, handle=handle)
@@ -364,13 +440,97 @@ class FakeX:
     async def _create_tweet(self, request: web.Request) -> web.Response:
         def handle(auth: str, body: Any) -> Answer:
             text, parent = new_tweet(body, self.tweets)
-            tweet = self._publish(text, self.me, parent)
+            keys: tuple[str, ...] = ()
+            if body.get("media") is not None:
+                media_ids = (
+                    body["media"].get("media_ids") if isinstance(body["media"], dict) else None
+                )
+                keys = attachable(media_ids, self._uploads, owner_id=self.me.id, now=self._clock())
+            tweet = self._publish(text, self.me, parent, keys)
             self.posted.append(tweet)
             return 201, {
                 "data": {"id": tweet.id, "text": tweet.text, "edit_history_tweet_ids": [tweet.id]}
             }
 
         return await self._answer(request, "create_tweet", allow_bearer=False, handle=handle)
+
+    # -- media ---------------------------------------------------------------------------
+    @property
+    def _uploads(self) -> dict[str, FakeUpload]:
+        return {u.media_id: u for u in self.uploads}
+
+    def _upload(self, media_id: str) -> FakeUpload:
+        upload = self._uploads.get(media_id)
+        if upload is None:
+            raise Problem(400, "Invalid Request", f"Unknown media id {media_id}")
+        return upload
+
+    def _upload_status(self, upload: FakeUpload) -> Answer:
+        return 200, {"data": upload.status(self._clock(), check_after=self.check_after_secs)}
+
+    async def _media_initialize(self, request: web.Request) -> web.Response:
+        def handle(auth: str, body: Any) -> Answer:
+            upload = initialize(
+                body, media_id=str(next(self._ids)), owner_id=self.me.id, now=self._clock()
+            )
+            self.uploads.append(upload)
+            return self._upload_status(upload)
+
+        return await self._answer(request, "media_initialize", allow_bearer=False, handle=handle)
+
+    async def _media_append(self, request: web.Request) -> web.Response:
+        def handle(auth: str, body: Any) -> Answer:
+            upload = self._upload(request.match_info["id"])
+            append(upload, body if isinstance(body, dict) else {})
+            return 200, {"data": {"expires_at": int(upload.expires_at)}}
+
+        return await self._answer(request, "media_append", allow_bearer=False, handle=handle)
+
+    async def _media_finalize(self, request: web.Request) -> web.Response:
+        def handle(auth: str, body: Any) -> Answer:
+            upload = self._upload(request.match_info["id"])
+            media = finalize(upload, processing_checks=self.processing_checks)
+            self.media[media.media_key] = media
+            return self._upload_status(upload)
+
+        return await self._answer(request, "media_finalize", allow_bearer=False, handle=handle)
+
+    async def _media_status(self, request: web.Request) -> web.Response:
+        def handle(auth: str, body: Any) -> Answer:
+            if request.query.get("command") != "STATUS":
+                raise Problem(400, "Invalid Request", "command must be STATUS")
+            upload = self._upload(request.query.get("media_id", ""))
+            check_status(upload)
+            return self._upload_status(upload)
+
+        return await self._answer(request, "media_status", allow_bearer=False, handle=handle)
+
+    async def _serve_media(self, request: web.Request) -> web.Response:
+        path = request.path
+        found = next((m for m in self.media.values() if m.path == path), None)
+        if found is None:
+            raise web.HTTPNotFound()
+        self.downloads.append(path)
+        async with self._changed:
+            self._changed.notify_all()
+        data, content_type = found.served
+        return web.Response(body=data, content_type=content_type)
+
+
+async def _read_body(request: web.Request) -> Any:
+    """The request's JSON, or its multipart form (files as bytes); None without a body."""
+    if not request.can_read_body:
+        return None
+    if request.content_type == "multipart/form-data":
+        form = await request.post()
+        return {
+            key: value.file.read() if isinstance(value, web.FileField) else value
+            for key, value in form.items()
+        }
+    try:
+        return await request.json()
+    except ValueError:
+        return None
 
 
 __all__ = ["FakeRequest", "FakeX"]

@@ -65,6 +65,24 @@ EXPANSIONS = frozenset(
         "referenced_tweets.id.author_id",
     }
 )
+MEDIA_FIELDS = frozenset(
+    {
+        "alt_text",
+        "duration_ms",
+        "height",
+        "media_key",
+        "non_public_metrics",
+        "organic_metrics",
+        "preview_image_url",
+        "promoted_metrics",
+        "public_metrics",
+        "type",
+        "url",
+        "variants",
+        "width",
+    }
+)
+"""The ``media.fields`` X knows."""
 _MENTION = re.compile(r"(?<![\w@])@(\w{1,15})")
 
 
@@ -102,11 +120,22 @@ class FakeTweet:
     in_reply_to_user_id: str | None = None
     mentions: tuple[tuple[int, int, str], ...] = field(default=())
     """``(start, end, username)`` of each @mention in ``text``."""
+    media_keys: tuple[str, ...] = ()
+    """The keys of its pictures, GIF or video (:class:`~agent_runner.testing.x.FakeMedia`)."""
+    media_link: str | None = None
+    """The ``https://t.co/...`` link X appends to the text of a tweet with media."""
+
+    @property
+    def shown_text(self) -> str:
+        """The text as the API shows it: :attr:`text` (what was posted), then the media link."""
+        if self.media_link is None:
+            return self.text
+        return f"{self.text} {self.media_link}" if self.text else self.media_link
 
     def render(self, fields: Iterable[str], users: Mapping[str, FakeUser]) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id,
-            "text": self.text,
+            "text": self.shown_text,
             "edit_history_tweet_ids": [self.id],
         }
         for name in fields:
@@ -122,14 +151,32 @@ class FakeTweet:
                 out[name] = [{"type": "replied_to", "id": self.in_reply_to_tweet_id}]
             elif name == "lang":
                 out[name] = "en"
-            elif name == "entities" and self.mentions:
-                out[name] = {
-                    "mentions": [
-                        _mention_entity(start, end, username, users)
-                        for start, end, username in self.mentions
-                    ]
-                }
+            elif name == "entities" and (self.mentions or self.media_link):
+                out[name] = self._entities(users)
+            elif name == "attachments" and self.media_keys:
+                out[name] = {"media_keys": list(self.media_keys)}
         return out
+
+    def _entities(self, users: Mapping[str, FakeUser]) -> dict[str, Any]:
+        entities: dict[str, Any] = {}
+        if self.mentions:
+            entities["mentions"] = [
+                _mention_entity(start, end, username, users)
+                for start, end, username in self.mentions
+            ]
+        if self.media_link is not None:
+            start = len(self.shown_text) - len(self.media_link)
+            entities["urls"] = [
+                {
+                    "start": start,
+                    "end": start + len(self.media_link),
+                    "url": self.media_link,
+                    "expanded_url": f"https://x.com/i/web/status/{self.id}/photo/1",
+                    "display_url": f"pic.x.com/{self.media_link.rsplit('/', 1)[-1]}",
+                    "media_key": self.media_keys[0],
+                }
+            ]
+        return entities
 
 
 def _mention_entity(
@@ -251,6 +298,7 @@ __all__ = [
     "FakeTweet",
     "FakeUser",
     "InvalidParameter",
+    "MEDIA_FIELDS",
     "Pager",
     "TWEET_FIELDS",
     "USER_FIELDS",

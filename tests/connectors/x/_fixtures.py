@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
 
+from agent_runner import AgentContext, AgentInput, AgentRuntime
 from agent_runner.backoff import RetryPolicy
 from agent_runner.connector import Accepted
 from agent_runner.message import Message
+from agent_runner.store import InMemoryStore, Store
 from agent_runner.testing.x import FakeX
 from connectors.x import XConnector
 from connectors.x.ratelimit import DEFAULT_RETRY
@@ -69,4 +73,56 @@ def connector(fake: FakeX, clock: FakeClock, **overrides: Any) -> XConnector:
     return XConnector.from_env(fake.env(), **options)
 
 
-__all__ = ["FakeClock", "RecordingSink", "clock", "connector", "fake_x"]
+async def answer(message: Message, context: AgentContext) -> str:
+    return f"you said: {message.text}"
+
+
+@contextlib.asynccontextmanager
+async def running(
+    x: XConnector,
+    agent: Any = answer,
+    *,
+    store: Store | None = None,
+    inputs: Sequence[AgentInput] = (),
+    routes: dict[str, list[str]] | None = None,
+) -> AsyncIterator[AgentRuntime]:
+    """Run a bot with ``x`` as input and output until the block ends."""
+    runtime = AgentRuntime(
+        [x, *inputs],
+        [x],
+        agent,
+        store=store if store is not None else InMemoryStore(),
+        routes=routes,
+        handle_signals=False,
+        retry_base_delay=0.01,
+        retry_max_delay=0.05,
+    )
+    task = asyncio.create_task(runtime.run())
+    started = asyncio.create_task(runtime.wait_started())
+    await asyncio.wait({task, started}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        started.cancel()
+        task.result()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def settle(fake: FakeX, polls: int = 3) -> None:
+    """Let the bot poll a few more times (a duplicate reply would show up by then)."""
+    await fake.wait_calls("mentions", fake.calls("mentions") + polls)
+    await asyncio.sleep(0.05)
+
+
+__all__ = [
+    "FakeClock",
+    "RecordingSink",
+    "answer",
+    "clock",
+    "connector",
+    "fake_x",
+    "running",
+    "settle",
+]

@@ -56,7 +56,10 @@ async def test_polls_pages_oldest_first_and_moves_the_cursor(
         True,
     ]
     assert mentions[-1].query["since_id"] == sink.messages[11].id
-    assert mentions[0].query["tweet.fields"].split(",")[0] == "author_id"
+    fields = mentions[0].query["tweet.fields"].split(",")
+    assert {"author_id", "attachments"} <= set(fields)
+    assert mentions[0].query["expansions"] == "attachments.media_keys,author_id"
+    assert "preview_image_url" in mentions[0].query["media.fields"].split(",")
 
 
 async def test_first_run_starts_from_the_newest_mention(fake_x: FakeX, clock: FakeClock) -> None:

@@ -5,16 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from agent_runner import AgentContext, AgentInput, AgentRuntime, Message
-from agent_runner.store import InMemoryStore, SQLiteStore, Store
+from agent_runner import AgentContext, AgentRuntime, Message
+from agent_runner.store import InMemoryStore, SQLiteStore
 from agent_runner.testing.x import X_LIMITS, FakeX
-from connectors.x import XConnector
 from connectors.x.text import MAX_TWEET_WEIGHT, split_thread, weighted_length
 from tests.connectors.x._fixtures import (
     FakeClock,
@@ -22,6 +19,8 @@ from tests.connectors.x._fixtures import (
     clock,
     connector,
     fake_x,
+    running,
+    settle,
     x_retry,
 )
 
@@ -33,45 +32,6 @@ ESSAY = " ".join(f"Paragraph {i} about 東京 and 🍣, see https://e.com/{i}." 
 
 async def answer(message: Message, context: AgentContext) -> str:
     return f"you said: {message.text}"
-
-
-@contextlib.asynccontextmanager
-async def running(
-    x: XConnector,
-    agent: Any = answer,
-    *,
-    store: Store | None = None,
-    inputs: Sequence[AgentInput] = (),
-    routes: dict[str, list[str]] | None = None,
-) -> AsyncIterator[AgentRuntime]:
-    """Run a bot with ``x`` as input and output until the block ends."""
-    runtime = AgentRuntime(
-        [x, *inputs],
-        [x],
-        agent,
-        store=store if store is not None else InMemoryStore(),
-        routes=routes,
-        handle_signals=False,
-        retry_base_delay=0.01,
-        retry_max_delay=0.05,
-    )
-    task = asyncio.create_task(runtime.run())
-    started = asyncio.create_task(runtime.wait_started())
-    await asyncio.wait({task, started}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        started.cancel()
-        task.result()
-    try:
-        yield runtime
-    finally:
-        await runtime.stop()
-        await asyncio.wait_for(task, 10)
-
-
-async def settle(fake: FakeX, polls: int = 3) -> None:
-    """Let the bot poll a few more times (a duplicate reply would show up by then)."""
-    await fake.wait_calls("mentions", fake.calls("mentions") + polls)
-    await asyncio.sleep(0.05)
 
 
 async def test_a_mention_gets_exactly_one_threaded_reply(fake_x: FakeX, clock: FakeClock) -> None:
