@@ -8,12 +8,14 @@ retries a call that may have been applied (creating a tweet after a timeout or a
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
 import tweepy
+from oauthlib.oauth1 import Client as OAuthClient
 from tweepy.asynchronous import AsyncClient
 
 from agent_runner.backoff import RetryPolicy
@@ -25,6 +27,15 @@ from connectors.x.ratelimit import RateWindow, parse_window, until_reset, wait_f
 from connectors.x.session import api_base_middleware, install_redaction
 
 log = logging.getLogger("connectors.x")
+
+API_ROOT = "https://api.twitter.com"
+"""The root tweepy sends every request to (``api_base`` rewrites it on the session)."""
+_ERRORS: dict[int, type[tweepy.HTTPException]] = {
+    400: tweepy.BadRequest,
+    401: tweepy.Unauthorized,
+    403: tweepy.Forbidden,
+    404: tweepy.NotFound,
+}
 
 
 class XApi:
@@ -185,16 +196,68 @@ class XApi:
         )
         return [t for t in body.get("data") or () if isinstance(t, dict)]
 
-    async def create_tweet(self, text: str, in_reply_to: str | None) -> dict[str, Any]:
-        """``POST /2/tweets`` (user context); retried only when X surely did not post it."""
+    async def create_tweet(
+        self, text: str, in_reply_to: str | None, media_ids: list[str] | None = None
+    ) -> dict[str, Any]:
+        """``POST /2/tweets`` (user context), with ``media.media_ids`` when given; retried
+        only when X surely did not post it."""
         client = self._require_client()
         return await self.call(
             "create_tweet",
             lambda: client.create_tweet(
-                text=text, in_reply_to_tweet_id=in_reply_to, user_auth=True
+                text=text or None,
+                in_reply_to_tweet_id=in_reply_to,
+                media_ids=media_ids or None,
+                user_auth=True,
             ),
             idempotent=False,
         )
+
+    async def user_request(
+        self,
+        endpoint: str,
+        method: str,
+        route: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """An endpoint tweepy has no method for (media upload v2), as JSON or a query, signed
+        by tweepy with OAuth 1.0a user context; waits and retries as :meth:`call`."""
+        client = self._require_client()
+        return await self.call(
+            endpoint,
+            lambda: client.request(method, route, params=params or {}, json=json, user_auth=True),
+        )
+
+    async def user_form(
+        self, endpoint: str, route: str, fields: dict[str, str], file: tuple[str, bytes]
+    ) -> dict[str, Any]:
+        """``POST route`` as multipart form data (``fields`` and ``file``: its field name and
+        bytes), which tweepy does not send: signed with OAuth 1.0a user context by oauthlib,
+        the signer tweepy uses (a multipart body is not part of the signature), on the same
+        session; waits and retries as :meth:`call`."""
+        self._require_client()
+        return await self.call(endpoint, lambda: self._post_form(route, fields, file))
+
+    async def _post_form(
+        self, route: str, fields: dict[str, str], file: tuple[str, bytes]
+    ) -> aiohttp.ClientResponse:
+        client, session = self._require_client(), self._session
+        assert session is not None
+        signer = OAuthClient(*self._oauth)
+        url, headers, _ = signer.sign(
+            API_ROOT + route, "POST", headers={"User-Agent": client.user_agent}
+        )
+        form = aiohttp.FormData(fields)
+        form.add_field(
+            file[0], io.BytesIO(file[1]), filename="chunk", content_type="application/octet-stream"
+        )
+        async with session.post(url, data=form, headers=headers) as response:
+            await response.read()
+        if not 200 <= response.status < 300:
+            raise await _http_error(response)
+        return response
 
     # -- waits and retries -----------------------------------------------------------------
     async def call(
@@ -285,4 +348,21 @@ class XApi:
         return self._client
 
 
-__all__ = ["XApi"]
+async def _http_error(response: aiohttp.ClientResponse) -> tweepy.HTTPException:
+    """The tweepy exception tweepy raises for this status (so :meth:`XApi.call` treats a
+    multipart call as it treats the others)."""
+    try:
+        body = await response.json(content_type=None)
+    except ValueError:
+        body = None
+    if response.status == 429:
+        reset = response.headers.get("x-rate-limit-reset")
+        return tweepy.TooManyRequests(
+            response, response_json=body, reset_time=int(reset) if reset else None
+        )
+    if response.status >= 500:
+        return tweepy.TwitterServerError(response, response_json=body)
+    return _ERRORS.get(response.status, tweepy.HTTPException)(response, response_json=body)
+
+
+__all__ = ["API_ROOT", "XApi"]

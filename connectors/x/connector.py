@@ -1,15 +1,17 @@
 """X (Twitter) connector: answers mentions, posts replies in thread and standalone tweets.
 
 Input: polls the bot's mentions timeline (API v2) with ``since_id`` every ``poll_interval``
-seconds, pages through everything new, pushes mentions oldest first and skips the bot's own
-tweets. The ``since_id`` cursor lives in the runner's store and moves only after the runner
-accepted the messages, so a restart neither misses mentions nor answers old ones again.
+seconds, pages through everything new, pushes mentions oldest first (photos and videos'
+stills as attachments) and skips the bot's own tweets. The ``since_id`` cursor lives in the
+runner's store and moves only after the runner accepted the messages, so a restart neither
+misses mentions nor answers old ones again.
 
-Output: a reply to a tweet is posted in its thread (``in_reply_to_tweet_id``); anything else
-(a cron job routed to X, say) becomes a standalone tweet. Long text becomes a numbered thread
-split by X's weighted length (280; URLs 23; emoji and CJK 2). Rate limits are read from
-``x-rate-limit-*`` headers and waited out within a cap; 429 and 5xx are retried a bounded
-number of times; a daily post cap (for limited API tiers) and a dry-run mode are built in.
+Output: a reply to a tweet is posted in its thread (``in_reply_to_tweet_id``), anything else
+(a cron job routed to X, say) as a standalone tweet, with its files uploaded and attached.
+Long text becomes a numbered thread split by X's weighted length (280; URLs 23; emoji and CJK
+2). Rate limits are read from ``x-rate-limit-*`` headers and waited out within a cap; 429 and
+5xx are retried a bounded number of times; a daily post cap (for limited API tiers) and a
+dry-run mode are built in.
 
 Auth: OAuth 1.0a user context (``X_API_KEY``, ``X_API_SECRET``, ``X_ACCESS_TOKEN``,
 ``X_ACCESS_TOKEN_SECRET``) for posting and the mentions timeline; an app-only bearer token
@@ -50,7 +52,7 @@ from agent_runner.message import Message, Reply
 from agent_runner.store import Store
 from connectors.x.api import XApi
 from connectors.x.mentions import replied_to, tweet_message
-from connectors.x.posting import TweetPoster, plan_thread
+from connectors.x.posting import TweetPoster
 from connectors.x.ratelimit import DEFAULT_RETRY, pace
 from connectors.x.settings import XSettings, read_settings
 from connectors.x.state import XState
@@ -149,6 +151,7 @@ class XConnector(BaseConnector):
         self._state = XState()
         self._poster = TweetPoster(
             api=self._api,
+            sleep=sleep,
             state=self._state,
             account=lambda: self.user_id or "",
             clock=clock,
@@ -351,29 +354,21 @@ class XConnector(BaseConnector):
     async def send(
         self, request: Message, response: Reply, *, key: DeliveryKey | None = None
     ) -> None:
-        """Post ``response``: in ``request``'s thread when it is a tweet, else standalone.
-
-        With the runner's ``key`` each posted part is recorded in its reply ledger, and a
-        send a crash interrupted goes on after the parts recorded or found (:meth:`reconcile`).
-        """
-        parts, reply_to, label = self._thread(request, response)
-        if not parts:
-            return
-        depth = request.depth + 1 if reply_to else 1
-        progress = None if key is not None else f"{request.key}\n{response.text}"
-        await self._poster.post(
-            parts, in_reply_to=reply_to, key=progress, label=label, depth=depth, ledger=key
+        """Post ``response``: in ``request``'s thread when it is a tweet, else standalone;
+        its files attached (UploadRefusedError, before anything is sent, for one X does not
+        take). With the runner's ``key`` each posted part is recorded in its reply ledger,
+        and a send a crash interrupted goes on after the parts recorded or found
+        (:meth:`reconcile`), uploading their files anew."""
+        await self._poster.reply(
+            request, response, source=self.name, cap=self.max_thread_parts, ledger=key
         )
 
     async def reconcile(self, request: Message, response: Reply, key: DeliveryKey) -> bool:
         """Find the parts of ``response`` not in ``key.parts`` among the account's latest
-        tweets (each replying to the part before); record them; True when all are there."""
-        parts, reply_to, _ = self._thread(request, response)
-        return await self._poster.reconcile(parts, in_reply_to=reply_to, ledger=key)
-
-    def _thread(self, request: Message, response: Reply) -> tuple[list[str], str | None, str]:
-        return plan_thread(
-            request, response, source=self.name, numbered=self.numbered, cap=self.max_thread_parts
+        tweets (each replying to the part before, with its text and number of media);
+        record them; True when all are there."""
+        return await self._poster.reconcile_reply(
+            request, response, source=self.name, cap=self.max_thread_parts, ledger=key
         )
 
     async def post(

@@ -11,6 +11,8 @@ from yarl import URL
 
 X_HOSTS = frozenset({"api.twitter.com", "api.x.com"})
 """Hosts tweepy talks to; ``api_base`` replaces them."""
+OAUTHLIB_LOGGER = "oauthlib.oauth1.rfc5849"
+"""The logger of oauthlib's OAuth 1.0a signer (tweepy's, and the media uploads')."""
 
 
 def api_base_middleware(
@@ -56,11 +58,30 @@ class RedactAuthorization(logging.Filter):
         return True
 
 
+class RedactSigning(logging.Filter):
+    """oauthlib logs each signature's parameters at DEBUG, the access token among them;
+    keep only that it signed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.DEBUG:
+            record.msg, record.args = "OAuth 1.0a signing details (redacted)", ()
+        return True
+
+
 def install_redaction(logger_name: str = "tweepy.asynchronous.client") -> None:
-    """Add :class:`RedactAuthorization` to tweepy's logger (once)."""
-    logger = logging.getLogger(logger_name)
-    if not any(isinstance(f, RedactAuthorization) for f in logger.filters):
-        logger.addFilter(RedactAuthorization())
+    """Add :class:`RedactAuthorization` to tweepy's logger and :class:`RedactSigning` to
+    oauthlib's signer's (once)."""
+    for name, kind in ((logger_name, RedactAuthorization), (OAUTHLIB_LOGGER, RedactSigning)):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, kind) for f in logger.filters):
+            logger.addFilter(kind())
 
 
-__all__ = ["X_HOSTS", "RedactAuthorization", "api_base_middleware", "install_redaction"]
+__all__ = [
+    "OAUTHLIB_LOGGER",
+    "X_HOSTS",
+    "RedactAuthorization",
+    "RedactSigning",
+    "api_base_middleware",
+    "install_redaction",
+]

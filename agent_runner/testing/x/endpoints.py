@@ -8,7 +8,7 @@ username.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from agent_runner.testing.x.timeline import (
@@ -28,6 +28,7 @@ from agent_runner.testing.x.timeline import (
 )
 
 if TYPE_CHECKING:
+    from agent_runner.testing.x.limits import RateLimits
     from agent_runner.testing.x.media import FakeMedia
 
 MAX_CODE_POINTS = 280
@@ -58,6 +59,48 @@ def invalid_request(exc: InvalidParameter) -> dict[str, Any]:
         "detail": "One or more parameters to your request was invalid.",
         "type": "https://api.twitter.com/2/problems/invalid-request",
     }
+
+
+def refusal(
+    auth: str | None, endpoint: str, *, allow_bearer: bool, limits: RateLimits, now: float
+) -> tuple[int, Any, dict[str, str]] | None:
+    """Status, body and headers of a request refused before its endpoint answers (no or
+    wrong auth, a failure a test forced, a spent rate-limit window), or None."""
+    if auth is None:
+        return *problem(401, "Unauthorized", "Unauthorized"), {}
+    if auth == "bearer" and not allow_bearer:
+        return (
+            *problem(
+                403,
+                "Unsupported Authentication",
+                "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint."
+                "  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User "
+                "Context].",
+            ),
+            {},
+        )
+    forced = limits.take_forced(endpoint)
+    if forced is not None and forced.status == 429:  # a spent window; the real one is untouched
+        headers = {
+            "x-rate-limit-remaining": "0",
+            "x-rate-limit-reset": str(int(now + forced.reset_in)),
+        }
+        return *problem(429, "Too Many Requests", "Too Many Requests"), headers
+    if forced is not None:
+        return *problem(forced.status, "Service Unavailable", "Try later"), {}
+    if limits.window(endpoint).remaining <= 0:
+        return *problem(429, "Too Many Requests", "Too Many Requests"), {}
+    return None
+
+
+def handled(handle: Callable[[str, Any], Answer], auth: str, body: Any) -> Answer:
+    """``handle``'s answer, or X's 400 or problem body for what it refused."""
+    try:
+        return handle(auth, body)
+    except InvalidParameter as exc:
+        return 400, invalid_request(exc)
+    except Problem as exc:
+        return problem(exc.status, exc.title, exc.detail)
 
 
 def user_answer(query: Mapping[str, str], user: FakeUser) -> Answer:
@@ -200,10 +243,12 @@ __all__ = [
     "Answer",
     "Problem",
     "expanded_users",
+    "handled",
     "invalid_request",
     "mentions_answer",
     "new_tweet",
     "problem",
+    "refusal",
     "user_answer",
     "user_by_id_answer",
 ]

@@ -4,9 +4,9 @@ tweets, read what the bot posted and inject failures."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
-import mimetypes
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,41 +17,27 @@ from typing import Any
 from aiohttp import web
 
 from agent_runner.testing.x.auth import Credentials
+from agent_runner.testing.x.desk import Handle, MediaDesk, MediaInput, read_body, without_segments
 from agent_runner.testing.x.endpoints import (
     Answer,
-    Problem,
-    invalid_request,
+    handled,
     mentions_answer,
     new_tweet,
-    problem,
+    refusal,
     user_answer,
     user_by_id_answer,
 )
 from agent_runner.testing.x.limits import DEFAULT_LIMITS, RateLimits
-from agent_runner.testing.x.media import (
-    FakeMedia,
-    FakeUpload,
-    append,
-    attachable,
-    check_status,
-    finalize,
-    initialize,
-    kind_of,
-)
+from agent_runner.testing.x.media import FakeMedia, FakeUpload
 from agent_runner.testing.x.timeline import (
     FakeTweet,
     FakeUser,
-    InvalidParameter,
     Pager,
     find_mentions,
 )
 
 _FIRST_ID = 1_860_000_000_000_000_000
 _MAX_BODY = 8 * 1024 * 1024  # an append segment (5 MiB at most) and its multipart framing
-
-MediaInput = tuple[str, bytes] | tuple[str, bytes, str]
-"""A medium a test puts on a tweet: ``(file name, bytes)`` or ``(name, bytes, alt text)``;
-the type comes from the name (``.gif`` is an animated GIF, ``.mp4`` a video)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +94,9 @@ class FakeX:
             access_token_secret=access_token_secret,
             bearer_token=bearer_token,
         )
+        self.consumer_key, self.consumer_secret = consumer_key, consumer_secret
+        self.access_token, self.access_token_secret = access_token, access_token_secret
+        self.bearer_token = bearer_token
         self._clock = clock
         self._ids = itertools.count(_FIRST_ID, 1_000)
         self._user_ids = itertools.count(1000)
@@ -118,40 +107,24 @@ class FakeX:
         """Tweets created through ``POST /2/tweets``, in order."""
         self.requests: list[FakeRequest] = []
         """Every request answered, in order."""
-        self.media: dict[str, FakeMedia] = {}
+        self.desk = MediaDesk(
+            new_id=lambda: str(next(self._ids)),
+            clock=clock,
+            processing_checks=processing_checks,
+            check_after_secs=check_after_secs,
+        )
+        self.media: dict[str, FakeMedia] = self.desk.media
         """Every picture, GIF and video on the fake, by ``media_key``."""
-        self.uploads: list[FakeUpload] = []
+        self.uploads: list[FakeUpload] = self.desk.uploads
         """The bot's upload sessions, in order (finalized or not)."""
-        self.downloads: list[str] = []
+        self.downloads: list[str] = self.desk.downloads
         """Paths of the media files served (``/pbs/...``), in order."""
-        self.processing_checks = processing_checks
-        self.check_after_secs = check_after_secs
         self._limits = RateLimits({**DEFAULT_LIMITS, **(limits or {})}, clock=clock)
         self._pager = Pager()
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.url = ""
         """``http://127.0.0.1:PORT`` once started."""
-
-    @property
-    def consumer_key(self) -> str:
-        return self._credentials.consumer_key
-
-    @property
-    def consumer_secret(self) -> str:
-        return self._credentials.consumer_secret
-
-    @property
-    def access_token(self) -> str:
-        return self._credentials.access_token
-
-    @property
-    def access_token_secret(self) -> str:
-        return self._credentials.access_token_secret
-
-    @property
-    def bearer_token(self) -> str:
-        return self._credentials.bearer_token
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -162,10 +135,8 @@ class FakeX:
         app.router.add_get("/2/users/{id}/tweets", self._user_tweets)
         app.router.add_get("/2/users/{id}", self._user_by_id)
         app.router.add_post("/2/tweets", self._create_tweet)
-        app.router.add_post("/2/media/upload/initialize", self._media_initialize)
-        app.router.add_post("/2/media/upload/{id}/append", self._media_append)
-        app.router.add_post("/2/media/upload/{id}/finalize", self._media_finalize)
-        app.router.add_get("/2/media/upload", self._media_status)
+        for method, path, endpoint, handle in self.desk.endpoints(lambda: self.me.id):
+            app.router.add_route(method, path, functools.partial(self._media, endpoint, handle))
         app.router.add_get("/pbs/{path:.+}", self._serve_media)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -223,7 +194,7 @@ class FakeX:
         ``media`` (served under :attr:`url` ``/pbs/``)."""
         parent = self._parent(in_reply_to)
         user = self.user(author)
-        keys = tuple(self._add_media(user, *item).media_key for item in media)
+        keys = tuple(self.desk.add(user.id, *item).media_key for item in media)
         return self._publish(text, user, parent, keys)
 
     def add_mention(
@@ -300,21 +271,6 @@ class FakeX:
             return None
         return self.tweets[ref.id if isinstance(ref, FakeTweet) else ref]
 
-    def _add_media(
-        self, owner: FakeUser, name: str, data: bytes, alt_text: str | None = None
-    ) -> FakeMedia:
-        content_type = mimetypes.guess_type(name)[0] or "image/jpeg"
-        media = FakeMedia(
-            id=str(next(self._ids)),
-            type=kind_of(content_type),
-            data=data,
-            content_type=content_type,
-            owner_id=owner.id,
-            alt_text=alt_text,
-        )
-        self.media[media.media_key] = media
-        return media
-
     def _publish(
         self,
         text: str,
@@ -346,43 +302,22 @@ class FakeX:
         allow_bearer: bool,
         handle: Callable[[str, Any], tuple[int, Any]],
     ) -> web.Response:
-        body = await _read_body(request)
+        body = await read_body(request)
         auth = self._credentials.authenticate(request)
         window = self._limits.window(endpoint)
-        headers: dict[str, str] = {}
-        if auth is None:
-            status, payload = problem(401, "Unauthorized", "Unauthorized")
-        elif auth == "bearer" and not allow_bearer:
-            status, payload = problem(
-                403,
-                "Unsupported Authentication",
-                "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint."
-                "  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User "
-                "Context].",
-            )
-        elif (forced := self._limits.take_forced(endpoint)) is not None:
-            if forced.status == 429:  # reported as a spent window; the real one is untouched
-                headers["x-rate-limit-remaining"] = "0"
-                headers["x-rate-limit-reset"] = str(int(self._clock() + forced.reset_in))
-                status, payload = problem(429, "Too Many Requests", "Too Many Requests")
-            else:
-                status, payload = problem(forced.status, "Service Unavailable", "Try later")
-        elif window.remaining <= 0:
-            status, payload = problem(429, "Too Many Requests", "Too Many Requests")
+        refused = refusal(
+            auth, endpoint, allow_bearer=allow_bearer, limits=self._limits, now=self._clock()
+        )
+        if refused is not None:
+            status, payload, headers = refused
         else:
             window.remaining -= 1
-            try:
-                status, payload = handle(auth, body)
-            except InvalidParameter as exc:
-                status, payload = 400, invalid_request(exc)
-            except Problem as exc:
-                status, payload = problem(exc.status, exc.title, exc.detail)
+            assert auth is not None
+            status, payload, headers = *handled(handle, auth, body), {}
         headers.setdefault("x-rate-limit-limit", str(window.limit))
         headers.setdefault("x-rate-limit-remaining", str(max(0, window.remaining)))
         headers.setdefault("x-rate-limit-reset", str(int(window.reset)))
-        recorded = body  # an appended segment is in the upload, not repeated here
-        if endpoint == "media_append" and isinstance(body, dict):
-            recorded = {k: v for k, v in body.items() if k != "media"}
+        recorded = without_segments(endpoint, body)
         self.requests.append(
             FakeRequest(
                 request.method, request.path, endpoint, auth, status, dict(request.query), recorded
@@ -440,13 +375,7 @@ class FakeX:
     async def _create_tweet(self, request: web.Request) -> web.Response:
         def handle(auth: str, body: Any) -> Answer:
             text, parent = new_tweet(body, self.tweets)
-            keys: tuple[str, ...] = ()
-            if body.get("media") is not None:
-                media_ids = (
-                    body["media"].get("media_ids") if isinstance(body["media"], dict) else None
-                )
-                keys = attachable(media_ids, self._uploads, owner_id=self.me.id, now=self._clock())
-            tweet = self._publish(text, self.me, parent, keys)
+            tweet = self._publish(text, self.me, parent, self.desk.attach(body, self.me.id))
             self.posted.append(tweet)
             return 201, {
                 "data": {"id": tweet.id, "text": tweet.text, "edit_history_tweet_ids": [tweet.id]}
@@ -455,82 +384,16 @@ class FakeX:
         return await self._answer(request, "create_tweet", allow_bearer=False, handle=handle)
 
     # -- media ---------------------------------------------------------------------------
-    @property
-    def _uploads(self) -> dict[str, FakeUpload]:
-        return {u.media_id: u for u in self.uploads}
-
-    def _upload(self, media_id: str) -> FakeUpload:
-        upload = self._uploads.get(media_id)
-        if upload is None:
-            raise Problem(400, "Invalid Request", f"Unknown media id {media_id}")
-        return upload
-
-    def _upload_status(self, upload: FakeUpload) -> Answer:
-        return 200, {"data": upload.status(self._clock(), check_after=self.check_after_secs)}
-
-    async def _media_initialize(self, request: web.Request) -> web.Response:
-        def handle(auth: str, body: Any) -> Answer:
-            upload = initialize(
-                body, media_id=str(next(self._ids)), owner_id=self.me.id, now=self._clock()
-            )
-            self.uploads.append(upload)
-            return self._upload_status(upload)
-
-        return await self._answer(request, "media_initialize", allow_bearer=False, handle=handle)
-
-    async def _media_append(self, request: web.Request) -> web.Response:
-        def handle(auth: str, body: Any) -> Answer:
-            upload = self._upload(request.match_info["id"])
-            append(upload, body if isinstance(body, dict) else {})
-            return 200, {"data": {"expires_at": int(upload.expires_at)}}
-
-        return await self._answer(request, "media_append", allow_bearer=False, handle=handle)
-
-    async def _media_finalize(self, request: web.Request) -> web.Response:
-        def handle(auth: str, body: Any) -> Answer:
-            upload = self._upload(request.match_info["id"])
-            media = finalize(upload, processing_checks=self.processing_checks)
-            self.media[media.media_key] = media
-            return self._upload_status(upload)
-
-        return await self._answer(request, "media_finalize", allow_bearer=False, handle=handle)
-
-    async def _media_status(self, request: web.Request) -> web.Response:
-        def handle(auth: str, body: Any) -> Answer:
-            if request.query.get("command") != "STATUS":
-                raise Problem(400, "Invalid Request", "command must be STATUS")
-            upload = self._upload(request.query.get("media_id", ""))
-            check_status(upload)
-            return self._upload_status(upload)
-
-        return await self._answer(request, "media_status", allow_bearer=False, handle=handle)
+    async def _media(self, endpoint: str, handle: Handle, request: web.Request) -> web.Response:
+        return await self._answer(
+            request, endpoint, allow_bearer=False, handle=lambda auth, body: handle(request, body)
+        )
 
     async def _serve_media(self, request: web.Request) -> web.Response:
-        path = request.path
-        found = next((m for m in self.media.values() if m.path == path), None)
-        if found is None:
-            raise web.HTTPNotFound()
-        self.downloads.append(path)
+        data, content_type = self.desk.serve(request.path)
         async with self._changed:
             self._changed.notify_all()
-        data, content_type = found.served
         return web.Response(body=data, content_type=content_type)
-
-
-async def _read_body(request: web.Request) -> Any:
-    """The request's JSON, or its multipart form (files as bytes); None without a body."""
-    if not request.can_read_body:
-        return None
-    if request.content_type == "multipart/form-data":
-        form = await request.post()
-        return {
-            key: value.file.read() if isinstance(value, web.FileField) else value
-            for key, value in form.items()
-        }
-    try:
-        return await request.json()
-    except ValueError:
-        return None
 
 
 __all__ = ["FakeRequest", "FakeX"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import pytest
 from pydantic import SecretStr
@@ -13,7 +14,7 @@ from agent_runner.errors import (
     DeliveryError,
     RateLimitedError,
 )
-from agent_runner.message import Author, Message, Reply
+from agent_runner.message import Author, File, Message, Reply
 from agent_runner.store import InMemoryStore
 from agent_runner.testing.x import FakeX
 from connectors.x import DailyPostCapError, XConnector, XSettings
@@ -281,12 +282,12 @@ async def test_a_failed_thread_resumes_without_reposting_its_first_parts(
         original = x._poster.post_one
         calls = 0
 
-        async def flaky(text: str, in_reply_to: str | None) -> str:
+        async def flaky(text: str, in_reply_to: str | None, files: Sequence[File] = ()) -> str:
             nonlocal calls
             calls += 1
             if calls == 2:
                 raise ConnectorError("network went away")
-            return await original(text, in_reply_to)
+            return await original(text, in_reply_to, files)
 
         x._poster.post_one = flaky  # type: ignore[method-assign]
         with pytest.raises(ConnectorError):

@@ -5,11 +5,21 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from oauthlib.oauth1 import Client as OAuthClient  # type: ignore[import-untyped]
+from oauthlib.oauth1 import Client as OAuthClient
 
 from agent_runner.backoff import RetryPolicy
 from agent_runner.errors import InvalidMessageError
+from agent_runner.message import File
 from agent_runner.testing.x import oauth
+from connectors.x.media import (
+    Post,
+    attachments,
+    check_files,
+    media_by_key,
+    media_groups,
+    visible_text,
+    with_media,
+)
 from connectors.x.mentions import strip_leading_mentions, tweet_message, unescape
 from connectors.x.ratelimit import (
     RateWindow,
@@ -211,3 +221,71 @@ def test_base_uri(scheme: str, host: str, uri: str) -> None:
 def test_parse_authorization_rejects_other_schemes() -> None:
     assert oauth.parse_authorization("Bearer abc") is None
     assert oauth.parse_authorization('OAuth a="1%2C", b="x"') == {"a": "1,", "b": "x"}
+
+
+# -- media -----------------------------------------------------------------------------------
+def _files(*names: str) -> list[File]:
+    return [File(name=name, data=b"x") for name in names]
+
+
+@pytest.mark.parametrize(
+    ("names", "sizes"),
+    [
+        (("a.png",) * 4, [4]),
+        (("a.png",) * 5, [4, 1]),
+        (("a.png", "b.mp4", "c.png"), [1, 1, 1]),
+        (("a.gif", "b.jpg", "c.webp"), [1, 2]),
+        (("a.png", "b.png", "c.gif", "d.gif"), [2, 1, 1]),
+        ((), []),
+    ],
+)
+def test_media_groups_take_four_images_or_one_gif_or_video(
+    names: tuple[str, ...], sizes: list[int]
+) -> None:
+    files = _files(*names)
+    groups = media_groups(files, check_files(files))
+    assert [len(g) for g in groups] == sizes
+    assert [f for g in groups for f in g] == files  # order kept
+
+
+def test_groups_past_the_parts_become_posts_of_media_only() -> None:
+    a, b = _files("a.png", "b.mp4")
+    assert with_media(["one", "two"], [[a]]) == [Post("one", (a,)), Post("two")]
+    assert with_media(["one"], [[a], [b]]) == [Post("one", (a,)), Post("", (b,))]
+    assert with_media([], [[a]]) == [Post("", (a,))]
+
+
+def test_the_media_link_x_appends_is_not_part_of_the_text() -> None:
+    tweet = {
+        "text": "@bot what is this? https://t.co/AbC",
+        "entities": {"urls": [{"url": "https://t.co/AbC", "media_key": "3_1"}]},
+    }
+    assert visible_text(tweet) == "@bot what is this?"
+    link = {
+        "text": "see https://t.co/XyZ",
+        "entities": {"urls": [{"url": "https://t.co/XyZ", "expanded_url": "https://e.com"}]},
+    }
+    assert visible_text(link) == "see https://t.co/XyZ"  # a link the author wrote stays
+
+
+def test_a_photo_and_a_gif_become_attachments() -> None:
+    tweet = {"attachments": {"media_keys": ["3_1", "16_2", "9_unknown"]}}
+    media = media_by_key(
+        {
+            "media": [
+                {"media_key": "3_1", "type": "photo", "url": "https://pbs.twimg.com/media/A.png"},
+                {
+                    "media_key": "16_2",
+                    "type": "animated_gif",
+                    "preview_image_url": "https://pbs.twimg.com/tweet_video_thumb/B.jpg",
+                    "alt_text": "a cat",
+                },
+            ]
+        }
+    )
+    found, details = attachments(tweet, media)
+    assert [(a["filename"], a["content_type"], a["id"]) for a in found] == [
+        ("A.png", "image/png", "3_1"),
+        ("gif-preview-B.jpg", "image/jpeg", "16_2"),
+    ]
+    assert details[1]["alt_text"] == "a cat"
