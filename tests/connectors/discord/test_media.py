@@ -156,3 +156,29 @@ async def test_the_fake_refuses_an_oversize_upload_as_discord_does(fake: FakeDis
     finally:
         await connector.close()
     assert refused.value.status == 413
+
+
+async def test_a_streamed_reply_keeps_its_files_after_the_text(fake: FakeDiscord) -> None:
+    chart = png()
+
+    async def draw(message: Message, context: AgentContext) -> Reply:
+        for word in ("Here ", "is ", "your chart."):
+            await context.stream(word)
+        return Reply(text="Here is your chart.", files=(File(name="chart.png", data=chart),))
+
+    discord = connector_for(fake)  # streaming on
+    runtime = AgentRuntime([discord], [discord], draw, store=InMemoryStore(), handle_signals=False)
+    task = asyncio.ensure_future(runtime.run())
+    try:
+        await runtime.wait_started()
+        await fake.wait_ready()
+        await fake.post_user_message(fake.channel_id, "draw", mention_bot=True)
+        words, upload = await fake.wait_for_messages(fake.channel_id, 2)
+        await fake.wait_until(lambda: words.content == "Here is your chart.")
+    finally:
+        await runtime.stop()
+        await task
+    assert fake.edits  # it was streamed: posted with the first words, then edited whole
+    assert [a.filename for a in upload.attachments] == ["chart.png"]
+    assert fake.files.data[upload.attachments[0].id] == chart
+    assert len(fake.messages_in(fake.channel_id)) == 2

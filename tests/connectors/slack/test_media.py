@@ -103,3 +103,21 @@ def test_a_file_past_slacks_limit_is_refused() -> None:
 
     with pytest.raises(UploadRefusedError, match=r"^big.iso: 2048.0 MiB is over Slack's upload"):
         check_uploads([Huge(name="big.iso", data=b"")])
+
+
+async def test_a_streamed_reply_keeps_its_files_after_the_text(fake: FakeSlack) -> None:
+    chart = png()
+
+    async def draw(message: Message, context: AgentContext) -> Reply:
+        for word in ("Here ", "is ", "your chart."):
+            await context.stream(word)
+        return Reply(text="Here is your chart.", files=(File(name="chart.png", data=chart),))
+
+    async with running_bot(fake, draw):  # streaming on
+        asked = await fake.post_user_message(fake.channel, "draw", mention_bot=True)
+        words, shared = await fake.wait_for_messages(fake.channel, 2)
+        await fake.wait_until(lambda: words.text == "Here is your chart.")
+    assert words.updates  # it was streamed: posted with the first words, then updated whole
+    assert shared.thread_ts == asked.ts
+    assert [f["name"] for f in shared.files] == ["chart.png"]
+    assert [f.data for f in fake.files.uploads] == [chart]
