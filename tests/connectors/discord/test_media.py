@@ -24,6 +24,7 @@ from agent_runner.testing.discord import FakeDiscord
 from connectors.discord.media import batches
 from tests.connectors.discord._fixtures import connector_for
 from tests.llm.openai_server import OpenAIServer, text
+from tests.media.agents import STREAMED_TEXT, streaming_chart
 from tests.media.images import png
 
 
@@ -161,20 +162,17 @@ async def test_the_fake_refuses_an_oversize_upload_as_discord_does(fake: FakeDis
 async def test_a_streamed_reply_keeps_its_files_after_the_text(fake: FakeDiscord) -> None:
     chart = png()
 
-    async def draw(message: Message, context: AgentContext) -> Reply:
-        for word in ("Here ", "is ", "your chart."):
-            await context.stream(word)
-        return Reply(text="Here is your chart.", files=(File(name="chart.png", data=chart),))
-
     discord = connector_for(fake)  # streaming on
-    runtime = AgentRuntime([discord], [discord], draw, store=InMemoryStore(), handle_signals=False)
+    runtime = AgentRuntime(
+        [discord], [discord], streaming_chart(chart), store=InMemoryStore(), handle_signals=False
+    )
     task = asyncio.ensure_future(runtime.run())
     try:
         await runtime.wait_started()
         await fake.wait_ready()
         await fake.post_user_message(fake.channel_id, "draw", mention_bot=True)
         words, upload = await fake.wait_for_messages(fake.channel_id, 2)
-        await fake.wait_until(lambda: words.content == "Here is your chart.")
+        await fake.wait_until(lambda: words.content == STREAMED_TEXT)
     finally:
         await runtime.stop()
         await task

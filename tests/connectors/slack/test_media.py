@@ -22,6 +22,7 @@ from agent_runner.testing.slack import FakeSlack
 from connectors.slack.media import check_uploads, resolve
 from tests.connectors.slack._fixtures import running_bot
 from tests.llm.openai_server import OpenAIServer, text
+from tests.media.agents import STREAMED_TEXT, streaming_chart
 from tests.media.images import png
 
 
@@ -108,15 +109,10 @@ def test_a_file_past_slacks_limit_is_refused() -> None:
 async def test_a_streamed_reply_keeps_its_files_after_the_text(fake: FakeSlack) -> None:
     chart = png()
 
-    async def draw(message: Message, context: AgentContext) -> Reply:
-        for word in ("Here ", "is ", "your chart."):
-            await context.stream(word)
-        return Reply(text="Here is your chart.", files=(File(name="chart.png", data=chart),))
-
-    async with running_bot(fake, draw):  # streaming on
+    async with running_bot(fake, streaming_chart(chart)):  # streaming on
         asked = await fake.post_user_message(fake.channel, "draw", mention_bot=True)
         words, shared = await fake.wait_for_messages(fake.channel, 2)
-        await fake.wait_until(lambda: words.text == "Here is your chart.")
+        await fake.wait_until(lambda: words.text == STREAMED_TEXT)
     assert words.updates  # it was streamed: posted with the first words, then updated whole
     assert shared.thread_ts == asked.ts
     assert [f["name"] for f in shared.files] == ["chart.png"]

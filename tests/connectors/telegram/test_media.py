@@ -23,6 +23,7 @@ from agent_runner.llm import LLMAgent, OpenAIClient
 from agent_runner.testing.telegram import FakeTelegram
 from tests.connectors.telegram._fixtures import connector_for, running_bot
 from tests.llm.openai_server import OpenAIServer, text
+from tests.media.agents import STREAMED_TEXT, streaming_chart
 from tests.media.images import JPEG, png
 
 
@@ -178,15 +179,10 @@ async def test_fetching_an_oversize_attachment_is_refused_without_the_token(
 async def test_a_streamed_reply_keeps_its_files_after_the_text(fake: FakeTelegram) -> None:
     chart = png()
 
-    async def draw(message: Message, context: AgentContext) -> Reply:
-        for word in ("Here ", "is ", "your chart."):
-            await context.stream(word)
-        return Reply(text="Here is your chart.", files=(File(name="chart.png", data=chart),))
-
-    async with running_bot(fake, draw):  # streaming on
+    async with running_bot(fake, streaming_chart(chart)):  # streaming on
         fake.send_user_message(fake.private, "draw me a chart")
         words, photo = await fake.wait_for_messages(fake.private, 2)
-        await fake.wait_until(lambda: words.text == "Here is your chart.")
+        await fake.wait_until(lambda: words.text == STREAMED_TEXT)
     assert words.edits  # it was streamed: posted with the first words, then edited whole
     assert photo.file is not None and photo.file.data == chart
     assert len(fake.sent_in(fake.private)) == 2  # the streamed message, then the photo
