@@ -6,8 +6,9 @@ becomes an :class:`~agent_runner.message.Attachment` by its ``url``; a video or 
 GIF by its ``preview_image_url`` (a still JPEG: its file name says ``video-preview`` or
 ``gif-preview``, since a vision model sees a frame, not the clip). X's media URLs
 (``pbs.twimg.com``) are public, so a vision model gets them as they are and
-``context.media.fetch`` downloads them without a token. The ``https://t.co/...`` link X
-appends to a tweet's text for its media is dropped from the message text.
+``context.media.fetch`` downloads them without a token. (The ``https://t.co/...`` link X
+appends to a tweet's text for its media is dropped from the message text:
+:func:`connectors.x.mentions.written_text`.)
 
 Out: a reply's :class:`~agent_runner.message.File` objects are checked against X's limits
 (:func:`check_files`: images 5 MiB, GIFs 15 MiB, videos 512 MiB, and the types X takes)
@@ -96,20 +97,6 @@ def attachments(
                 detail[field] = item[field]
         details.append(detail)
     return found, details
-
-
-def visible_text(tweet: Mapping[str, Any]) -> str:
-    """The tweet's text without the ``https://t.co/...`` links X appends for its media
-    (the ``entities.urls`` that carry a ``media_key``)."""
-    text = str(tweet.get("text") or "")
-    links = [
-        u.get("url")
-        for u in ((tweet.get("entities") or {}).get("urls") or ())
-        if isinstance(u, Mapping) and u.get("media_key") and u.get("url")
-    ]
-    for link in links:
-        text = text.replace(str(link), "")
-    return text.strip() if links else text
 
 
 def media_count(tweet: Mapping[str, Any]) -> int:
@@ -207,6 +194,5 @@ __all__ = [
     "media_by_key",
     "media_count",
     "media_groups",
-    "visible_text",
     "with_media",
 ]

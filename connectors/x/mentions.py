@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent_runner.message import Message
-from connectors.x.media import attachments, visible_text
+from connectors.x.media import attachments
 
 TWEET_FIELDS = (
     "attachments",
@@ -34,6 +34,30 @@ def unescape(text: str) -> str:
     for escaped, plain in _ENTITIES.items():
         text = text.replace(escaped, plain)
     return text
+
+
+def written_text(tweet: Mapping[str, Any]) -> str:
+    """The tweet's text as its author wrote it: X's ``text`` has each link shortened to
+    ``https://t.co/...`` and a link to its media appended; the ``entities.urls`` say which
+    link stands for what (``expanded_url``, or a ``media_key``).
+
+    Example:
+        >>> written_text({"text": "see https://t.co/a https://t.co/b", "entities": {"urls": [
+        ...     {"url": "https://t.co/a", "expanded_url": "https://e.com/x"},
+        ...     {"url": "https://t.co/b", "media_key": "3_1"}]}})
+        'see https://e.com/x'
+    """
+    text = str(tweet.get("text") or "")
+    dropped = False
+    for entity in (tweet.get("entities") or {}).get("urls") or ():
+        link = entity.get("url") if isinstance(entity, Mapping) else None
+        if not link:
+            continue
+        if entity.get("media_key"):
+            text, dropped = text.replace(str(link), ""), True
+        elif entity.get("expanded_url"):
+            text = text.replace(str(link), str(entity["expanded_url"]), 1)
+    return text.strip() if dropped else text
 
 
 def strip_leading_mentions(text: str, username: str) -> str:
@@ -98,7 +122,7 @@ def tweet_message(
     author_id = str(tweet.get("author_id") or "unknown")
     author = users.get(author_id, {})
     author_username = str(author.get("username") or "") or None
-    raw = unescape(visible_text(tweet))
+    raw = unescape(written_text(tweet))
     is_bot = author_id in bot_accounts or (
         author_username is not None and author_username.lower() in bot_accounts
     )
@@ -139,4 +163,5 @@ __all__ = [
     "strip_leading_mentions",
     "tweet_message",
     "unescape",
+    "written_text",
 ]

@@ -36,9 +36,9 @@ from connectors.x.media import (
     check_files,
     media_count,
     media_groups,
-    visible_text,
 )
 from connectors.x.media import with_media as posts_of
+from connectors.x.mentions import written_text
 from connectors.x.ratelimit import utc_day
 from connectors.x.state import XState
 from connectors.x.text import MAX_TWEET_WEIGHT, split_thread
@@ -288,9 +288,9 @@ def _recorded(ledger: DeliveryKey) -> list[str]:
 
 
 def _is_post(tweet: dict[str, object], post: Post) -> bool:
-    """Whether ``tweet`` (as X shows it) is ``post``: its text without the media link, and as
-    many media as the post has files."""
-    return visible_text(tweet) == post.text and media_count(tweet) == len(post.files)
+    """Whether ``tweet`` (as X shows it) is ``post``: its text as written (links expanded, no
+    media link), and as many media as the post has files."""
+    return written_text(tweet) == post.text and media_count(tweet) == len(post.files)
 
 
 def _replied_to(tweet: dict[str, object]) -> str | None:

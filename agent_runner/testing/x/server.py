@@ -7,7 +7,6 @@ import asyncio
 import functools
 import itertools
 import json
-import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from agent_runner.testing.x.timeline import (
     FakeUser,
     Pager,
     find_mentions,
+    shortened,
 )
 
 _FIRST_ID = 1_860_000_000_000_000_000
@@ -289,7 +289,7 @@ class FakeX:
             in_reply_to_user_id=parent.author_id if parent else None,
             mentions=find_mentions(text),
             media_keys=media_keys,
-            media_link=f"https://t.co/{secrets.token_urlsafe(7)}" if media_keys else None,
+            **shortened(text, with_media=bool(media_keys)),
         )
         self.tweets[tweet_id] = tweet
         return tweet

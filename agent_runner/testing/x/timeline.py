@@ -84,6 +84,8 @@ MEDIA_FIELDS = frozenset(
 )
 """The ``media.fields`` X knows."""
 _MENTION = re.compile(r"(?<![\w@])@(\w{1,15})")
+_URL = re.compile(r"https?://[^\s<>\"]+")
+_URL_TRAILING = ".,;:!?)]}'\""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,13 +126,19 @@ class FakeTweet:
     """The keys of its pictures, GIF or video (:class:`~agent_runner.testing.x.FakeMedia`)."""
     media_link: str | None = None
     """The ``https://t.co/...`` link X appends to the text of a tweet with media."""
+    links: tuple[tuple[str, str], ...] = ()
+    """Each URL in :attr:`text` and the ``https://t.co/...`` link X shows instead."""
 
     @property
     def shown_text(self) -> str:
-        """The text as the API shows it: :attr:`text` (what was posted), then the media link."""
+        """The text as the API shows it: :attr:`text` (what was posted) with each URL
+        shortened to its t.co link, then the media link."""
+        text = self.text
+        for url, short in self.links:
+            text = text.replace(url, short, 1)
         if self.media_link is None:
-            return self.text
-        return f"{self.text} {self.media_link}" if self.text else self.media_link
+            return text
+        return f"{text} {self.media_link}" if text else self.media_link
 
     def render(self, fields: Iterable[str], users: Mapping[str, FakeUser]) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -151,7 +159,7 @@ class FakeTweet:
                 out[name] = [{"type": "replied_to", "id": self.in_reply_to_tweet_id}]
             elif name == "lang":
                 out[name] = "en"
-            elif name == "entities" and (self.mentions or self.media_link):
+            elif name == "entities" and (self.mentions or self.media_link or self.links):
                 out[name] = self._entities(users)
             elif name == "attachments" and self.media_keys:
                 out[name] = {"media_keys": list(self.media_keys)}
@@ -159,23 +167,42 @@ class FakeTweet:
 
     def _entities(self, users: Mapping[str, FakeUser]) -> dict[str, Any]:
         entities: dict[str, Any] = {}
+        shown = self.shown_text
         if self.mentions:
             entities["mentions"] = [
                 _mention_entity(start, end, username, users)
-                for start, end, username in self.mentions
+                for start, end, username in find_mentions(shown)
             ]
-        if self.media_link is not None:
-            start = len(self.shown_text) - len(self.media_link)
-            entities["urls"] = [
+        urls: list[dict[str, Any]] = []
+        searched = 0
+        for url, short in self.links:
+            start = shown.index(short, searched)
+            searched = start + len(short)
+            urls.append(
                 {
                     "start": start,
-                    "end": start + len(self.media_link),
-                    "url": self.media_link,
-                    "expanded_url": f"https://x.com/i/web/status/{self.id}/photo/1",
-                    "display_url": f"pic.x.com/{self.media_link.rsplit('/', 1)[-1]}",
-                    "media_key": self.media_keys[0],
+                    "end": searched,
+                    "url": short,
+                    "expanded_url": url,
+                    "display_url": url.split("://", 1)[1][:25],
                 }
-            ]
+            )
+        if urls:
+            entities["urls"] = urls
+        if self.media_link is not None:
+            start = len(shown) - len(self.media_link)
+            entities.setdefault("urls", []).extend(
+                [
+                    {
+                        "start": start,
+                        "end": start + len(self.media_link),
+                        "url": self.media_link,
+                        "expanded_url": f"https://x.com/i/web/status/{self.id}/photo/1",
+                        "display_url": f"pic.x.com/{self.media_link.rsplit('/', 1)[-1]}",
+                        "media_key": self.media_keys[0],
+                    }
+                ]
+            )
         return entities
 
 
@@ -197,6 +224,23 @@ def iso(moment: datetime) -> str:
 def find_mentions(text: str) -> tuple[tuple[int, int, str], ...]:
     """``(start, end, username)`` of each @mention in ``text``."""
     return tuple((m.start(), m.end(), m.group(1)) for m in _MENTION.finditer(text))
+
+
+def find_urls(text: str) -> tuple[str, ...]:
+    """The URLs in ``text``, as X links them (without trailing punctuation)."""
+    return tuple(m.group(0).rstrip(_URL_TRAILING) for m in _URL.finditer(text))
+
+
+def short_link() -> str:
+    """A new ``https://t.co/...`` link (23 characters, as X's)."""
+    return f"https://t.co/{secrets.token_urlsafe(7)}"
+
+
+def shortened(text: str, *, with_media: bool) -> dict[str, Any]:
+    """The t.co links X gives a new tweet: ``links`` for the URLs of ``text``, and
+    ``media_link`` when it has media (FakeTweet fields)."""
+    links = tuple((url, short_link()) for url in find_urls(text))
+    return {"links": links, "media_link": short_link() if with_media else None}
 
 
 def mentions_user(tweet: FakeTweet, user: FakeUser) -> bool:
@@ -305,8 +349,11 @@ __all__ = [
     "check_fields",
     "csv",
     "find_mentions",
+    "find_urls",
     "int_param",
     "iso",
     "mentions_user",
     "page",
+    "short_link",
+    "shortened",
 ]

@@ -359,3 +359,14 @@ def test_settings_come_from_x_variables(monkeypatch: pytest.MonkeyPatch) -> None
         "http://127.0.0.1:1",
     )
     assert "hunter2" not in repr(XSettings(api_secret=SecretStr("hunter2")))
+
+
+async def test_a_mentions_links_arrive_as_written_not_as_t_co(
+    fake_x: FakeX, clock: FakeClock
+) -> None:
+    sink = RecordingSink()
+    fake_x.add_mention("is https://example.com/a?b=1 safe?")
+    async with connector(fake_x, clock, first_run="all") as x:
+        await x.poll(sink)
+    [message] = sink.messages
+    assert message.text == "is https://example.com/a?b=1 safe?"

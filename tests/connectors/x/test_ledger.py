@@ -61,3 +61,33 @@ async def test_a_thread_found_whole_is_not_posted_again(fake_x: FakeX, clock: Fa
         lost = DeliveryKey("k", "x", 0, 2, {}, resumed=True)  # the record never made it
         assert await x.reconcile(request(mention.id), Reply(text="all there"), lost)
     assert [t.text for t in fake_x.posted] == ["all there"]
+
+
+async def test_parts_with_links_are_found_though_x_shows_them_as_t_co(
+    fake_x: FakeX, clock: FakeClock
+) -> None:
+    text = " ".join(f"Read https://e.com/page/{i} for part {i} of the story." for i in range(12))
+    mention = fake_x.add_mention("links please")
+    recorded: dict[int, str] = {}
+
+    async def record(part: int, ref: str) -> None:
+        if part == 1:
+            raise Killed  # the 2nd tweet is on X; the ledger knows of 1
+        recorded[part] = ref
+
+    async with connector(fake_x, clock) as x:
+        key = DeliveryKey(f"x:{mention.id}#0", "x", record=record)
+        try:
+            await x.send(request(mention.id), Reply(text=text), key=key)
+        except Killed:
+            pass
+    posted = len(fake_x.posted)
+    assert "https://t.co/" in fake_x.posted[1].shown_text  # what the lookup sees
+    async with connector(fake_x, clock) as x:
+        again = DeliveryKey(f"x:{mention.id}#0", "x", 0, 2, dict(recorded), resumed=True)
+        await x.reconcile(request(mention.id), Reply(text=text), again)
+        assert sorted(again.parts) == [0, 1]  # the 2nd was found by its links as written
+        await x.send(request(mention.id), Reply(text=text), key=again)
+    thread = fake_x.thread(mention)
+    assert " ".join(t.text.rsplit(" ", 1)[0] for t in thread) == text
+    assert len(fake_x.posted) == posted + len(thread) - 2  # nothing posted twice

@@ -17,10 +17,9 @@ from connectors.x.media import (
     check_files,
     media_by_key,
     media_groups,
-    visible_text,
     with_media,
 )
-from connectors.x.mentions import strip_leading_mentions, tweet_message, unescape
+from connectors.x.mentions import strip_leading_mentions, tweet_message, unescape, written_text
 from connectors.x.ratelimit import (
     RateWindow,
     pace,
@@ -255,17 +254,23 @@ def test_groups_past_the_parts_become_posts_of_media_only() -> None:
     assert with_media([], [[a]]) == [Post("", (a,))]
 
 
-def test_the_media_link_x_appends_is_not_part_of_the_text() -> None:
+def test_the_text_as_written_has_its_links_expanded_and_no_media_link() -> None:
     tweet = {
         "text": "@bot what is this? https://t.co/AbC",
         "entities": {"urls": [{"url": "https://t.co/AbC", "media_key": "3_1"}]},
     }
-    assert visible_text(tweet) == "@bot what is this?"
+    assert written_text(tweet) == "@bot what is this?"
     link = {
-        "text": "see https://t.co/XyZ",
-        "entities": {"urls": [{"url": "https://t.co/XyZ", "expanded_url": "https://e.com"}]},
+        "text": "see https://t.co/XyZ and https://t.co/XyZ",
+        "entities": {
+            "urls": [
+                {"url": "https://t.co/XyZ", "expanded_url": "https://e.com/a"},
+                {"url": "https://t.co/XyZ", "expanded_url": "https://e.com/b"},
+            ]
+        },
     }
-    assert visible_text(link) == "see https://t.co/XyZ"  # a link the author wrote stays
+    assert written_text(link) == "see https://e.com/a and https://e.com/b"
+    assert written_text({"text": "plain  "}) == "plain  "
 
 
 def test_a_photo_and_a_gif_become_attachments() -> None:
