@@ -3,9 +3,11 @@ looked up (``GET /2/users/:id/tweets`` on the fake X) and only the missing parts
 
 from __future__ import annotations
 
+import contextlib
+
 from agent_runner import DeliveryKey, Reply
 from agent_runner.message import Author, Message
-from agent_runner.testing.x import FakeX
+from agent_runner.testing.x import FakeTweet, FakeX
 from tests.connectors.x._fixtures import FakeClock, clock, connector, fake_x
 
 __all__ = ["clock", "fake_x"]  # fixtures
@@ -25,23 +27,30 @@ def request(tweet_id: str) -> Message:
     )
 
 
+async def killed_while_recording(
+    fake: FakeX, clock: FakeClock, mention: FakeTweet, text: str, *, part: int
+) -> dict[int, str]:
+    """Reply ``text`` to ``mention`` until the process dies between posting tweet ``part``
+    (from 0) and recording it; the parts the ledger recorded."""
+    recorded: dict[int, str] = {}
+
+    async def record(index: int, ref: str) -> None:
+        if index == part:
+            raise Killed  # the tweet is on X; the ledger does not know
+        recorded[index] = ref
+
+    async with connector(fake, clock) as x:
+        key = DeliveryKey(f"x:{mention.id}#0", "x", record=record)
+        with contextlib.suppress(Killed):
+            await x.send(request(mention.id), Reply(text=text), key=key)
+    return recorded
+
+
 async def test_a_thread_of_5_interrupted_after_3_resumes_at_4(
     fake_x: FakeX, clock: FakeClock
 ) -> None:
     mention = fake_x.add_mention("tell me a lot")
-    recorded: dict[int, str] = {}
-
-    async def record(part: int, ref: str) -> None:
-        if part == 2:
-            raise Killed  # the 3rd tweet is on X; the ledger knows of 2
-        recorded[part] = ref
-
-    async with connector(fake_x, clock) as x:
-        key = DeliveryKey(f"x:{mention.id}#0", "x", record=record)
-        try:
-            await x.send(request(mention.id), Reply(text=TEXT), key=key)
-        except Killed:
-            pass
+    recorded = await killed_while_recording(fake_x, clock, mention, TEXT, part=2)
     assert len(fake_x.posted) == 3
     async with connector(fake_x, clock) as x:  # the restart
         again = DeliveryKey(f"x:{mention.id}#0", "x", 0, 2, dict(recorded), resumed=True)
@@ -68,19 +77,7 @@ async def test_parts_with_links_are_found_though_x_shows_them_as_t_co(
 ) -> None:
     text = " ".join(f"Read https://e.com/page/{i} for part {i} of the story." for i in range(12))
     mention = fake_x.add_mention("links please")
-    recorded: dict[int, str] = {}
-
-    async def record(part: int, ref: str) -> None:
-        if part == 1:
-            raise Killed  # the 2nd tweet is on X; the ledger knows of 1
-        recorded[part] = ref
-
-    async with connector(fake_x, clock) as x:
-        key = DeliveryKey(f"x:{mention.id}#0", "x", record=record)
-        try:
-            await x.send(request(mention.id), Reply(text=text), key=key)
-        except Killed:
-            pass
+    recorded = await killed_while_recording(fake_x, clock, mention, text, part=1)
     posted = len(fake_x.posted)
     assert "https://t.co/" in fake_x.posted[1].shown_text  # what the lookup sees
     async with connector(fake_x, clock) as x:
