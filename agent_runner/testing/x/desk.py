@@ -57,6 +57,11 @@ class MediaDesk:
         self.media: dict[str, FakeMedia] = {}
         self.uploads: list[FakeUpload] = []
         self.downloads: list[str] = []
+        self._failing: list[str] = []
+
+    def fail_processing(self, message: str = "Unsupported video format") -> None:
+        """Make the next uploaded video or GIF fail processing with ``message``."""
+        self._failing.append(message)
 
     def add(self, owner_id: str, name: str, data: bytes, alt_text: str | None = None) -> FakeMedia:
         """A user's medium (its type from ``name``), ready to put on a tweet."""
@@ -131,6 +136,8 @@ class MediaDesk:
     def _finalize(self, media_id: str) -> Answer:
         upload = self._upload(media_id)
         media = finalize(upload, processing_checks=self.processing_checks)
+        if upload.state is not None and self._failing:
+            upload.error = self._failing.pop(0)
         self.media[media.media_key] = media
         return self._answer(upload)
 

@@ -148,6 +148,8 @@ class FakeUpload:
     state: str | None = None
     """``processing_info.state`` for videos and GIFs (``pending`` ... ``succeeded``)."""
     checks_left: int = 0
+    error: str | None = None
+    """Why processing fails (it ends ``failed``), when a test asked for it."""
     media: FakeMedia | None = None
     """The medium, once finalized."""
 
@@ -178,6 +180,8 @@ class FakeUpload:
             if self.state in ("pending", "in_progress"):
                 info["check_after_secs"] = check_after
                 info["progress_percent"] = 0 if self.state == "pending" else 50
+            elif self.state == "failed":
+                info["error"] = {"code": 1, "name": "InvalidMedia", "message": self.error}
             data["processing_info"] = info
         return data
 
@@ -263,7 +267,10 @@ def check_status(upload: FakeUpload) -> None:
     """``GET /2/media/upload?command=STATUS``: processing moves on at each call."""
     if upload.state in ("pending", "in_progress"):
         upload.checks_left -= 1
-        upload.state = "succeeded" if upload.checks_left <= 0 else "in_progress"
+        if upload.checks_left > 0:
+            upload.state = "in_progress"
+        else:
+            upload.state = "failed" if upload.error else "succeeded"
 
 
 def attachable(

@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 from agent_runner import AgentContext, DeliveryKey, File, Message, Reply
-from agent_runner.errors import DeliveryError, MediaError, OutboundRefusedError, UploadRefusedError
+from agent_runner.errors import (
+    ConnectorError,
+    DeliveryError,
+    MediaError,
+    OutboundRefusedError,
+    UploadRefusedError,
+)
 from agent_runner.llm import LLMAgent, ScriptedModelClient
 from agent_runner.message import Author
 from agent_runner.testing.x import FakeX
@@ -295,3 +301,41 @@ async def test_a_dry_run_names_the_files_and_uploads_nothing(
         )
     assert fake_x.uploads == [] and fake_x.posted == []
     assert any("with c.png: Chart." in r.getMessage() for r in caplog.records)
+
+
+async def test_an_append_that_failed_is_retried_and_the_upload_completes(
+    fake_x: FakeX, clock: FakeClock
+) -> None:
+    mention = fake_x.add_mention("draw")
+    chart = png()
+    fake_x.fail_next(1, status=503, endpoint="media_append")
+    async with connector(fake_x, clock) as x:
+        await x.send(
+            _request(mention.id), Reply(text="Chart.", files=(File(name="c.png", data=chart),))
+        )
+    [reply] = fake_x.posted
+    assert [m.data for m in fake_x.media_of(reply)] == [chart]
+    assert fake_x.calls("media_append") == 2 and fake_x.calls("media_append", status=503) == 1
+
+
+async def test_a_video_x_cannot_process_is_refused_and_nothing_is_posted(
+    fake_x: FakeX, clock: FakeClock
+) -> None:
+    mention = fake_x.add_mention("a clip")
+    fake_x.desk.fail_processing("Unsupported video format")
+    clip = File(name="clip.mp4", data=b"\0\0\0\x18ftypmp42")
+    async with connector(fake_x, clock) as x:
+        with pytest.raises(UploadRefusedError) as refused:
+            await x.send(_request(mention.id), Reply(text="Here.", files=(clip,)))
+    assert str(refused.value) == "clip.mp4: X could not process it (Unsupported video format)"
+    assert fake_x.posted == []
+
+
+async def test_processing_is_waited_for_within_a_cap(clock: FakeClock) -> None:
+    async with FakeX(clock=clock, processing_checks=1_000, check_after_secs=2) as fake:
+        async with connector(fake, clock) as x:
+            uploader = MediaUploader(x._api, sleep=clock.sleep, max_wait=10.0)
+            with pytest.raises(ConnectorError, match="still processing it after 10s"):
+                await uploader.upload(File(name="clip.mp4", data=b"\0\0\0\x18ftyp"), "tweet_video")
+    assert clock.sleeps == [2.0] * 5
+    assert fake.calls("media_status") == 5
