@@ -7,7 +7,9 @@ and a read sees every write made before it. Claims that must be atomic across pr
 
 Keys (under ``{prefix}:store:``): ``journal`` (hash: every journaled key -> seq),
 ``pending`` (sorted set: pending key by seq), ``entries`` (hash: pending key -> JSON entry),
-``seq``, ``replies`` (hash: ``output␀key`` -> JSON ledger entry: attempts, outcome, parts),
+``seq``, ``owned:{owner}``, ``owners`` and ``owners-since`` (who owns each pending key:
+:mod:`agent_runner.distributed._redis_owners`), ``replies`` (hash: ``output␀key`` -> JSON
+ledger entry: attempts, outcome, parts),
 ``cursors``, ``mem:{conv}`` (list of JSON items), ``costs`` (list of JSON entries) and
 ``cost:sum`` (hash of running totals), ``payments`` (hash: reference -> request key),
 ``state``, ``counter:{name}`` and ``counter-holds:{name}`` (shared counters, see
@@ -22,7 +24,7 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import redis.asyncio as redis
@@ -30,6 +32,7 @@ from redis.exceptions import RedisError
 
 from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
 from agent_runner.distributed._redis_counters import RedisCounters
+from agent_runner.distributed._redis_owners import JournalOwners, journal_entry
 from agent_runner.errors import ConfigurationError, StoreError
 from agent_runner.store import (
     CostEntry,
@@ -47,6 +50,8 @@ local seq = redis.call('INCR', KEYS[4])
 redis.call('HSET', KEYS[1], ARGV[1], seq)
 redis.call('ZADD', KEYS[2], seq, ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], cjson.encode({seq, ARGV[2], ARGV[3], tonumber(ARGV[4])}))
+redis.call('SADD', KEYS[5], ARGV[1])
+redis.call('SADD', KEYS[6], ARGV[5])
 return 1
 """
 
@@ -172,6 +177,7 @@ class RedisStore:
         self._options.update(redis_options or {})
         self._client: redis.Redis | None = None
         self._outbox: Outbox | None = None
+        self._owners = JournalOwners(self._call, self._key)
 
     def _key(self, name: str) -> str:
         return f"{self._prefix}:{name}"
@@ -186,6 +192,7 @@ class RedisStore:
         self._outbox = Outbox(self._client)
         self._outbox.start()
         await self._call("PING")
+        await self._owners.since(self._clock())
 
     async def close(self) -> None:
         outbox, client = self._outbox, self._client
@@ -213,15 +220,25 @@ class RedisStore:
             raise StoreError(f"redis store: {commands[0][0]} failed: {exc}") from exc
 
     # -- journal -------------------------------------------------------------------
-    async def journal_accept(self, key: str, conversation_key: str, payload: str) -> bool:
-        keys = [self._key(n) for n in ("journal", "pending", "entries", "seq")]
+    async def journal_accept(
+        self, key: str, conversation_key: str, payload: str, *, owner: str = ""
+    ) -> bool:
+        keys = [
+            *(self._key(n) for n in ("journal", "pending", "entries", "seq")),
+            self._key(f"owned:{owner}"),
+            self._key("owners"),
+        ]
         added = await self._call(
-            "EVAL", _ACCEPT, 4, *keys, key, conversation_key, payload, repr(self._clock())
+            "EVAL", _ACCEPT, 6, *keys, key, conversation_key, payload, repr(self._clock()), owner
         )
         return bool(added)
 
-    async def journal_complete(self, key: str) -> None:
-        await self._calls(("ZREM", self._key("pending"), key), ("HDEL", self._key("entries"), key))
+    async def journal_complete(self, key: str, *, owner: str = "") -> None:
+        await self._calls(
+            ("ZREM", self._key("pending"), key),
+            ("HDEL", self._key("entries"), key),
+            ("SREM", self._key(f"owned:{owner}"), key),
+        )
 
     async def journal_pending(self) -> list[JournalEntry]:
         keys = await self._call("ZRANGE", self._key("pending"), 0, -1)
@@ -230,19 +247,17 @@ class RedisStore:
         raws = await self._call("HMGET", self._key("entries"), *keys)
         out: list[JournalEntry] = []
         for key, raw in zip(keys, raws, strict=True):
-            if raw is None:
-                continue
-            seq, conversation_key, payload, accepted_at = json.loads(raw)
-            out.append(
-                JournalEntry(
-                    seq=int(seq),
-                    key=_text(key),
-                    conversation_key=conversation_key,
-                    payload=payload,
-                    accepted_at=float(accepted_at),
-                )
-            )
+            if raw is not None:
+                out.append(journal_entry(key, raw))
         return out
+
+    async def journal_owners(self) -> list[str]:
+        return await self._owners.owners()
+
+    async def journal_adopt(
+        self, owner: str, *, by: str, fence: Fence, sources: Collection[str]
+    ) -> list[JournalEntry]:
+        return await self._owners.adopt(owner, by=by, fence=fence, sources=sources)
 
     # -- replies ---------------------------------------------------------------------
     async def reply_claim(self, key: str, output: str) -> bool:

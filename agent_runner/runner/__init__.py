@@ -13,6 +13,8 @@ runner works, one concept per module:
 - ``lifecycle``: opening and closing the store, connectors and core runtime; inputs
   supervised with backoff;
 - ``leadership``: single-consumer inputs run in one replica at a time, under store leases;
+- ``recovery``: accepted messages not yet answered queued again, at start and from replicas
+  that died;
 - ``config``: checking the runner's configuration; ``signals``: SIGTERM/SIGINT.
 """
 

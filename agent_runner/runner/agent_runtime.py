@@ -41,13 +41,13 @@ from agent_runner.runner.lifecycle import (
     close_store,
     drain_within,
     open_connectors,
-    recover_journal,
     start_runtime,
     stop_inputs,
     stop_runtime,
     wait_either,
 )
 from agent_runner.runner.mailboxes import ConversationMailboxes
+from agent_runner.runner.recovery import Recovery
 from agent_runner.runner.replies import ReplySender
 from agent_runner.runner.signals import graceful_stop, stop_on_signals
 from agent_runner.store import Store
@@ -67,7 +67,8 @@ class AgentRuntime:
     :meth:`stop`, SIGTERM or SIGINT (a second signal cuts the shutdown grace short).
 
     Delivery: the sink returns once the message is journaled; a journaled message is handled
-    at least once (after a crash, on the next start). Each reply is in the reply ledger
+    at least once (after a crash, on the next start; with replicas, by a live replica
+    without a restart: :mod:`~agent_runner.runner.recovery`). Each reply is in the reply ledger
     before it is sent; a send a crash cut is resolved on the next start by the output's
     delivery contract (resent, reconciled or reported lost: :mod:`agent_runner.connector`).
 
@@ -104,7 +105,8 @@ class AgentRuntime:
         shutdown_grace: seconds the shutdown may take (inputs returning, then in-flight and
             queued work finishing); what is left stays journaled for the next start.
         handle_signals: stop on SIGTERM/SIGINT (only on the main thread).
-        input_leases: run single-consumer inputs in one replica at a time under store leases
+        input_leases: run single-consumer inputs in one replica at a time under store leases,
+            and take over the unanswered messages of replicas that died
             (:class:`InputLeases`, True or False; default: on with a RedisStore).
         admin: the operator endpoint (metrics, health, status page; default: from
             ``AGENT_RUNNER_ADMIN_*``); port 0 turns it off. See :attr:`operator`.
@@ -173,6 +175,15 @@ class AgentRuntime:
         self.store: Store = store if store is not None else default_store(name)
         """The runner's store (journal, replies, cursors, memory, ledger)."""
         self.leadership = Leadership.of(input_leases, self.store, self._inputs)  # replicas
+        self.recovery = Recovery(
+            self.store,
+            leases=self.leadership.leases,
+            holder=self.leadership.holder,
+            sources={*(i.name for i in self._inputs), *self._outputs},
+        )
+        """Accepted messages not yet answered: at start, and from replicas that died."""
+        self.leadership.before_input = self.recovery.sweep
+        journal = self.recovery.view()  # journal writes name this replica (with replicas)
         self.operator = OperatorEndpoint.configured(admin)
         """The operator endpoint (``None`` when off): ``.metrics``, ``.url``, ``.add_routes``."""
         ops = self.leadership.operations = self.operator.metrics if self.operator else None
@@ -189,7 +200,7 @@ class AgentRuntime:
             operations=ops,
         )
         self._replies = ReplySender(
-            store=self.store,
+            store=journal,
             outputs=self._outputs,
             routes=self._routes,
             retries=output_retries,
@@ -208,7 +219,7 @@ class AgentRuntime:
         self._stop = asyncio.Event()
         self._hurry = asyncio.Event()
         self._ingest = Ingest(
-            store=self.store,
+            store=journal,
             guard=loop_guard(ignore_authors, allow_bots, max_reply_depth),
             max_pending=max_pending,
             operations=ops,
@@ -337,13 +348,15 @@ class AgentRuntime:
                 connectors=connectors, pricing=self._turns.pricing,
             )  # fmt: skip
             stack.push_async_callback(self.operator.stop)
-        # Last in, first out: drain the turns before the runtime stops and the store closes.
+        # Last in, first out: drain the turns before this replica's messages are let go to
+        # the others (recovery), the runtime stops and the store closes.
+        stack.push_async_callback(self.recovery.close)
         stack.push_async_callback(self._drain)
 
     async def _serve(self) -> None:
         mailboxes = self._ingest.mailboxes
         assert mailboxes is not None
-        await recover_journal(self.store, mailboxes.submit, self._replies.sources)
+        await self.recovery.start(mailboxes.submit, stop=self._stop)
         self._ingest.accepting = True
         inputs = self.leadership.start(
             self._inputs, self._ingest, stop=self._stop, base=self._retry_base, cap=self._retry_max

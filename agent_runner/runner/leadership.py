@@ -37,7 +37,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -85,6 +85,19 @@ class InputLeases:
     def takeover_bound(self) -> float:
         """Seconds within which a killed holder's input runs again on another replica."""
         return self.ttl + self.retry
+
+    @property
+    def replica_ttl(self) -> float:
+        """Seconds a replica's own lease (:mod:`~agent_runner.runner.recovery`) lasts without
+        renewal: ``ttl - renew_every``, so that it expires before the input leases of a
+        killed replica do, and its messages are taken over before its inputs."""
+        return self.ttl - self.renew_every
+
+    @property
+    def recovery_bound(self) -> float:
+        """Seconds within which a killed replica's accepted messages are queued again on a
+        live replica."""
+        return self.replica_ttl + self.retry
 
 
 class FencedStore:
@@ -159,6 +172,9 @@ class Leadership:
         """How this replica shares out inputs of one ``lease_group`` (:mod:`.shares`)."""
         self.operations: Operations | None = None
         """Told of input crashes (the operator endpoint's hooks), when set."""
+        self.before_input: Callable[[], Awaitable[object]] | None = None
+        """Awaited after a lease is taken and before its input runs (when set): the runner
+        takes over dead replicas' messages first, so they go before the input's new ones."""
 
     @classmethod
     def of(
@@ -244,6 +260,8 @@ class Leadership:
                     await _wait(stop, leases.retry)
                     continue
                 standing_by = False
+                if self.before_input is not None:
+                    await self.before_input()
                 view.fence = Fence(name, token)
                 self.held.add(name)
                 _log.info(

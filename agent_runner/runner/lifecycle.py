@@ -19,7 +19,8 @@ from agent_runner.runner.operations import Operations
 
 if TYPE_CHECKING:
     from agent_runner.runner.mailboxes import ConversationMailboxes
-from agent_runner.store import Store
+from agent_runner.store import JournalEntry, Store
+from agent_runner.store._base import source_of_key
 
 _log = logging.getLogger("agent_runner.runtime")
 
@@ -97,19 +98,28 @@ async def recover_journal(
     handled (a crash or a cut-short shutdown left it). Another bot's entries in a shared
     store are left pending for their own bot."""
     pending = await store.journal_pending()
-    theirs = [e for e in pending if e.key.split(":", 1)[0] not in sources]
+    theirs = [e for e in pending if source_of_key(e.key) not in sources]
     if theirs:
         _log.info(
             "%d journaled input(s) of other connectors (%s) left for their own bot",
             len(theirs),
-            ", ".join(sorted({e.key.split(":", 1)[0] for e in theirs})),
+            ", ".join(sorted({source_of_key(e.key) for e in theirs})),
         )
-    pending = [e for e in pending if e.key.split(":", 1)[0] in sources]
-    if not pending:
-        return
+    pending = [e for e in pending if source_of_key(e.key) in sources]
+    if pending:
+        _log.info("recovering %d accepted input(s) not yet answered", len(pending))
+        await requeue(store, pending, submit)
+
+
+async def requeue(
+    store: Store,
+    entries: Sequence[JournalEntry],
+    submit: Callable[[Message, asyncio.Future[bool]], None],
+) -> None:
+    """Queue the messages of journal ``entries`` (accepted already) in their conversations,
+    in the order given; an entry that cannot be read is logged and completed."""
     loop = asyncio.get_running_loop()
-    _log.info("recovering %d accepted input(s) not yet answered", len(pending))
-    for entry in pending:
+    for entry in entries:
         try:
             message = Message.model_validate_json(entry.payload)
         except ValueError as exc:
@@ -247,6 +257,7 @@ __all__ = [
     "drain_within",
     "open_connectors",
     "recover_journal",
+    "requeue",
     "start_inputs",
     "start_runtime",
     "stop_inputs",

@@ -6,9 +6,11 @@ from agent_runner.store._base import (
     JournalEntry,
     LeaseInfo,
     MemoryItem,
+    OwnedJournal,
     ReplyState,
     Role,
     Store,
+    replica_lease,
 )
 from agent_runner.store._counters import (
     InMemoryCounters,
@@ -27,6 +29,7 @@ __all__ = [
     "JournalEntry",
     "LeaseInfo",
     "MemoryItem",
+    "OwnedJournal",
     "Refusal",
     "ReplyState",
     "Role",
@@ -34,4 +37,5 @@ __all__ = [
     "SharedCounters",
     "Store",
     "counters_for",
+    "replica_lease",
 ]

@@ -18,11 +18,16 @@ Telegram poller per bot), a cron slot fired once. A lease has a holder and a fen
 the token grows each time the lease changes holder, so a write carrying a :class:`Fence`
 (``cursor_set(..., fence=...)``) is refused with :class:`~agent_runner.errors.LeaseLostError`
 once its holder lost the lease, even if that holder was paused and does not know it yet.
+
+Replicas sharing a store also share its journal. A store that implements
+:class:`OwnedJournal` (all three built-in ones) records which process accepted each pending
+entry (its *owner*), so that a live replica can take over, fenced, the entries of one that
+died before answering them (:mod:`agent_runner.runner.recovery`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -110,6 +115,16 @@ def lease_ttl_ms(ttl: float) -> int:
     if not ttl > 0:
         raise ValueError(f"a lease's ttl must be positive seconds, not {ttl!r}")
     return max(1, round(ttl * 1000))
+
+
+def replica_lease(owner: str) -> str:
+    """The lease a journal owner (a replica) holds while it lives: ``replica:<owner>``."""
+    return f"replica:{owner}"
+
+
+def source_of_key(key: str) -> str:
+    """The input a journal key belongs to: the text before its first ``:``."""
+    return key.split(":", 1)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,14 +287,59 @@ class Store(Protocol):
         ...
 
 
+@runtime_checkable
+class OwnedJournal(Protocol):
+    """A journal whose pending entries each belong to one process, their *owner*: the
+    replica that accepted them, or the one that adopted them since.
+
+    An owner is alive while it holds the lease :func:`replica_lease` ``(owner)``. The
+    entries of an owner whose lease is not held (it died, or stopped with entries left) are
+    adopted by a live replica with :meth:`journal_adopt`, atomically and at most once. The
+    owner ``""`` stands for entries accepted by a process that names none (one process on its
+    own store); no lease is ever held for it.
+    """
+
+    async def journal_accept(
+        self, key: str, conversation_key: str, payload: str, *, owner: str = ""
+    ) -> bool:
+        """:meth:`Store.journal_accept`, the entry owned by ``owner``."""
+        ...
+
+    async def journal_complete(self, key: str, *, owner: str = "") -> None:
+        """:meth:`Store.journal_complete` of an entry ``owner`` owns."""
+        ...
+
+    async def journal_owners(self) -> list[str]:
+        """The owners that have (or recently had) pending entries."""
+        ...
+
+    async def journal_adopt(
+        self, owner: str, *, by: str, fence: Fence, sources: Collection[str]
+    ) -> list[JournalEntry]:
+        """Move ``owner``'s pending entries of ``sources`` (the input names before the key's
+        first ``:``) to ``by``, and return them in acceptance order.
+
+        Atomic across every process sharing the store, and only while ``fence`` (``by``'s
+        own :func:`replica_lease`) holds and ``owner``'s lease is not held: an empty list when
+        ``owner`` is alive (or nothing is pending), so each entry is adopted at most once.
+
+        Raises:
+            LeaseLostError: ``fence`` no longer holds (``by`` itself was taken for dead).
+        """
+        ...
+
+
 __all__ = [
     "CostEntry",
     "Fence",
     "JournalEntry",
     "LeaseInfo",
     "MemoryItem",
+    "OwnedJournal",
     "ReplyState",
     "Role",
     "Store",
     "lease_ttl_ms",
+    "replica_lease",
+    "source_of_key",
 ]

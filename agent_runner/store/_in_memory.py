@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from agent_runner.store import MemoryItem
@@ -26,6 +26,8 @@ from agent_runner.store._base import (
     LeaseInfo,
     ReplyState,
     lease_ttl_ms,
+    replica_lease,
+    source_of_key,
 )
 from agent_runner.store._counters import InMemoryCounters
 
@@ -64,6 +66,7 @@ class InMemoryStore:
         self._costs: list[CostEntry] = []
         self._payments: dict[str, str] = {}
         self._state: dict[str, str] = {}
+        self._owners: dict[str, str] = {}  # pending key -> its owner
         self._leases: dict[str, LeaseInfo] = {}
         self._lease_tokens: dict[str, int] = {}
 
@@ -77,10 +80,13 @@ class InMemoryStore:
         """Every write is applied when its call returns: nothing to wait for."""
 
     # -- journal -------------------------------------------------------------------
-    async def journal_accept(self, key: str, conversation_key: str, payload: str) -> bool:
+    async def journal_accept(
+        self, key: str, conversation_key: str, payload: str, *, owner: str = ""
+    ) -> bool:
         if key in self._journal_keys:
             return False
         self._journal_keys.add(key)
+        self._owners[key] = owner
         self._seq += 1
         self._pending[key] = JournalEntry(
             seq=self._seq,
@@ -91,11 +97,30 @@ class InMemoryStore:
         )
         return True
 
-    async def journal_complete(self, key: str) -> None:
+    async def journal_complete(self, key: str, *, owner: str = "") -> None:
         self._pending.pop(key, None)
+        self._owners.pop(key, None)
 
     async def journal_pending(self) -> list[JournalEntry]:
         return list(self._pending.values())
+
+    async def journal_owners(self) -> list[str]:
+        return sorted(set(self._owners.values()))
+
+    async def journal_adopt(
+        self, owner: str, *, by: str, fence: Fence, sources: Collection[str]
+    ) -> list[JournalEntry]:
+        held = self._held(fence.lease)
+        if held is None or held.token != fence.token:
+            raise fence.refused()
+        if self._held(replica_lease(owner)) is not None:
+            return []
+        keys = [
+            key for key, of in self._owners.items() if of == owner and source_of_key(key) in sources
+        ]
+        for key in keys:
+            self._owners[key] = by
+        return sorted((self._pending[key] for key in keys), key=lambda entry: entry.seq)
 
     # -- replies ---------------------------------------------------------------------
     async def reply_claim(self, key: str, output: str) -> bool:

@@ -7,7 +7,7 @@ released lease keeps its row, so its next token is still greater) and shared cou
 (:mod:`agent_runner.store._sqlite_counters`). ``PRAGMA user_version`` records the schema's
 version; a file below :data:`SCHEMA_VERSION` gets the tables created (``IF NOT EXISTS``: a
 file another process created already is left as it is) and older tables migrated (files
-before version 3 get ``replies.attempts``).
+before version 3 get ``replies.attempts``, before version 5 ``journal.owner``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS journal (
     conversation_key TEXT NOT NULL,
     payload TEXT NOT NULL,
     accepted_at REAL NOT NULL,
-    completed_at REAL
+    completed_at REAL,
+    owner TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS journal_pending ON journal (seq) WHERE completed_at IS NULL;
 CREATE TABLE IF NOT EXISTS replies (
@@ -94,9 +95,9 @@ CREATE TABLE IF NOT EXISTS counter_holds (
     expires_at REAL NOT NULL,
     PRIMARY KEY (name, hold)
 ) WITHOUT ROWID;
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;
 """
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The ``user_version`` :data:`SCHEMA` sets."""
 
 
@@ -133,6 +134,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
     columns = {row[1] for row in conn.execute("PRAGMA table_info(replies)")}
     if "attempts" not in columns:
         conn.execute("ALTER TABLE replies ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1")
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(journal)")}
+    if "owner" not in columns:  # the process that accepted a pending entry (replicas)
+        conn.execute("ALTER TABLE journal ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
 
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "connect"]

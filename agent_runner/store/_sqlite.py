@@ -18,12 +18,13 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from agent_runner.errors import StoreError
 from agent_runner.store import _sqlite_leases as leases
+from agent_runner.store import _sqlite_owners as owners
 from agent_runner.store import _sqlite_replies as replies
 from agent_runner.store._base import (
     CostEntry,
@@ -125,20 +126,22 @@ class SQLiteStore:
         return future
 
     # -- journal -------------------------------------------------------------------
-    async def journal_accept(self, key: str, conversation_key: str, payload: str) -> bool:
+    async def journal_accept(
+        self, key: str, conversation_key: str, payload: str, *, owner: str = ""
+    ) -> bool:
         at = self._clock()
 
         def journal_accept(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO journal (key, conversation_key, payload, accepted_at)"
-                " VALUES (?, ?, ?, ?)",
-                (key, conversation_key, payload, at),
+                "INSERT OR IGNORE INTO journal (key, conversation_key, payload, accepted_at, "
+                "owner) VALUES (?, ?, ?, ?, ?)",
+                (key, conversation_key, payload, at, owner),
             )
             return cursor.rowcount == 1
 
         return bool(await self._write(journal_accept))
 
-    async def journal_complete(self, key: str) -> None:
+    async def journal_complete(self, key: str, *, owner: str = "") -> None:
         """Mark ``key`` handled, lazily: committed with the next batch (or on flush/close)."""
         at = self._clock()
 
@@ -161,6 +164,15 @@ class SQLiteStore:
 
         result: list[JournalEntry] = await self._read(journal_pending)
         return result
+
+    async def journal_owners(self) -> list[str]:
+        return cast(list[str], await self._read(owners.owners))
+
+    async def journal_adopt(
+        self, owner: str, *, by: str, fence: Fence, sources: Collection[str]
+    ) -> list[JournalEntry]:
+        adopt = partial(owners.adopt, owner=owner, by=by, fence=fence, sources=sources)
+        return cast(list[JournalEntry], await self._write(partial(adopt, clock=self._clock)))
 
     # -- replies ---------------------------------------------------------------------
     async def reply_claim(self, key: str, output: str) -> bool:

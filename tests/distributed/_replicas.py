@@ -24,14 +24,18 @@ class Replicas:
         self.bot, self.tmp, self.env, self.ttl = bot, tmp, env, ttl
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str) -> None:
-        env = {**os.environ, **self.env, "REPLICA": name, "LEASE_TTL": str(self.ttl)}
+    def start(self, name: str, **extra: str) -> None:
+        """Start replica ``name`` (``extra``: more environment variables for it alone)."""
+        env = {**os.environ, **self.env, "REPLICA": name, "LEASE_TTL": str(self.ttl), **extra}
         env["PYTHONPATH"] = str(REPO)
         env["AGENT_RUNNER_DATA_DIR"] = str(self.tmp / "data")
         with (self.tmp / f"{name}.log").open("wb") as out:
             self.procs[name] = subprocess.Popen(
                 [str(CLI), "run", str(self.bot)], cwd=REPO, env=env, stdout=out, stderr=out
             )
+
+    def running(self, name: str) -> bool:
+        return self.procs[name].poll() is None
 
     def log(self, name: str) -> str:
         return (self.tmp / f"{name}.log").read_text(errors="replace")

@@ -3,11 +3,13 @@ tests (tests/distributed/test_replicas.py); every replica runs this same file.
 
 Environment: ``TELEGRAM_BOT_TOKEN``/``TELEGRAM_API_BASE`` (the test's FakeTelegram),
 ``REDIS_URL``, ``TEST_PREFIX`` (the test's Redis key prefix), ``REPLICA`` (its name, in its
-replies), ``LEASE_TTL`` (seconds), ``STORE`` (``redis``, or a SQLite file's path).
+replies), ``LEASE_TTL`` (seconds), ``STORE`` (``redis``, or a SQLite file's path), ``HANG``
+(set: the agent never answers, so what this replica accepts stays unanswered).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from agent_runner import AgentRuntime, InputLeases, Message, SQLiteStore, Store
@@ -15,9 +17,12 @@ from agent_runner.distributed import RedisStore
 from connectors.telegram import TelegramConnector
 
 REPLICA = os.environ.get("REPLICA", "?")
+HANG = bool(os.environ.get("HANG"))
 
 
 async def answer(message: Message, context: object) -> str:
+    if HANG:
+        await asyncio.Event().wait()
     return f"{REPLICA}: {message.text}"
 
 
@@ -36,4 +41,5 @@ runtime = AgentRuntime(
     store=_store(),
     input_leases=InputLeases(ttl=float(os.environ.get("LEASE_TTL", "3")), retry=0.2),
     shutdown_grace=10.0,
+    agent_timeout=None,
 )

@@ -7,6 +7,9 @@ real processes) on a real redis-server with the Redis store, against FakeTelegra
   stored offset: every message is answered exactly once;
 - SIGTERM of the holder (leases of 30 s here): the lease is released at once, so another
   replica holds it long before the old holding would have expired;
+- SIGKILL of a replica holding accepted but unanswered messages (its agent hangs): the
+  others take them over within ``replica_ttl + retry`` and answer each exactly once, with no
+  restart (and the same on a SQLite file);
 - a SQLite-file variant: two processes sharing one file.
 """
 
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from agent_runner import InputLeases
 from agent_runner.distributed import RedisStore
 from agent_runner.store import SQLiteStore, Store
 from agent_runner.testing.telegram import FakeTelegram
@@ -33,6 +37,8 @@ BOT = REPO / "tests" / "distributed" / "replica_bot.py"
 TTL, RETRY = 3.0, 0.2
 BOUND = TTL + RETRY
 """The documented takeover bound after a SIGKILL (InputLeases.takeover_bound)."""
+RECOVERY = InputLeases(ttl=TTL, retry=RETRY).recovery_bound
+"""The documented bound within which a killed replica's messages are queued again."""
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -166,6 +172,78 @@ async def test_two_processes_on_one_sqlite_file_share_the_poller(
         counts = replies_per_message(fake)
         assert len(counts) == 4 and set(counts.values()) == {1}, counts
         assert fake.conflicts == 0
+    finally:
+        replicas.kill_all()
+        await store.close()
+
+
+async def until_pending(store: Store, count: int) -> None:
+    """Until ``count`` messages are journaled and not yet answered."""
+    async with asyncio.timeout(SLACK):
+        while len(await store.journal_pending()) < count:  # noqa: ASYNC110 - another process
+            await asyncio.sleep(0.05)
+
+
+async def kill_the_replica_holding_unanswered_messages(
+    fake: FakeTelegram, store: Store, replicas: Replicas, names: list[str]
+) -> None:
+    """``names[0]`` (its agent hangs) polls and accepts 10 messages, then is SIGKILLed; the
+    others answer them, and 10 more, each exactly once, with no restart."""
+    lease = lease_of(fake)
+    first, *others = names
+    replicas.start(first, HANG="1")
+    assert await until_held(store, lease, replicas) == first
+    for name in others:
+        replicas.start(name)
+    held = [f"held {i}" for i in range(10)]
+    for text in held:
+        fake.send_user_message(fake.private, text)
+    await until_pending(store, len(held))  # accepted (journaled, offset moved), unanswered
+    async with asyncio.timeout(SLACK):
+        while not all("agent runner started" in replicas.log(n) for n in others):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+    replicas.signal(first, signal.SIGKILL)
+    killed_at = time.monotonic()
+    after = [f"after {i}" for i in range(10)]
+    for text in after:  # arriving while the input and the messages move
+        fake.send_user_message(fake.private, text)
+    await fake.wait_until(lambda: answered(fake) >= set(held), timeout=RECOVERY + SLACK)
+    _log.info("held messages answered %.2fs after SIGKILL", time.monotonic() - killed_at)
+    await fake.wait_until(lambda: answered(fake) >= set(after), timeout=BOUND + SLACK)
+    await asyncio.sleep(RETRY * 5)  # sweeps go on: nothing is answered again
+
+    counts = replies_per_message(fake)
+    assert len(counts) == 20 and set(counts.values()) == {1}, counts
+    assert {m.text.split(":")[0] for m in fake.sent_in(fake.private)} <= set(others)
+    assert all(replicas.running(name) for name in others)  # no restart
+    assert await store.journal_pending() == []
+    logs = "".join(replicas.log(name) for name in others)
+    assert "took over 10 accepted message(s) not yet answered from replica" in logs
+
+
+async def test_sigkill_of_a_replica_with_unanswered_messages_loses_none(
+    fake: FakeTelegram, redis_store: Store, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    env = {**fake.env(), "REDIS_URL": redis_url, "TEST_PREFIX": redis_prefix, "STORE": "redis"}
+    replicas = Replicas(BOT, tmp_path, env, ttl=TTL)
+    try:
+        await kill_the_replica_holding_unanswered_messages(
+            fake, redis_store, replicas, ["r1", "r2", "r3"]
+        )
+    finally:
+        replicas.kill_all()
+
+
+async def test_sigkill_with_unanswered_messages_on_one_sqlite_file(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    path = tmp_path / "shared.sqlite3"
+    replicas = Replicas(BOT, tmp_path, {**fake.env(), "STORE": str(path)}, ttl=TTL)
+    store = SQLiteStore(path, synchronous="NORMAL", busy_timeout=30.0)
+    await store.open()
+    try:
+        await kill_the_replica_holding_unanswered_messages(fake, store, replicas, ["s1", "s2"])
     finally:
         replicas.kill_all()
         await store.close()

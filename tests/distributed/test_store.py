@@ -6,15 +6,17 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+import redis.asyncio as redis
 
 from agent_runner.distributed import RedisStore
 from agent_runner.errors import LeaseLostError, StoreError
-from agent_runner.store import Fence, Store
+from agent_runner.store import Fence, Store, replica_lease
 from tests.store.contract import StoreContract
 from tests.store.contract_leases import LeaseContract
+from tests.store.contract_owners import OwnedJournalContract
 
 
-class TestRedisStore(StoreContract, LeaseContract):
+class TestRedisStore(StoreContract, LeaseContract, OwnedJournalContract):
     @pytest.fixture
     async def store(self, redis_url: str, redis_prefix: str) -> AsyncIterator[Store]:
         s = RedisStore(redis_url, prefix=redis_prefix)
@@ -65,3 +67,28 @@ async def test_closed_store_raises_store_error(redis_url: str, redis_prefix: str
     store = RedisStore(redis_url, prefix=redis_prefix)
     with pytest.raises(StoreError):
         await store.state_get("a")
+
+
+async def test_entries_journaled_before_owners_are_the_no_owners(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """A Redis journal written by a version without owners: its pending entries are adopted
+    as the no-owner's (by the first replica up) once a store of this version opens it."""
+    client = redis.Redis.from_url(redis_url)
+    store_key = f"{redis_prefix}:store"
+    await client.zadd(f"{store_key}:pending", {"tg:1": 1})
+    await client.hset(f"{store_key}:entries", "tg:1", '[1, "c", "{}", 1.0]')
+    store = RedisStore(redis_url, prefix=redis_prefix)
+    await store.open()
+    try:
+        token = await store.lease_acquire(replica_lease("b"), "b", 60)
+        assert token is not None
+        fence = Fence(replica_lease("b"), token)
+        adopted = await store.journal_adopt("", by="b", fence=fence, sources=["tg"])
+        assert [e.key for e in adopted] == ["tg:1"]
+        await store.close()
+        await store.open()  # once only: the entry is b's now
+        assert await store.journal_adopt("", by="b", fence=fence, sources=["tg"]) == []
+    finally:
+        await store.close()
+        await client.aclose()

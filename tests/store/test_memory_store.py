@@ -9,9 +9,10 @@ import pytest
 from agent_runner.store import InMemoryStore, Store
 from tests.store.contract import StoreContract
 from tests.store.contract_leases import LeaseContract
+from tests.store.contract_owners import OwnedJournalContract
 
 
-class TestMemoryStore(StoreContract, LeaseContract):
+class TestMemoryStore(StoreContract, LeaseContract, OwnedJournalContract):
     @pytest.fixture
     async def store(self) -> AsyncIterator[Store]:
         s = InMemoryStore()

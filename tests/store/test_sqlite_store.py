@@ -15,14 +15,15 @@ from pathlib import Path
 import pytest
 
 from agent_runner.errors import StoreError
-from agent_runner.store import SQLiteStore, Store
+from agent_runner.store import Fence, SQLiteStore, Store, replica_lease
 from tests.store.contract import StoreContract, cost, item
 from tests.store.contract_leases import LeaseContract
+from tests.store.contract_owners import OwnedJournalContract
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class TestSQLiteStore(StoreContract, LeaseContract):
+class TestSQLiteStore(StoreContract, LeaseContract, OwnedJournalContract):
     @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[Store]:
         s = SQLiteStore(tmp_path / "nested" / "dir" / "store.sqlite3")
@@ -298,5 +299,27 @@ async def test_a_version_1_file_gets_the_reply_ledger(tmp_path: Path) -> None:
         assert (resumed.attempt, resumed.resumed) == (2, True)
         await store.reply_part("a#0", "out", 0, "id-0")
         assert dict((await store.reply_open("a#0", "out")).parts) == {0: "id-0"}
+    finally:
+        await store.close()
+
+
+async def test_a_version_4_files_pending_entries_have_no_owner(tmp_path: Path) -> None:
+    path = tmp_path / "v4.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE journal (seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, "
+        "conversation_key TEXT NOT NULL, payload TEXT NOT NULL, accepted_at REAL NOT NULL, "
+        "completed_at REAL); INSERT INTO journal VALUES (1, 'tg:1', 'c', '{}', 1.0, NULL);"
+        "PRAGMA user_version = 4;"
+    )
+    conn.close()
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        token = await store.lease_acquire(replica_lease("b"), "b", 60.0)
+        assert token is not None
+        fence = Fence(replica_lease("b"), token)
+        adopted = await store.journal_adopt("", by="b", fence=fence, sources=["tg"])
+        assert [e.key for e in adopted] == ["tg:1"]  # recovered by the first replica up
     finally:
         await store.close()
