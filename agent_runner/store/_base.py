@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from agent_runner.errors import LeaseLostError
+from agent_runner.message import KEY_SEPARATOR
 
 Role = Literal["user", "assistant", "system", "tool"]
 
@@ -123,8 +124,9 @@ def replica_lease(owner: str) -> str:
 
 
 def source_of_key(key: str) -> str:
-    """The input a journal key belongs to: the text before its first ``:``."""
-    return key.split(":", 1)[0]
+    """The input a journal key (``Message.key``) belongs to: the text before its first
+    :data:`~agent_runner.message.KEY_SEPARATOR`."""
+    return key.split(KEY_SEPARATOR, 1)[0]
 
 
 @dataclass(frozen=True, slots=True)
