@@ -70,6 +70,9 @@ AGENT_RUNNER_LOG_LEVEL=INFO
 # Scale out: every process of this bot on this Redis shares the store, the conversations
 # and the limits (redis://host:6379/0). Unset: one process, SQLite.
 REDIS_URL=
+# With REDIS_URL: false makes this process ingest-only (it takes input and sends replies; the
+# other processes run the conversations).
+AGENT_RUNNER_HOST_CONVERSATIONS=true
 
 # HTTP API. 127.0.0.1 keeps it local; 0.0.0.0 exposes it (set a token then).
 HTTP_HOST=127.0.0.1

@@ -11,8 +11,9 @@ as one of many replicas on Redis when it is set, with no other change::
 With ``REDIS_URL`` set, every replica journals to and remembers in the same
 :class:`~agent_runner.distributed.RedisStore`, and its conversations are actors of the same
 :class:`~agent_runner.distributed.DistributedAgentRuntime`: each replica hosts conversation
-turns, a conversation runs on one replica at a time, and a replica that dies hands its
-conversations to the others. Limits (budgets, X's daily cap) are then shared by all replicas
+turns (unless ``AGENT_RUNNER_HOST_CONVERSATIONS=false``: an ingest-only replica), a
+conversation runs on one replica at a time, and a replica that dies hands its conversations
+to the others. Limits (budgets, X's daily cap) are then shared by all replicas
 (:mod:`agent_runner.store`'s shared counters). Keys live under the bot's name
 (``AGENT_RUNNER_NAME``, else its file's name), so two bots can share one Redis.
 

@@ -4,12 +4,16 @@ Connector settings live with their connector (``connectors.http.HTTPSettings`` r
 ``HTTP_*``, ``connectors.discord`` reads ``DISCORD_*``), because connectors are optional and
 ``agent_runner`` imports none of them. This module holds what every bot shares:
 
-==========================  ===============================================================
-``AGENT_RUNNER_DATA_DIR``   folder for the SQLite store and other local state (``./data``)
-``AGENT_RUNNER_NAME``       the bot's name, naming its store (default: its file's name)
-``AGENT_RUNNER_LOG_LEVEL``  ``DEBUG``, ``INFO`` (default), ``WARNING``, ``ERROR``
-``REDIS_URL``               Redis for the distributed runtime and ``RedisStore``
-==========================  ===============================================================
+====================================  =====================================================
+``AGENT_RUNNER_DATA_DIR``             folder for the SQLite store and other local state
+                                      (``./data``)
+``AGENT_RUNNER_NAME``                 the bot's name, naming its store (default: its
+                                      file's name)
+``AGENT_RUNNER_LOG_LEVEL``            ``DEBUG``, ``INFO`` (default), ``WARNING``, ``ERROR``
+``REDIS_URL``                         Redis for the distributed runtime and ``RedisStore``
+``AGENT_RUNNER_HOST_CONVERSATIONS``   ``false``: this replica takes input and sends replies
+                                      but runs no conversation turns (``true``)
+====================================  =====================================================
 
 The ``LLM_*`` variables belong to :class:`agent_runner.llm.LLMSettings`, the one place that
 reads them; :meth:`RunnerSettings.describe` shows them from there.
@@ -56,6 +60,8 @@ class RunnerSettings(BaseSettings):
         data_dir: where the SQLite store (and other local state) lives.
         log_level: the root log level the CLI configures.
         redis_url: Redis, for the distributed runtime; ``None`` runs in one process.
+        host_conversations: whether this process runs conversation turns (on the
+            distributed runtime, false makes an ingest-only replica).
     """
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_ignore_empty=True)
@@ -73,6 +79,10 @@ class RunnerSettings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("AGENT_RUNNER_NAME", "name"),
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+    )
+    host_conversations: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("AGENT_RUNNER_HOST_CONVERSATIONS", "host_conversations"),
     )
 
     @field_validator("log_level", mode="before")
@@ -112,6 +122,7 @@ class RunnerSettings(BaseSettings):
             "AGENT_RUNNER_LOG_LEVEL": self.log_level,
             "AGENT_RUNNER_ADMIN_*": read_settings(AdminSettings).describe(),
             "REDIS_URL": mask_url(self.redis_url) if self.redis_url else "(unset)",
+            "AGENT_RUNNER_HOST_CONVERSATIONS": str(self.host_conversations).lower(),
             "LLM_BASE_URL": llm.base_url or "(unset)",
             "LLM_MODEL": llm.model or "(unset)",
             "LLM_API_KEY": "(set)" if llm.api_key else "(unset)",

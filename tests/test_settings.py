@@ -14,6 +14,7 @@ ENV_NAMES = (
     "AGENT_RUNNER_DATA_DIR",
     "AGENT_RUNNER_LOG_LEVEL",
     "REDIS_URL",
+    "AGENT_RUNNER_HOST_CONVERSATIONS",
     "LLM_BASE_URL",
     "LLM_MODEL",
     "LLM_API_KEY",
@@ -33,6 +34,7 @@ def test_defaults() -> None:
     assert settings.store_path == Path("./data/agent-runner.sqlite3")
     assert settings.log_level == "INFO"
     assert settings.redis_url is None
+    assert settings.host_conversations is True
     assert not LLMSettings().configured
 
 
@@ -83,3 +85,11 @@ def test_invalid_value_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch)
 )
 def test_mask_url(url: str, masked: str) -> None:
     assert mask_url(url) == masked
+
+
+def test_an_ingest_only_replica_is_one_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENT_RUNNER_HOST_CONVERSATIONS", "false")
+    settings = load_settings()
+    assert settings.host_conversations is False
+    assert settings.describe()["AGENT_RUNNER_HOST_CONVERSATIONS"] == "false"
+

@@ -30,6 +30,7 @@ from agent_runner.runner.config import (
     check_routes,
     checked_inputs,
     default_store,
+    hosts_conversations,
     loop_guard,
     outputs_by_name,
 )
@@ -108,6 +109,10 @@ class AgentRuntime:
         input_leases: run single-consumer inputs in one replica at a time under store leases,
             and take over the unanswered messages of replicas that died
             (:class:`InputLeases`, True or False; default: on with a RedisStore).
+        host_conversations: run conversation turns in this process (default:
+            ``AGENT_RUNNER_HOST_CONVERSATIONS``, true). False makes an ingest-only replica: it
+            takes input, journals it and sends the replies, while the turns run on the other
+            replicas and workers of a distributed ``runtime`` (required then).
         admin: the operator endpoint (metrics, health, status page; default: from
             ``AGENT_RUNNER_ADMIN_*``); port 0 turns it off. See :attr:`operator`.
 
@@ -148,6 +153,7 @@ class AgentRuntime:
         shutdown_grace: float = 30.0,
         handle_signals: bool = True,
         input_leases: InputLeases | bool | None = None,
+        host_conversations: bool | None = None,
         admin: AdminSettings | None = None,
     ) -> None:
         self._inputs = checked_inputs(inputs)
@@ -214,6 +220,7 @@ class AgentRuntime:
             runtime if runtime is not None else SingleThreadedAgentRuntime(idle_timeout=600.0)
         )
         """The core message runtime carrying the conversation actors."""
+        self._host = hosts_conversations(host_conversations, self.runtime)
         self._started = asyncio.Event()
         self._ended = asyncio.Event()
         self._stop = asyncio.Event()
@@ -329,7 +336,7 @@ class AgentRuntime:
         ops = self._turns.operations
         await open_connectors(stack, connectors, self.store, self.leadership.store_for, ops)
         if self._registered_on is not self.runtime:  # once per core runtime (run() again)
-            await register_conversation_agent(self.runtime, self._turns)
+            await register_conversation_agent(self.runtime, self._turns, host=self._host)
             self._registered_on = self.runtime
         if await start_runtime(self.runtime, owned=not self._runtime_given):
             stack.push_async_callback(stop_runtime, self.runtime)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import inspect
+import logging
+import os
 from collections.abc import Collection, Mapping, Sequence
 
 from agent_runner.agent import Agent, AgentFunction
 from agent_runner.connector import AgentInput, AgentOutput
+from agent_runner.core import MessageRuntime, SingleThreadedAgentRuntime
 from agent_runner.errors import ConfigurationError
 from agent_runner.message import KEY_SEPARATOR, SOURCE_RULE
 from agent_runner.runner.guards import LoopGuard
 from agent_runner.store import Store
+
+_log = logging.getLogger("agent_runner.runtime")
 
 
 def agent_function(agent: Agent | AgentFunction) -> AgentFunction:
@@ -95,12 +100,38 @@ def default_store(name: str | None = None) -> Store:
     return SQLiteStore(store_path(settings.data_dir, name or settings.name))
 
 
+def hosts_conversations(setting: bool | None, runtime: MessageRuntime) -> bool:
+    """Whether the runner hosts its conversation turns: ``setting``, else
+    ``AGENT_RUNNER_HOST_CONVERSATIONS``. Not hosting needs a runtime other processes share.
+
+    Raises:
+        ConfigurationError: not hosting on an in-process runtime (nothing would run turns).
+    """
+    if setting is None:  # only this variable: a bot given its store reads no other setting
+        from agent_runner.settings import load_settings
+
+        setting = "AGENT_RUNNER_HOST_CONVERSATIONS" not in os.environ or (
+            load_settings().host_conversations
+        )
+    if not setting and isinstance(runtime, SingleThreadedAgentRuntime):
+        raise ConfigurationError(
+            "host_conversations=False (AGENT_RUNNER_HOST_CONVERSATIONS=false) needs a "
+            "distributed core runtime (REDIS_URL and runtime_from_env(), or "
+            "runtime=DistributedAgentRuntime(...)): on this process's own runtime nothing "
+            "would run the conversations"
+        )
+    if not setting:
+        _log.info("hosting no conversations here: other replicas and workers run the turns")
+    return setting
+
+
 __all__ = [
     "agent_function",
     "check_name",
     "check_routes",
     "checked_inputs",
     "default_store",
+    "hosts_conversations",
     "loop_guard",
     "outputs_by_name",
     "source_of",

@@ -350,13 +350,17 @@ class ConversationAgent(RoutedAgent):
             return await task
 
 
-async def register_conversation_agent(runtime: MessageRuntime, handler: TurnHandler) -> None:
-    """Register the conversation actor type and its message serializers on ``runtime``."""
+async def register_conversation_agent(
+    runtime: MessageRuntime, handler: TurnHandler, *, host: bool = True
+) -> None:
+    """Register the conversation actor's message serializers on ``runtime`` and, unless
+    ``host`` is false (a replica that sends turns but runs none), its agent type."""
     runtime.add_message_serializer(try_get_known_serializers_for_type(Turn))
     runtime.add_message_serializer(try_get_known_serializers_for_type(TurnResult))
-    await ConversationAgent.register(
-        runtime, CONVERSATION_AGENT_TYPE, lambda: ConversationAgent(handler)
-    )
+    if host:
+        await ConversationAgent.register(
+            runtime, CONVERSATION_AGENT_TYPE, lambda: ConversationAgent(handler)
+        )
 
 
 __all__ = [

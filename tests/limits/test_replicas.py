@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
+import pytest
 import redis.asyncio as redis
 
 from agent_runner.replicas import runtime_from_env, store_from_env
@@ -25,9 +26,13 @@ AGENT_RUNNER = Path(sys.executable).parent / "agent-runner"
 
 
 @asynccontextmanager
-async def replica(bot: Path, cwd: Path, redis_url: str, name: str) -> AsyncIterator[str]:
-    """`agent-runner run bot` with REDIS_URL set; yields its HTTP URL; SIGTERM exits 0."""
+async def replica(
+    bot: Path, cwd: Path, redis_url: str, name: str, **extra: str
+) -> AsyncIterator[str]:
+    """`agent-runner run bot` with REDIS_URL set (``extra``: more environment variables);
+    yields its HTTP URL; SIGTERM exits 0."""
     env = {**os.environ, "HTTP_PORT": "0", "REDIS_URL": redis_url, "AGENT_RUNNER_NAME": name}
+    env.update(extra)
     env["AGENT_RUNNER_DATA_DIR"] = str(cwd / "data")
     env["PYTHONPATH"] = str(ROOT)
     for variable in ("LLM_BASE_URL", "LLM_API_KEY", "OPENAI_API_KEY"):
@@ -57,8 +62,8 @@ async def replica(bot: Path, cwd: Path, redis_url: str, name: str) -> AsyncItera
             await proc.wait()
 
 
-async def say(session: aiohttp.ClientSession, url: str, text: str) -> str:
-    body = {"text": text, "conversation_id": "me"}
+async def say(session: aiohttp.ClientSession, url: str, text: str, conversation: str = "me") -> str:
+    body = {"text": text, "conversation_id": conversation}
     async with session.post(f"{url}/v1/messages", json=body) as resp:
         assert resp.status == 200, await resp.text()
         [reply] = (await resp.json())["replies"]
@@ -115,6 +120,51 @@ async def test_an_init_bot_on_redis_answers(
             assert await say(session, url, "hi") == (
                 "You said 'hi' (message 2 in this conversation)"
             )
+
+
+async def test_an_ingest_only_replica_s_messages_are_answered_by_the_others(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    """AGENT_RUNNER_HOST_CONVERSATIONS=false: the replica takes the requests and sends the
+    replies, and the two others run every turn; it never runs the agent."""
+    bot = ROOT / "tests" / "limits" / "replica_bot.py"
+    async with (
+        replica(bot, tmp_path, redis_url, redis_prefix, REPLICA="h1") as h1,
+        replica(bot, tmp_path, redis_url, redis_prefix, REPLICA="h2"),
+        replica(
+            bot,
+            tmp_path,
+            redis_url,
+            redis_prefix,
+            REPLICA="ingest",
+            AGENT_RUNNER_HOST_CONVERSATIONS="false",
+        ) as ingest,
+    ):
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            texts = [f"m{n}" for n in range(16)]
+            answers = await asyncio.gather(
+                *(say(session, ingest, text, conversation=f"c{text}") for text in texts)
+            )
+            answers.append(await say(session, h1, "direct", conversation="cdirect"))
+    ran = {answer.split(":")[0] for answer in answers}
+    assert [answer.split(": ", 1)[1] for answer in answers] == [*texts, "direct"]
+    assert ran <= {"h1", "h2"} and len(ran) == 2, answers  # both hosts ran turns, never it
+
+
+def test_ingest_only_needs_a_distributed_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_runner import AgentRuntime
+    from agent_runner.errors import ConfigurationError
+
+    async def echo(message: object, context: object) -> str:
+        return "ok"
+
+    with pytest.raises(ConfigurationError, match="needs a distributed core runtime"):
+        AgentRuntime([], [], echo, host_conversations=False)
+    monkeypatch.setenv("AGENT_RUNNER_HOST_CONVERSATIONS", "false")
+    with pytest.raises(ConfigurationError, match="AGENT_RUNNER_HOST_CONVERSATIONS"):
+        AgentRuntime([], [], echo)
+    assert RunnerSettings().describe()["AGENT_RUNNER_HOST_CONVERSATIONS"] == "false"
+    assert RunnerSettings(host_conversations=True).host_conversations
 
 
 def test_without_redis_url_the_store_is_the_bot_s_sqlite_file(tmp_path: Path) -> None:
