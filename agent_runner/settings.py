@@ -323,10 +323,12 @@ def configure_logging(level: str | int = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger().setLevel(level)
-    # APScheduler logs every job added and every run at INFO, httpx2 (the MCP SDK's HTTP
-    # client) every request, MCP health listings included; ours logs what matters.
+    # APScheduler logs every job added and every run at INFO; httpx (python-telegram-bot's
+    # HTTP client) and httpx2 (the MCP SDK's) every request: a Telegram poller's log would
+    # be one identical "HTTP Request: POST .../getUpdates" line per poll, and one per reply
+    # sent. Ours logs what matters; DEBUG shows them all again.
     quiet = logging.DEBUG if logging.getLogger().level <= logging.DEBUG else logging.WARNING
-    for name in ("apscheduler", "httpx2"):
+    for name in ("apscheduler", "httpx", "httpx2"):
         logging.getLogger(name).setLevel(quiet)
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agent_runner.errors import ConfigurationError
 from agent_runner.llm import LLMSettings
-from agent_runner.settings import RunnerSettings, load_settings, mask_url
+from agent_runner.settings import RunnerSettings, configure_logging, load_settings, mask_url
 
 ENV_NAMES = (
     "AGENT_RUNNER_DATA_DIR",
@@ -93,3 +95,24 @@ def test_an_ingest_only_replica_is_one_variable(monkeypatch: pytest.MonkeyPatch)
     assert settings.host_conversations is False
     assert settings.describe()["AGENT_RUNNER_HOST_CONVERSATIONS"] == "false"
 
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    names = ("", "httpx", "httpx2", "apscheduler")
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_per_request_http_client_lines_are_quiet_unless_debugging() -> None:
+    """A Telegram poller's log was one identical httpx line per poll and per reply (they read
+    as duplicated lines); below DEBUG the HTTP clients log only warnings."""
+    configure_logging("INFO")
+    for name in ("httpx", "httpx2", "apscheduler"):
+        assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+        assert logging.getLogger(name).isEnabledFor(logging.WARNING), name
+    assert logging.getLogger("agent_runner.runtime").isEnabledFor(logging.INFO)
+    configure_logging("DEBUG")
+    assert logging.getLogger("httpx").isEnabledFor(logging.DEBUG)

@@ -253,7 +253,7 @@ class DiscordConnector(BaseConnector):
         prefix = f"discord:{self.name}:{client.user.id}"
         self._cursors = ChannelCursors(self._store if self._backfill_on else None, prefix)
         await self._cursors.load()
-        _log.info("discord: logged in as %s (%s)", client.user, client.user.id)
+        _log.info("%s: logged in as %s (%s)", self.name, client.user, client.user.id)
 
     async def close(self) -> None:
         """Stop typing, save cursors, close the client. Safe to call twice."""
@@ -301,7 +301,7 @@ class DiscordConnector(BaseConnector):
 
     async def _on_ready(self) -> None:
         client = self._require_client()
-        _log.info("discord: gateway ready, %d guilds", len(client.guilds))
+        _log.info("%s: gateway ready, %d guilds", self.name, len(client.guilds))
         if self._backfill_on and self._cursors.persistent:
             self._queue.put_nowait(("init", None))
 

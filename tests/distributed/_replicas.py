@@ -60,6 +60,13 @@ class Replicas:
                 proc.wait(timeout=10)
 
 
+def repeated_lines(log: str) -> list[str]:
+    """INFO lines of a replica's log that occur more than once, timestamps aside (each line
+    should say something new: which input, which shard, which message)."""
+    lines = [line.split(" ", 2)[2] for line in log.splitlines() if " INFO " in line]
+    return sorted({line for line in lines if lines.count(line) > 1})
+
+
 async def holder(store: Store, lease: str, replicas: Replicas) -> str | None:
     held = await store.lease_holder(lease)
     return replicas.named(int(held.holder.split(":")[1])) if held is not None else None

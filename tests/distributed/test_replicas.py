@@ -30,7 +30,7 @@ from agent_runner.distributed import RedisStore
 from agent_runner.store import SQLiteStore, Store
 from agent_runner.testing.telegram import FakeTelegram
 from connectors.telegram import TelegramConnector
-from tests.distributed._replicas import REPO, SLACK, Replicas, holder
+from tests.distributed._replicas import REPO, SLACK, Replicas, holder, repeated_lines
 
 _log = logging.getLogger(__name__)
 BOT = REPO / "tests" / "distributed" / "replica_bot.py"
@@ -220,6 +220,8 @@ async def kill_the_replica_holding_unanswered_messages(
     assert await store.journal_pending() == []
     logs = "".join(replicas.log(name) for name in others)
     assert "took over 10 accepted message(s) not yet answered from replica" in logs
+    for name in names:  # one line per event: no request-by-request httpx lines
+        assert repeated_lines(replicas.log(name)) == [], replicas.log(name)
 
 
 async def test_sigkill_of_a_replica_with_unanswered_messages_loses_none(

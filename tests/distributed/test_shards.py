@@ -92,5 +92,9 @@ async def test_two_replicas_share_four_shards_and_take_over_a_killed_ones(
             await each_guild_answered_once(fake, channels, "still there?")
             assert fake.stats.shard_overlaps == 0  # never two sessions of one shard at once
             assert sorted(set(fake.stats.identified_shards)) == list(range(SHARDS))
+            logged_in = [line for line in replicas.log("r2").splitlines() if "logged in" in line]
+            assert sorted(line.split(": ")[1] for line in logged_in) == [
+                f"discord-{i}" for i in range(SHARDS)
+            ]  # one line per shard, each naming its shard (they read as duplicates before)
         finally:
             replicas.kill_all()
