@@ -10,10 +10,10 @@ import redis.asyncio as redis
 
 from agent_runner.distributed import RedisStore
 from agent_runner.errors import LeaseLostError, StoreError
-from agent_runner.store import Fence, Store, replica_lease
+from agent_runner.store import Fence, Store
 from tests.store.contract import StoreContract
 from tests.store.contract_leases import LeaseContract
-from tests.store.contract_owners import OwnedJournalContract
+from tests.store.contract_owners import OwnedJournalContract, alive
 
 
 class TestRedisStore(StoreContract, LeaseContract, OwnedJournalContract):
@@ -81,9 +81,7 @@ async def test_entries_journaled_before_owners_are_the_no_owners(
     store = RedisStore(redis_url, prefix=redis_prefix)
     await store.open()
     try:
-        token = await store.lease_acquire(replica_lease("b"), "b", 60)
-        assert token is not None
-        fence = Fence(replica_lease("b"), token)
+        fence = await alive(store, "b")
         adopted = await store.journal_adopt("", by="b", fence=fence, sources=["tg"])
         assert [e.key for e in adopted] == ["tg:1"]
         await store.close()

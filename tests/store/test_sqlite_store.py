@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from agent_runner.errors import StoreError
-from agent_runner.store import Fence, SQLiteStore, Store, replica_lease
+from agent_runner.store import SQLiteStore, Store
 from tests.store.contract import StoreContract, cost, item
 from tests.store.contract_leases import LeaseContract
-from tests.store.contract_owners import OwnedJournalContract
+from tests.store.contract_owners import OwnedJournalContract, alive
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -316,9 +316,7 @@ async def test_a_version_4_files_pending_entries_have_no_owner(tmp_path: Path) -
     store = SQLiteStore(path)
     await store.open()
     try:
-        token = await store.lease_acquire(replica_lease("b"), "b", 60.0)
-        assert token is not None
-        fence = Fence(replica_lease("b"), token)
+        fence = await alive(store, "b")
         adopted = await store.journal_adopt("", by="b", fence=fence, sources=["tg"])
         assert [e.key for e in adopted] == ["tg:1"]  # recovered by the first replica up
     finally:
