@@ -29,6 +29,7 @@ def build(
         store=RedisStore(redis_url, prefix=prefix),
         runtime=runtime,
         handle_signals=False,
+        host_conversations=runtime is None,  # given the distributed runtime: workers host them
     )
     return chat, runner
 
