@@ -21,7 +21,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -41,6 +41,7 @@ from agent_runner.core import (
     rpc,
     try_get_known_serializers_for_type,
 )
+from agent_runner.deadlines import Deadlines
 from agent_runner.errors import BudgetExceededError, ConfigurationError, PaymentError
 from agent_runner.media import MediaFetcher, attachments_meta
 from agent_runner.memory.short_term import ConversationView
@@ -213,6 +214,8 @@ class TurnHandler:
     stream_lookup: StreamLookup | None = None
     media: MediaFetcher | None = None
     operations: Operations | None = None
+    _deadlines: Deadlines = field(default_factory=Deadlines, init=False, repr=False)
+    """The agents' time limits share coarse timers (no loop timer per turn)."""
 
     def __post_init__(self) -> None:
         if self.agent_timeout is not None and self.agent_timeout <= 0:
@@ -293,7 +296,7 @@ class TurnHandler:
         )
         timeout = self.agent_timeout
         try:
-            async with asyncio.timeout(timeout) as deadline:
+            async with self._deadlines.timeout(timeout) as deadline:
                 with pipeline.invoke_agent(message, self.agent):
                     result: AgentResult = await self.agent(message, context)
             replies = normalize_result(result)

@@ -16,6 +16,7 @@ import asyncio
 from collections import OrderedDict, deque
 from typing import Literal
 
+from agent_runner.deadlines import Deadlines
 from agent_runner.message import Reply
 
 EventKind = Literal["chunk", "reply", "done"]
@@ -69,6 +70,8 @@ class Pending:
         self._cache_size = cache_size
         self.completes_seen = False
         """True once the runner called ``complete``: waiters then wait for ``done``."""
+        self._deadlines = Deadlines()
+        """Requests' reply timeouts share coarse timers (no loop timer per request)."""
 
     def __len__(self) -> int:
         return len(self._waiters)
@@ -137,7 +140,7 @@ class Pending:
         """Wait for the replies of ``waiter``'s message; None when none came in time."""
         replies: list[Reply] = []
         try:
-            async with asyncio.timeout(within):
+            async with self._deadlines.timeout(within):
                 while True:
                     kind, value = await waiter.get()
                     if kind == "done":
