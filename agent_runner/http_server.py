@@ -170,6 +170,8 @@ async def read_body(request: web.BaseRequest, *, within: float) -> bytes | None:
 
     On None, answer ``408`` with :func:`too_slow`: the connection is closed after it.
     """
+    if request.content.is_eof():  # the whole body is in already: no timer to set
+        return await request.read()
     try:
         async with asyncio.timeout(within):
             return await request.read()
