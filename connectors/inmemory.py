@@ -56,7 +56,8 @@ class InMemoryConnector(BaseConnector):
         self._sink: Sink | None = None
         self._handover: Handover | None = None
         self._ready = asyncio.Event()
-        self._changed = asyncio.Condition()
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        """(reply count awaited, its future) of each :meth:`wait_for_replies` waiting."""
         self._failures: list[BaseException | None] = []
 
     # -- input -----------------------------------------------------------------------
@@ -142,9 +143,13 @@ class InMemoryConnector(BaseConnector):
         if self._failures:
             error = self._failures.pop(0)
             raise error or ConnectorError(f"{self.name}: injected send failure")
-        async with self._changed:
-            self.sent.append((request, response))
-            self._changed.notify_all()
+        self.sent.append((request, response))
+        if self._waiters:  # wake only the waiters whose count is reached
+            count, waiting = len(self.sent), self._waiters
+            self._waiters = [(n, f) for n, f in waiting if n > count and not f.done()]
+            for n, future in waiting:
+                if n <= count and not future.done():
+                    future.set_result(None)
 
     def fail_next_sends(self, count: int, error: BaseException | None = None) -> None:
         """Make the next ``count`` calls of :meth:`send` raise ``error``.
@@ -170,9 +175,13 @@ class InMemoryConnector(BaseConnector):
         Raises:
             TimeoutError: fewer than ``n`` arrived within ``timeout`` seconds.
         """
+        if len(self.sent) >= n:
+            return list(self.sent)
+        reached: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((n, reached))
         try:
-            async with asyncio.timeout(timeout), self._changed:
-                await self._changed.wait_for(lambda: len(self.sent) >= n)
+            async with asyncio.timeout(timeout):
+                await reached
         except TimeoutError:
             raise TimeoutError(
                 f"{self.name}: {len(self.sent)} of {n} replies arrived within {timeout}s"
