@@ -16,9 +16,11 @@ short-term memory) and ``runner-sqlite`` (the same on ``SQLiteStore``).
 
 Per server and round: requests/s, p50/p99 latency (wrk's), the server's CPU per request and
 CPU use (``/proc/<pid>/stat``, all its threads), and wrk's own CPU use (so a saturated load
-generator shows). ``--pin`` puts the server on CPU 0 and wrk on CPU 1. ``--profile DIR``
-attaches ``py-spy record`` to each server during the measured run (raw folded stacks, for
-``bench/profile_summary.py``; the figures of a profiled run are not for comparison).
+generator shows). ``--pin`` puts the server on CPU 0 and wrk on CPU 1. ``--loop uvloop`` runs
+every server, the bare one too, on uvloop (installed before the server's ``asyncio.run``).
+``--profile DIR`` attaches ``py-spy record`` to each server during the measured run (raw
+folded stacks, for ``bench/profile_summary.py``; the figures of a profiled run are not for
+comparison).
 
 Usage: ``python bench/bench_http.py [--quick] [--rounds N] [--duration S] [--breakdown]``.
 """
@@ -209,7 +211,9 @@ def pinned(cpu: int | None) -> dict[str, object]:
     return {"preexec_fn": lambda: os.sched_setaffinity(0, {cpu})}
 
 
-def server_command(kind: str, port: int, data_dir: Path) -> tuple[list[str], dict[str, str]]:
+def server_command(
+    kind: str, port: int, data_dir: Path, loop: str = "asyncio"
+) -> tuple[list[str], dict[str, str]]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -224,9 +228,18 @@ def server_command(kind: str, port: int, data_dir: Path) -> tuple[list[str], dic
             "HTTP_RATE_LIMIT_PER_MINUTE": "0",
             "AGENT_RUNNER_DATA_DIR": str(data_dir),
         }
-        return [sys.executable, str(ROOT / "examples" / "run.py")], env
-    command = [sys.executable, __file__, "--serve", kind, "--port", str(port)]
+        return [*python(loop), str(ROOT / "examples" / "run.py")], env
+    command = [*python(loop), __file__, "--serve", kind, "--port", str(port)]
     return [*command, "--data-dir", str(data_dir)], env
+
+
+def python(loop: str) -> list[str]:
+    """The interpreter command that runs a script with ``asyncio.run`` on ``loop``."""
+    if loop == "asyncio":
+        return [sys.executable]
+    code = "import runpy, sys, uvloop; uvloop.install(); sys.argv.pop(0); "
+    code += "runpy.run_path(sys.argv[0], run_name='__main__')"
+    return [sys.executable, "-c", code]
 
 
 def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
@@ -282,7 +295,7 @@ def wrk(
 
 def measure(kind: str, args: argparse.Namespace, script: Path, tag: str, data: Path) -> Result:
     port = free_port()
-    command, env = server_command(kind, port, data)
+    command, env = server_command(kind, port, data, args.loop)
     data.mkdir(parents=True)
     proc = subprocess.Popen(command, env=env, cwd=data, **pinned(0 if args.pin else None))  # type: ignore[call-overload]
     profiler: subprocess.Popen[bytes] | None = None
@@ -354,6 +367,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64, help="wrk -c")
     parser.add_argument("--breakdown", action="store_true", help="also the in-between servers")
     parser.add_argument("--pin", action="store_true", help="server on CPU 0, wrk on CPU 1")
+    parser.add_argument(
+        "--loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="the event loop of every server (uvloop: installed before the server starts)",
+    )
     parser.add_argument("--profile", metavar="DIR", help="py-spy each server (raw stacks)")
     parser.add_argument(
         "--profile-gil", action="store_true", help="sample only threads holding the GIL"
