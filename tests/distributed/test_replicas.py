@@ -185,16 +185,19 @@ async def until_pending(store: Store, count: int) -> None:
 
 
 async def kill_the_replica_holding_unanswered_messages(
-    fake: FakeTelegram, store: Store, replicas: Replicas, names: list[str]
+    fake: FakeTelegram, store: Store, replicas: Replicas, names: list[str], gate: Path | None = None
 ) -> None:
     """``names[0]`` (its agent hangs) polls and accepts 10 messages, then is SIGKILLed; the
-    others answer them, and 10 more, each exactly once, with no restart."""
+    others answer them, and 10 more, each exactly once, with no restart. With ``gate``, every
+    replica's agent waits for that file instead (turns run on any replica: the distributed
+    runtime), and the test creates it right after the kill."""
     lease = lease_of(fake)
     first, *others = names
-    replicas.start(first, HANG="1")
+    waits = {"GATE": str(gate)} if gate is not None else {}
+    replicas.start(first, **(waits or {"HANG": "1"}))
     assert await until_held(store, lease, replicas) == first
     for name in others:
-        replicas.start(name)
+        replicas.start(name, **waits)
     held = [f"held {i}" for i in range(10)]
     for text in held:
         fake.send_user_message(fake.private, text)
@@ -205,6 +208,8 @@ async def kill_the_replica_holding_unanswered_messages(
 
     replicas.signal(first, signal.SIGKILL)
     killed_at = time.monotonic()
+    if gate is not None:
+        await asyncio.to_thread(gate.touch)
     after = [f"after {i}" for i in range(10)]
     for text in after:  # arriving while the input and the messages move
         fake.send_user_message(fake.private, text)
@@ -232,6 +237,22 @@ async def test_sigkill_of_a_replica_with_unanswered_messages_loses_none(
     try:
         await kill_the_replica_holding_unanswered_messages(
             fake, redis_store, replicas, ["r1", "r2", "r3"]
+        )
+    finally:
+        replicas.kill_all()
+
+
+async def test_sigkill_with_unanswered_messages_on_the_distributed_runtime(
+    fake: FakeTelegram, redis_store: Store, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    """As REDIS_URL with runtime_from_env() runs them: the turns of the killed replica's
+    messages may have been running on the others; they are answered once all the same."""
+    env = {**fake.env(), "REDIS_URL": redis_url, "TEST_PREFIX": redis_prefix, "STORE": "redis"}
+    env["RUNTIME"] = "distributed"
+    replicas = Replicas(BOT, tmp_path, env, ttl=TTL)
+    try:
+        await kill_the_replica_holding_unanswered_messages(
+            fake, redis_store, replicas, ["r1", "r2", "r3"], gate=tmp_path / "gate"
         )
     finally:
         replicas.kill_all()
