@@ -7,7 +7,7 @@ and a read sees every write made before it. Claims that must be atomic across pr
 
 Keys (under ``{prefix}:store:``): ``journal`` (hash: every journaled key -> seq),
 ``pending`` (sorted set: pending key by seq), ``entries`` (hash: pending key -> JSON entry),
-``seq``, ``owned:{owner}``, ``owners`` and ``owners-since`` (who owns each pending key:
+``seq``, ``owners`` (set: the replicas that journaled entries, see
 :mod:`agent_runner.distributed._redis_owners`), ``replies`` (hash: ``output␀key`` -> JSON
 ledger entry: attempts, outcome, parts),
 ``cursors``, ``mem:{conv}`` (list of JSON items), ``costs`` (list of JSON entries) and
@@ -49,9 +49,9 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
 local seq = redis.call('INCR', KEYS[4])
 redis.call('HSET', KEYS[1], ARGV[1], seq)
 redis.call('ZADD', KEYS[2], seq, ARGV[1])
-redis.call('HSET', KEYS[3], ARGV[1], cjson.encode({seq, ARGV[2], ARGV[3], tonumber(ARGV[4])}))
-redis.call('SADD', KEYS[5], ARGV[1])
-redis.call('SADD', KEYS[6], ARGV[5])
+local entry = {seq, ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]}
+redis.call('HSET', KEYS[3], ARGV[1], cjson.encode(entry))
+if ARGV[5] ~= '' then redis.call('SADD', KEYS[5], ARGV[5]) end
 return 1
 """
 
@@ -192,7 +192,6 @@ class RedisStore:
         self._outbox = Outbox(self._client)
         self._outbox.start()
         await self._call("PING")
-        await self._owners.since(self._clock())
 
     async def close(self) -> None:
         outbox, client = self._outbox, self._client
@@ -223,22 +222,15 @@ class RedisStore:
     async def journal_accept(
         self, key: str, conversation_key: str, payload: str, *, owner: str = ""
     ) -> bool:
-        keys = [
-            *(self._key(n) for n in ("journal", "pending", "entries", "seq")),
-            self._key(f"owned:{owner}"),
-            self._key("owners"),
-        ]
+        keys = [self._key(n) for n in ("journal", "pending", "entries", "seq", "owners")]
         added = await self._call(
-            "EVAL", _ACCEPT, 6, *keys, key, conversation_key, payload, repr(self._clock()), owner
+            "EVAL", _ACCEPT, 5, *keys, key, conversation_key, payload, repr(self._clock()), owner
         )
         return bool(added)
 
     async def journal_complete(self, key: str, *, owner: str = "") -> None:
-        await self._calls(
-            ("ZREM", self._key("pending"), key),
-            ("HDEL", self._key("entries"), key),
-            ("SREM", self._key(f"owned:{owner}"), key),
-        )
+        """Mark ``key`` handled (its owner is in its entry, dropped with it)."""
+        await self._calls(("ZREM", self._key("pending"), key), ("HDEL", self._key("entries"), key))
 
     async def journal_pending(self) -> list[JournalEntry]:
         keys = await self._call("ZRANGE", self._key("pending"), 0, -1)

@@ -72,8 +72,8 @@ async def test_closed_store_raises_store_error(redis_url: str, redis_prefix: str
 async def test_entries_journaled_before_owners_are_the_no_owners(
     redis_url: str, redis_prefix: str
 ) -> None:
-    """A Redis journal written by a version without owners: its pending entries are adopted
-    as the no-owner's (by the first replica up) once a store of this version opens it."""
+    """A Redis journal written by a version without owners (entries of four elements): its
+    pending entries are the no-owner's, adopted by the first replica up, once."""
     client = redis.Redis.from_url(redis_url)
     store_key = f"{redis_prefix}:store"
     await client.zadd(f"{store_key}:pending", {"tg:1": 1})
