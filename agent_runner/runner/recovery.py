@@ -131,8 +131,12 @@ class Recovery:
             return 0
         async with self._lock:
             try:
-                owners = await self.journal.journal_owners()
-                return sum([await self._adopt(o) for o in owners if o not in ("", self.holder)])
+                adopted = 0
+                for owner in await self.journal.journal_owners():
+                    # A read first: adopting is a write (a SQLite file's write lock) per owner.
+                    if owner not in ("", self.holder) and not await self._alive(owner):
+                        adopted += await self._adopt(owner)
+                return adopted
             except Exception as exc:  # the store unreachable, or this lease lost: next sweep
                 _log.warning("taking over other replicas' messages failed: %r", exc)
                 return 0
@@ -149,6 +153,9 @@ class Recovery:
                 async with asyncio.timeout(self.leases.retry + 5.0):
                     await self.store.lease_release(self.lease, self.holder)
             self._fence = None
+
+    async def _alive(self, owner: str) -> bool:
+        return await self.store.lease_holder(replica_lease(owner)) is not None
 
     async def _adopt(self, owner: str) -> int:
         assert self.journal is not None and self._fence is not None and self._submit
