@@ -63,53 +63,55 @@ def percentile(samples: list[float], q: float) -> float | None:
 
 
 class Activity:
-    """Bounded recent activity of one runner (see the module doc)."""
+    """Bounded recent activity of one runner (see the module doc).
+
+    Recording a message is a few attribute updates: the current minute and day are kept
+    until the clock crosses the next minute, recent messages are kept as tuples and
+    formatted when the status is read.
+    """
 
     def __init__(self, *, clock: Callable[[], float] = time.time, show_text: bool = False) -> None:
         self._clock = clock
         self.show_text = show_text
         self._minutes: deque[_Minute] = deque(maxlen=MINUTES)
         self._days: deque[_Day] = deque(maxlen=DAYS)
-        self._active: dict[str, float] = {}
-        self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
-        self._day_start = 0.0
+        self._active: dict[tuple[str, str], float] = {}
+        self._recent: deque[tuple[float, Message, str, float]] = deque(maxlen=RECENT)
+        self._minute = _Minute(0)
+        self._day = _Day("")
+        self._from, self._until = 0.0, 0.0
+        """The current minute (a day always ends where a minute does)."""
 
-    def handled(self, message: Message, outcome: str, seconds: float) -> None:
-        now = self._clock()
-        minute = self._minute(now)
+    def handled(self, message: Message, outcome: str, seconds: float, now: float) -> None:
+        """``message`` handled at wall-clock time ``now``, its turn and replies ``seconds``."""
+        if not self._from <= now < self._until:
+            self._roll(now)
+        minute, day = self._minute, self._day
         minute.handled += 1
+        day.messages += 1
         if len(minute.samples) < SAMPLES_PER_MINUTE:
             minute.samples.append(seconds)
-        day = self._day(now)
-        day.messages += 1
-        if outcome in ("error", "timeout"):
+        if outcome == "error" or outcome == "timeout":
             minute.errors += 1
             day.errors += 1
         active = self._active
-        active.pop(message.conversation_key, None)
-        active[message.conversation_key] = now  # insertion order: oldest first
+        active[message.source, message.conversation_id] = now
         if len(active) > MAX_ACTIVE:
-            del active[next(iter(active))]
-        self._recent.append(
-            {
-                "at": now,
-                "key": message.key,
-                "conversation": message.conversation_key,
-                "outcome": outcome,
-                "seconds": round(seconds, 4),
-                "text": message.text
-                if self.show_text
-                else f"[redacted: {len(message.text)} chars]",
-            }
-        )
+            self._forget_inactive(now)
+        self._recent.append((now, message, outcome, seconds))
 
     def failed(self) -> None:
         now = self._clock()
-        self._minute(now).errors += 1
-        self._day(now).errors += 1
+        if not self._from <= now < self._until:
+            self._roll(now)
+        self._minute.errors += 1
+        self._day.errors += 1
 
     def cost(self, amount: float) -> None:
-        self._day(self._clock()).cost += amount
+        now = self._clock()
+        if not self._from <= now < self._until:
+            self._roll(now)
+        self._day.cost += amount
 
     def snapshot(self) -> dict[str, Any]:
         """``minutes``, ``days``, ``latency``, ``active_conversations``, ``recent``."""
@@ -143,25 +145,44 @@ class Activity:
                 "p99": percentile(recent_samples, 0.99),
             },
             "active_conversations": len(self._active),
-            "recent": list(reversed(self._recent)),
+            "recent": [self._recent_entry(*entry) for entry in reversed(self._recent)],
         }
 
-    def _minute(self, now: float) -> _Minute:
+    def _recent_entry(
+        self, at: float, message: Message, outcome: str, seconds: float
+    ) -> dict[str, Any]:
+        return {
+            "at": at,
+            "key": message.key,
+            "conversation": message.conversation_key,
+            "outcome": outcome,
+            "seconds": round(seconds, 4),
+            "text": message.text if self.show_text else f"[redacted: {len(message.text)} chars]",
+        }
+
+    def _roll(self, now: float) -> None:
+        """Make the minute (and day) of ``now`` current."""
         t = int(now // 60) * 60
+        self._from, self._until = float(t), t + 60.0
         minutes = self._minutes
         if not minutes or minutes[-1].t != t:
             minutes.append(_Minute(t))
-        return minutes[-1]
-
-    def _day(self, now: float) -> _Day:
-        days = self._days
-        if days and self._day_start <= now < self._day_start + 86400:
-            return days[-1]  # (no date formatting per message)
-        day = utc_day(now)
-        self._day_start = now - now % 86400
+        self._minute = minutes[-1]
+        day, days = utc_day(now), self._days  # (formatted once a minute, not once a message)
         if not days or days[-1].day != day:
             days.append(_Day(day))
-        return days[-1]
+        self._day = days[-1]
+
+    def _forget_inactive(self, now: float) -> None:
+        """Over :data:`MAX_ACTIVE`: drop the conversations gone quiet, else the oldest."""
+        active, cutoff = self._active, now - ACTIVE_WINDOW
+        for key in [k for k, at in active.items() if at < cutoff]:
+            del active[key]
+        if len(active) > MAX_ACTIVE:
+            for key, _ in sorted(active.items(), key=lambda item: item[1])[
+                : len(active) - MAX_ACTIVE
+            ]:
+                del active[key]
 
 
 __all__ = [

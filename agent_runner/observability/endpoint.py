@@ -176,7 +176,7 @@ class OperatorEndpoint:
             },
             "connectors": self._connector_status(),
             "budgets": await self._budgets(),
-            **metrics.activity.snapshot(),
+            **metrics.snapshot(),
         }
 
     async def _budgets(self) -> dict[str, dict[str, float]]:

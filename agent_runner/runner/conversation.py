@@ -47,7 +47,7 @@ from agent_runner.media import MediaFetcher, attachments_meta
 from agent_runner.memory.short_term import ConversationView
 from agent_runner.message import HISTORY_KEY, OUTCOME_KEY, USAGE_KEY, Message, Reply
 from agent_runner.pricing import NullMeter
-from agent_runner.runner.operations import CountingMeter, Operations, clock
+from agent_runner.runner.operations import Operations, clock, counting_meter
 from agent_runner.store import MemoryItem, Role
 from agent_runner.tracing import pipeline
 
@@ -247,7 +247,7 @@ class TurnHandler:
         )
         operations = self.operations
         if operations is not None:
-            cost, began = CountingMeter(cost, operations), clock()
+            cost, began = counting_meter(cost, operations), clock()
         try:
             result = await self._run(message, memory, runtime, cost, merged)
         finally:

@@ -17,13 +17,14 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from agent_runner.agent import CostMeter
 from agent_runner.connector import ConnectorState
 from agent_runner.errors import InvalidMessageError, StoreError
 from agent_runner.message import Message
+from agent_runner.pricing import NullMeter
 from agent_runner.runner.guards import RefusedMessageError
 from agent_runner.runner.replies import ReplyEvent
 
@@ -94,6 +95,8 @@ def source_label(data: object) -> str:
 class CountingMeter:
     """A cost meter that also tells ``operations`` of each model call it records."""
 
+    __slots__ = ("_meter", "_operations")
+
     def __init__(self, meter: CostMeter, operations: Operations) -> None:
         self._meter = meter
         self._operations = operations
@@ -114,13 +117,54 @@ class CountingMeter:
     def spent(self) -> float:
         return self._meter.spent
 
-    def __getattr__(self, name: str) -> Any:  # input_tokens, release ... of the real meter
+    # Read by every turn (``TurnHandler``): plain properties, not ``__getattr__``, which
+    # Python reaches only after a failed lookup (an AttributeError raised and caught).
+    @property
+    def input_tokens(self) -> int:
+        return getattr(self._meter, "input_tokens", 0)
+
+    @property
+    def output_tokens(self) -> int:
+        return getattr(self._meter, "output_tokens", 0)
+
+    @property
+    def release(self) -> Callable[[], object] | None:
+        return getattr(self._meter, "release", None)
+
+    def __getattr__(self, name: str) -> Any:  # anything else of the real meter
         return getattr(self._meter, name)
 
 
-def clock() -> float:
-    """The clock durations are measured with (monotonic, seconds)."""
-    return time.perf_counter()
+class _CountingNullMeter:
+    """:class:`CountingMeter` of a ``NullMeter`` (pricing off: nothing priced or reserved,
+    each call still counted), with plain class attributes where a wrapper needs lookups."""
+
+    __slots__ = ("_operations",)
+    input_tokens = 0
+    output_tokens = 0
+    spent = 0.0
+    release = None
+
+    def __init__(self, operations: Operations) -> None:
+        self._operations = operations
+
+    async def check(self, model: str, *, input_tokens: int = 0, max_output_tokens: int = 0) -> None:
+        return None
+
+    async def record(self, model: str, *, input_tokens: int, output_tokens: int) -> float:
+        self._operations.model_call(model, input_tokens, output_tokens, 0.0)
+        return 0.0
+
+
+def counting_meter(meter: CostMeter, operations: Operations) -> CostMeter:
+    """``meter`` telling ``operations`` of each model call it records (one per turn)."""
+    if type(meter) is NullMeter:
+        return _CountingNullMeter(operations)
+    return CountingMeter(meter, operations)
+
+
+clock: Callable[[], float] = time.perf_counter
+"""The clock durations are measured with (monotonic, seconds)."""
 
 
 __all__ = [
@@ -128,6 +172,7 @@ __all__ = [
     "CountingMeter",
     "Operations",
     "clock",
+    "counting_meter",
     "refusal_code",
     "source_label",
 ]

@@ -30,7 +30,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 from agent_runner.backoff import RetryPolicy
 from agent_runner.connector import AgentOutput, DeliveryContract, DeliveryKey
@@ -75,9 +75,12 @@ def route(
 ReplyOutcome = Literal["sent", "failed", "lost", "retried", "resumed", "reconciled"]
 
 
-@dataclass(frozen=True, slots=True)
-class ReplyEvent:
-    """One step of a reply's delivery on one output (see the module doc)."""
+class ReplyEvent(NamedTuple):
+    """One step of a reply's delivery on one output (see the module doc).
+
+    A named tuple, not a frozen dataclass: one is made per reply when metrics are on, and a
+    frozen dataclass costs five ``object.__setattr__`` calls to build (~1.5 µs against ~0.3).
+    """
 
     key: str
     output: str
