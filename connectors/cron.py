@@ -205,6 +205,7 @@ class CronInput(BaseConnector):
             )
         self.scheduler = scheduler
         scheduler.start()
+        self.report()
         try:
             await self._stopping.wait()
         finally:
@@ -230,6 +231,7 @@ class CronInput(BaseConnector):
         sink = self._sink
         if sink is None:
             raise ConnectorError(f"cron input {self.name!r} is not running")
+        self.report()  # the schedule fired: "seconds since the last event" is since this
         when = at or datetime.now(UTC)
         slot = firing_id(job, when)
         store = self._store

@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -232,16 +233,31 @@ class SlackConnector(BaseConnector):
                 await socket.connect()  # type: ignore[no-untyped-call]
             _log.info("slack: Socket Mode connected")
             self.listening.set()
-            await self._stopping.wait()
+            self.report()
+            await self._watch_socket(socket)
         except TimeoutError as exc:
             raise ConnectorError("Slack Socket Mode did not connect in time") from exc
         finally:
             self.listening.clear()
             await _close_socket(socket)
 
+    async def _watch_socket(self, socket: SocketModeClient) -> None:
+        """Until stopped, tell the operator endpoint when the SDK's session drops
+        (``"reconnecting"``; the SDK reconnects by itself) and when it is back (``"up"``)."""
+        connected = True
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._ping_interval)
+            now = await socket.is_connected()
+            if now != connected and not self._stopping.is_set():
+                connected = now
+                _log.info("slack: Socket Mode %s", "connected" if now else "disconnected")
+                self.report("up" if now else "reconnecting")
+
     async def _on_envelope(
         self, socket: AsyncBaseSocketModeClient, request: SocketModeRequest
     ) -> None:
+        self.report()  # an event: "seconds since the last event" starts again
         try:
             if request.type == "events_api":
                 await self._on_event(request.payload)

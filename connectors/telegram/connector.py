@@ -160,6 +160,8 @@ class TelegramConnector(BaseConnector):
             direct_messages=env.direct_messages if direct_messages is None else direct_messages,
         )
         self._poll_timeout = env.poll_timeout if poll_timeout is None else poll_timeout
+        if self._mode == "polling":  # each long poll ends within this: /readyz watches it
+            self.progress_interval = self._poll_timeout + request_timeout
         cap = env.max_retry_after if max_retry_after is None else max_retry_after
         policy = capped(retry or DEFAULT_RETRY, cap)
         self._caller = telegram_caller(policy, timeout=request_timeout, sleep=sleep)
@@ -247,6 +249,7 @@ class TelegramConnector(BaseConnector):
             take=lambda update: self._take(update, handover),
             durable=handover.durable,
             stopping=self._stopping,
+            report=self.report,
         )
         await poller.run()
 

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from agent_runner.backoff import RetryPolicy
+from agent_runner.connector import ConnectorState
 from agent_runner.errors import ConnectorError
 from agent_runner.store import Store
 from connectors.telegram.calls import TRANSIENT_ERRORS, mapped, rate_limited
@@ -41,6 +42,8 @@ class Poller:
         take: hands one update to the runner (raises if the runner cannot take it).
         durable: waits until every update taken so far is journaled (raises if not).
         stopping: set when the input stops.
+        report: told ``"up"`` when a ``getUpdates`` round is finished (its updates
+            journaled), ``"rate_limited"`` on a 429, ``"reconnecting"`` on a failed poll.
     """
 
     def __init__(
@@ -54,10 +57,12 @@ class Poller:
         take: Callable[[telegram.Update], Awaitable[None]],
         durable: Callable[[], Awaitable[None]],
         stopping: asyncio.Event,
+        report: Callable[[ConnectorState], None],
     ) -> None:
         self._bot, self._store, self._cursor = bot, store, cursor
         self._poll_timeout, self._request_timeout = poll_timeout, request_timeout
         self._take, self._durable, self._stopping = take, durable, stopping
+        self._report = report
 
     async def run(self) -> None:
         stored = await self._store.cursor_get(self._cursor) if self._store else None
@@ -72,12 +77,14 @@ class Poller:
                         allowed_updates=list(ALLOWED_UPDATES),
                     )
             except telegram.error.RetryAfter as exc:
+                self._report("rate_limited")
                 wait = POLL_RETRY.wait(1, retry_after=rate_limited(exc))
                 await self._pause(wait if wait is not None else POLL_RETRY.cap)
                 continue
             except telegram.error.InvalidToken as exc:
                 raise mapped(exc, "getUpdates") from exc
             except _RETRIED as exc:
+                self._report("reconnecting")
                 failures += 1
                 wait = POLL_RETRY.wait(failures)
                 if wait is None:
@@ -93,6 +100,7 @@ class Poller:
                 offset = updates[-1].update_id + 1
                 if self._store is not None:
                     await self._store.cursor_set(self._cursor, str(offset))
+            self._report("up")  # a round finished: /readyz watches for the next
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

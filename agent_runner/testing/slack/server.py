@@ -343,6 +343,16 @@ class FakeSlack:
         """What the bot posted in a channel, oldest first."""
         return [m for m in self.channels.get(channel, []) if m.user.id == self.bot.id]
 
+    async def drop_socket_mode(self, *, refuse: bool = True) -> None:
+        """Close every Socket Mode connection, as Slack does when it moves or restarts; with
+        ``refuse``, new connections fail until :meth:`accept_socket_mode` (an outage)."""
+        self._socket.refusing = refuse
+        await self._socket.drop()
+
+    def accept_socket_mode(self) -> None:
+        """End the outage :meth:`drop_socket_mode` started: connections are accepted again."""
+        self._socket.refusing = False
+
     @property
     def connections(self) -> int:
         """Socket Mode connections opened so far."""

@@ -50,8 +50,12 @@ class SocketMode:
         self.sockets: list[web.WebSocketResponse] = []
         self.envelopes: dict[str, Envelope] = {}
         self.connections = 0
+        self.refusing = False
+        """While set, new connections are refused (503 at the handshake): Slack is away."""
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        if self.refusing:
+            raise web.HTTPServiceUnavailable(text="Socket Mode is unavailable")
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
         await ws.prepare(request)
         self.connections += 1
@@ -114,6 +118,11 @@ class SocketMode:
         envelope = self.envelopes[envelope_id]
         envelope.attempts += 1
         await self.sockets[-1].send_str(envelope.frame())
+
+    async def drop(self) -> None:
+        """Close every connection (the clients reconnect, unless :attr:`refusing`)."""
+        for ws in list(self.sockets):
+            await ws.close()
 
     async def close(self) -> None:
         for envelope in self.envelopes.values():
