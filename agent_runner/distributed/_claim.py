@@ -35,11 +35,12 @@ async def ensure_group(client: redis.Redis, stream: str, start: str = "0") -> No
 
 async def claim_pending(
     client: redis.Redis, stream: str, consumer: str, *, min_idle_ms: int, batch: int = 1000
-) -> int:
+) -> tuple[int, int]:
     """Claim the group's entries idle for ``min_idle_ms`` from other consumers.
 
-    Returns how many entries other consumers still hold (0 when the partition is ours
-    alone). Consumers left without pending entries are deleted from the group.
+    Returns how many entries were claimed, and how many other consumers still hold (0 when
+    the partition is ours alone). Consumers left without pending entries are deleted from
+    the group.
     """
     start = "0-0"
     claimed = 0
@@ -65,4 +66,4 @@ async def claim_pending(
             await _command(client, "XGROUP", "DELCONSUMER", stream, GROUP, name)
     if claimed:
         logger.info("claimed %d pending messages on %s", claimed, stream)
-    return remaining
+    return claimed, remaining

@@ -34,6 +34,7 @@ from agent_runner.distributed._options import Options
 from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
 from agent_runner.distributed._partition_counts import PartitionCounts
 from agent_runner.distributed._rpc import CALL_CHAIN, Call, PendingCalls
+from agent_runner.distributed._stats import DistributedStats
 from agent_runner.distributed._subscriptions import PUBLISH_SCRIPT, SubscriptionTable
 from agent_runner.distributed._wire import (
     CANCEL,
@@ -104,6 +105,10 @@ class Messenger:
     def calls_in_flight(self) -> int:
         """RPCs sent and not yet answered."""
         return len(self._pending)
+
+    def count_calls(self, stats: DistributedStats) -> None:
+        """Count each RPC's outcome in ``stats`` from now on (the operator endpoint)."""
+        self._pending.stats = stats
 
     def start(self) -> None:
         """Start reading replies (once)."""

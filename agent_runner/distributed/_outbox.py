@@ -65,6 +65,11 @@ class Outbox:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="agent-runner-outbox")
 
+    @property
+    def depth(self) -> int:
+        """Commands and acks queued, not yet sent (read by the operator endpoint)."""
+        return len(self._ops) + sum(map(len, self._acks.values())) + len(self._marks)
+
     def push(self, *args: Any) -> None:
         """Queue a command whose result nobody waits for (errors are logged)."""
         self._ops.append((args, None))

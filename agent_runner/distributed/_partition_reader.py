@@ -32,6 +32,7 @@ from agent_runner.distributed._loops import end_loop
 from agent_runner.distributed._options import Options
 from agent_runner.distributed._outbox import TRANSIENT_ERRORS, Outbox
 from agent_runner.distributed._partitions import PartitionTable
+from agent_runner.distributed._stats import DistributedStats
 from agent_runner.distributed._wire import (
     GROUP,
     PROTOCOL_VERSION,
@@ -92,6 +93,8 @@ class PartitionReader:
         """Monotonic time of the last completed read (``None``: none yet)."""
         self.group_lost_at: float | None = None
         """Monotonic time Redis last answered NOGROUP (its consumer groups were lost)."""
+        self.stats: DistributedStats | None = None
+        """Counts the pending entries read again when the operator endpoint asks."""
 
     def start(self, client: redis.Redis) -> None:
         self.read_at = time.monotonic()
@@ -201,6 +204,8 @@ class PartitionReader:
                     owned.cursor = ">"
                     continue
                 owned.cursor = entries[-1][0].decode()
+                if self.stats is not None:
+                    self.stats.reread += len(entries)
             for entry_id, fields in entries:
                 owned.last_read = entry_id
                 self._host.dispatch(owned, entry_id, fields, replayed)

@@ -19,6 +19,7 @@ from agent_runner.distributed._claim import claim_pending, ensure_group
 from agent_runner.distributed._options import Options
 from agent_runner.distributed._partition_counts import PartitionCounts
 from agent_runner.distributed._registry import Partition, Registry
+from agent_runner.distributed._stats import DistributedStats
 from agent_runner.distributed._wire import Keys, assigned_partitions
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,15 @@ class PartitionTable:
         self._pending_trims: list[tuple[str, str]] = []
         self.valid_until = 0.0
         """Monotonic time until which our leases are surely ours."""
+        self.stats: DistributedStats | None = None
+        """Counts leases and claims when the operator endpoint asks (``None``: off)."""
+
+    def owned(self) -> dict[str, int]:
+        """The partitions owned (draining ones included), per agent type."""
+        found: dict[str, int] = {}
+        for agent_type, _ in self.parts:
+            found[agent_type] = found.get(agent_type, 0) + 1
+        return found
 
     @property
     def me(self) -> str:
@@ -142,6 +152,8 @@ class PartitionTable:
         wanted = [k for k in desired if k not in self.parts]
         if wanted:
             got, holders = await self._registry.acquire(wanted, options.ttl_ms)
+            if self.stats is not None:
+                self.stats.acquired += len(got)
             for holder in holders:
                 self._nudge(holder)
             for key in got:
@@ -151,13 +163,16 @@ class PartitionTable:
         for part in self.parts.values():
             if not part.ready and not part.draining:
                 await ensure_group(self._client, part.stream)
-                remaining = await claim_pending(
+                claimed, remaining = await claim_pending(
                     self._client,
                     part.stream,
                     self.me,
                     min_idle_ms=int(options.claim_min_idle * 1000),
                 )
                 part.ready = remaining == 0
+                if self.stats is not None and claimed:
+                    self.stats.reclaimed += claimed
+                    self.stats.taken_over += 1
         self._trim()
         return before != {p.key for p in self.readable()}
 

@@ -20,6 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_runner.distributed._stats import DistributedStats
 from agent_runner.errors import RPCTimeoutError, RuntimeStoppedError
 
 CALL_CHAIN: ContextVar[tuple[str, ...]] = ContextVar("agent_runner_distributed_chain", default=())
@@ -51,6 +52,8 @@ class PendingCalls:
         self._calls: dict[str, Call] = {}
         self._on_abandon = on_abandon
         """Called when a call is given up (timeout, cancellation): sends the cancel envelope."""
+        self.stats: DistributedStats | None = None
+        """Counts each call's outcome when the operator endpoint asks (``None``: off)."""
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -78,6 +81,8 @@ class PendingCalls:
         return call
 
     def _done(self, rid: str, future: asyncio.Future[Any]) -> None:
+        if self.stats is not None:
+            self.stats.rpc_done(future)
         if future.cancelled():
             call = self.pop(rid)
             if call is not None:

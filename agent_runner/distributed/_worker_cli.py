@@ -85,6 +85,7 @@ async def serve(runtime: DistributedAgentRuntime, register: Callable[[Any], Any]
     hooks = worker_operations.set(endpoint.metrics if endpoint is not None else None)
     try:
         if endpoint is not None:
+            endpoint.watch(runtime)
             await endpoint.start(
                 store=None, ready=ready, pending=lambda: 0, connectors=(), checks=[read_loop]
             )

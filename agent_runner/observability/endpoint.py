@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from agent_runner.observability.admin import AdminServer
+from agent_runner.observability.distributed import DistributedCollector
 from agent_runner.observability.health import (
     Reason,
     StoreProbe,
@@ -75,6 +77,7 @@ class OperatorEndpoint:
         self._pricing: Pricing | None = None
         self._probe: StoreProbe | None = None
         self._checks: list[Check] = []
+        self._watched: list[object] = []
         self._started_at = time.time()
 
     @classmethod
@@ -85,6 +88,19 @@ class OperatorEndpoint:
         ``AGENT_RUNNER_ADMIN_PORT`` is 0."""
         settings = settings if settings is not None else read_settings(AdminSettings)
         return cls(settings, role=role) if settings.enabled else None
+
+    def watch(self, runtime: object) -> None:
+        """Expose the metrics of a distributed ``runtime`` (partitions, claims,
+        redeliveries, RPC outcomes, outbox depth); other runtimes have none. Once per
+        runtime."""
+        distributed = sys.modules.get("agent_runner.distributed")  # (Redis may be absent)
+        if distributed is None or not isinstance(runtime, distributed.DistributedAgentRuntime):
+            return
+        if runtime not in self._watched:
+            from agent_runner.distributed._stats import operator_stats
+
+            self._watched.append(runtime)
+            self.metrics.registry.register(DistributedCollector(operator_stats(runtime)))
 
     def add_routes(self, routes: Iterable[web.RouteDef]) -> None:
         """Mount ``routes`` on the endpoint, behind its token (before it starts)."""
