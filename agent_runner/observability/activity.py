@@ -82,23 +82,26 @@ class Activity:
         self._from, self._until = 0.0, 0.0
         """The current minute (a day always ends where a minute does)."""
 
-    def handled(self, message: Message, outcome: str, seconds: float, now: float) -> None:
-        """``message`` handled at wall-clock time ``now``, its turn and replies ``seconds``."""
-        if not self._from <= now < self._until:
-            self._roll(now)
-        minute, day = self._minute, self._day
-        minute.handled += 1
-        day.messages += 1
-        if len(minute.samples) < SAMPLES_PER_MINUTE:
-            minute.samples.append(seconds)
-        if outcome == "error" or outcome == "timeout":
-            minute.errors += 1
-            day.errors += 1
-        active = self._active
-        active[message.source, message.conversation_id] = now
+    def handled(self, log: list[tuple[float, Message, str, float]]) -> None:
+        """Messages handled: ``(wall-clock time, message, outcome, seconds of its turn and
+        replies)`` each, in order (one call per batch: the loop keeps its locals)."""
+        active, samples = self._active, self._minute.samples
+        for now, message, outcome, seconds in log:
+            if not self._from <= now < self._until:
+                self._roll(now)
+                samples = self._minute.samples
+            minute, day = self._minute, self._day
+            minute.handled += 1
+            day.messages += 1
+            if len(samples) < SAMPLES_PER_MINUTE:
+                samples.append(seconds)
+            if outcome == "error" or outcome == "timeout":
+                minute.errors += 1
+                day.errors += 1
+            active[message.source, message.conversation_id] = now
         if len(active) > MAX_ACTIVE:
-            self._forget_inactive(now)
-        self._recent.append((now, message, outcome, seconds))
+            self._forget_inactive(log[-1][0])
+        self._recent.extend(log[-RECENT:])
 
     def failed(self) -> None:
         now = self._clock()

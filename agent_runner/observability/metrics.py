@@ -51,7 +51,8 @@ MAX_MODELS = 32
 CONNECTOR_STATES: tuple[ConnectorState, ...] = ("up", "reconnecting", "rate_limited", "down")
 
 FOLD_AFTER = 64
-"""Handled messages and turns logged before they are counted (and at every read)."""
+"""Handled messages, turns and reply events logged before they are counted (and at every
+read)."""
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -114,10 +115,10 @@ class RunnerMetrics:
     """The :class:`~agent_runner.runner.operations.Operations` that counts in Prometheus.
 
     Counters and histograms are plain dicts updated on the event loop and turned into
-    Prometheus families when scraped. A handled message or a finished turn is only logged
-    (a list append); the log is counted in one pass every :data:`FOLD_AFTER` entries and
-    before every read, which costs less per message than updating counters, histograms and
-    the status page's activity one message at a time.
+    Prometheus families when scraped. A handled message, a finished turn or a reply event is
+    only logged (a list append); the logs are counted in one pass every :data:`FOLD_AFTER`
+    entries and before every read, which costs less per message than updating counters,
+    histograms and the status page's activity one message at a time.
 
     Args:
         clock: wall-clock seconds (for "seconds since the last event").
@@ -139,6 +140,7 @@ class RunnerMetrics:
         self._models: set[str] = set()
         self._handled_log: list[tuple[float, Message, str, float]] = []
         self._agent_log: list[float] = []
+        self._reply_log: list[ReplyEvent] = []
         self.last_event: dict[str, float] = {}
         """Connector name -> wall-clock time of its last reported progress."""
         self.states: dict[str, ConnectorState] = {}
@@ -236,8 +238,10 @@ class RunnerMetrics:
             self.fold()
 
     def reply_event(self, event: ReplyEvent) -> None:
-        values, key = self.replies.values, (event.output, event.outcome)
-        values[key] = values.get(key, 0.0) + 1.0
+        log = self._reply_log
+        log.append(event)
+        if len(log) >= FOLD_AFTER:
+            self.fold()
 
     def model_call(self, model: str, input_tokens: int, output_tokens: int, cost: float) -> None:
         if model not in self._models:
@@ -269,15 +273,21 @@ class RunnerMetrics:
         """Count the handled messages and turns logged since the last fold (every read of
         the registry or the activity folds first)."""
         log, self._handled_log = self._handled_log, []
-        handled, handling, activity = self.handled.values, self.handling, self.activity
-        for now, message, outcome, seconds in log:
-            source = message.source
-            key = (source, outcome)
-            handled[key] = handled.get(key, 0.0) + 1.0
-            counts = handling.counts((source,))
-            counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-            counts[-1] += seconds
-            activity.handled(message, outcome, seconds, now)
+        if log:
+            handled, handling = self.handled.values, self.handling
+            for _, message, outcome, seconds in log:
+                source = message.source
+                key = (source, outcome)
+                handled[key] = handled.get(key, 0.0) + 1.0
+                counts = handling.counts((source,))
+                counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+                counts[-1] += seconds
+            self.activity.handled(log)
+        events, self._reply_log = self._reply_log, []
+        replies = self.replies.values
+        for event in events:
+            key = (event.output, event.outcome)
+            replies[key] = replies.get(key, 0.0) + 1.0
         turns, self._agent_log = self._agent_log, []
         counts = self.agent.counts(())
         for seconds in turns:
