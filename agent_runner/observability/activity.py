@@ -85,20 +85,25 @@ class Activity:
     def handled(self, log: list[tuple[float, Message, str, float]]) -> None:
         """Messages handled: ``(wall-clock time, message, outcome, seconds of its turn and
         replies)`` each, in order (one call per batch: the loop keeps its locals)."""
-        active, samples = self._active, self._minute.samples
+        active, start, end = self._active, self._from, self._until
+        minute, day = self._minute, self._day
+        handled = 0
         for now, message, outcome, seconds in log:
-            if not self._from <= now < self._until:
+            if not start <= now < end:
+                minute.handled += handled
+                day.messages += handled
+                handled = 0
                 self._roll(now)
-                samples = self._minute.samples
-            minute, day = self._minute, self._day
-            minute.handled += 1
-            day.messages += 1
-            if len(samples) < SAMPLES_PER_MINUTE:
-                samples.append(seconds)
+                minute, day, start, end = self._minute, self._day, self._from, self._until
+            handled += 1
+            if len(minute.samples) < SAMPLES_PER_MINUTE:
+                minute.samples.append(seconds)
             if outcome == "error" or outcome == "timeout":
                 minute.errors += 1
                 day.errors += 1
             active[message.source, message.conversation_id] = now
+        minute.handled += handled
+        day.messages += handled
         if len(active) > MAX_ACTIVE:
             self._forget_inactive(log[-1][0])
         self._recent.extend(log[-RECENT:])

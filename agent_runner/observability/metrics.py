@@ -274,13 +274,17 @@ class RunnerMetrics:
         the registry or the activity folds first)."""
         log, self._handled_log = self._handled_log, []
         if log:
-            handled, handling = self.handled.values, self.handling
+            handled, histograms, buckets = (
+                self.handled.values,
+                self.handling.values,
+                LATENCY_BUCKETS,
+            )
             for _, message, outcome, seconds in log:
                 source = message.source
                 key = (source, outcome)
                 handled[key] = handled.get(key, 0.0) + 1.0
-                counts = handling.counts((source,))
-                counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+                counts = histograms.get((source,)) or self.handling.counts((source,))
+                counts[bisect_left(buckets, seconds)] += 1
                 counts[-1] += seconds
             self.activity.handled(log)
         events, self._reply_log = self._reply_log, []

@@ -67,6 +67,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
+async def rclient(redis_url: str) -> AsyncIterator[redis.Redis]:
+    """A plain Redis client on the test's server (to read leases, streams, records)."""
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
 def runner_workers(redis_url: str, redis_prefix: str) -> Iterator[Workers]:
     """Worker processes hosting the conversations of ``tests.distributed.runner_app``."""
     made = Workers(redis_url, redis_prefix, "tests.distributed.runner_app", record=False)

@@ -4,7 +4,7 @@ real Redis: partitions owned, claims, redeliveries after a SIGKILL, RPC outcomes
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 import redis.asyncio as redis
@@ -33,13 +33,6 @@ def workers(redis_url: str, redis_prefix: str) -> Iterator[Workers]:
     made = Workers(redis_url, redis_prefix, "tests.distributed.metrics_agents")
     yield made
     made.close()
-
-
-@pytest.fixture
-async def rclient(redis_url: str) -> AsyncIterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 async def metrics(url: str) -> str:

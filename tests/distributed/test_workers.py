@@ -33,13 +33,6 @@ def workers(redis_url: str, redis_prefix: str) -> Iterator[Workers]:
 
 
 @pytest.fixture
-async def rclient(redis_url: str) -> AsyncIterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 async def client(redis_url: str, redis_prefix: str) -> AsyncIterator[DistributedAgentRuntime]:
     # rpc_timeout: generous, so that a loaded machine slows the tests down, never fails them
     runtime = DistributedAgentRuntime(redis_url, prefix=redis_prefix, rpc_timeout=200.0)
