@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal, NamedTuple, get_args
@@ -47,7 +47,7 @@ def route(
     message: Message,
     reply: Reply,
     *,
-    outputs: Sequence[str],
+    outputs: Collection[str],
     routes: Mapping[str, Sequence[str]] | None,
 ) -> tuple[list[str], list[str]]:
     """The output names ``reply`` goes to, and the requested names that do not exist.
@@ -62,8 +62,9 @@ def route(
         wanted: Sequence[str] = reply.targets
     elif routes is not None and message.source in routes:
         wanted = routes[message.source]
-    else:
-        wanted = (message.source,)
+    else:  # the common case: answered where it came from
+        source = message.source
+        return ([source], []) if source in outputs else ([], [source])
     known = set(outputs)
     names: list[str] = []
     for name in wanted:
@@ -134,7 +135,7 @@ class ReplySender:
 
     async def send(self, message: Message, replies: Sequence[Reply]) -> None:
         """Send every reply of ``message`` (in order, per output), then complete its journal."""
-        names = list(self.outputs)
+        names = self.outputs.keys()
         for index, reply in enumerate(replies):
             targets, unknown = route(message, reply, outputs=names, routes=self.routes)
             if unknown:
