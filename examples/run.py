@@ -60,9 +60,10 @@ class EchoAgent:
         count = int(await context.store.state_get(key) or 0) + 1
         await context.store.state_set(key, str(count))
         reply = f"You said {message.text!r} (message {count} in this conversation)"
-        earlier = [item.text for item in context.memory.messages if item.role == "user"]
-        if earlier:
-            reply += f"; before that you said {earlier[-1]!r}"
+        earlier = (item.text for item in reversed(context.memory.messages) if item.role == "user")
+        last = next(earlier, None)  # the latest user turn, found from the end
+        if last is not None:
+            reply += f"; before that you said {last!r}"
         return reply
 
 
