@@ -292,7 +292,8 @@ async def main(args: Any) -> None:
     load = os.getloadavg()
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
-        await workload(args, Path(tmp), "agent answers at once", 0.0, args.messages)
+        if args.messages:  # 0: only the slow agent's part
+            await workload(args, Path(tmp), "agent answers at once", 0.0, args.messages)
         if args.delay_messages:
             title = f"agent takes {args.delay * 1000:g} ms"
             await workload(args, Path(tmp), title, args.delay, args.delay_messages)
@@ -301,7 +302,9 @@ async def main(args: Any) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="fewer messages (a smoke run)")
-    parser.add_argument("--messages", type=int, default=5_000)
+    parser.add_argument(
+        "--messages", type=int, default=5_000, help="messages for the instant agent (0: skip)"
+    )
     parser.add_argument("--conversations", type=int, default=40)
     parser.add_argument("--delay", type=float, default=0.05, help="the slow agent's seconds")
     parser.add_argument(
