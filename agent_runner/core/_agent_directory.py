@@ -12,7 +12,8 @@ import inspect
 import logging
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from agent_runner.core._agent_id import AgentId
@@ -29,7 +30,8 @@ logger = logging.getLogger("agent_runner.core")
 
 T = TypeVar("T", bound=Agent)
 
-Factory = Callable[[AgentId], Awaitable[Agent]]
+Factory = Callable[[AgentId], Agent | Coroutine[Any, Any, Agent]]
+"""Makes an agent: at once, or as a coroutine when the user's factory must be awaited."""
 
 
 def _has_own_state(agent: Agent) -> bool:
@@ -98,7 +100,23 @@ class AgentDirectory:
             raise ValueError("Agent factory must take 0 or 2 arguments.")
         context_var = AgentInstantiationContext._AGENT_INSTANTIATION_CONTEXT_VAR
 
-        async def create(agent_id: AgentId) -> Agent:
+        def checked(made: Any) -> Agent:
+            if expected_class is not None and not isinstance(made, expected_class):
+                raise ValueError(
+                    f"Factory registered using the wrong type: expected "
+                    f"{expected_class.__name__}, got {made.__class__.__name__}"
+                )
+            return cast(Agent, made)
+
+        async def finish(agent_id: AgentId, made: Awaitable[Any]) -> Agent:
+            token = context_var.set((runtime, agent_id))
+            try:
+                made = await made
+            finally:
+                context_var.reset(token)
+            return checked(made)
+
+        def create(agent_id: AgentId) -> Agent | Coroutine[Any, Any, Agent]:
             token = context_var.set((runtime, agent_id))
             try:
                 if arity == 0:
@@ -111,16 +129,11 @@ class AgentDirectory:
                         stacklevel=2,
                     )
                     made = cast(Callable[[Any, AgentId], Any], agent_factory)(runtime, agent_id)
-                if hasattr(made, "__await__"):
-                    made = await made
             finally:
                 context_var.reset(token)
-            if expected_class is not None and not isinstance(made, expected_class):
-                raise ValueError(
-                    f"Factory registered using the wrong type: expected "
-                    f"{expected_class.__name__}, got {made.__class__.__name__}"
-                )
-            return cast(Agent, made)
+            if hasattr(made, "__await__"):  # an async factory: its body runs when awaited
+                return finish(agent_id, made)
+            return checked(made)
 
         self.factories[agent_type.type] = create
         return agent_type
@@ -139,7 +152,7 @@ class AgentDirectory:
         if known is None:
             self._instance_types[agent_id.type] = type(agent_instance)
 
-            async def no_factory(agent_id: AgentId) -> Agent:
+            def no_factory(agent_id: AgentId) -> Agent:
                 raise UnregisteredInstanceError(
                     f"No agent {agent_id}: type {agent_id.type!r} has only registered instances "
                     "(check the subscriptions that map topics to this type)."
@@ -156,6 +169,21 @@ class AgentDirectory:
         if agent_id.type not in self.factories:
             raise UndeliverableException(f"No agent type {agent_id.type!r} is registered")
 
+    def activate(self, agent_id: AgentId) -> Agent | Coroutine[Any, Any, Agent]:
+        """The live agent, created now when its factory is synchronous and no saved state
+        waits for it; otherwise a coroutine to await for it (as :meth:`get`).
+
+        The hot path of a first message: a synchronous creation costs no coroutine."""
+        agent = self.agents.get(agent_id)
+        if agent is not None:
+            return agent
+        if agent_id in self._activating or agent_id in self.saved:
+            return self.get(agent_id)
+        made = self._create(agent_id)
+        if made.__class__ is CoroutineType:
+            return self._complete(agent_id, made)
+        return self._activated(agent_id, cast(Agent, made))
+
     async def get(self, agent_id: AgentId) -> Agent:
         """The live agent, created (or reactivated with its saved state) when needed."""
         agent = self.agents.get(agent_id)
@@ -166,12 +194,28 @@ class AgentDirectory:
             waiter: asyncio.Future[Agent] = asyncio.get_running_loop().create_future()
             waiters.append(waiter)
             return await waiter
+        return await self._complete(agent_id, self._create(agent_id))
+
+    def _create(self, agent_id: AgentId) -> Agent | Coroutine[Any, Any, Agent]:
         factory = self.factories.get(agent_id.type)
         if factory is None:
             raise LookupError(f"Agent with name {agent_id.type} not found.")
-        waiters = self._activating[agent_id] = []
         try:
-            agent = await factory(agent_id)
+            return factory(agent_id)
+        except Exception:
+            logger.error("Error constructing agent %s", agent_id, exc_info=True)
+            raise
+
+    async def _complete(self, agent_id: AgentId, made: Agent | Coroutine[Any, Any, Agent]) -> Agent:
+        """Finish an activation that awaits (an async factory, a saved state to load); callers
+        of :meth:`get` for the same agent meanwhile wait for it."""
+        waiters: list[asyncio.Future[Agent]] = []
+        self._activating[agent_id] = waiters
+        try:
+            if made.__class__ is CoroutineType:
+                agent = await cast(Coroutine[Any, Any, Agent], made)
+            else:
+                agent = cast(Agent, made)
             state = self.saved.pop(agent_id, None)
             if state is not None:
                 await agent.load_state(state)
@@ -183,10 +227,13 @@ class AgentDirectory:
             raise
         finally:
             del self._activating[agent_id]
-        self.agents[agent_id] = agent
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(agent)
+        return self._activated(agent_id, agent)
+
+    def _activated(self, agent_id: AgentId, agent: Agent) -> Agent:
+        self.agents[agent_id] = agent
         if self.tracks_idle:
             self._idle[agent_id] = time.monotonic()
         return agent

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextvars import Context
-from typing import Any
+from types import CoroutineType
+from typing import Any, cast
 
 from agent_runner.core._agent_directory import AgentDirectory
 from agent_runner.core._agent_id import AgentId
@@ -128,6 +129,10 @@ class Mailroom:
         frame: list[Any] | None = None
         root_frame: list[Any] | None = None
         backpressure = self._backpressure
+        # Linger after the turns only for an agent that existed before this drain: its caller
+        # often sends again at once. A drain that created its agent (a new key, as when
+        # work fans out over many keys) ends at once instead of costing one more loop pass.
+        linger = True
         try:
             if items[0] is DEACTIVATE:  # only ever first: sweeps post it to idle agents
                 items.popleft()
@@ -141,8 +146,13 @@ class Mailroom:
                     if handler is None:
                         agent = self._agents.get(agent_id)
                         if agent is None:
+                            linger = False
                             try:
-                                agent = await directory.get(agent_id)
+                                made = directory.activate(agent_id)
+                                if made.__class__ is CoroutineType:
+                                    agent = await cast(Coroutine[Any, Any, Agent], made)
+                                else:
+                                    agent = cast(Agent, made)
                             except Exception as e:
                                 self._fail_activation(item, box, e)
                                 return
@@ -230,6 +240,8 @@ class Mailroom:
                 if frame is not None:
                     frame[2] = False
                     frame = None
+                if not linger:
+                    break
                 # Linger one loop iteration: a caller awaiting our reply often sends again.
                 await asyncio.sleep(0)
                 if not items:
