@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import json.encoder as json_encoder
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -74,6 +75,32 @@ def type_name(cls_or_message: Any) -> str:
     return type(cls_or_message).__name__
 
 
+def _nested_dataclass(value: Any) -> Any:
+    """JSON's ``default`` hook: a dataclass instance found inside a field's value becomes its
+    dict, as :func:`dataclasses.asdict` would have made it."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
+
+
+def _json_dumps() -> Callable[[dict[str, Any]], str]:
+    """``json.dumps`` of a dict with the default options, without building an encoder per
+    call (that costs about a microsecond, more than encoding a small message)."""
+    make: Any = getattr(json_encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the pure-Python encoder
+        return json.JSONEncoder(default=_nested_dataclass).encode
+    # No markers (circular-reference checks): a shared dict would keep the ids of an encoding
+    # that failed half-way. asdict() recursed forever on a cycle before JSON saw it anyway.
+    encode = make(
+        None, _nested_dataclass, json_encoder.encode_basestring_ascii, None,
+        ": ", ", ", False, False, True,
+    )  # fmt: skip
+    return lambda value: "".join(encode(value, 0))
+
+
+_dumps = _json_dumps()
+
+
 def _is_union(t: object) -> bool:
     origin = get_origin(t)
     return origin is Union or origin is types.UnionType
@@ -122,12 +149,16 @@ class DataclassJsonMessageSerializer(_JsonSerializer[T]):
                 "Use a pydantic model."
             )
         super().__init__(cls)
+        self._fields = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
 
     def deserialize(self, payload: bytes) -> T:
         return self.cls(**json.loads(payload.decode("utf-8")))
 
     def serialize(self, message: T) -> bytes:
-        return json.dumps(dataclasses.asdict(message)).encode("utf-8")  # type: ignore[call-overload]
+        # What json.dumps(dataclasses.asdict(message)) gives, without asdict's deep copy of
+        # every field (half the time of a small message).
+        fields = {name: getattr(message, name) for name in self._fields}
+        return _dumps(fields).encode("utf-8")
 
 
 class PydanticJsonMessageSerializer(_JsonSerializer[T]):

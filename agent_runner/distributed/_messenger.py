@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
@@ -93,7 +92,7 @@ class Messenger:
         self._interventions = list(interventions)
         self._access = None if access is None or access.is_open else access
         """The access policy to check (None: open, nothing to check)."""
-        self._pending = PendingCalls(worker_id, self._abandon)
+        self._pending = PendingCalls(worker_id, self._abandon, timeout=options.rpc_timeout)
         self.reply_stream = keys.replies(worker_id)
         self._reply_last: Any = None
         """The last reply entry read (what the heartbeat trims the reply stream to)."""
@@ -148,9 +147,9 @@ class Messenger:
         """
         if self._access is not None:
             self._access.check_send(sender, recipient)
-        token = token or CancellationToken()
-        message_id = message_id or str(uuid.uuid4())
+        message_id = message_id or self._pending.new_message_id()
         if self._interventions:
+            token = token or CancellationToken()
             return self._send_intervened(message, recipient, sender, token, message_id)
         header, data = self._rpc(message)
         return self.request(header, recipient, data, sender, token, message_id)
@@ -193,7 +192,7 @@ class Messenger:
         recipient: AgentId,
         data: bytes,
         sender: AgentId | None,
-        token: CancellationToken,
+        token: CancellationToken | None,
         message_id: str,
     ) -> Any:
         count = self._counts.cached(recipient.type) or await self._counts.of(recipient.type)
@@ -213,8 +212,9 @@ class Messenger:
         trace = spans.carrier()  # the W3C trace context (None while tracing is off)
         if trace is not None:
             header.update(trace)  # type: ignore[typeddict-item]
-        call = self._pending.add(rid, str(recipient), stream, self._options.rpc_timeout)
-        token.link_future(call.future)
+        call = self._pending.add(rid, str(recipient), stream)
+        if token is not None:  # else nobody can cancel the call but its caller's task
+            token.link_future(call.future)
         command = ("XADD", stream, "*", "h", dump_header(header), "d", data)
         try:
             sent = await self._outbox.send_now(command)
@@ -260,7 +260,7 @@ class Messenger:
         if self._access is not None and not self._access.allows_publish(sender, topic_id):
             return
         token = token or CancellationToken()
-        message_id = message_id or str(uuid.uuid4())
+        message_id = message_id or self._pending.new_message_id()
         for handler in self._interventions:
             ctx = MessageContext(sender, topic_id, False, token, message_id)
             changed = await handler.on_publish(message, message_context=ctx)

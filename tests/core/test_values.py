@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -146,6 +149,38 @@ class Nested:
 
 class Model(BaseModel):
     items: list[Flat]
+
+
+@dataclass
+class Loose:
+    """A flat dataclass whose untyped fields may still hold anything JSON takes."""
+
+    n: int
+    text: str = 'é\u2028"q'
+    ratio: float = 1.5
+    items: list[Any] = field(default_factory=lambda: [1, (2, 3), {"k": None}])
+    mapping: dict[Any, Any] = field(default_factory=lambda: {1: "a", "b": [True]})
+    anything: Any = None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Loose(1),
+        Loose(2, anything=Flat(5, "x")),
+        Loose(3, items=[Flat(1, "y"), {"x": Flat(2, "z")}]),
+        Loose(4, ratio=float("nan")),
+    ],
+)
+def test_dataclass_json_is_what_json_dumps_of_asdict_gives(value: Loose) -> None:
+    (serializer,) = try_get_known_serializers_for_type(Loose)
+    assert serializer.serialize(value) == json.dumps(dataclasses.asdict(value)).encode()
+
+
+def test_dataclass_json_refuses_what_json_refuses() -> None:
+    (serializer,) = try_get_known_serializers_for_type(Loose)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        serializer.serialize(Loose(1, anything=object()))
 
 
 def test_known_serializers() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -50,6 +51,10 @@ def test_keys_and_headers() -> None:
     assert keys.replies("w1") == "app:reply:w1"
     header = load_header(dump_header({"v": 1, "kind": "rpc", "to": "echo/é"}))
     assert header == {"v": 1, "kind": "rpc", "to": "echo/é"}
+    full: Any = {"v": 1, "kind": "rpc", "to": "é/\u2028", "sender": None, "chain": ["a/b"]}
+    full["error"] = {"type": "X", "message": 'a "quote"'}
+    assert dump_header(full) == json.dumps(full, separators=(",", ":"), ensure_ascii=False).encode()
+    assert load_header(dump_header(full).decode()) == full
     with pytest.raises(ValueError):
         load_header(b"[1, 2]")
     assert split_agent_id("t/a/b") == ("t", "a/b")
