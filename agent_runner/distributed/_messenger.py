@@ -222,19 +222,11 @@ class Messenger:
             self._pending.pop(rid)
             raise
         if sent is None:
-            written = self._outbox.call(*command)
-            written.add_done_callback(lambda f: self._on_written(rid, f))
+            self._outbox.write(call, *command)
         elif isinstance(sent[0], Exception):
             self._pending.pop(rid)
             raise sent[0]
         return await call.future
-
-    def _on_written(self, rid: str, written: asyncio.Future[Any]) -> None:
-        if written.cancelled() or written.exception() is None:
-            return
-        call = self._pending.pop(rid)
-        if call is not None and not call.future.done():
-            call.future.set_exception(written.exception())  # type: ignore[arg-type]
 
     def _abandon(self, call: Call) -> None:
         """A call timed out or was cancelled: tell the handler (its token is cancelled)."""

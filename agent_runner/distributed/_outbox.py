@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as redis
 from redis.exceptions import BusyLoadingError
@@ -33,7 +33,35 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 )
 """Errors after which a Redis call is retried (the server restarting or unreachable)."""
 
-_Op = tuple[tuple[Any, ...], "asyncio.Future[Any] | None"]
+
+class WriteWaiter(Protocol):
+    """Told when its queued command failed (success is silent): cheaper than a future, whose
+    result would take a loop pass per command to reach a done callback."""
+
+    def write_failed(self, error: BaseException) -> None: ...
+
+
+_Waiter = asyncio.Future[Any] | WriteWaiter | None
+"""Who learns a queued command's outcome: a future (its result or error), a write waiter
+(its error only) or nobody (errors are logged)."""
+
+_Op = tuple[tuple[Any, ...], _Waiter]
+
+
+def _settle(waiter: _Waiter, result: Any, command: Any) -> None:
+    """Hand a command's result (or the exception that is its result) to its waiter."""
+    if waiter is None:
+        if isinstance(result, Exception):
+            logger.warning("outbox: %s failed: %s", command, result)
+    elif isinstance(waiter, asyncio.Future):
+        if waiter.done():
+            return
+        if isinstance(result, BaseException):
+            waiter.set_exception(result)
+        else:
+            waiter.set_result(result)
+    elif isinstance(result, BaseException):
+        waiter.write_failed(result)
 
 
 class Outbox:
@@ -94,6 +122,11 @@ class Outbox:
             fields[field] = value
         self._wake.set()
 
+    def write(self, waiter: WriteWaiter, *args: Any) -> None:
+        """Queue a command; ``waiter.write_failed(error)`` is called if it fails."""
+        self._ops.append((args, waiter))
+        self._wake.set()
+
     def call(self, *args: Any) -> asyncio.Future[Any]:
         """Queue a command; the future gets its result or error."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -114,7 +147,7 @@ class Outbox:
         try:
             async with asyncio.timeout(self._retry_for + 5):
                 await self.flush()
-        except TimeoutError:
+        except TRANSIENT_ERRORS:  # Redis unreachable past retry_for (logged): close anyway
             logger.warning("outbox: %d commands not sent at close", len(self._ops))
         self._closing = True
         self._wake.set()
@@ -125,9 +158,9 @@ class Outbox:
         self._task = None
         self._closing = False
         await self._link.close()
-        for _, future in self._ops:
-            if future is not None and not future.done():
-                future.set_exception(ConnectionError("the runtime is closed"))
+        for args, waiter in self._ops:
+            if waiter is not None:
+                _settle(waiter, ConnectionError("the runtime is closed"), args[0] if args else "")
         self._ops.clear()
 
     async def _run(self) -> None:
@@ -196,37 +229,28 @@ class Outbox:
             try:
                 results = await self._execute(commands)
             except TRANSIENT_ERRORS as exc:
-                for _, future in batch:
-                    if future is not None and not future.done():
-                        future.set_exception(exc)
+                for args, waiter in batch:
+                    if waiter is not None:  # the giving up was logged once
+                        _settle(waiter, exc, args[0] if args else "")
                 return
         it = iter(results)
-        for args, futures in merged:
+        for args, waiters in merged:
             result = next(it) if args else None
-            for future in futures:
-                if future is None:
-                    if isinstance(result, Exception):
-                        logger.warning("outbox: %s failed: %s", args[0], result)
-                elif not future.done():
-                    if isinstance(result, Exception):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
+            for waiter in waiters:
+                _settle(waiter, result, args[0] if args else "")
 
 
 MAX_MESSAGES_PER_ENTRY = 128
 MAX_BYTES_PER_ENTRY = 512 * 1024
 
 
-def merge_xadds(
-    batch: list[_Op],
-) -> list[tuple[tuple[Any, ...], list[asyncio.Future[Any] | None]]]:
+def merge_xadds(batch: list[_Op]) -> list[tuple[tuple[Any, ...], list[_Waiter]]]:
     """Merge the plain ``XADD stream * h H d D`` of a batch that go to one stream into one
     entry ``h, d, h1, d1, h2, d2, ...`` (docs/distributed.md), placed where the first was.
 
     Entries of one stream keep their order; everything else keeps its place.
     """
-    out: list[tuple[tuple[Any, ...], list[asyncio.Future[Any] | None]]] = []
+    out: list[tuple[tuple[Any, ...], list[_Waiter]]] = []
     open_entry: dict[Any, tuple[int, list[Any], int, int]] = {}
     entries: list[tuple[int, list[Any]]] = []
     for args, future in batch:

@@ -49,6 +49,11 @@ class Call:
         """The future's done callback (the call itself: no closure per call)."""
         self.pending._done(self.rid, future)
 
+    def write_failed(self, error: BaseException) -> None:
+        """The request could not be written: the call fails with that error."""
+        if self.pending.pop(self.rid) is not None and not self.future.done():
+            self.future.set_exception(error)
+
 
 class PendingCalls:
     """RPCs awaiting a reply, by request id.

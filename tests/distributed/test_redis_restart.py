@@ -3,6 +3,7 @@ redis-server SIGKILLed and restarted under two worker processes and 16 callers."
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -12,8 +13,10 @@ import redis.asyncio as redis
 from agent_runner.core import AgentId, try_get_known_serializers_for_type
 from agent_runner.distributed import DistributedAgentRuntime
 from agent_runner.distributed._codec import PayloadCodec
+from agent_runner.distributed._outbox import TRANSIENT_ERRORS
 from agent_runner.distributed._wire import GROUP, Keys, dump_header, load_header
 from tests.distributed._restart_faults import one_round
+from tests.distributed._servers import RedisServer
 from tests.distributed._workers import lease_holders, wait_for
 from tests.distributed.agents import Add, Counter, Total
 
@@ -127,3 +130,27 @@ async def test_redis_sigkill_without_persistence_ends_every_rpc() -> None:
     assert set(outcome.errors) <= {"RPCTimeoutError"}, outcome.examples
     for example in outcome.examples:
         assert "counter/c" in example  # the recipient is named
+
+
+async def test_requests_that_cannot_be_written_fail_with_the_connection_error() -> None:
+    """Redis gone for longer than ``retry_for``: the call sent at once and the calls queued
+    behind it in the outbox fail with the connection error, not after ``rpc_timeout``."""
+    server = RedisServer()
+    server.start()
+    runtime = DistributedAgentRuntime(
+        server.url, prefix="gone", rpc_timeout=300.0, retry_for=0.5, **OPTIONS
+    )
+    await Counter.register(runtime, "counter", Counter)
+    runtime.add_message_serializer(try_get_known_serializers_for_type(Total))
+    runtime.start()
+    try:
+        target = AgentId("counter", "k")
+        assert (await runtime.send_message(Add(1), target)).total == 1
+        server.kill()
+        calls = [runtime.send_message(Add(1, seq=i), target) for i in range(20)]
+        async with asyncio.timeout(60):
+            results = await asyncio.gather(*calls, return_exceptions=True)
+        assert all(isinstance(r, TRANSIENT_ERRORS) for r in results), results
+    finally:
+        await runtime.close()
+        server.cleanup()
