@@ -169,7 +169,7 @@ class AgentDirectory:
         if agent_id.type not in self.factories:
             raise UndeliverableException(f"No agent type {agent_id.type!r} is registered")
 
-    def activate(self, agent_id: AgentId) -> Agent | Coroutine[Any, Any, Agent]:
+    def activate(self, agent_id: AgentId) -> Agent | CoroutineType[Any, Any, Agent]:
         """The live agent, created now when its factory is synchronous and no saved state
         waits for it; otherwise a coroutine to await for it (as :meth:`get`).
 
@@ -178,10 +178,10 @@ class AgentDirectory:
         if agent is not None:
             return agent
         if agent_id in self._activating or agent_id in self.saved:
-            return self.get(agent_id)
+            return cast("CoroutineType[Any, Any, Agent]", self.get(agent_id))
         made = self._create(agent_id)
         if made.__class__ is CoroutineType:
-            return self._complete(agent_id, made)
+            return cast("CoroutineType[Any, Any, Agent]", self._complete(agent_id, made))
         return self._activated(agent_id, cast(Agent, made))
 
     async def get(self, agent_id: AgentId) -> Agent:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import Context
 from types import CoroutineType
-from typing import Any, cast
+from typing import Any
 
 from agent_runner.core._agent_directory import AgentDirectory
 from agent_runner.core._agent_id import AgentId
@@ -129,9 +129,6 @@ class Mailroom:
         frame: list[Any] | None = None
         root_frame: list[Any] | None = None
         backpressure = self._backpressure
-        # Linger after the turns only for an agent that existed before this drain: its caller
-        # often sends again at once. A drain that created its agent (a new key, as when
-        # work fans out over many keys) ends at once instead of costing one more loop pass.
         linger = True
         try:
             if items[0] is DEACTIVATE:  # only ever first: sweeps post it to idle agents
@@ -149,10 +146,7 @@ class Mailroom:
                             linger = False
                             try:
                                 made = directory.activate(agent_id)
-                                if made.__class__ is CoroutineType:
-                                    agent = await cast(Coroutine[Any, Any, Agent], made)
-                                else:
-                                    agent = cast(Agent, made)
+                                agent = await made if isinstance(made, CoroutineType) else made
                             except Exception as e:
                                 self._fail_activation(item, box, e)
                                 return
@@ -170,8 +164,11 @@ class Mailroom:
                     future = item.future
                     if future is not None and future.done():
                         continue  # the caller gave up before the turn began
-                    if not inline:
-                        await self._deliver_slow(handler, agent_id, item, concurrent)
+                    if concurrent:  # start it and go on with the next message
+                        self._handler_tasks.start(agent_id, self._deliver(handler, agent_id, item))
+                        continue
+                    if not inline:  # traced
+                        await self._deliver(handler, agent_id, item)
                         continue
                     # The hot path: one turn, inline.
                     message = item.message
@@ -240,9 +237,10 @@ class Mailroom:
                 if frame is not None:
                     frame[2] = False
                     frame = None
+                # Linger one loop pass (a caller awaiting our reply often sends again), unless
+                # this drain created the agent: a new key, as when work fans out over keys.
                 if not linger:
                     break
-                # Linger one loop iteration: a caller awaiting our reply often sends again.
                 await asyncio.sleep(0)
                 if not items:
                     break
@@ -255,14 +253,6 @@ class Mailroom:
                     self.sweep()
             if self._idle_waiters and self.is_idle():
                 self._wake_idle()
-
-    async def _deliver_slow(
-        self, handler: Handler, agent_id: AgentId, env: Envelope, concurrent: bool
-    ) -> None:
-        if concurrent:  # start it and go on with the next message
-            self._handler_tasks.start(agent_id, self._deliver(handler, agent_id, env))
-        else:
-            await self._deliver(handler, agent_id, env)
 
     def _handler_done(self, last_of: AgentId | None) -> None:
         """A concurrent handler ended (``last_of``: its agent, when it has no other running)."""
