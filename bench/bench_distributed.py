@@ -205,12 +205,54 @@ def _rate(n: int, seconds: float) -> float:
     return n / seconds if seconds > 0 else float("inf")
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _redis_cpu(client: redis.Redis) -> float:
+    info: Any = await client.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
+class CpuMeter:
+    """CPU seconds the caller, the worker and Redis spend in the phases of one case."""
+
+    def __init__(self, worker_pid: int, admin: redis.Redis) -> None:
+        self._pid = worker_pid
+        self._admin = admin
+        self.caller = self.worker = self.redis = 0.0
+        self._start = (0.0, 0.0, 0.0)
+
+    async def __aenter__(self) -> None:
+        self._start = (time.process_time(), _process_cpu(self._pid), await _redis_cpu(self._admin))
+
+    async def __aexit__(self, *exc: object) -> None:
+        caller, worker, server = self._start
+        self.caller += time.process_time() - caller
+        self.worker += _process_cpu(self._pid) - worker
+        self.redis += await _redis_cpu(self._admin) - server
+
+    def per_call(self, calls: int) -> tuple[float, float, float]:
+        """Microseconds per call: caller, worker, Redis."""
+        return tuple(x / calls * 1e6 for x in (self.caller, self.worker, self.redis))  # type: ignore[return-value]
+
+
 def _spawn_worker(url: str, prefix: str) -> subprocess.Popen[bytes]:
     args = [sys.executable, __file__, "--worker", "--redis-url", url, "--prefix", prefix]
     return subprocess.Popen(args, cwd=HERE.parent)
 
 
-async def bench(url: str, quick: bool) -> list[tuple[str, float, float | None, float | None]]:
+Rows = list[tuple[str, float, float | None, float | None]]
+CpuRows = list[tuple[str, tuple[float, float, float]]]
+
+
+async def bench(url: str, quick: bool) -> tuple[Rows, CpuRows]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     seq_n = 500 if quick else 3000
     rounds = 2 if quick else 5
@@ -220,7 +262,8 @@ async def bench(url: str, quick: bool) -> list[tuple[str, float, float | None, f
     caller = DistributedAgentRuntime(url, prefix=prefix, rpc_timeout=60.0)
     caller.add_message_serializer(try_get_known_serializers_for_type(Pong))
     raw = RawCaller(url, prefix)
-    results: list[tuple[str, float, float | None, float | None]] = []
+    results: Rows = []
+    cpu: CpuRows = []
     try:
         deadline = time.monotonic() + 30
         leases: list[Any] = [None]
@@ -239,6 +282,7 @@ async def bench(url: str, quick: bool) -> list[tuple[str, float, float | None, f
         # Raw and ours alternate in short rounds; each keeps its best round, so a load spike
         # on the shared machine does not favour one side.
         raw_seq = ours_seq = raw_conc = ours_conc = 0.0
+        raw_cpu, ours_cpu = CpuMeter(worker.pid, admin), CpuMeter(worker.pid, admin)
         chunk = max(1, seq_n // rounds)
         for _ in range(rounds):
             started = time.perf_counter()
@@ -251,15 +295,17 @@ async def bench(url: str, quick: bool) -> list[tuple[str, float, float | None, f
                 await caller.send_message(Ping(i), target)
             ours_seq = max(ours_seq, _rate(chunk, time.perf_counter() - started))
 
-            started = time.perf_counter()
-            await raw.call_many(CONCURRENCY)
-            raw_conc = max(raw_conc, _rate(CONCURRENCY, time.perf_counter() - started))
+            async with raw_cpu:
+                started = time.perf_counter()
+                await raw.call_many(CONCURRENCY)
+                raw_conc = max(raw_conc, _rate(CONCURRENCY, time.perf_counter() - started))
 
-            started = time.perf_counter()
-            await asyncio.gather(
-                *(caller.send_message(Ping(i), target) for i in range(CONCURRENCY))
-            )
-            ours_conc = max(ours_conc, _rate(CONCURRENCY, time.perf_counter() - started))
+            async with ours_cpu:
+                started = time.perf_counter()
+                await asyncio.gather(
+                    *(caller.send_message(Ping(i), target) for i in range(CONCURRENCY))
+                )
+                ours_conc = max(ours_conc, _rate(CONCURRENCY, time.perf_counter() - started))
 
         count = AgentId("listener0", "x")
         before = await caller.send_message(Count(), count)
@@ -290,6 +336,11 @@ async def bench(url: str, quick: bool) -> list[tuple[str, float, float | None, f
             ),
             (f"agent-runner, publish fan-out x{FANOUT} (deliveries/s)", fanout, None, None),
         ]
+        calls = rounds * CONCURRENCY
+        cpu = [
+            ("raw redis-py streams", raw_cpu.per_call(calls)),
+            ("agent-runner", ours_cpu.per_call(calls)),
+        ]
     finally:
         await raw.close()
         await caller.close()
@@ -299,7 +350,7 @@ async def bench(url: str, quick: bool) -> list[tuple[str, float, float | None, f
         if keys:
             await admin.delete(*keys)
         await admin.aclose()
-    return results
+    return results, cpu
 
 
 async def run_worker(url: str, prefix: str) -> None:
@@ -348,7 +399,7 @@ def main() -> int:
             time.sleep(0.05)
         url = f"redis://127.0.0.1:{port}/0"
     try:
-        results = asyncio.run(bench(url, args.quick))
+        results, cpu = asyncio.run(bench(url, args.quick))
     finally:
         if server is not None:
             server.terminate()
@@ -361,6 +412,14 @@ def main() -> int:
         a = f"{vs_autogen:.2f}x" if vs_autogen is not None else ""
         r = f"{vs_raw:.0%}" if vs_raw is not None else ""
         print(f"{name:58} {rate:10,.0f} {a:>10} {r:>7}")
+    load = os.getloadavg()[0]
+    print(f"CPU per RPC, {CONCURRENCY:,} concurrent, all rounds (load average now {load:.1f})")
+    print(f"{'case':58} {'caller':>8} {'worker':>8} {'redis':>8} {'total':>8}")
+    for name, (in_caller, in_worker, in_redis) in cpu:
+        total = in_caller + in_worker + in_redis
+        print(f"{name:58} {in_caller:6.1f}us {in_worker:6.1f}us {in_redis:6.1f}us {total:6.1f}us")
+    if len(cpu) == 2 and sum(cpu[1][1]) > 0:
+        print(f"{'raw total / agent-runner total':58} {sum(cpu[0][1]) / sum(cpu[1][1]):>35.0%}")
     print(
         f"targets: sequential >= 2x autogen ({2 * AUTOGEN_SEQUENTIAL:,.0f}) and >= 60% of raw; "
         f"concurrent >= 5x autogen ({5 * AUTOGEN_CONCURRENT:,.0f}) and >= 40% of raw"
