@@ -56,6 +56,10 @@ from agent_runner.tracing import spans
 
 logger = logging.getLogger(__name__)
 
+YIELD_EVERY = 64
+"""Handlers that never wait run back to back; after this many a drain yields to the loop, so
+the writer sends the replies so far and callers decode them while the next are handled."""
+
 
 class _Mailbox:
     __slots__ = ("queue", "running")
@@ -98,6 +102,7 @@ class Host:
         self._mailboxes: dict[AgentId, _Mailbox] = {}
         self._tokens: dict[str, CancellationToken] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._unyielded = 0  # messages handled in turn since a drain last let the loop run
         self.inflight = 0
         """Messages read and not yet finished (handled, or released at stop)."""
         self._capacity = asyncio.Event()
@@ -144,7 +149,10 @@ class Host:
             try:
                 agent_id = AgentId.from_str(header.get("to", ""))
             except ValueError as exc:
-                self._refuse(message, SerializationError(f"bad recipient: {exc}"))
+                error = SerializationError(f"bad recipient: {exc}")
+                answer = message.answer(None, error, worker=self.worker_id)
+                if answer is not None:  # answer what cannot be delivered at all
+                    self._outbox.push(*answer)
                 continue
             rid = header.get("rid")
             if rid is not None:  # from now on, so a cancel read before the handler starts counts
@@ -196,6 +204,10 @@ class Host:
                     self._spawn(self._handle(agent_id, message))
                 else:
                     await self._handle(agent_id, message)
+                    self._unyielded += 1
+                    if self._unyielded >= YIELD_EVERY:
+                        self._unyielded = 0
+                        await asyncio.sleep(0)
         finally:
             box.running = False
             if not box.queue:
@@ -325,12 +337,6 @@ class Host:
                 self._outbox.ack(part.stream, message.entry_id)
         self._release_inflight(message)
 
-    def _refuse(self, message: StreamMessage, error: BaseException) -> None:
-        """Answer a message that cannot be delivered at all."""
-        answer = message.answer(None, error, worker=self.worker_id)
-        if answer is not None:
-            self._outbox.push(*answer)
-
     def _release_inflight(self, message: StreamMessage) -> None:
         part = message.part
         left = part.inflight.get(message.entry_id)
@@ -351,11 +357,9 @@ class Host:
     # -- partitions given up ---------------------------------------------------------
     async def release_agents(self, partitions: set[Partition]) -> None:
         """Close the idle agents of partitions given up (they come back with their state)."""
-        for agent_id in await self.agents.deactivate(partitions, busy=self._busy):
+        busy = self._mailboxes.__contains__
+        for agent_id in await self.agents.deactivate(partitions, busy=busy):
             self._watermarks.forget(agent_id)
-
-    def _busy(self, agent_id: AgentId) -> bool:
-        return agent_id in self._mailboxes
 
     # -- lifecycle -------------------------------------------------------------------
     def raise_background_exception(self) -> None:
