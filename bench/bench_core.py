@@ -19,6 +19,7 @@ repeat; numbers are noisier).
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ async def _rpc_consumer(queue: asyncio.Queue[Any], worker: FloorWorker) -> None:
         future.set_result(await worker.on_req(message))
 
 
-async def floor_a(n: int) -> float:
+async def floor_a(n: int) -> Stopwatch:
     queue: asyncio.Queue[Any] = asyncio.Queue()
     consumer = asyncio.create_task(_rpc_consumer(queue, FloorWorker()))
     loop = asyncio.get_running_loop()
@@ -71,10 +72,10 @@ async def floor_a(n: int) -> float:
             queue.put_nowait((Req(i), future))
             await future
     consumer.cancel()
-    return sw.seconds
+    return sw
 
 
-async def floor_b(n: int) -> float:
+async def floor_b(n: int) -> Stopwatch:
     queue: asyncio.Queue[Any] = asyncio.Queue()
     consumer = asyncio.create_task(_rpc_consumer(queue, FloorWorker()))
     loop = asyncio.get_running_loop()
@@ -88,10 +89,10 @@ async def floor_b(n: int) -> float:
     with Stopwatch() as sw:
         await asyncio.gather(*(call(i) for i in range(n)))
     consumer.cancel()
-    return sw.seconds
+    return sw
 
 
-async def floor_c(n: int) -> float:
+async def floor_c(n: int) -> Stopwatch:
     queue: asyncio.Queue[Req] = asyncio.Queue()
     handlers = [FloorWorker() for _ in range(SUBSCRIBERS_C)]
 
@@ -108,10 +109,10 @@ async def floor_c(n: int) -> float:
             queue.put_nowait(Req(i))
         await queue.join()
     consumer.cancel()
-    return sw.seconds
+    return sw
 
 
-async def _floor_d(n: int) -> tuple[float, Any]:
+async def _floor_d(n: int) -> tuple[Stopwatch, Any]:
     queue: asyncio.Queue[Any] = asyncio.Queue()
     agents: dict[str, FloorWorker] = {}
 
@@ -131,10 +132,10 @@ async def _floor_d(n: int) -> tuple[float, Any]:
             queue.put_nowait((f"k{i}", Req(i), future))
             await future
     consumer.cancel()
-    return sw.seconds, agents
+    return sw, agents
 
 
-async def floor_d(n: int) -> float:
+async def floor_d(n: int) -> Stopwatch:
     return (await _floor_d(n))[0]
 
 
@@ -175,8 +176,8 @@ async def _runtime(mod: ModuleType, types: int = 1) -> Any:
     return runtime
 
 
-def runtime_a(mod: ModuleType) -> Callable[[int], Awaitable[float]]:
-    async def go(n: int) -> float:
+def runtime_a(mod: ModuleType) -> Callable[[int], Awaitable[Stopwatch]]:
+    async def go(n: int) -> Stopwatch:
         runtime = await _runtime(mod)
         runtime.start()
         target = mod.AgentId("w0", "k")
@@ -187,13 +188,13 @@ def runtime_a(mod: ModuleType) -> Callable[[int], Awaitable[float]]:
                 await send(Req(i), target)
         await runtime.stop()
         await runtime.close()
-        return sw.seconds
+        return sw
 
     return go
 
 
-def runtime_b(mod: ModuleType) -> Callable[[int], Awaitable[float]]:
-    async def go(n: int) -> float:
+def runtime_b(mod: ModuleType) -> Callable[[int], Awaitable[Stopwatch]]:
+    async def go(n: int) -> Stopwatch:
         runtime = await _runtime(mod)
         runtime.start()
         ids = [mod.AgentId("w0", f"k{i}") for i in range(KEYS_B)]
@@ -202,13 +203,13 @@ def runtime_b(mod: ModuleType) -> Callable[[int], Awaitable[float]]:
             await asyncio.gather(*(send(Req(i), ids[i % KEYS_B]) for i in range(n)))
         await runtime.stop()
         await runtime.close()
-        return sw.seconds
+        return sw
 
     return go
 
 
-def runtime_c(mod: ModuleType) -> Callable[[int], Awaitable[float]]:
-    async def go(n: int) -> float:
+def runtime_c(mod: ModuleType) -> Callable[[int], Awaitable[Stopwatch]]:
+    async def go(n: int) -> Stopwatch:
         runtime = await _runtime(mod, SUBSCRIBERS_C)
         for t in range(SUBSCRIBERS_C):
             await runtime.add_subscription(mod.TypeSubscription("topic", f"w{t}"))
@@ -220,12 +221,12 @@ def runtime_c(mod: ModuleType) -> Callable[[int], Awaitable[float]]:
                 await publish(Req(i), topic)
             await runtime.stop_when_idle()
         await runtime.close()
-        return sw.seconds
+        return sw
 
     return go
 
 
-async def _runtime_d(mod: ModuleType, n: int) -> tuple[float, Any]:
+async def _runtime_d(mod: ModuleType, n: int) -> tuple[Stopwatch, Any]:
     runtime = await _runtime(mod)
     runtime.start()
     send = runtime.send_message
@@ -234,14 +235,14 @@ async def _runtime_d(mod: ModuleType, n: int) -> tuple[float, Any]:
         for i in range(n):
             await send(Req(i), agent_id("w0", f"k{i}"))
     await runtime.stop()
-    return sw.seconds, runtime
+    return sw, runtime
 
 
-def runtime_d(mod: ModuleType) -> Callable[[int], Awaitable[float]]:
-    async def go(n: int) -> float:
-        seconds, runtime = await _runtime_d(mod, n)
+def runtime_d(mod: ModuleType) -> Callable[[int], Awaitable[Stopwatch]]:
+    async def go(n: int) -> Stopwatch:
+        watch, runtime = await _runtime_d(mod, n)
         await runtime.close()
-        return seconds
+        return watch
 
     return go
 
@@ -290,13 +291,16 @@ def main() -> int:
         autogen_reps = 1 if name.startswith("(d)") else repeats
         deliveries = n * fan
         # Interleave the contenders so load changes on a shared machine hit them alike.
-        floor_s = ours_s = auto_best = float("inf")
+        floor_w, ours_w, auto_w = Stopwatch(), Stopwatch(), Stopwatch()
+        for watch in (floor_w, ours_w, auto_w):
+            watch.seconds = watch.cpu_seconds = float("inf")
         for rep in range(repeats):
-            floor_s = min(floor_s, best_seconds(partial(floor, n), 1))
-            ours_s = min(ours_s, best_seconds(partial(make(ours), n), 1))
+            floor_w.keep_best(best_seconds(partial(floor, n), 1))
+            ours_w.keep_best(best_seconds(partial(make(ours), n), 1))
             if autogen and rep < autogen_reps:
-                auto_best = min(auto_best, best_seconds(partial(make(autogen), n), 1))
-        auto_s = auto_best if autogen else None
+                auto_w.keep_best(best_seconds(partial(make(autogen), n), 1))
+        floor_s, ours_s = floor_w.seconds, ours_w.seconds
+        auto_s = auto_w.seconds if autogen else None
         floor_rate = deliveries / floor_s
         ours_rate = deliveries / ours_s
         auto_rate = deliveries / auto_s if auto_s else None
@@ -310,6 +314,7 @@ def main() -> int:
                 ratio(ours_rate, floor_rate),
                 ratio(ours_rate, auto_rate),
                 ratio(auto_rate, floor_rate),
+                ratio(floor_w.cpu_seconds, ours_w.cpu_seconds),
                 target,
             ]
         )
@@ -331,6 +336,7 @@ def main() -> int:
             ratio(ours_bytes, floor_bytes),
             ratio(ours_bytes, auto_bytes),
             ratio(auto_bytes, floor_bytes),
+            "",
             "< 300 B",
         ]
     )
@@ -346,10 +352,15 @@ def main() -> int:
                 "ours/floor",
                 "ours/autogen",
                 "autogen/floor",
+                "ours/floor CPU",
                 "target",
             ],
             rows,
         )
+    )
+    print(
+        f"load average {os.getloadavg()[0]:.1f}; ours/floor CPU: the same ratio from process CPU "
+        "time (steadier than wall clock when other work shares the cores)"
     )
     return 0
 
