@@ -78,6 +78,9 @@ class OperatorEndpoint:
         self._probe: StoreProbe | None = None
         self._checks: list[Check] = []
         self._watched: list[object] = []
+        self._runs_here: Callable[[object], bool] = lambda connector: True
+        self._since: dict[str, float] = {}
+        """Connector name -> when /readyz first saw it running here (its stall watch)."""
         self._started_at = time.time()
 
     @classmethod
@@ -117,6 +120,7 @@ class OperatorEndpoint:
         connectors: Sequence[object],
         pricing: Pricing | None = None,
         checks: Sequence[Check] = (),
+        runs_here: Callable[[object], bool] = lambda connector: True,
     ) -> None:
         """Serve the endpoint for a runner whose ``ready`` event is set while it is up.
 
@@ -127,11 +131,16 @@ class OperatorEndpoint:
             connectors: watched for stalls and long outages (see :mod:`.health`).
             pricing: its daily and total budgets are checked.
             checks: more readiness checks (a worker's read loop).
+            runs_here: whether a connector runs in this process now (a single-consumer
+                input on a standby replica does not: it is neither stalled nor down).
         """
         self._store, self._ready, self._pending = store, ready, pending
         self._connectors, self._pricing, self._checks = connectors, pricing, list(checks)
+        self._runs_here = runs_here
         self._probe = StoreProbe(store) if store is not None else None
         self._started_at = time.time()
+        self._since = {}
+        self._running(self._started_at)  # the inputs running from the start are watched now
         server = AdminServer(self, self.settings, self._routes)
         await server.start()
         self.server = server
@@ -160,9 +169,7 @@ class OperatorEndpoint:
             reasons.append(reason(self.role, "not started, or shutting down"))
         now = time.time()
         reasons += crash_reasons(self.metrics, now=now)
-        reasons += connector_reasons(
-            self._connectors, self.metrics, now=now, since=self._started_at
-        )
+        reasons += connector_reasons(self._running(now), self.metrics, now=now, since=self._since)
         if self._probe is not None:
             reasons += await self._probe.reasons()
         if self._store is not None:
@@ -204,13 +211,26 @@ class OperatorEndpoint:
             _log.debug("reading the budgets failed: %r", exc)
             return {}
 
+    def _running(self, now: float) -> list[object]:
+        """The connectors running here; each one's watch starts when it (re)starts here."""
+        running = []
+        for connector in self._connectors:
+            name = str(getattr(connector, "name", "?"))
+            if self._runs_here(connector):
+                running.append(connector)
+                self._since.setdefault(name, now)
+            else:
+                self._since.pop(name, None)
+        return running
+
     def _connector_status(self) -> dict[str, dict[str, Any]]:
         now, metrics, found = time.time(), self.metrics, {}
         for connector in self._connectors:
             name = str(getattr(connector, "name", "?"))
             at = metrics.last_event.get(name)
+            here = self._runs_here(connector)  # else a standby replica's input
             found[name] = {
-                "state": metrics.states.get(name, "up"),
+                "state": metrics.states.get(name, "up") if here else "standby",
                 "last_event_seconds": None if at is None else round(now - at, 3),
             }
         return found

@@ -6,8 +6,9 @@ and green again as soon as every check passes:
 - ``runner``: not started yet, or shutting down.
 - ``input``: an input keeps crashing (:data:`CRASH_LOOP` crashes in a row, the last one
   recent); cleared by its next progress report, or once it has not crashed for a while.
-- ``stall``: a connector with a ``progress_interval`` (a poll loop, cron) has not reported
-  progress in :data:`STALL_INTERVALS` intervals.
+- ``stall``: a connector with a ``progress_interval`` (a poll loop) has not reported
+  progress in :data:`STALL_INTERVALS` intervals since its last report or since it started
+  running here (a standby replica's single-consumer input is not checked).
 - ``connector``: a connector has been ``reconnecting``, ``rate_limited`` or ``down`` for
   longer than its ``down_grace`` (a gateway that stays disconnected).
 - ``store``: a probe write to the store failed (a read-only file, a full disk, Redis gone).
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agent_runner.pricing import Pricing, utc_day
@@ -55,12 +56,18 @@ def reason(check: str, detail: str, **extra: Any) -> Reason:
 
 
 def connector_reasons(
-    connectors: Sequence[object], metrics: RunnerMetrics, *, now: float, since: float
+    connectors: Sequence[object],
+    metrics: RunnerMetrics,
+    *,
+    now: float,
+    since: Mapping[str, float],
 ) -> list[Reason]:
-    """Stalled and long-down connectors (``since``: when the runner started watching)."""
+    """Stalled and long-down ``connectors`` (those running here; ``since``: when each one
+    started running here, by name)."""
     found = []
     for connector in connectors:
         name = str(getattr(connector, "name", "?"))
+        started = since.get(name, now)
         state = metrics.states.get(name, "up")
         grace = float(getattr(connector, "down_grace", 60.0))
         if state != "up":
@@ -72,7 +79,7 @@ def connector_reasons(
             continue
         interval = getattr(connector, "progress_interval", None)
         if interval:
-            quiet = now - max(metrics.last_event.get(name, since), since)
+            quiet = now - max(metrics.last_event.get(name, started), started)
             if quiet > STALL_INTERVALS * interval:
                 found.append(
                     reason(

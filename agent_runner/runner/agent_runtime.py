@@ -355,6 +355,7 @@ class AgentRuntime:
             await self.operator.start(
                 store=self.store, ready=self._started, pending=lambda: mailboxes.pending,
                 connectors=connectors, pricing=self._turns.pricing,
+                runs_here=self.leadership.runs_here,
             )  # fmt: skip
             stack.push_async_callback(self.operator.stop)
         # Last in, first out: drain the turns before this replica's messages are let go to

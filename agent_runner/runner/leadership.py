@@ -189,6 +189,14 @@ class Leadership:
         leases = InputLeases() if setting is True else (setting or None)
         return cls(leases, store, inputs)
 
+    def runs_here(self, connector: object) -> bool:
+        """Whether ``connector`` runs in this process now: an input led by a lease only while
+        this process holds it (a standby replica's is not stalled, only standing by)."""
+        if id(connector) not in self._led:
+            return True
+        name = getattr(connector, "lease_name", f"input:{getattr(connector, 'name', '?')}")
+        return name in self.held
+
     def store_for(self, connector: object) -> Store:
         """The store ``connector`` gets in ``bind_store``: fenced for a led input."""
         view = self._led.get(id(connector))

@@ -16,7 +16,8 @@ import pytest
 
 from agent_runner.connector import BaseConnector, Sink
 from agent_runner.pricing import Budget, ModelPrice, Pricing
-from agent_runner.store import SQLiteStore
+from agent_runner.runner.leadership import InputLeases
+from agent_runner.store import InMemoryStore, SQLiteStore
 from connectors.inmemory import InMemoryConnector
 
 from .support import get, running
@@ -103,6 +104,37 @@ async def test_a_stalled_poll_loop_is_red_until_it_makes_progress_again() -> Non
         poller.alive = False
         reasons = await until(url, red("stall"))
         assert reasons[0]["connector"] == "poller"
+        poller.alive = True
+        await until(url, green)
+
+
+class LedPoller(Poller):
+    """A poll loop one replica at a time may run (under its store lease)."""
+
+    name = "led"
+    single_consumer = True
+
+
+async def test_a_standby_replicas_poll_loop_is_watched_only_once_it_runs_here() -> None:
+    store, poller = InMemoryStore(), LedPoller()
+    assert await store.lease_acquire(poller.lease_name, "another replica", 60.0) is not None
+    leases = InputLeases(ttl=2.0, retry=0.05)
+    async with running(extra_inputs=[poller], store=store, input_leases=leases) as (_, _, url):
+        await asyncio.sleep(5 * poller.progress_interval)  # standing by, never reporting
+        await until(url, green)
+        _, body = await get(f"{url}/api/status")
+        assert json.loads(body)["connectors"]["led"]["state"] == "standby"
+        await store.lease_release(poller.lease_name, "another replica")
+        async with asyncio.timeout(15):  # this replica takes the lease and runs it
+            while True:
+                _, body = await get(f"{url}/api/status")
+                if json.loads(body)["connectors"]["led"]["state"] != "standby":
+                    break
+                await asyncio.sleep(0.05)
+        await until(url, green)
+        poller.alive = False  # now it runs here: a stall is a stall
+        reasons = await until(url, red("stall"))
+        assert reasons[0]["connector"] == "led"
         poller.alive = True
         await until(url, green)
 
