@@ -385,6 +385,7 @@ class AgentRuntime:
             loop = asyncio.get_running_loop()
             self._deadline = loop.time() + self._shutdown_grace  # one grace for all of it
             await stop_inputs(self._inputs, inputs, grace=self._shutdown_grace)
+            await self.recovery.quiesce()  # nothing taken over once the mailboxes drain
             self._ingest.accepting = False
 
     async def _drain(self) -> None:

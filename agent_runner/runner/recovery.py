@@ -98,6 +98,7 @@ class Recovery:
         self._fence: Fence | None = None
         self._submit: Submit | None = None
         self._lock = asyncio.Lock()
+        self._sweeping = False
         self._task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
 
@@ -116,6 +117,7 @@ class Recovery:
             return
         self._submit = submit
         self._closed.clear()
+        self._sweeping = True
         async with asyncio.timeout(self.leases.ttl):
             token = await self.store.lease_acquire(self.lease, self.holder, self.leases.replica_ttl)
         if token is None:  # the holder name is this process's own: nobody else takes it
@@ -130,6 +132,8 @@ class Recovery:
         if self.journal is None or self._fence is None:
             return 0
         async with self._lock:
+            if not self._sweeping:
+                return 0
             try:
                 adopted = 0
                 for owner in await self.journal.journal_owners():
@@ -140,6 +144,13 @@ class Recovery:
             except Exception as exc:  # the store unreachable, or this lease lost: next sweep
                 _log.warning("taking over other replicas' messages failed: %r", exc)
                 return 0
+
+    async def quiesce(self) -> None:
+        """Take over nothing more, once a sweep in progress is done (the runner stopping:
+        what is taken over must be in the mailboxes before they drain)."""
+        self._sweeping = False
+        async with self._lock:
+            pass
 
     async def close(self) -> None:
         """Stop renewing and release this replica's lease (after the shutdown's drain: what
@@ -179,7 +190,7 @@ class Recovery:
         every = self.leases.replica_ttl / 3
         renewed = loop.time()
         while not self._closed.is_set():
-            if not stop.is_set():
+            if not stop.is_set():  # (the runner quiesces the sweeps before its drain)
                 await self.sweep()
             with contextlib.suppress(TimeoutError):
                 wait = min(self.leases.retry, max(0.0, renewed + every - loop.time()))

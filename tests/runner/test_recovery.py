@@ -102,6 +102,25 @@ async def test_a_dead_replicas_messages_are_taken_over_and_a_live_ones_left(
         await other.close()
 
 
+async def test_a_stopping_replica_takes_over_nothing_more(tmp_path: Path) -> None:
+    """Once the runner stops (quiesce, before its mailboxes drain), dead replicas' messages
+    are left to the replicas that go on."""
+    path = tmp_path / "shared.sqlite3"
+    other = SQLiteStore(path, synchronous="NORMAL")
+    await other.open()
+    try:
+        async with replica(path, "b") as (b, b_chat):
+            await b.recovery.quiesce()
+            assert await other.journal_accept(
+                "chat:g1", "chat:c1", payload("g1", "g1"), owner="ghost"
+            )
+            await asyncio.sleep(LEASES.retry * 10)
+            assert b_chat.sent == [] and b.recovery.adopted == 0
+        assert [e.key for e in await other.journal_pending()] == ["chat:g1"]
+    finally:
+        await other.close()
+
+
 def test_a_replicas_lease_expires_before_its_input_leases() -> None:
     leases = InputLeases(ttl=15.0, retry=1.0)
     assert leases.replica_ttl == 10.0 and leases.recovery_bound == 11.0
