@@ -213,7 +213,7 @@ class AgentRuntime:
             base_delay=retry_base_delay,
             max_delay=retry_max_delay,
             sources={**{i.name: i for i in self._inputs}, **self._outputs},
-            listeners=[ops.reply_event] if ops is not None else [],
+            counts=ops.replies.values if ops is not None else None,
         )
         self._runtime_given = runtime is not None
         self.runtime: MessageRuntime = (

@@ -216,10 +216,16 @@ class TurnHandler:
     operations: Operations | None = None
     _deadlines: Deadlines = field(default_factory=Deadlines, init=False, repr=False)
     """The agents' time limits share coarse timers (no loop timer per turn)."""
+    _unpriced: CostMeter = field(init=False, repr=False)
+    """The meter of every turn without pricing (it keeps nothing; counting with
+    ``operations``), made once rather than per turn."""
 
     def __post_init__(self) -> None:
         if self.agent_timeout is not None and self.agent_timeout <= 0:
             raise ConfigurationError(f"agent_timeout must be > 0 or None, not {self.agent_timeout}")
+        operations = self.operations
+        unpriced = NullMeter() if operations is None else counting_meter(NullMeter(), operations)
+        object.__setattr__(self, "_unpriced", unpriced)  # a frozen dataclass
 
     async def load_memory(self, conversation_key: str) -> ConversationMemory:
         if self.short_term_memory is None:
@@ -238,16 +244,16 @@ class TurnHandler:
         for earlier in merged:
             await _remember(memory, earlier, [])
         await _seed_history(memory, message)
-        cost: CostMeter = (
-            self.pricing.meter(
+        operations = self.operations
+        cost = self._unpriced
+        if self.pricing is not None:
+            cost = self.pricing.meter(
                 self.store, request_key=message.key, conversation_key=message.conversation_key
             )
-            if self.pricing is not None
-            else NullMeter()
-        )
-        operations = self.operations
+            if operations is not None:
+                cost = counting_meter(cost, operations)
         if operations is not None:
-            cost, began = counting_meter(cost, operations), clock()
+            began = clock()
         try:
             result = await self._run(message, memory, runtime, cost, merged)
         finally:

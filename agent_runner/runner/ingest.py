@@ -64,7 +64,8 @@ class Ingest:
             with pipeline.receive(message):  # the message's trace (when OTEL_* turns it on)
                 fresh = await mailboxes.admit(message, self._journal(message))
             return Accepted(message.key, duplicate=not fresh)
-        source = _received(ops, data)
+        source = source_label(data)
+        ops.message_received(source)
         try:
             message, mailboxes = await self._admissible(data)
             with pipeline.receive(message):
@@ -79,7 +80,10 @@ class Ingest:
     async def hand_over(self, data: Message | Mapping[str, Any], /) -> asyncio.Future[Accepted]:
         """Queue ``data`` without waiting for its journal write (see the module doc)."""
         ops = self.operations
-        source = _received(ops, data) if ops is not None else ""
+        source = ""
+        if ops is not None:
+            source = source_label(data)
+            ops.message_received(source)
         try:
             message, mailboxes = await self._admissible(data)
         except _REFUSALS as exc:
@@ -121,12 +125,6 @@ class Ingest:
 
 _REFUSALS = (InvalidMessageError, ConnectorError, StoreError)
 """What the sink raises for a message it did not take (counted as refused)."""
-
-
-def _received(ops: Operations, data: Message | Mapping[str, Any]) -> str:
-    source = data.source if isinstance(data, Message) else source_label(data)
-    ops.message_received(source)
-    return source
 
 
 def _answer(

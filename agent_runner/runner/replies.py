@@ -16,11 +16,12 @@ ended with its process (outcome unknown) is resolved by the output's delivery co
 reconciled with the platform then sent only where absent (``reconciled``), or reported lost
 at WARNING (``at_most_once``). Never skipped as "already sent".
 
-Every outcome is a :class:`ReplyEvent` given to ``ReplySender.listeners`` (metrics hook in
-there): ``sent``, ``failed``, ``lost``, ``retried`` (a failed try about to be repeated),
-``resumed`` (an unknown outcome taken up after a restart) and ``reconciled`` (one lookup on
-the platform; ``found`` says whether the whole reply was there). A live reply (no ledger
-entry: an HTTP answer) is told too, keyed ``"<message key> (live)"``.
+Every outcome is counted in ``ReplySender.counts`` (the operator endpoint's metrics) and
+given as a :class:`ReplyEvent` to ``ReplySender.listeners``: ``sent``, ``failed``, ``lost``,
+``retried`` (a failed try about to be repeated), ``resumed`` (an unknown outcome taken up
+after a restart) and ``reconciled`` (one lookup on the platform; ``found`` says whether the
+whole reply was there). A live reply (no ledger entry: an HTTP answer) is told too, keyed
+``"<message key> (live)"``.
 """
 
 from __future__ import annotations
@@ -126,6 +127,10 @@ class ReplySender:
     """Connectors by name (inputs and outputs), told when their messages are handled."""
     listeners: list[ReplyListener] = field(default_factory=list)
     """Called with every :class:`ReplyEvent` (must not block; exceptions are logged)."""
+    counts: dict[tuple[str, ...], float] | None = None
+    """Every outcome counted here by ``(output, outcome)`` (the operator endpoint's
+    ``agent_runner_replies_total``): one dict update a reply, where a listener would cost
+    building an event and a call."""
 
     def __post_init__(self) -> None:
         if self.retries < 0 or self.base_delay < 0 or self.max_delay < 0:
@@ -313,6 +318,10 @@ class ReplySender:
         self._emit(told, "failed")
 
     def _emit(self, key: DeliveryKey, outcome: ReplyOutcome, *, found: bool | None = None) -> None:
+        counts = self.counts
+        if counts is not None:
+            counted = (key.output, outcome)
+            counts[counted] = counts.get(counted, 0.0) + 1.0
         if not self.listeners:
             return
         event = ReplyEvent(key.key, key.output, outcome, key.attempt, found)
