@@ -51,13 +51,14 @@ MAX_MODELS = 32
 CONNECTOR_STATES: tuple[ConnectorState, ...] = ("up", "reconnecting", "rate_limited", "down")
 
 FOLD_AFTER = 64
-"""Handled messages, turns and reply events logged before they are counted (and at every
-read)."""
+"""Handled messages and reply events logged before they are counted (and at every read)."""
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
 _BOUNDS = (*(str(float(b)) for b in LATENCY_BUCKETS), "+Inf")
+_FLOAT_BUCKETS = tuple(float(b) for b in LATENCY_BUCKETS)
+"""The buckets as floats (bisecting a float among ints compares slower)."""
 
 
 class _Counter:
@@ -115,10 +116,12 @@ class RunnerMetrics:
     """The :class:`~agent_runner.runner.operations.Operations` that counts in Prometheus.
 
     Counters and histograms are plain dicts updated on the event loop and turned into
-    Prometheus families when scraped. A handled message, a finished turn or a reply event is
-    only logged (a list append); the logs are counted in one pass every :data:`FOLD_AFTER`
-    entries and before every read, which costs less per message than updating counters,
-    histograms and the status page's activity one message at a time.
+    Prometheus families when scraped. A handled message or a reply event given to
+    :meth:`reply_event` is only logged (a list append); the logs are counted in one pass every
+    :data:`FOLD_AFTER` entries and before every read, which costs less per message than
+    updating counters, histograms and the status page's activity one message at a time. A
+    finished turn updates its histogram at once (one bisect); the runner counts its replies'
+    outcomes straight into :attr:`replies` (``ReplySender.counts``).
 
     Args:
         clock: wall-clock seconds (for "seconds since the last event").
@@ -139,7 +142,6 @@ class RunnerMetrics:
         """What the status page charts (per minute, per day, recent messages)."""
         self._models: set[str] = set()
         self._handled_log: list[tuple[float, Message, str, float]] = []
-        self._agent_log: list[float] = []
         self._reply_log: list[ReplyEvent] = []
         self.last_event: dict[str, float] = {}
         """Connector name -> wall-clock time of its last reported progress."""
@@ -174,6 +176,7 @@ class RunnerMetrics:
         self.agent = _Histogram(
             f"{p}agent_seconds", "Seconds a conversation turn (the agent) took."
         )
+        self._agent_counts = self.agent.counts(())
         self.replies = _Counter(
             f"{p}replies", "Reply deliveries by outcome (sent, retried, failed, lost, resumed, "
             "reconciled).", ("output", "outcome"),
@@ -232,10 +235,9 @@ class RunnerMetrics:
         self.activity.failed()
 
     def agent_finished(self, outcome: str, seconds: float) -> None:
-        log = self._agent_log
-        log.append(seconds)
-        if len(log) >= FOLD_AFTER:
-            self.fold()
+        counts = self._agent_counts
+        counts[bisect_left(_FLOAT_BUCKETS, seconds)] += 1
+        counts[-1] += seconds
 
     def reply_event(self, event: ReplyEvent) -> None:
         log = self._reply_log
@@ -270,33 +272,36 @@ class RunnerMetrics:
 
     # -- reading -----------------------------------------------------------------------
     def fold(self) -> None:
-        """Count the handled messages and turns logged since the last fold (every read of
-        the registry or the activity folds first)."""
+        """Count the handled messages and reply events logged since the last fold (every
+        read of the registry or the activity folds first)."""
         log, self._handled_log = self._handled_log, []
         if log:
-            handled, histograms, buckets = (
-                self.handled.values,
-                self.handling.values,
-                LATENCY_BUCKETS,
-            )
-            for _, message, outcome, seconds in log:
-                source = message.source
-                key = (source, outcome)
-                handled[key] = handled.get(key, 0.0) + 1.0
-                counts = histograms.get((source,)) or self.handling.counts((source,))
-                counts[bisect_left(buckets, seconds)] += 1
-                counts[-1] += seconds
+            self._count_handled(log)
             self.activity.handled(log)
         events, self._reply_log = self._reply_log, []
         replies = self.replies.values
         for event in events:
             key = (event.output, event.outcome)
             replies[key] = replies.get(key, 0.0) + 1.0
-        turns, self._agent_log = self._agent_log, []
-        counts = self.agent.counts(())
-        for seconds in turns:
-            counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-            counts[-1] += seconds
+
+    def _count_handled(self, log: list[tuple[float, Message, str, float]]) -> None:
+        """Count a batch of handled messages: a run of one source and outcome (the usual
+        batch is one run) updates the counter once; each message, its bucket."""
+        handled, handling, buckets = self.handled.values, self.handling, _FLOAT_BUCKETS
+        key, counts, run, total = ("", ""), [0.0], 0, 0.0
+        for _, message, outcome, seconds in log:
+            source = message.source
+            if source != key[0] or outcome != key[1]:
+                if run:
+                    handled[key] = handled.get(key, 0.0) + run
+                    counts[-1] += total
+                key, run, total = (source, outcome), 0, 0.0
+                counts = handling.counts((source,))
+            run += 1
+            total += seconds
+            counts[bisect_left(buckets, seconds)] += 1
+        handled[key] = handled.get(key, 0.0) + run
+        counts[-1] += total
 
     def snapshot(self) -> dict[str, Any]:
         """The status page's activity (:meth:`Activity.snapshot`), folded first."""
