@@ -6,7 +6,9 @@ processes is settled by the store's atomic first-claim (``reply_claim``, the pri
 makes replies at most once), each under its own name:
 
 - ``approval:<id>`` / ``decision``: the first decider wins; later ones get
-  :class:`~agent_runner.errors.ApprovalError` (``reason="decided"``).
+  :class:`~agent_runner.errors.ApprovalError` (``reason="decided"``). The winner claims, then
+  records its decision: a loser in between waits (bounded) for that record, so it (and the
+  admin API's answer to it: 200 for the same decision, 409 for another) sees what was decided.
 - ``approval:<id>`` / ``run``: the approved call runs at most once. A process that dies while
   the call runs leaves it claimed: handled again, the model is told the outcome is unknown,
   the call is not repeated.
@@ -15,6 +17,7 @@ makes replies at most once), each under its own name:
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -36,6 +39,12 @@ if TYPE_CHECKING:
 
 DEFAULT_TTL = 3600.0
 """Seconds an approval waits for a decision before it expires."""
+
+DECISION_WAIT = 5.0
+"""Seconds a decider that lost the claim waits for the winner's record of its decision."""
+
+DECISION_POLL = 0.02
+"""Seconds between its reads of the record while it waits."""
 
 UNKNOWN_OUTCOME = (
     "Error: the call was started before, but the process running it stopped; its outcome is "
@@ -155,12 +164,10 @@ class Approvals:
                 f"{by} may not decide approval {approval_id} (allowed: {who})",
                 reason="not_allowed",
             )
-        if approval.status != "pending" or not await store.reply_claim(
-            f"approval:{approval_id}", "decision"
-        ):
-            raise ApprovalError(
-                f"approval {approval_id} was decided before ({approval.status})", reason="decided"
-            )
+        if approval.status != "pending":
+            raise _decided_before(approval)
+        if not await store.reply_claim(f"approval:{approval_id}", "decision"):
+            raise _decided_before(await self._recorded(store, approval))
         status = (
             "expired"
             if now >= approval.expires_at
@@ -173,6 +180,18 @@ class Approvals:
         )
         await self.save(store, decided)
         return decided
+
+    async def _recorded(self, store: Store, approval: Approval) -> Approval:
+        """The approval as the decider who won its claim recorded it. The winner claims, then
+        saves: a decider that lost the claim in between still reads it pending, so it polls
+        (every ``DECISION_POLL`` s, at most ``DECISION_WAIT`` s); still pending after
+        that, the winner died between its claim and its record."""
+        for _ in range(round(DECISION_WAIT / DECISION_POLL)):
+            latest = await self.get(store, approval.id)
+            if latest is not None and latest.status != "pending":
+                return latest
+            await asyncio.sleep(DECISION_POLL)
+        return approval
 
     async def run_once(
         self, store: Store, approval: Approval, call: Callable[[dict[str, Any]], Awaitable[str]]
@@ -202,6 +221,12 @@ class Approvals:
     async def claim_resume(store: Store, pause_id: str) -> bool:
         """True once per paused turn: the caller continues it."""
         return await store.reply_claim(f"approval-pause:{pause_id}", "resume")
+
+
+def _decided_before(approval: Approval) -> ApprovalError:
+    return ApprovalError(
+        f"approval {approval.id} was decided before ({approval.status})", reason="decided"
+    )
 
 
 def _not_run(approval: Approval) -> str:
