@@ -30,8 +30,14 @@ def load_example(
 
 
 def run_offline_demo(name: str, cwd: Path) -> str:
-    """``python examples/{name}.py --fake`` in a bare environment; its output (exit 0)."""
-    env = {"PATH": "", "AGENT_RUNNER_DATA_DIR": str(cwd), "PYTHONPATH": str(EXAMPLES.parent)}
+    """``python examples/{name}.py --fake`` in a bare environment; its output (exit 0). The
+    operator endpoint is off: the default 127.0.0.1:8081 may be held (a ``make run`` beside)."""
+    env = {
+        "PATH": "",
+        "AGENT_RUNNER_DATA_DIR": str(cwd),
+        "AGENT_RUNNER_ADMIN_PORT": "0",
+        "PYTHONPATH": str(EXAMPLES.parent),
+    }
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / f"{name}.py"), "--fake"],
         capture_output=True,
