@@ -43,7 +43,6 @@ from agent_runner.observability.activity import Activity
 if TYPE_CHECKING:  # the runner imports this package: no import of the runner at run time
     from agent_runner.connector import ConnectorState
     from agent_runner.message import Message
-    from agent_runner.runner.replies import ReplyEvent
 
 MAX_MODELS = 32
 """Distinct model label values kept; further models are counted as ``other``."""
@@ -116,8 +115,8 @@ class RunnerMetrics:
     """The :class:`~agent_runner.runner.operations.Operations` that counts in Prometheus.
 
     Counters and histograms are plain dicts updated on the event loop and turned into
-    Prometheus families when scraped. A handled message or a reply event given to
-    :meth:`reply_event` is only logged (a list append); the logs are counted in one pass every
+    Prometheus families when scraped. A handled message is only logged (a list append);
+    the log is counted in one pass every
     :data:`FOLD_AFTER` entries and before every read, which costs less per message than
     updating counters, histograms and the status page's activity one message at a time. A
     finished turn updates its histogram at once (one bisect); the runner counts its replies'
@@ -142,7 +141,6 @@ class RunnerMetrics:
         """What the status page charts (per minute, per day, recent messages)."""
         self._models: set[str] = set()
         self._handled_log: list[tuple[float, Message, str, float]] = []
-        self._reply_log: list[ReplyEvent] = []
         self.last_event: dict[str, float] = {}
         """Connector name -> wall-clock time of its last reported progress."""
         self.states: dict[str, ConnectorState] = {}
@@ -239,12 +237,6 @@ class RunnerMetrics:
         counts[bisect_left(_FLOAT_BUCKETS, seconds)] += 1
         counts[-1] += seconds
 
-    def reply_event(self, event: ReplyEvent) -> None:
-        log = self._reply_log
-        log.append(event)
-        if len(log) >= FOLD_AFTER:
-            self.fold()
-
     def model_call(self, model: str, input_tokens: int, output_tokens: int, cost: float) -> None:
         if model not in self._models:
             if len(self._models) >= MAX_MODELS:
@@ -272,17 +264,12 @@ class RunnerMetrics:
 
     # -- reading -----------------------------------------------------------------------
     def fold(self) -> None:
-        """Count the handled messages and reply events logged since the last fold (every
-        read of the registry or the activity folds first)."""
+        """Count the handled messages logged since the last fold (every read of the
+        registry or the activity folds first)."""
         log, self._handled_log = self._handled_log, []
         if log:
             self._count_handled(log)
             self.activity.handled(log)
-        events, self._reply_log = self._reply_log, []
-        replies = self.replies.values
-        for event in events:
-            key = (event.output, event.outcome)
-            replies[key] = replies.get(key, 0.0) + 1.0
 
     def _count_handled(self, log: list[tuple[float, Message, str, float]]) -> None:
         """Count a batch of handled messages: a run of one source and outcome (the usual

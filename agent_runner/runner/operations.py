@@ -26,7 +26,6 @@ from agent_runner.errors import InvalidMessageError, StoreError
 from agent_runner.message import Message
 from agent_runner.pricing import NullMeter
 from agent_runner.runner.guards import RefusedMessageError
-from agent_runner.runner.replies import ReplyEvent
 
 REFUSAL_CODES = ("invalid", "ignored_author", "bot", "too_deep", "not_accepting", "store")
 """The ``reason`` label values of refused messages."""
@@ -54,9 +53,6 @@ class Operations(Protocol):
 
     def agent_finished(self, outcome: str, seconds: float) -> None:
         """A conversation turn (payment, budget, the agent) took ``seconds``."""
-
-    def reply_event(self, event: ReplyEvent) -> None:
-        """A reply's outcome (a ``ReplySender`` listener)."""
 
     def model_call(self, model: str, input_tokens: int, output_tokens: int, cost: float) -> None:
         """A model call a cost meter recorded."""

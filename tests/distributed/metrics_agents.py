@@ -34,7 +34,7 @@ class Slow(RoutedAgent):
             raise ValueError("boom")
         if message.text.startswith("hang") and worker == "w1":
             await record("hanging", message.text)
-            await asyncio.sleep(3600)
+            await asyncio.Event().wait()  # until the worker is killed
         return Done(message.text, worker)
 
 
