@@ -219,9 +219,9 @@ class AgentRuntime:
         self.runtime: MessageRuntime = (
             runtime if runtime is not None else SingleThreadedAgentRuntime(idle_timeout=600.0)
         )
+        """The core message runtime carrying the conversation actors."""
         if self.operator is not None:
             self.operator.watch(self.runtime)  # a distributed runtime's partitions, RPCs
-        """The core message runtime carrying the conversation actors."""
         self._host = hosts_conversations(host_conversations, self.runtime)
         self._started = asyncio.Event()
         self._ended = asyncio.Event()
