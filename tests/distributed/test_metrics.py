@@ -115,9 +115,11 @@ async def test_claims_redeliveries_and_rpc_outcomes_move_on_the_endpoints(
                 text = await metrics(w2)
             except OSError:
                 return False
-            return sample(text, REDELIVERIES, kind="reclaimed") >= 1
+            # claimed first, then re-read by w2's read loop: wait for both
+            reclaimed = sample(text, REDELIVERIES, kind="reclaimed")
+            return reclaimed >= 1 and sample(text, REDELIVERIES, kind="reread") >= 1
 
-        await wait_for(redelivered, what="w2 claimed w1's pending entries")
+        await wait_for(redelivered, what="w2 claimed w1's pending entries and read them")
         text = await metrics(w2)
         assert sample(text, OWNED, agent_type="slow") == PARTITIONS
         assert sample(text, CLAIMS, kind="acquired") == PARTITIONS
