@@ -7,7 +7,13 @@ one input (each push awaits the sink, then yields once), an agent that answers a
 fresh runner; reported: msgs/s and process CPU per message of the median run, and the
 overhead of ``on`` against ``off`` (issue 14's bar: under 5%).
 
-Usage: ``python bench/bench_ops.py [--quick] [--messages N] [--conversations C] [--runs R]``.
+``--pairs P`` measures instead P alternating off/on pairs (``InMemoryStore``, the case the
+bar is hardest on) and reports the median and interquartile range of the P per-pair ratios of
+CPU per message: the two runs of a pair are seconds apart, so a load change on the shared
+machine moves both, where medians of separate runs drift apart by several percent.
+
+Usage: ``python bench/bench_ops.py [--quick] [--messages N] [--conversations C] [--runs R]
+[--pairs P]``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import socket
 import statistics
 import sys
@@ -91,16 +98,46 @@ async def one_run(
     return messages / elapsed, used / messages
 
 
+async def pairs(count: int, messages: int, conversations: int) -> None:
+    """Alternating off/on pairs on InMemoryStore: median and IQR of the on/off CPU ratios."""
+    print(f"{count} off/on pairs of {messages} messages over {conversations} conversations")
+    ratios, cpu = [], {False: list[float](), True: list[float]()}
+    for n in range(count):
+        found = {}
+        for on in (False, True) if n % 2 == 0 else (True, False):
+            gc.collect()
+            found[on] = (await one_run(
+                InMemoryStore(), on=on, messages=messages, conversations=conversations
+            ))[1]  # fmt: skip
+            cpu[on].append(found[on])
+        ratios.append(found[True] / found[False])
+    q1, median, q3 = statistics.quantiles(ratios, n=4)
+    print(
+        f"CPU us/msg, median: off {statistics.median(cpu[False]) * 1e6:.1f}, "
+        f"on {statistics.median(cpu[True]) * 1e6:.1f}"
+    )
+    print(
+        f"metrics on costs {median - 1:+.1%} CPU per message (IQR {q1 - 1:+.1%} .. "
+        f"{q3 - 1:+.1%}, {count} pairs; bar: under 5%)"
+    )
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--messages", type=int, default=None)
     parser.add_argument("--conversations", type=int, default=50)
     parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--pairs", type=int, default=0, help="off/on pairs (InMemoryStore)")
     args = parser.parse_args()
     messages = args.messages or (2000 if args.quick else 10000)
     runs = args.runs or (3 if args.quick else 5)
     logging.basicConfig(level=logging.WARNING)
+    load = os.getloadavg()
+    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    if args.pairs:
+        await pairs(args.pairs, args.messages or 5000, args.conversations)
+        return 0
     print(f"{messages} messages over {args.conversations} conversations, {runs} runs per case")
     print(f"{'case':<16}{'msgs/s':>10}{'CPU us/msg':>12}")
     overheads = []

@@ -82,13 +82,15 @@ class Activity:
         self._from, self._until = 0.0, 0.0
         """The current minute (a day always ends where a minute does)."""
 
-    def handled(self, log: list[tuple[float, Message, str, float]]) -> None:
-        """Messages handled: ``(wall-clock time, message, outcome, seconds of its turn and
-        replies)`` each, in order (one call per batch: the loop keeps its locals)."""
+    def handled(self, log: list[tuple[float, Message, str, float]], offset: float = 0.0) -> None:
+        """Messages handled: ``(time, message, outcome, seconds of its turn and replies)``
+        each, in order, their time plus ``offset`` being wall-clock time (one call per batch:
+        the loop keeps its locals)."""
         active, start, end = self._active, self._from, self._until
         minute, day = self._minute, self._day
         handled = 0
-        for now, message, outcome, seconds in log:
+        for at, message, outcome, seconds in log:
+            now = at + offset
             if not start <= now < end:
                 minute.handled += handled
                 day.messages += handled
@@ -105,8 +107,8 @@ class Activity:
         minute.handled += handled
         day.messages += handled
         if len(active) > MAX_ACTIVE:
-            self._forget_inactive(log[-1][0])
-        self._recent.extend(log[-RECENT:])
+            self._forget_inactive(log[-1][0] + offset)
+        self._recent.extend((at + offset, m, o, s) for at, m, o, s in log[-RECENT:])
 
     def failed(self) -> None:
         now = self._clock()

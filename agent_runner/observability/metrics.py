@@ -141,6 +141,8 @@ class RunnerMetrics:
         """What the status page charts (per minute, per day, recent messages)."""
         self._models: set[str] = set()
         self._handled_log: list[tuple[float, Message, str, float]] = []
+        """Handled messages not yet counted: ``(time.perf_counter() when done, message,
+        outcome, seconds)``."""
         self.last_event: dict[str, float] = {}
         """Connector name -> wall-clock time of its last reported progress."""
         self.states: dict[str, ConnectorState] = {}
@@ -222,9 +224,9 @@ class RunnerMetrics:
     def message_duplicate(self, source: str) -> None:
         self.duplicates.inc((source,))
 
-    def message_handled(self, message: Message, outcome: str, seconds: float) -> None:
+    def message_handled(self, message: Message, outcome: str, began: float, ended: float) -> None:
         log = self._handled_log
-        log.append((self._clock(), message, outcome, seconds))
+        log.append((ended, message, outcome, ended - began))
         if len(log) >= FOLD_AFTER:
             self.fold()
 
@@ -269,7 +271,8 @@ class RunnerMetrics:
         log, self._handled_log = self._handled_log, []
         if log:
             self._count_handled(log)
-            self.activity.handled(log)
+            # Logged on the runner's monotonic clock: one wall-clock reading per fold.
+            self.activity.handled(log, self._clock() - time.perf_counter())
 
     def _count_handled(self, log: list[tuple[float, Message, str, float]]) -> None:
         """Count a batch of handled messages: a run of one source and outcome (the usual

@@ -232,6 +232,7 @@ class AgentRuntime:
             guard=loop_guard(ignore_authors, allow_bots, max_reply_depth),
             max_pending=max_pending,
             operations=ops,
+            received=ops.received.values if ops is not None else None,
         )
         self._running = False
         self._registered_on: MessageRuntime | None = None

@@ -27,7 +27,12 @@ from agent_runner.message import Message
 from agent_runner.runner.config import source_of
 from agent_runner.runner.guards import LoopGuard, RefusedMessageError
 from agent_runner.runner.mailboxes import ConversationMailboxes
-from agent_runner.runner.operations import Operations, refusal_code, source_label
+from agent_runner.runner.operations import (
+    MAX_LABEL_LENGTH,
+    Operations,
+    refusal_code,
+    source_label,
+)
 from agent_runner.store import Store
 from agent_runner.tracing import pipeline
 
@@ -39,7 +44,8 @@ class Ingest:
 
     ``mailboxes`` is set while the runner runs; ``accepting`` while inputs may push.
     ``operations`` (the operator endpoint's metrics, or None) is told what became of each
-    message.
+    message; ``received`` (with it) is its ``messages_received`` counter, counted into
+    straight by source label (one dict update a message, as ``ReplySender.counts``).
     """
 
     def __init__(
@@ -49,43 +55,43 @@ class Ingest:
         guard: LoopGuard,
         max_pending: int,
         operations: Operations | None = None,
+        received: dict[tuple[str, ...], float] | None = None,
     ) -> None:
         self._store = store
         self._guard = guard
         self._max_pending = max_pending
         self.operations = operations
+        self._received = received
         self.mailboxes: ConversationMailboxes | None = None
         self.accepting = False
 
     async def __call__(self, data: Message | Mapping[str, Any], /) -> Accepted:
         ops = self.operations
         if ops is None:
-            message, mailboxes = await self._admissible(data)
+            message = _parse(data)
+            mailboxes = await self._admissible(message)
             with pipeline.receive(message):  # the message's trace (when OTEL_* turns it on)
                 fresh = await mailboxes.admit(message, self._journal(message))
             return Accepted(message.key, duplicate=not fresh)
-        source = source_label(data)
-        ops.message_received(source)
+        message = self._counted(data, ops)
         try:
-            message, mailboxes = await self._admissible(data)
+            mailboxes = await self._admissible(message)
             with pipeline.receive(message):
                 fresh = await mailboxes.admit(message, self._journal(message))
         except _REFUSALS as exc:
-            ops.message_refused(source, refusal_code(exc))
+            ops.message_refused(source_label(message), refusal_code(exc))
             raise
         if not fresh:
-            ops.message_duplicate(source)
+            ops.message_duplicate(source_label(message))
         return Accepted(message.key, duplicate=not fresh)
 
     async def hand_over(self, data: Message | Mapping[str, Any], /) -> asyncio.Future[Accepted]:
         """Queue ``data`` without waiting for its journal write (see the module doc)."""
         ops = self.operations
-        source = ""
-        if ops is not None:
-            source = source_label(data)
-            ops.message_received(source)
+        message = _parse(data) if ops is None else self._counted(data, ops)
+        source = "" if ops is None else source_label(message)
         try:
-            message, mailboxes = await self._admissible(data)
+            mailboxes = await self._admissible(message)
         except _REFUSALS as exc:
             if ops is not None:
                 ops.message_refused(source, refusal_code(exc))
@@ -103,14 +109,28 @@ class Ingest:
             )
         )
 
-    async def _admissible(
-        self, data: Message | Mapping[str, Any]
-    ) -> tuple[Message, ConversationMailboxes]:
+    def _counted(self, data: Message | Mapping[str, Any], ops: Operations) -> Message:
+        """``data`` validated, counted as received (and as refused when invalid)."""
         try:
-            message = Message.parse(data)
+            message = _parse(data)
         except InvalidMessageError as exc:
-            _log.warning("refused input from %s: %s", source_of(data), exc.reason)
+            source = source_label(data)
+            ops.message_received(source)
+            ops.message_refused(source, refusal_code(exc))
             raise
+        source = message.source
+        if len(source) > MAX_LABEL_LENGTH:
+            source = "unknown"
+        received = self._received
+        if received is None:
+            ops.message_received(source)
+        else:
+            key = (source,)
+            received[key] = received.get(key, 0.0) + 1.0
+        return message
+
+    async def _admissible(self, message: Message) -> ConversationMailboxes:
+        """The mailboxes to queue ``message`` in, once the guards and back-pressure let it."""
         reason = self._guard.check(message)
         if reason is not None:
             _log.info("refused %s: %s", message.key, reason)
@@ -120,7 +140,15 @@ class Ingest:
             await mailboxes.wait_for_room()
         if mailboxes is None or not self.accepting or mailboxes is not self.mailboxes:
             raise ConnectorError(f"the runner is not accepting input; {message.key} refused")
-        return message, mailboxes
+        return mailboxes
+
+
+def _parse(data: Message | Mapping[str, Any]) -> Message:
+    try:
+        return Message.parse(data)
+    except InvalidMessageError as exc:
+        _log.warning("refused input from %s: %s", source_of(data), exc.reason)
+        raise
 
 
 _REFUSALS = (InvalidMessageError, ConnectorError, StoreError)

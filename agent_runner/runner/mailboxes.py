@@ -299,7 +299,7 @@ class ConversationMailboxes:
                 await self._replies.send(earlier, ())
             self.handled += 1
             if operations is not None:
-                operations.message_handled(message, result.outcome, clock() - began)
+                operations.message_handled(message, result.outcome, began, clock())
         except Exception:  # keep the conversation going; the journal keeps it pending
             if operations is not None:
                 operations.message_failed(message.source)

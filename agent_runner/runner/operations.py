@@ -43,10 +43,11 @@ class Operations(Protocol):
     def message_duplicate(self, source: str) -> None:
         """A message the journal had already (not handled again)."""
 
-    def message_handled(self, message: Message, outcome: str, seconds: float) -> None:
+    def message_handled(self, message: Message, outcome: str, began: float, ended: float) -> None:
         """A message's turn ran and its replies went out (``outcome`` of the turn:
-        ``ok``, ``error``, ``timeout``, ``budget``, ``payment``), ``seconds`` after it
-        reached the head of its mailbox."""
+        ``ok``, ``error``, ``timeout``, ``budget``, ``payment``); ``began`` and ``ended`` are
+        the :data:`clock`'s readings when it reached the head of its mailbox and when its
+        replies were out (the mailbox reads its clock anyway: no wall-clock call here)."""
 
     def message_failed(self, source: str) -> None:
         """Handling a message raised; it stays journaled for the next start."""
@@ -80,17 +81,22 @@ def refusal_code(exc: Exception) -> str:
     return "not_accepting"
 
 
+MAX_LABEL_LENGTH = 64
+"""A longer ``source`` is labelled ``unknown`` (labels stay short and bounded)."""
+
+
 def source_label(data: object) -> str:
-    """The ``source`` of a message or mapping not yet validated (``unknown`` if none)."""
-    # Once per message: a plain dict first (isinstance of a pydantic model or of the
-    # Mapping ABC costs more than the rest of this function).
+    """The ``source`` label of a message, or of a mapping not yet validated (``unknown`` if
+    it has none, or one longer than :data:`MAX_LABEL_LENGTH`)."""
+    # A plain dict first (isinstance of a pydantic model or of the Mapping ABC costs more
+    # than the rest of this function).
     if type(data) is dict:
         source = data.get("source")
     elif isinstance(data, Message):
-        return data.source
+        source = data.source
     else:
         source = data.get("source") if isinstance(data, Mapping) else None
-    return source if isinstance(source, str) and 0 < len(source) <= 64 else "unknown"
+    return source if isinstance(source, str) and 0 < len(source) <= MAX_LABEL_LENGTH else "unknown"
 
 
 class CountingMeter:
@@ -169,6 +175,7 @@ clock: Callable[[], float] = time.perf_counter
 
 
 __all__ = [
+    "MAX_LABEL_LENGTH",
     "REFUSAL_CODES",
     "CountingMeter",
     "Operations",
