@@ -1,7 +1,7 @@
 # agent-runner: one image for the bot and its workers. Slim, non-root, healthy when /readyz is.
 #   docker build -t agent-runner .
 #   docker run -e AGENT_RUNNER_ADMIN_TOKEN=... -p 8080:8080 -v bot-data:/data agent-runner
-# compose.yaml runs a bot, two workers and Redis from it (docs/deploy.md).
+# compose.yaml runs a bot, two workers and Redis from it (docs/how-to/deploy.md).
 FROM python:3.12-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./

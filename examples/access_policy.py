@@ -3,7 +3,7 @@ vault, and only the planner may publish progress.
 
 The same :class:`~agent_runner.core.AccessPolicy` works unchanged on
 ``DistributedAgentRuntime`` (where Redis ACLs also make it hard between processes: see
-docs/distributed.md, "Locked-down deployment").
+docs/concepts/distributed.md, "Locked-down deployment").
 
 Run: ``python examples/access_policy.py``
 """

@@ -2,7 +2,7 @@
 
 With ``REDIS_URL`` set it keeps its store in Redis and shares its conversations with every
 other process of it on that Redis: run it three times behind a load balancer to scale
-(``docs/limits.md``).
+(``docs/how-to/replicas.md``).
 
 Start it (no keys needed)::
 

@@ -12,7 +12,7 @@ The sender is the ``sender`` the message is sent with (an agent's own ``send_mes
 runner, a script). In one process the policy keeps agents, prompt-injected ones included,
 to the paths the operator declared; it is not a sandbox against hostile Python code in the
 same process. Between processes, Redis ACLs make the same boundaries hard
-(:func:`agent_runner.distributed.acl_rules`, docs/distributed.md).
+(:func:`agent_runner.distributed.acl_rules`, docs/concepts/distributed.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The distributed runtime: the core's MessageRuntime over Redis Streams, and RedisStore.
 
 Needs the ``redis`` extra (``pip install 'agent-runner[redis]'``). The wire format, for
-workers in other languages, is in ``docs/distributed.md``.
+workers in other languages, is in ``docs/concepts/distributed.md``.
 """
 
 from agent_runner.distributed._acl import acl_rules

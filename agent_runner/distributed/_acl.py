@@ -14,8 +14,8 @@ hosting types H that may send to types S:
 
 So a worker cannot read the requests, states or replies meant for types it does not host,
 nor take their partitions; a reply it forges would need a request id it never saw (ids are
-random, see :class:`DistributedAgentRuntime`). docs/distributed.md, "Locked-down deployment",
-lists the users of a deployment and the TLS settings.
+random, see :class:`DistributedAgentRuntime`). docs/concepts/distributed.md, "Locked-down
+deployment", lists the users of a deployment and the TLS settings.
 """
 
 from __future__ import annotations

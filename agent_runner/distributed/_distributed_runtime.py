@@ -2,7 +2,7 @@
 
 Any number of worker processes, on any machines, run the same agent classes as
 :class:`~agent_runner.core.SingleThreadedAgentRuntime`. Redis is the host: there is no
-broker process of ours. The wire format is documented in ``docs/distributed.md``.
+broker process of ours. The wire format is documented in ``docs/concepts/distributed.md``.
 
 The runtime owns one object per concern: the :class:`Messenger` (calls, publishes, replies),
 the :class:`HostedAgents` and the :class:`Host` with its :class:`PartitionReader` (the

@@ -3,7 +3,7 @@
 An RPC is an ``XADD`` of a ``rpc`` entry to the recipient's partition stream; its reply comes
 back on this runtime's own reply stream, read with one blocking ``XREAD`` loop. A publish
 writes one ``event`` entry per subscriber, checked against the subscription version in one
-Lua script. See docs/distributed.md.
+Lua script. See docs/concepts/distributed.md.
 """
 
 from __future__ import annotations

@@ -246,7 +246,8 @@ MAX_BYTES_PER_ENTRY = 512 * 1024
 
 def merge_xadds(batch: list[_Op]) -> list[tuple[tuple[Any, ...], list[_Waiter]]]:
     """Merge the plain ``XADD stream * h H d D`` of a batch that go to one stream into one
-    entry ``h, d, h1, d1, h2, d2, ...`` (docs/distributed.md), placed where the first was.
+    entry ``h, d, h1, d1, h2, d2, ...`` (docs/concepts/distributed.md), placed where the first
+    was.
 
     Entries of one stream keep their order; everything else keeps its place.
     """

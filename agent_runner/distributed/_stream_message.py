@@ -1,8 +1,8 @@
 """StreamMessage: one message read from a partition stream, and the answer it gets.
 
-A stream entry carries one message or several (``h, d, h1, d1, ...``, see docs/distributed.md);
-each is handled on its own and marked by its :data:`Mark`, the position that an agent's
-watermark records once it is handled.
+A stream entry carries one message or several (``h, d, h1, d1, ...``, see
+docs/concepts/distributed.md); each is handled on its own and marked by its :data:`Mark`, the
+position that an agent's watermark records once it is handled.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The wire format: Redis key and stream names, envelope headers, key placement hashes.
 
-Everything here is language-neutral and written down in ``docs/distributed.md``: a worker in
-another language that follows these names and JSON headers joins a deployment as an equal.
+Everything here is language-neutral and written down in ``docs/concepts/distributed.md``: a
+worker in another language that follows these names and JSON headers joins a deployment as an
+equal.
 
 One stream entry is one message, with two fields: ``h``, the JSON header (:class:`Header`),
 and ``d``, the payload bytes as produced by the payload's serializer (for
@@ -44,7 +45,7 @@ class ErrorInfo(TypedDict):
 
 
 class Header(TypedDict, total=False):
-    """The JSON header of a stream entry (field ``h``). See docs/distributed.md."""
+    """The JSON header of a stream entry (field ``h``). See docs/concepts/distributed.md."""
 
     v: int
     kind: str

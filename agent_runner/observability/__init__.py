@@ -3,7 +3,7 @@
 Every runner (and every ``agent-runner worker``) serves an operator endpoint, on by default
 at ``http://127.0.0.1:8081`` (:class:`AdminSettings`; ``AGENT_RUNNER_ADMIN_PORT=0`` turns it
 off): ``/metrics`` (Prometheus, :class:`RunnerMetrics`), ``/healthz``, ``/readyz``,
-``/api/status`` and the status page at ``/``. See ``docs/operations.md``.
+``/api/status`` and the status page at ``/``. See ``docs/how-to/operations.md``.
 """
 
 from agent_runner.observability.activity import Activity

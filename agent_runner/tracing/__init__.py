@@ -4,7 +4,7 @@ Off unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPO
 ``OTEL_TRACES_EXPORTER``) is set; then the runner and ``agent-runner worker`` export spans
 over OTLP/HTTP in batches, flushed at shutdown. Needs the ``tracing`` extra
 (``pip install 'agent-runner[tracing]'``), imported only when tracing is on. See
-:mod:`agent_runner.tracing.pipeline` for the spans and ``docs/tracing.md`` for the guide.
+:mod:`agent_runner.tracing.pipeline` for the spans and ``docs/how-to/tracing.md`` for the guide.
 
 Example:
     ::

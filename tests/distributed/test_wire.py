@@ -25,7 +25,7 @@ from agent_runner.errors import CantHandleException
 
 @pytest.mark.parametrize(("key", "partitions", "expected"), [("default", 16, 10), ("k1", 16, 9)])
 def test_partition_of_is_stable(key: str, partitions: int, expected: int) -> None:
-    # Fixed values: workers in other languages must compute the same (docs/distributed.md).
+    # Fixed values: workers in other languages must compute the same (docs/concepts/distributed.md).
     assert partition_of(key, partitions) == expected
 
 

@@ -1,7 +1,7 @@
 // A minimal agent-runner worker in JavaScript (Node.js + the npm `redis` client).
 //
 // It hosts one agent type (AGENT_TYPE, default "jsecho") following the wire format of
-// docs/distributed.md: heartbeats in the members sorted set, partitions by rendezvous
+// docs/concepts/distributed.md: heartbeats in the members sorted set, partitions by rendezvous
 // hashing, leases, consumer group "agent-runner" on the inbox streams, JSON headers,
 // replies on the caller's reply stream, XACK after handling.
 //
