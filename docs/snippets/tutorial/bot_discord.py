@@ -1,7 +1,7 @@
 """Tutorial step 2: the same agent on Discord (and still on HTTP).
 
-python bot_discord.py --fake    # against agent_runner.testing.discord.FakeDiscord
-agent-runner run bot_discord.py # against Discord, with DISCORD_TOKEN in .env
+python bot_discord.py --fake     # against a local fake Discord (FakeDiscord)
+agent-runner run bot_discord.py  # against Discord, with DISCORD_TOKEN in .env
 """
 
 import asyncio
@@ -15,13 +15,18 @@ from connectors.http import HTTPConnector
 
 
 async def agent(message: Message, context: AgentContext) -> str:
-    earlier = [item.text for item in context.memory.messages if item.role == "user"]
+    turns = context.memory.messages  # this conversation's earlier turns
+    earlier = [item.text for item in turns if item.role == "user"]
     if earlier:
         return f"You said {message.text!r}. Before that: {earlier[-1]!r}."
     return f"You said {message.text!r}. Nice to meet you!"
 
 
-def build(discord: DiscordConnector, http: HTTPConnector, **options: object) -> AgentRuntime:
+def build(
+    discord: DiscordConnector,
+    http: HTTPConnector,
+    **options: object,
+) -> AgentRuntime:
     return AgentRuntime(
         inputs=[discord, http],
         outputs=[discord, http],
@@ -34,7 +39,8 @@ def build(discord: DiscordConnector, http: HTTPConnector, **options: object) -> 
 async def against_the_fake() -> None:
     from agent_runner.testing.discord import FakeDiscord
 
-    async with FakeDiscord() as fake:  # Discord's REST API and gateway on 127.0.0.1
+    # Discord's REST API and gateway on 127.0.0.1; the real discord.py connects
+    async with FakeDiscord() as fake:
         discord = DiscordConnector(
             token=fake.token, api_base=fake.url, gateway_url=fake.gateway_url
         )
@@ -42,9 +48,10 @@ async def against_the_fake() -> None:
         task = asyncio.create_task(runtime.run())
         await runtime.wait_started()
         await fake.wait_ready()  # the bot's gateway session is up
-        await fake.post_user_message(fake.channel_id, "hello bot!", mention_bot=True)
-        await fake.post_user_message(fake.channel_id, "how are you?", mention_bot=True)
-        for reply in await fake.wait_for_messages(fake.channel_id, 2, timeout=30):
+        channel = fake.channel_id
+        await fake.post_user_message(channel, "hello bot!", mention_bot=True)
+        await fake.post_user_message(channel, "how are you?", mention_bot=True)
+        for reply in await fake.wait_for_messages(channel, 2, timeout=30):
             print(f"bot: {reply.content}")
         await runtime.stop()
         await task

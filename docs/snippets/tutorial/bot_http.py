@@ -1,4 +1,4 @@
-"""Tutorial step 1: a bot that answers over HTTP and remembers each conversation."""
+"""Tutorial step 1: a bot over HTTP that remembers each conversation."""
 
 from agent_runner import AgentContext, AgentRuntime, Message
 from agent_runner.memory import ShortTermMemory
@@ -6,7 +6,8 @@ from connectors.http import HTTPConnector
 
 
 async def agent(message: Message, context: AgentContext) -> str:
-    earlier = [item.text for item in context.memory.messages if item.role == "user"]
+    turns = context.memory.messages  # this conversation's earlier turns
+    earlier = [item.text for item in turns if item.role == "user"]
     if earlier:
         return f"You said {message.text!r}. Before that: {earlier[-1]!r}."
     return f"You said {message.text!r}. Nice to meet you!"
@@ -16,7 +17,7 @@ http = HTTPConnector.from_env()  # HTTP_HOST / HTTP_PORT, default 127.0.0.1:8080
 
 runtime = AgentRuntime(
     inputs=[http],  # where messages come from
-    outputs=[http],  # where replies go: each reply goes back where its message came from
+    outputs=[http],  # where replies go (back where their message came from)
     agent=agent,
     short_term_memory=ShortTermMemory(max_messages=20),
 )

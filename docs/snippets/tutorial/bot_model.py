@@ -1,7 +1,7 @@
 """Tutorial step 3: a model answers, and may call a tool.
 
 python bot_model.py --fake     # a scripted model: no key, no network
-agent-runner run bot_model.py  # a real model: LLM_BASE_URL/LLM_MODEL or OPENAI_API_KEY
+agent-runner run bot_model.py  # a real model: LLM_* or OPENAI_API_KEY in .env
 """
 
 import asyncio
@@ -9,7 +9,13 @@ import random
 import sys
 
 from agent_runner import AgentRuntime
-from agent_runner.llm import LLMAgent, ModelClient, ScriptedModelClient, ToolCall, agent_from_env
+from agent_runner.llm import (
+    LLMAgent,
+    ModelClient,
+    ScriptedModelClient,
+    ToolCall,
+    agent_from_env,
+)
 from agent_runner.memory import ShortTermMemory
 from agent_runner.store import InMemoryStore
 from connectors.inmemory import InMemoryConnector
@@ -36,11 +42,13 @@ def build_agent(client: ModelClient) -> LLMAgent:
 async def with_a_scripted_model() -> None:
     client = ScriptedModelClient(
         [
-            ToolCall.of("roll_dice", {"count": 2}),  # the model's first answer: call the tool
-            lambda request: f"You rolled {request.messages[-1].content}.",  # then answer
+            # first a call of the tool, then an answer from its result
+            ToolCall.of("roll_dice", {"count": 2}),
+            lambda request: f"You rolled {request.messages[-1].content}.",
         ]
     )
-    chat = InMemoryConnector()  # an input and output in memory, through the whole runner
+    # an input and output in memory, going through the whole runner
+    chat = InMemoryConnector()
     runtime = AgentRuntime(
         inputs=[chat],
         outputs=[chat],
@@ -62,9 +70,10 @@ if __name__ == "__main__" and "--fake" in sys.argv:
 elif __name__ != "__main__":  # imported by `agent-runner run bot_model.py`
     from connectors.http import HTTPConnector
 
-    llm_agent = agent_from_env(system_prompt=SYSTEM_PROMPT, tools=[roll_dice])  # LLM_* settings
+    # the model from the LLM_* settings (or OPENAI_API_KEY)
+    llm_agent = agent_from_env(system_prompt=SYSTEM_PROMPT, tools=[roll_dice])
     if llm_agent is None:
-        raise SystemExit("set LLM_BASE_URL and LLM_MODEL, or OPENAI_API_KEY, in .env")
+        raise SystemExit("set LLM_BASE_URL and LLM_MODEL, or OPENAI_API_KEY")
     http = HTTPConnector.from_env()
     runtime = AgentRuntime(
         inputs=[http],
