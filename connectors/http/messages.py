@@ -145,10 +145,12 @@ def parse_message_body(
         raise RequestError(422, exc.reason, details=exc.errors) from None
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def body_fingerprint(data: Any) -> str:
     """A digest of a decoded request body, to tell a retry from a reused id."""
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(data).encode()).hexdigest()
 
 
 def agent_failure(replies: Sequence[Reply]) -> RequestError | None:

@@ -8,32 +8,41 @@ answer instead of a second run.
 
 The runner tells an output a message is fully answered by calling its ``complete(request)``
 when it has one. Until a first ``complete`` is seen, a waiter returns at the first reply.
+
+A waiter's reply timeout is a deadline on the waiter, not a timer: one sweep per
+:class:`Pending`, every tick while requests wait (a twentieth of the timeout, 1 ms to 1 s,
+:func:`~agent_runner.deadlines.tick_of`), wakes those whose deadline passed. A request
+times out up to one tick late, never early.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import OrderedDict, deque
 from typing import Literal
 
-from agent_runner.deadlines import Deadlines
+from agent_runner.deadlines import tick_of
 from agent_runner.message import Reply
 
-EventKind = Literal["chunk", "reply", "done"]
+EventKind = Literal["chunk", "reply", "done", "timeout"]
 Event = tuple[EventKind, "str | Reply | None"]
 
 
 class Waiter:
-    """One request's events, oldest first: text chunks, whole replies, then ``done``.
+    """One request's events, oldest first: text chunks, whole replies, then ``done`` (or
+    ``timeout``, put by the sweep once ``deadline`` passed).
 
     A deque and one future per wait: cheaper than an ``asyncio.Queue`` on the hot path.
     """
 
-    __slots__ = ("_events", "_wakeup", "key", "stream")
+    __slots__ = ("_events", "_wakeup", "deadline", "key", "stream")
 
     def __init__(self, key: str, *, stream: bool) -> None:
         self.key = key
         self.stream = stream
+        self.deadline = math.inf
+        """The loop time :meth:`Pending.collect` gives up at."""
         self._events: deque[Event] = deque()
         self._wakeup: asyncio.Future[None] | None = None
 
@@ -70,8 +79,9 @@ class Pending:
         self._cache_size = cache_size
         self.completes_seen = False
         """True once the runner called ``complete``: waiters then wait for ``done``."""
-        self._deadlines = Deadlines()
-        """Requests' reply timeouts share coarse timers (no loop timer per request)."""
+        self._sweep: asyncio.TimerHandle | None = None
+        self._sweep_loop: asyncio.AbstractEventLoop | None = None
+        self._tick = 1.0
 
     def __len__(self) -> int:
         return len(self._waiters)
@@ -138,20 +148,37 @@ class Pending:
     # -- for handlers ----------------------------------------------------------------
     async def collect(self, waiter: Waiter, within: float) -> list[Reply] | None:
         """Wait for the replies of ``waiter``'s message; None when none came in time."""
+        loop = asyncio.get_running_loop()
+        waiter.deadline = loop.time() + within
+        self._tick = tick_of(within)
+        if self._sweep is None or self._sweep_loop is not loop:
+            self._sweep_loop = loop
+            self._sweep = loop.call_later(self._tick, self._expire, loop)
         replies: list[Reply] = []
-        try:
-            async with self._deadlines.timeout(within):
-                while True:
-                    kind, value = await waiter.get()
-                    if kind == "done":
-                        return replies
-                    if kind == "reply" and isinstance(value, Reply):
-                        replies.append(value)
-                        if not self.completes_seen:
-                            extra = [v for k, v in waiter.pending() if k == "reply"]
-                            return replies + [v for v in extra if isinstance(v, Reply)]
-        except TimeoutError:
-            return replies or None
+        while True:
+            kind, value = await waiter.get()
+            if kind == "done":
+                return replies
+            if kind == "timeout":
+                return replies or None
+            if kind == "reply" and isinstance(value, Reply):
+                replies.append(value)
+                if not self.completes_seen:
+                    extra = [v for k, v in waiter.pending() if k == "reply"]
+                    return replies + [v for v in extra if isinstance(v, Reply)]
+
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The sweep: wake the waiters whose deadline passed; again in a tick while any wait."""
+        if loop is not self._sweep_loop:
+            return
+        now = loop.time()
+        for waiter in self._waiters.values():
+            if waiter.deadline <= now:
+                waiter.deadline = math.inf
+                waiter.put(("timeout", None))
+        self._sweep = None
+        if self._waiters and not loop.is_closed():
+            self._sweep = loop.call_later(self._tick, self._expire, loop)
 
 
 __all__ = ["Event", "EventKind", "Pending", "Waiter"]
