@@ -12,6 +12,11 @@ address needs (:class:`ServerLimits`):
   arrive in time; the handler answers ``408`` and the connection is closed after it.
 - **A cap on concurrent connections** (``max_connections``): beyond it a new connection is
   answered ``503`` at once and closed; established ones keep being served.
+- **A front for hot routes** (``front``, a :class:`ConnectionFront`): it takes each new
+  connection first, serves the requests it knows itself and hands the connection, with what
+  it has read, to aiohttp's handler otherwise; its connections count towards the cap and it
+  closes them on shutdown (the HTTP connector's ``POST /v1/messages``,
+  ``connectors/http/front.py``).
 - **Quiet, JSON errors.** A request aiohttp's parser rejects (malformed framing, a header
   line too long) is answered with a JSON error body (:func:`error_body`) and logged as one
   INFO line, not a traceback at ERROR; a client that hangs up is not an error at all. Only
@@ -30,10 +35,10 @@ import asyncio
 import json
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -128,10 +133,35 @@ class ServerLimits:
         )
 
 
+class ConnectionFront(Protocol):
+    """Takes each new connection before aiohttp's handler (see :func:`serve`)."""
+
+    def __len__(self) -> int:
+        """Connections it serves now (counted towards ``max_connections``)."""
+        ...
+
+    def connection(self, fallback: Callable[[], asyncio.Protocol]) -> asyncio.Protocol:
+        """The protocol of a new connection; ``fallback()`` makes aiohttp's handler, to
+        hand the connection to (``transport.set_protocol``) when it does not serve it."""
+        ...
+
+    async def close(self, grace: float) -> None:
+        """Stop serving: requests in flight get ``grace`` seconds, then every connection
+        it still has is closed."""
+        ...
+
+
 async def serve(
-    app: web.Application, *, host: str, port: int, limits: ServerLimits | None = None
+    app: web.Application,
+    *,
+    host: str,
+    port: int,
+    limits: ServerLimits | None = None,
+    front: ConnectionFront | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Start ``app`` on ``host:port`` (0: a free port) under ``limits``.
+
+    With ``front``, each connection goes to it first (see the module docstring).
 
     Returns:
         The runner (``await runner.cleanup()`` stops the server) and the bound port.
@@ -145,7 +175,7 @@ async def serve(
         app, access_log=None, handle_signals=False, shutdown_timeout=limits.shutdown_timeout
     )
     await runner.setup()
-    site = _Site(runner, host, port, limits)
+    site = _Site(runner, host, port, limits, front)
     try:
         await site.start()
     except BaseException:
@@ -261,11 +291,18 @@ class _Refuse(asyncio.Protocol):
 class _Site(web.BaseSite):
     """A TCP site whose connections get :class:`_Handler` under the limits."""
 
-    __slots__ = ("_host", "_limits", "_port")
+    __slots__ = ("_front", "_host", "_limits", "_port")
 
-    def __init__(self, runner: web.AppRunner, host: str, port: int, limits: ServerLimits) -> None:
+    def __init__(
+        self,
+        runner: web.AppRunner,
+        host: str,
+        port: int,
+        limits: ServerLimits,
+        front: ConnectionFront | None,
+    ) -> None:
         super().__init__(runner)
-        self._host, self._port, self._limits = host, port, limits
+        self._host, self._port, self._limits, self._front = host, port, limits, front
 
     @property
     def name(self) -> str:
@@ -276,20 +313,10 @@ class _Site(web.BaseSite):
         loop = asyncio.get_running_loop()
         server = self._runner.server
         assert isinstance(server, web.Server)
-        limits = self._limits
+        limits, front = self._limits, self._front
         refused = 0
 
-        def protocol() -> asyncio.Protocol:
-            nonlocal refused
-            if len(server.connections) >= limits.max_connections:
-                refused += 1
-                if refused == 1 or refused % 1000 == 0:
-                    logger.warning(
-                        "connection refused: %d connections open (the cap); %d refused so far",
-                        limits.max_connections,
-                        refused,
-                    )
-                return _Refuse()
+        def handler() -> asyncio.Protocol:
             return _Handler(
                 server,
                 loop=loop,
@@ -298,14 +325,34 @@ class _Site(web.BaseSite):
                 lingering_time=_LINGER,
             )
 
+        def protocol() -> asyncio.Protocol:
+            nonlocal refused
+            open_now = len(server.connections) + (len(front) if front is not None else 0)
+            if open_now >= limits.max_connections:
+                refused += 1
+                if refused == 1 or refused % 1000 == 0:
+                    logger.warning(
+                        "connection refused: %d connections open (the cap); %d refused so far",
+                        limits.max_connections,
+                        refused,
+                    )
+                return _Refuse()
+            return front.connection(handler) if front is not None else handler()
+
         self._server = await loop.create_server(
             protocol, self._host, self._port, reuse_address=True, backlog=self._backlog
         )
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._front is not None:
+            await self._front.close(self._limits.shutdown_timeout)
 
 
 __all__ = [
     "ERROR_CODES",
     "ERROR_TYPES",
+    "ConnectionFront",
     "ServerLimits",
     "bind_problem",
     "closing",

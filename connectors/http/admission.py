@@ -8,6 +8,7 @@ refusal is a :class:`~connectors.http.errors.RequestError` (429 with ``Retry-Aft
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from aiohttp import web
 
@@ -66,18 +67,7 @@ class Admission:
 
     async def admit(self, request: web.Request) -> bytes:
         """The request's body when it may pass; a RequestError saying why otherwise."""
-        if self._limiter is not None:
-            client = self.client(request)
-            wait = self._limiter.hit(client)
-            if wait <= 0 and self.shared is not None:
-                wait = await self.shared.hit(client)
-            if wait > 0:
-                seconds = max(1, math.ceil(wait)) if math.isfinite(wait) else 60
-                raise RequestError(
-                    429,
-                    f"rate limit exceeded; retry in {seconds}s",
-                    headers={"Retry-After": str(seconds)},
-                )
+        await self.check_rate(self.client(request.headers, request.remote))
         length = request.content_length
         if length is not None and length > self.max_body:
             raise RequestError(
@@ -88,18 +78,42 @@ class Admission:
             raise RequestError(
                 408, f"the request body did not arrive within {self._body_timeout:g}s"
             )
-        reason = self._auth.check(request.headers, body)
-        if reason is not None:
-            raise RequestError(401, reason, headers={"WWW-Authenticate": "Bearer"})
+        self.check_auth(request.headers, body)
         return body
 
-    def client(self, request: web.Request) -> str:
-        """Who the request counts against for rate limiting."""
+    async def admit_read(self, headers: Mapping[str, str], remote: str | None, body: bytes) -> None:
+        """:meth:`admit` for a request whose body the front read (within the size limit)."""
+        await self.check_rate(self.client(headers, remote))
+        self.check_auth(headers, body)
+
+    async def check_rate(self, client: str) -> None:
+        """A 429 with ``Retry-After`` when ``client`` is over its rate."""
+        if self._limiter is None:
+            return
+        wait = self._limiter.hit(client)
+        if wait <= 0 and self.shared is not None:
+            wait = await self.shared.hit(client)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait)) if math.isfinite(wait) else 60
+            raise RequestError(
+                429,
+                f"rate limit exceeded; retry in {seconds}s",
+                headers={"Retry-After": str(seconds)},
+            )
+
+    def check_auth(self, headers: Mapping[str, str], body: bytes) -> None:
+        """A 401 when the request's token or signature is missing or wrong."""
+        reason = self._auth.check(headers, body)
+        if reason is not None:
+            raise RequestError(401, reason, headers={"WWW-Authenticate": "Bearer"})
+
+    def client(self, headers: Mapping[str, str], remote: str | None) -> str:
+        """Who a request counts against for rate limiting."""
         if self._trust_forwarded:
-            forwarded = request.headers.get("X-Forwarded-For", "").split(",", 1)[0].strip()
+            forwarded = headers.get("X-Forwarded-For", "").split(",", 1)[0].strip()
             if forwarded:
                 return forwarded
-        return request.remote or "unknown"
+        return remote or "unknown"
 
 
 __all__ = ["Admission"]

@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from agent_runner.connector import BaseConnector, DeliveryContract, DeliveryKey, Sink
 from agent_runner.errors import (
@@ -51,7 +52,14 @@ from connectors.http.admission import Admission
 from connectors.http.auth import DEFAULT_WINDOW, Authenticator
 from connectors.http.callbacks import WebhookSender, check_callback
 from connectors.http.chat import ChatRoutes
-from connectors.http.errors import MAX_BODY_KEY, error_body, error_middleware
+from connectors.http.errors import (
+    MAX_BODY_KEY,
+    RequestError,
+    error_body,
+    error_json,
+    error_middleware,
+)
+from connectors.http.front import Answer, Front
 from connectors.http.intake import Intake
 from connectors.http.messages import (
     answer_json,
@@ -238,8 +246,16 @@ class HTTPConnector(BaseConnector):
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/openapi.json", self._openapi)
         app.router.add_get("/readyz", self._readyz)
+        front = Front(
+            path="/v1/messages",
+            handler=self._front_messages,
+            limits=self._limits,
+            max_body=max_body,
+        )
         try:
-            runner, port = await serve(app, host=self.host, port=self._port, limits=self._limits)
+            runner, port = await serve(
+                app, host=self.host, port=self._port, limits=self._limits, front=front
+            )
         except OSError as exc:
             raise ConnectorError(f"HTTP cannot listen on {self.host}:{self._port}: {exc}") from exc
         self._runner, self._bound_port = runner, port
@@ -298,7 +314,23 @@ class HTTPConnector(BaseConnector):
         return None if self.stopping else self._sink
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
-        data = decode_body(await self._admission.admit(request))
+        status, answer = await self._answer(await self._admission.admit(request))
+        return web.json_response(answer, status=status)
+
+    async def _front_messages(
+        self, headers: CIMultiDict[str], remote: str | None, body: bytes
+    ) -> Answer:
+        """``POST /v1/messages`` as the front serves it (see :mod:`connectors.http.front`)."""
+        try:
+            await self._admission.admit_read(headers, remote, body)
+            status, answer = await self._answer(body)
+        except RequestError as exc:
+            return exc.status, error_json(exc), exc.headers
+        return status, answer, {}
+
+    async def _answer(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """The status and JSON answer to an admitted ``POST /v1/messages`` body."""
+        data = decode_body(body)
         message = parse_message_body(
             data, source=self.name, new_id=new_message_id, now=datetime.now(UTC)
         )
@@ -310,10 +342,10 @@ class HTTPConnector(BaseConnector):
             accepted = await self._intake.push(message)
             if accepted.duplicate:
                 raise duplicate_error(message)
-            body = {"id": message.id, "conversation_id": message.conversation_id}
-            return web.json_response({**body, "status": "accepted"}, status=202)
+            ids = {"id": message.id, "conversation_id": message.conversation_id}
+            return 202, {**ids, "status": "accepted"}
         replies = await self._intake.replies(message)
-        return web.json_response(answer_json(message, replies))
+        return 200, answer_json(message, replies)
 
     async def _openapi(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(openapi_document())

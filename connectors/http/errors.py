@@ -48,12 +48,13 @@ class RequestError(Exception):
         self.headers = dict(headers or {})
 
 
+def error_json(exc: RequestError) -> dict[str, Any]:
+    """The JSON body answering ``exc`` (:func:`error_body`)."""
+    return error_body(exc.status, exc.message, code=exc.code, details=exc.details)
+
+
 def error_response(exc: RequestError) -> web.Response:
-    response = web.json_response(
-        error_body(exc.status, exc.message, code=exc.code, details=exc.details),
-        status=exc.status,
-        headers=exc.headers,
-    )
+    response = web.json_response(error_json(exc), status=exc.status, headers=exc.headers)
     if exc.status == 408:  # the rest of a stalled body is not worth waiting for
         response.force_close()
     return response
@@ -85,4 +86,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return web.json_response(error_body(500, "internal server error (logged)"), status=500)
 
 
-__all__ = ["MAX_BODY_KEY", "RequestError", "error_body", "error_middleware", "error_response"]
+__all__ = [
+    "MAX_BODY_KEY",
+    "RequestError",
+    "error_body",
+    "error_json",
+    "error_middleware",
+    "error_response",
+]
