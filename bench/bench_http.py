@@ -168,6 +168,12 @@ KINDS = {
 }
 
 
+def label(kind: str) -> str:
+    """A server's name in the tables (``kind/aiohttp``: the connector without its front)."""
+    name, _, front = kind.partition("/")
+    return f"{KINDS[name][:30]}, no front" if front else KINDS[name]
+
+
 @dataclass(frozen=True)
 class Result:
     requests: int
@@ -214,6 +220,7 @@ def pinned(cpu: int | None) -> dict[str, object]:
 def server_command(
     kind: str, port: int, data_dir: Path, loop: str = "asyncio"
 ) -> tuple[list[str], dict[str, str]]:
+    kind, _, front = kind.partition("/")
     env = {
         k: v
         for k, v in os.environ.items()
@@ -228,17 +235,30 @@ def server_command(
             "HTTP_RATE_LIMIT_PER_MINUTE": "0",
             "AGENT_RUNNER_DATA_DIR": str(data_dir),
         }
-        return [*python(loop), str(ROOT / "examples" / "run.py")], env
-    command = [*python(loop), __file__, "--serve", kind, "--port", str(port)]
+        return [*python(loop, front), str(ROOT / "examples" / "run.py")], env
+    command = [*python(loop, front), __file__, "--serve", kind, "--port", str(port)]
     return [*command, "--data-dir", str(data_dir)], env
 
 
-def python(loop: str) -> list[str]:
-    """The interpreter command that runs a script with ``asyncio.run`` on ``loop``."""
-    if loop == "asyncio":
+WITHOUT_FRONT = """
+import connectors.http.connector as connector
+_serve = connector.serve
+async def _without_front(app, **options):
+    return await _serve(app, **(options | {"front": None}))
+connector.serve = _without_front
+"""
+"""Run before the server's script: the HTTP connector serves every route through aiohttp."""
+
+
+def python(loop: str, front: str = "") -> list[str]:
+    """The interpreter command that runs a script with ``asyncio.run`` on ``loop``; with
+    ``front="aiohttp"`` the HTTP connector runs without its lean front."""
+    if loop == "asyncio" and not front:
         return [sys.executable]
-    code = "import runpy, sys, uvloop; uvloop.install(); sys.argv.pop(0); "
-    code += "runpy.run_path(sys.argv[0], run_name='__main__')"
+    code = "import runpy, sys\n"
+    code += "import uvloop; uvloop.install()\n" if loop == "uvloop" else ""
+    code += WITHOUT_FRONT if front == "aiohttp" else ""
+    code += "sys.argv.pop(0); runpy.run_path(sys.argv[0], run_name='__main__')\n"
     return [sys.executable, "-c", code]
 
 
@@ -312,7 +332,7 @@ def measure(kind: str, args: argparse.Namespace, script: Path, tag: str, data: P
             cpu=wrk_cpu,
         )
         if args.profile:
-            out = Path(args.profile) / f"http-{kind}.txt"
+            out = Path(args.profile) / f"http-{kind.replace('/', '-')}.txt"
             command = [str(py_spy()), "record", "--pid", str(proc.pid), "--format", "raw"]
             command += ["--nonblocking", "--duration", f"{max(1, round(args.duration))}"]
             command += ["--rate", "200", "--output", str(out)]
@@ -373,6 +393,11 @@ def main() -> int:
         default="asyncio",
         help="the event loop of every server (uvloop: installed before the server starts)",
     )
+    parser.add_argument(
+        "--ab-front",
+        action="store_true",
+        help="also run each HTTP-connector server without its lean front (aiohttp only)",
+    )
     parser.add_argument("--profile", metavar="DIR", help="py-spy each server (raw stacks)")
     parser.add_argument(
         "--profile-gil", action="store_true", help="sample only threads holding the GIL"
@@ -404,6 +429,8 @@ def main() -> int:
     kinds = ["bare", "connector", "runner-memory", "runner-sqlite", "main"]
     if not args.breakdown:
         kinds = ["bare", "main"]
+    if args.ab_front:
+        kinds = [k for kind in kinds for k in (kind, f"{kind}/aiohttp") if k != "bare/aiohttp"]
     load = os.getloadavg()
     print(
         f"POST /v1/messages, wrk -t1 -c{args.connections}, {CONVERSATIONS} conversations, "
@@ -425,10 +452,10 @@ def main() -> int:
             print(header)
             order = kinds if n % 2 == 0 else kinds[::-1]  # ABBA: drift hurts both alike
             for kind in order:
-                tag = f"r{n}-{kind}"
+                tag = f"r{n}-{kind.replace('/', '-')}"
                 result = measure(kind, args, script, tag, Path(tmp) / tag)
                 runs[kind].append(result)
-                print(row(KINDS[kind], result), flush=True)
+                print(row(label(kind), result), flush=True)
             ratio = runs["main"][-1].rps / runs["bare"][-1].rps
             ratios.append(ratio)
             print(f"  main / bare: {ratio:.2f}", flush=True)
@@ -441,7 +468,7 @@ def main() -> int:
     print(f"median of {rounds} round(s)")
     print(header)
     for kind in kinds:
-        print(row(KINDS[kind], median_result(runs[kind])))
+        print(row(label(kind), median_result(runs[kind])))
     median = statistics.median(ratios)
     verdict = "meets" if median >= BAR else "BELOW"
     print(
@@ -454,6 +481,14 @@ def main() -> int:
         f"server CPU per request, main / bare: {cpu / cpu_bare:.2f}x "
         f"({cpu:.3f} / {cpu_bare:.3f} ms)"
     )
+    for kind in kinds:
+        if kind.endswith("/aiohttp"):
+            lean = statistics.median(r.cpu_ms for r in runs[kind.partition("/")[0]])
+            plain = statistics.median(r.cpu_ms for r in runs[kind])
+            print(
+                f"server CPU per request, {kind.partition('/')[0]} with / without the front: "
+                f"{lean:.3f} / {plain:.3f} ms ({lean / plain - 1:+.0%})"
+            )
     return 0
 
 
