@@ -133,6 +133,7 @@ class _Connection(asyncio.Protocol):
         self._front = front
         self._fallback = fallback
         self._transport: asyncio.Transport | None = None
+        self._loop = asyncio.get_running_loop()
         self._remote: str | None = None
         self._buffer = bytearray()
         self._parser = httptools.HttpRequestParser(self)
@@ -210,7 +211,7 @@ class _Connection(asyncio.Protocol):
         self._waiting = None
         self._parser.feed_data(body)  # the parser expects the body; it is whole and valid
         self.deadline = math.inf
-        self.task = asyncio.ensure_future(self._answer(headers, body, keep_alive))
+        self.task = self._loop.create_task(self._answer(headers, body, keep_alive))
 
     def _parse_head(self, size: int) -> tuple[CIMultiDict[str], int, int, bool] | None:
         """The head's headers, size, body length and keep-alive, if this front serves it."""
