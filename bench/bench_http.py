@@ -16,13 +16,18 @@ short-term memory) and ``runner-sqlite`` (the same on ``SQLiteStore``).
 
 Per server and round: requests/s, p50/p99 latency (wrk's), the server's CPU per request and
 CPU use (``/proc/<pid>/stat``, all its threads), and wrk's own CPU use (so a saturated load
-generator shows). ``--pin`` puts the server on CPU 0 and wrk on CPU 1. ``--loop uvloop`` runs
+generator shows). Two A/B modes run extra servers in the same alternating rounds:
+``--ab-front`` each HTTP-connector server also without the connector's lean front (every
+request through aiohttp), ``--against CHECKOUT`` each server but the bare one also from
+another checkout of the project (e.g. ``git archive main | tar -x -C /tmp/before``).
+``--pin`` puts the server on CPU 0 and wrk on CPU 1. ``--loop uvloop`` runs
 every server, the bare one too, on uvloop (installed before the server's ``asyncio.run``).
 ``--profile DIR`` attaches ``py-spy record`` to each server during the measured run (raw
 folded stacks, for ``bench/profile_summary.py``; the figures of a profiled run are not for
 comparison).
 
-Usage: ``python bench/bench_http.py [--quick] [--rounds N] [--duration S] [--breakdown]``.
+Usage: ``python bench/bench_http.py [--quick] [--rounds N] [--duration S] [--breakdown]
+[--ab-front] [--against CHECKOUT]``.
 """
 
 from __future__ import annotations
@@ -169,9 +174,11 @@ KINDS = {
 
 
 def label(kind: str) -> str:
-    """A server's name in the tables (``kind/aiohttp``: the connector without its front)."""
-    name, _, front = kind.partition("/")
-    return f"{KINDS[name][:30]}, no front" if front else KINDS[name]
+    """A server's name in the tables (``kind/aiohttp``: the connector without its front;
+    ``kind/against``: from the other checkout)."""
+    name, _, variant = kind.partition("/")
+    suffix = {"aiohttp": ", no front", "against": ", before"}.get(variant)
+    return f"{KINDS[name][:30]}{suffix}" if suffix else KINDS[name]
 
 
 @dataclass(frozen=True)
@@ -218,15 +225,19 @@ def pinned(cpu: int | None) -> dict[str, object]:
 
 
 def server_command(
-    kind: str, port: int, data_dir: Path, loop: str = "asyncio"
+    kind: str, port: int, data_dir: Path, loop: str = "asyncio", against: Path | None = None
 ) -> tuple[list[str], dict[str, str]]:
-    kind, _, front = kind.partition("/")
+    """The command and environment of one server; ``kind/aiohttp`` runs it without the HTTP
+    connector's front, ``kind/against`` from the checkout ``against``."""
+    kind, _, variant = kind.partition("/")
+    root = against if variant == "against" and against is not None else ROOT
+    front = "aiohttp" if variant == "aiohttp" else ""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("HTTP_", "LLM_", "OPENAI_", "AGENT_RUNNER_"))
     }
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     env["AGENT_RUNNER_LOG_LEVEL"] = "WARNING"
     if kind == "main":
         env |= {
@@ -235,8 +246,9 @@ def server_command(
             "HTTP_RATE_LIMIT_PER_MINUTE": "0",
             "AGENT_RUNNER_DATA_DIR": str(data_dir),
         }
-        return [*python(loop, front), str(ROOT / "examples" / "run.py")], env
-    command = [*python(loop, front), __file__, "--serve", kind, "--port", str(port)]
+        return [*python(loop, front), str(root / "examples" / "run.py")], env
+    script = str(root / "bench" / "bench_http.py")
+    command = [*python(loop, front), script, "--serve", kind, "--port", str(port)]
     return [*command, "--data-dir", str(data_dir)], env
 
 
@@ -315,7 +327,7 @@ def wrk(
 
 def measure(kind: str, args: argparse.Namespace, script: Path, tag: str, data: Path) -> Result:
     port = free_port()
-    command, env = server_command(kind, port, data, args.loop)
+    command, env = server_command(kind, port, data, args.loop, args.against)
     data.mkdir(parents=True)
     proc = subprocess.Popen(command, env=env, cwd=data, **pinned(0 if args.pin else None))  # type: ignore[call-overload]
     profiler: subprocess.Popen[bytes] | None = None
@@ -398,6 +410,12 @@ def main() -> int:
         action="store_true",
         help="also run each HTTP-connector server without its lean front (aiohttp only)",
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also run each server but the bare one from another checkout (before/after)",
+    )
     parser.add_argument("--profile", metavar="DIR", help="py-spy each server (raw stacks)")
     parser.add_argument(
         "--profile-gil", action="store_true", help="sample only threads holding the GIL"
@@ -429,8 +447,11 @@ def main() -> int:
     kinds = ["bare", "connector", "runner-memory", "runner-sqlite", "main"]
     if not args.breakdown:
         kinds = ["bare", "main"]
-    if args.ab_front:
-        kinds = [k for kind in kinds for k in (kind, f"{kind}/aiohttp") if k != "bare/aiohttp"]
+    for variant, wanted in (("aiohttp", args.ab_front), ("against", args.against)):
+        if wanted:
+            kinds = [
+                k for kind in kinds for k in (kind, f"{kind}/{variant}") if k != f"bare/{variant}"
+            ]
     load = os.getloadavg()
     print(
         f"POST /v1/messages, wrk -t1 -c{args.connections}, {CONVERSATIONS} conversations, "
@@ -482,12 +503,14 @@ def main() -> int:
         f"({cpu:.3f} / {cpu_bare:.3f} ms)"
     )
     for kind in kinds:
-        if kind.endswith("/aiohttp"):
-            lean = statistics.median(r.cpu_ms for r in runs[kind.partition("/")[0]])
-            plain = statistics.median(r.cpu_ms for r in runs[kind])
+        name, _, variant = kind.partition("/")
+        if variant:
+            ours = statistics.median(r.cpu_ms for r in runs[name])
+            other = statistics.median(r.cpu_ms for r in runs[kind])
+            which = "with / without the front" if variant == "aiohttp" else "now / before"
             print(
-                f"server CPU per request, {kind.partition('/')[0]} with / without the front: "
-                f"{lean:.3f} / {plain:.3f} ms ({lean / plain - 1:+.0%})"
+                f"server CPU per request, {name} {which}: "
+                f"{ours:.3f} / {other:.3f} ms ({ours / other - 1:+.0%})"
             )
     return 0
 
