@@ -141,6 +141,7 @@ class _Connection(asyncio.Protocol):
         self._fields: list[tuple[str, str]] = []
         self._head_done = False
         self._refused = False
+        self._completed = 0
         self._waiting: tuple[CIMultiDict[str], int, int, bool] | None = None
         """A parsed head whose body is still coming: headers, body start, length, keep-alive."""
         self._reading = True
@@ -163,8 +164,8 @@ class _Connection(asyncio.Protocol):
         self._buffer += data
         if self.task is None:
             self._serve_next()
-        elif self._reading and len(self._buffer) > self._front.max_body + MAX_HEAD:
-            self._pause_reading()
+        if self._reading and len(self._buffer) > self._front.max_body + MAX_HEAD:
+            self._pause_reading()  # a request is being handled or the client does not read
 
     def eof_received(self) -> bool:
         return False  # close the connection; an unfinished request goes with it
@@ -179,6 +180,7 @@ class _Connection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._writing = True
         if self.task is None:
+            self._resume_reading()
             self._serve_next()
 
     # -- requests -----------------------------------------------------------------------
@@ -209,7 +211,15 @@ class _Connection(asyncio.Protocol):
         body = bytes(buffer[start : start + length])
         del buffer[: start + length]
         self._waiting = None
-        self._parser.feed_data(body)  # the parser expects the body; it is whole and valid
+        if length:
+            try:
+                self._parser.feed_data(body)  # keeps the parser at the next request's start
+            except httptools.HttpParserError:
+                self.close()
+                return
+        if self._completed != 1:
+            self.close()  # the parser framed the request otherwise: never guess
+            return
         self.deadline = math.inf
         self.task = self._loop.create_task(self._answer(headers, body, keep_alive))
 
@@ -218,6 +228,7 @@ class _Connection(asyncio.Protocol):
         if size > MAX_HEAD:
             return None
         self._url, self._fields, self._head_done, self._refused = b"", [], False, False
+        self._completed = 0
         try:
             self._parser.feed_data(bytes(self._buffer[:size]))
         except httptools.HttpParserError:
@@ -234,12 +245,10 @@ class _Connection(asyncio.Protocol):
             return None
         headers = CIMultiDict(self._fields)
         length = headers.get("Content-Length")
-        if (
-            length is None
-            or not (length.isascii() and length.isdigit())
-            or int(length) > self._front.max_body
-        ):
+        if length is None or not (length.isascii() and length.isdigit()):
             return None
+        if int(length) > self._front.max_body or self._completed != (0 if int(length) else 1):
+            return None  # over the limit, or the parser saw the head end elsewhere
         return headers, size, int(length), bool(parser.should_keep_alive())
 
     # httptools callbacks
@@ -255,6 +264,9 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._head_done = True
 
+    def on_message_complete(self) -> None:
+        self._completed += 1
+
     async def _answer(self, headers: CIMultiDict[str], body: bytes, keep_alive: bool) -> None:
         front = self._front
         try:
@@ -268,9 +280,7 @@ class _Connection(asyncio.Protocol):
         if self._transport is None:
             return
         self.deadline = time.monotonic() + front.limits.idle_timeout
-        if not self._reading:
-            self._reading = True
-            self._transport.resume_reading()
+        self._resume_reading()
         self._serve_next()
 
     def _write(self, status: int, payload: Any, extra: Mapping[str, str], *, close: bool) -> None:
@@ -315,6 +325,11 @@ class _Connection(asyncio.Protocol):
         if self._transport is not None:
             self._reading = False
             self._transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if not self._reading and self._transport is not None:
+            self._reading = True
+            self._transport.resume_reading()
 
     def _hand_over(self) -> None:
         """Give the connection, and what it sent of the current request, to aiohttp."""
