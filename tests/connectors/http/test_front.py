@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from agent_runner import AgentContext, Message
 from agent_runner.http_server import ServerLimits
 from connectors.http import HTTPConnector
 from tests.connectors._web_fixtures import Recorder, running
@@ -159,3 +160,27 @@ async def test_refusals_on_the_front_keep_their_status_headers_and_connection() 
             assert (await answer(reader))[0] == 429  # the same connection goes on
         finally:
             writer.close()
+
+
+async def test_a_request_in_flight_at_shutdown_is_answered_before_its_connection_closes() -> None:
+    entered = asyncio.Event()
+
+    async def slow(message: Message, context: AgentContext) -> str:
+        entered.set()
+        await asyncio.sleep(0.3)
+        return f"late: {message.text}"
+
+    http = HTTPConnector(port=0, rate_limit_per_minute=0)
+    async with running([http], [http], slow):
+        reader, writer = await asyncio.open_connection("127.0.0.1", http.port)
+        idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", http.port)
+        writer.write(post("bye"))
+        await asyncio.wait_for(entered.wait(), WAIT)
+    try:
+        status, _, body = await answer(reader)
+        assert status == 200 and body["replies"] == [{"text": "late: bye"}]  # type: ignore[index]
+        assert await asyncio.wait_for(reader.read(), WAIT) == b""
+        assert await asyncio.wait_for(idle_reader.read(), WAIT) == b""
+    finally:
+        writer.close()
+        idle_writer.close()
