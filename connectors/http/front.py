@@ -35,7 +35,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 
-import httptools  # type: ignore[import-untyped]
+import httptools  # type: ignore[import-untyped,unused-ignore]
 from multidict import CIMultiDict
 
 from agent_runner.http_server import ServerLimits, error_body
