@@ -34,6 +34,16 @@ Factory = Callable[[AgentId], Agent | Coroutine[Any, Any, Agent]]
 """Makes an agent: at once, or as a coroutine when the user's factory must be awaited."""
 
 
+def checked_instance(agent: Agent, expected: type[T], agent_id: AgentId) -> T:
+    """``agent`` when it is an ``expected``; TypeError otherwise."""
+    if not isinstance(agent, expected):
+        raise TypeError(
+            f"Agent with name {agent_id.type} is not of type {expected.__name__}. "
+            f"It is of type {agent.__class__.__name__}"
+        )
+    return agent
+
+
 def _has_own_state(agent: Agent) -> bool:
     """Whether the agent implements save_state (BaseAgent's default only warns)."""
     return not (isinstance(agent, BaseAgent) and type(agent).save_state is BaseAgent.save_state)

@@ -56,10 +56,11 @@ class Mailbox:
 
     __slots__ = ("agent_id", "items", "task")
 
-    def __init__(self, agent_id: AgentId, first: Envelope) -> None:
+    def __init__(self, agent_id: AgentId, first: Envelope | None) -> None:
         self.agent_id = agent_id
-        self.items: deque[Envelope] = deque((first,))
+        self.items: deque[Envelope] = deque(() if first is None else (first,))
         self.task: asyncio.Task[None] | None = None
+        """None while the turn runs in a claimant's task (:meth:`Mailroom.claim`)."""
 
 
 def stopped_error() -> RuntimeStoppedError:

@@ -20,6 +20,7 @@ from agent_runner.core._agent_directory import AgentDirectory
 from agent_runner.core._agent_id import AgentId
 from agent_runner.core._agent_protocol import Agent
 from agent_runner.core._backpressure import Backpressure
+from agent_runner.core._handler_errors import HandlerErrors
 from agent_runner.core._handler_lookup import Handler, class_traits, handler_of
 from agent_runner.core._handler_tasks import HandlerTasks
 from agent_runner.core._mailbox import DEACTIVATE, Envelope, Mailbox, stopped_error
@@ -46,7 +47,7 @@ class Mailroom:
         tracer: Makes a ``process`` span per turn when given.
         backpressure: Counts queued messages when ``max_queued_messages`` is set.
         ignore_unhandled_exceptions: When False, the first exception of an event handler is
-            kept for :meth:`raise_background_exception`.
+            kept for ``errors.raise_kept()``.
     """
 
     def __init__(
@@ -64,11 +65,10 @@ class Mailroom:
         self._gated = gate.active
         self._tracer = tracer
         self._backpressure = backpressure
-        self._ignore_unhandled = ignore_unhandled_exceptions
+        self.errors = HandlerErrors(ignore=ignore_unhandled_exceptions)
         self._mailboxes: dict[AgentId, Mailbox] = {}
         self._handler_tasks = HandlerTasks(self._handler_done)
         self._idle_waiters: list[asyncio.Future[None]] = []
-        self._background_exception: BaseException | None = None
 
     # ------------------------------------------------------------------ queueing
 
@@ -87,8 +87,10 @@ class Mailroom:
         if self._backpressure is not None:
             self._backpressure.queued += 1
 
-    def fan_out(self, env: Envelope, recipients: Sequence[AgentId]) -> None:
-        """Queue one published ``env`` for each of ``recipients``."""
+    def fan_out(self, env: Envelope, recipients: Sequence[AgentId], sender: AgentId | None) -> None:
+        """Queue one published ``env`` for each of ``recipients`` but its ``sender``."""
+        if sender is not None and sender in recipients:
+            recipients = tuple(a for a in recipients if a != sender)
         mailboxes = self._mailboxes
         for agent_id in recipients:
             box = mailboxes.get(agent_id)
@@ -148,7 +150,7 @@ class Mailroom:
                                 made = directory.activate(agent_id)
                                 agent = await made if isinstance(made, CoroutineType) else made
                             except Exception as e:
-                                self._fail_activation(item, box, e)
+                                self.errors.activation_failed(item, box, e, backpressure)
                                 return
                             except asyncio.CancelledError:  # stopping: the caller must know
                                 if item.future is not None and not item.future.done():
@@ -212,7 +214,7 @@ class Mailroom:
                             if _task_cancelled():
                                 raise
                         except Exception as e:
-                            self._event_failed(agent_id, item, e)
+                            self.errors.event_failed(agent_id, item, e)
                     else:
                         try:
                             result = await call
@@ -247,12 +249,45 @@ class Mailroom:
         finally:
             if self._mailboxes.get(agent_id) is box:
                 del self._mailboxes[agent_id]
-            if directory.tracks_idle and not self._handler_tasks.running(agent_id):
-                directory.mark_idle(agent_id)
-                if directory.over_capacity():
-                    self.sweep()
-            if self._idle_waiters and self.is_idle():
-                self._wake_idle()
+            self._went_idle(agent_id)
+
+    def _went_idle(self, agent_id: AgentId) -> None:
+        """``agent_id``'s mailbox is gone: it may be deactivated from now on."""
+        directory = self._directory
+        if directory.tracks_idle and not self._handler_tasks.running(agent_id):
+            directory.mark_idle(agent_id)
+            if directory.over_capacity():
+                self.sweep()
+        if self._idle_waiters and self.is_idle():
+            self._wake_idle()
+
+    # ------------------------------------------------------------------ claimed turns
+
+    def claim(self, agent_id: AgentId) -> Agent | None:
+        """The live agent ``agent_id`` with its next turn taken by the calling task, or None
+        when it is not live or has messages queued. Until :meth:`release`, it is busy (never
+        deactivated), messages to it wait, and the task's handler frame is the agent's."""
+        agent = self._agents.get(agent_id)
+        if agent is None or agent_id in self._mailboxes:
+            return None
+        self._mailboxes[agent_id] = Mailbox(agent_id, None)
+        CURRENT_FRAME.set(new_frame(agent_id, None))
+        return agent
+
+    def release(self, agent_id: AgentId) -> None:
+        """End the turn :meth:`claim` took: what was sent to the agent meanwhile is drained
+        as usual."""
+        frame = CURRENT_FRAME.get()
+        if frame is not None:
+            frame[ACTIVE] = False
+        box = self._mailboxes.get(agent_id)
+        if box is None or box.task is not None:  # the runtime stopped meanwhile
+            return
+        if box.items:
+            box.task = asyncio.get_running_loop().create_task(self._drain(box), context=Context())
+            return
+        del self._mailboxes[agent_id]
+        self._went_idle(agent_id)
 
     def _handler_done(self, last_of: AgentId | None) -> None:
         """A concurrent handler ended (``last_of``: its agent, when it has no other running)."""
@@ -285,7 +320,7 @@ class Mailroom:
                 future.cancel()
         except Exception as e:
             if future is None:
-                self._event_failed(agent_id, env, e)
+                self.errors.event_failed(agent_id, env, e)
             elif not future.done():
                 future.set_exception(e)
         else:
@@ -310,39 +345,6 @@ class Mailroom:
         if self._gated:
             result = await self._gate.on_response(result, agent_id, env.sender)
         return result
-
-    # ------------------------------------------------------------------ failures
-
-    def _fail_activation(self, first: Envelope, box: Mailbox, error: Exception) -> None:
-        failed = [first]
-        while box.items:
-            item = box.items.popleft()
-            if item is not DEACTIVATE:
-                failed.append(item)
-        if self._backpressure is not None:
-            self._backpressure.dropped(len(failed) - 1)
-        for env in failed:
-            if env.future is None:
-                self._event_failed(box.agent_id, env, error)
-            elif not env.future.done():
-                env.future.set_exception(error)
-
-    def _event_failed(self, agent_id: AgentId, env: Envelope, error: BaseException) -> None:
-        logger.error(
-            "Error handling published message %s for %s",
-            type(env.message).__name__,
-            agent_id,
-            exc_info=error,
-        )
-        if not self._ignore_unhandled and self._background_exception is None:
-            self._background_exception = error
-
-    def raise_background_exception(self) -> None:
-        """Raise (once) the first event-handler exception kept since the last call."""
-        error = self._background_exception
-        if error is not None:
-            self._background_exception = None
-            raise error
 
     # ------------------------------------------------------------------ deactivation
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from agent_runner.core._access_policy import AccessPolicy
-from agent_runner.core._agent_directory import AgentDirectory
+from agent_runner.core._agent_directory import AgentDirectory, checked_instance
 from agent_runner.core._agent_id import AgentId
 from agent_runner.core._agent_metadata import AgentMetadata
 from agent_runner.core._agent_protocol import Agent
@@ -28,8 +27,6 @@ from agent_runner.core._subscription_manager import SubscriptionManager
 from agent_runner.core._telemetry import RuntimeTracer
 from agent_runner.core._topic import TopicId
 from agent_runner.errors import UndeliverableException
-
-logger = logging.getLogger("agent_runner.core")
 
 T = TypeVar("T", bound=Agent)
 
@@ -192,6 +189,18 @@ class SingleThreadedAgentRuntime:
             span.__exit__(None, None, None)
         return result
 
+    def claim_turn(self, agent_id: AgentId) -> Agent | None:
+        """The live agent, its next turn taken by the calling task to call it directly (an
+        extension for callers that order each agent's work, as the I/O runner does); None
+        when a message must be sent instead (stopped, gated or traced runtime; see Mailroom)."""
+        if not self._running or self._gated or self._tracer is not None:
+            return None
+        return self._mailroom.claim(agent_id)
+
+    def release_turn(self, agent_id: AgentId) -> None:
+        """End the turn :meth:`claim_turn` took (from the same task)."""
+        self._mailroom.release(agent_id)
+
     async def publish_message(
         self,
         message: Any,
@@ -225,7 +234,7 @@ class SingleThreadedAgentRuntime:
             else:
                 if self._backpressure is not None and CURRENT_FRAME.get() is None:
                     await self._backpressure.wait_for_room()
-                self._fan_out(env, topic_id, sender)
+                self._mailroom.fan_out(env, self._subscriptions.recipients(topic_id), sender)
         except BaseException as e:
             if span is not None:
                 span.__exit__(type(e), e, e.__traceback__)
@@ -233,19 +242,14 @@ class SingleThreadedAgentRuntime:
         if span is not None:
             span.__exit__(None, None, None)
 
-    def _fan_out(self, env: Envelope, topic_id: TopicId, sender: AgentId | None) -> None:
-        recipients = self._subscriptions.recipients(topic_id)
-        if sender is not None and sender in recipients:
-            recipients = tuple(a for a in recipients if a != sender)
-        self._mailroom.fan_out(env, recipients)
-
     def _hand_over(self, agent_id: AgentId | None, env: Envelope) -> None:
         """Queue a message held before the runtime started."""
         if agent_id is not None:
             self._mailroom.enqueue(agent_id, env)
         else:
             assert env.topic_id is not None
-            self._fan_out(env, env.topic_id, env.sender)
+            recipients = self._subscriptions.recipients(env.topic_id)
+            self._mailroom.fan_out(env, recipients, env.sender)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -267,7 +271,7 @@ class SingleThreadedAgentRuntime:
         """
         if self._running:
             raise RuntimeError("process_next() is for a runtime that is not started")
-        self._mailroom.raise_background_exception()
+        self._mailroom.errors.raise_kept()
         self._hand_over(*await self._held.take_next())
         await asyncio.sleep(0)
 
@@ -283,7 +287,7 @@ class SingleThreadedAgentRuntime:
             tasks += self._sweeper.stop()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        self._mailroom.raise_background_exception()
+        self._mailroom.errors.raise_kept()
 
     async def stop_when_idle(self) -> None:
         """Wait until no message is queued or being handled, then stop."""
@@ -291,7 +295,7 @@ class SingleThreadedAgentRuntime:
             raise RuntimeError("Runtime is not started")
         await self._mailroom.wait_idle()
         if not self._running:  # stopped meanwhile by someone else
-            self._mailroom.raise_background_exception()
+            self._mailroom.errors.raise_kept()
             return
         await self.stop()
 
@@ -344,13 +348,7 @@ class SingleThreadedAgentRuntime:
         """The agent object behind ``id`` (LookupError: unknown type; TypeError: wrong class)."""
         if id.type not in self._factories:
             raise LookupError(f"Agent with name {id.type} not found.")
-        agent = await self._get_agent(id)
-        if not isinstance(agent, type):
-            raise TypeError(
-                f"Agent with name {id.type} is not of type {type.__name__}. "
-                f"It is of type {agent.__class__.__name__}"
-            )
-        return agent
+        return checked_instance(await self._get_agent(id), type, id)
 
     async def get(
         self, id_or_type: AgentId | AgentType | str, /, key: str = "default", *, lazy: bool = True

@@ -224,7 +224,12 @@ class RunnerMetrics:
     def message_duplicate(self, source: str) -> None:
         self.duplicates.inc((source,))
 
-    def message_handled(self, message: Message, outcome: str, began: float, ended: float) -> None:
+    def message_handled(
+        self, message: Message, outcome: str, began: float, ended: float, turn: float
+    ) -> None:
+        counts = self._agent_counts
+        counts[bisect_left(_FLOAT_BUCKETS, turn)] += 1
+        counts[-1] += turn
         log = self._handled_log
         log.append((ended, message, outcome, ended - began))
         if len(log) >= FOLD_AFTER:

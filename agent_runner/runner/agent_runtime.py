@@ -34,7 +34,7 @@ from agent_runner.runner.config import (
     loop_guard,
     outputs_by_name,
 )
-from agent_runner.runner.conversation import TurnHandler, register_conversation_agent, stream_lookup
+from agent_runner.runner.conversation import TurnHandler, register_conversation_agent
 from agent_runner.runner.ingest import Ingest
 from agent_runner.runner.leadership import InputLeases, Leadership
 from agent_runner.runner.lifecycle import (
@@ -51,6 +51,7 @@ from agent_runner.runner.mailboxes import ConversationMailboxes
 from agent_runner.runner.recovery import Recovery
 from agent_runner.runner.replies import ReplySender
 from agent_runner.runner.signals import graceful_stop, stop_on_signals
+from agent_runner.runner.turn_context import stream_lookup
 from agent_runner.store import Store
 from agent_runner.tracing import tracing_session
 
@@ -324,7 +325,7 @@ class AgentRuntime:
         """
         await self.store.open()
         hooks = worker_operations.get()  # the worker's endpoint (agent-runner worker), if any
-        turns = replace(self._turns, stream_lookup=None, operations=hooks)
+        turns = replace(self._turns, stream_lookup=None, operations=hooks, times_turns=True)
         await register_conversation_agent(runtime, turns)
 
     # -- lifecycle -------------------------------------------------------------------

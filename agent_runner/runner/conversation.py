@@ -3,7 +3,10 @@
 The runner sends each accepted message as a :class:`Turn` to
 ``AgentId(CONVERSATION_AGENT_TYPE, message.conversation_key)`` and gets a :class:`TurnResult`
 back (both pydantic models with registered serializers, so any ``MessageRuntime``, including
-the distributed one, can carry them). The actor:
+the distributed one, can carry them). On the in-process ``SingleThreadedAgentRuntime`` the
+runner calls a live actor's :meth:`ConversationAgent.take_turn` directly instead
+(``claim_turn``): the same turn, with no models built and no envelope, future or task. The
+actor:
 
 1. loads the conversation's short-term memory once and keeps it;
 2. checks the payment (``pricing.check_payment``) and the budget (``pricing.check_budget``);
@@ -20,9 +23,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -35,9 +38,12 @@ from agent_runner.agent import (
     normalize_result,
 )
 from agent_runner.core import (
+    AgentId,
+    CancellationToken,
     MessageContext,
     MessageRuntime,
     RoutedAgent,
+    SingleThreadedAgentRuntime,
     rpc,
     try_get_known_serializers_for_type,
 )
@@ -45,14 +51,14 @@ from agent_runner.deadlines import Deadlines
 from agent_runner.errors import BudgetExceededError, ConfigurationError, PaymentError
 from agent_runner.media import MediaFetcher, attachments_meta
 from agent_runner.memory.short_term import ConversationView
-from agent_runner.message import HISTORY_KEY, OUTCOME_KEY, USAGE_KEY, Message, Reply
+from agent_runner.message import OUTCOME_KEY, USAGE_KEY, Message, Reply
 from agent_runner.pricing import NullMeter
 from agent_runner.runner.operations import Operations, clock, counting_meter
-from agent_runner.store import MemoryItem, Role
-from agent_runner.tracing import pipeline
+from agent_runner.runner.turn_context import KeyedLogger, NoMemory, StreamLookup, seed_history
+from agent_runner.store import Role
+from agent_runner.tracing import pipeline, spans
 
 if TYPE_CHECKING:
-    from agent_runner.connector import StreamingOutput
     from agent_runner.memory import ShortTermMemory
     from agent_runner.pricing import Pricing
     from agent_runner.store import Store
@@ -94,11 +100,11 @@ class TurnResult(BaseModel):
     outcome: Outcome = "ok"
 
 
-_HISTORY_ROLES: dict[object, Literal["user", "assistant", "system"]] = {
-    "user": "user",
-    "assistant": "assistant",
-    "system": "system",
-}
+class TurnOutcome(NamedTuple):
+    """A turn's :class:`TurnResult` where nothing carries it over a wire (a plain tuple)."""
+
+    replies: list[Reply]
+    outcome: Outcome = "ok"
 
 
 def _with_usage(replies: list[Reply], cost: CostMeter) -> list[Reply]:
@@ -114,18 +120,6 @@ def _with_usage(replies: list[Reply], cost: CostMeter) -> list[Reply]:
     ]
 
 
-async def _seed_history(memory: ConversationMemory, message: Message) -> None:
-    """The earlier turns a stateless client sent (``HISTORY_KEY``), into an empty memory."""
-    history = message.metadata.get(HISTORY_KEY)
-    if not isinstance(history, list) or memory.messages:
-        return
-    for turn in history:
-        role = turn.get("role") if isinstance(turn, dict) else None
-        content = turn.get("content") if isinstance(turn, dict) else None
-        if isinstance(content, str) and role in _HISTORY_ROLES:
-            await memory.add(_HISTORY_ROLES[role], content)
-
-
 async def _remember(memory: ConversationMemory, message: Message, replies: list[Reply]) -> None:
     """Append the turn to memory, once: a message handled again after a crash (at least once
     delivery) finds its turn already there and adds nothing."""
@@ -139,65 +133,12 @@ async def _remember(memory: ConversationMemory, message: Message, replies: list[
             turns += [("assistant", reply.text, None, None) for reply in replies if reply.text]
             await memory.add_many(turns, message_key=key)
         return
-    if isinstance(memory, _NoMemory) or any(i.message_key == key for i in memory.messages):
+    if isinstance(memory, NoMemory) or any(i.message_key == key for i in memory.messages):
         return
     await memory.add("user", message.text, name=name, message_key=key, meta=meta)
     for reply in replies:
         if reply.text:
             await memory.add("assistant", reply.text, message_key=key)
-
-
-class _KeyedLogger(logging.LoggerAdapter[logging.Logger]):
-    """Prefixes every line with the message key: ``[discord:123] looked up the weather``."""
-
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
-        return f"[{(self.extra or {}).get('message_key')}] {msg}", kwargs
-
-
-class _NoMemory:
-    """The memory an agent gets when the runner has no ``short_term_memory``: always empty."""
-
-    def __init__(self, conversation_key: str) -> None:
-        self._key = conversation_key
-
-    @property
-    def conversation_key(self) -> str:
-        return self._key
-
-    @property
-    def messages(self) -> Sequence[MemoryItem]:
-        return ()
-
-    async def add(
-        self,
-        role: Role,
-        text: str,
-        *,
-        name: str | None = None,
-        message_key: str | None = None,
-        meta: dict[str, Any] | None = None,
-    ) -> None:
-        return None
-
-
-StreamLookup = Callable[[Message], Callable[[str], Awaitable[None]] | None]
-"""Given a message, the function that streams a chunk to its output (or None: no streaming)."""
-
-
-def stream_lookup(outputs: Mapping[str, StreamingOutput]) -> StreamLookup:
-    """Stream to the message's source output when it is a streaming one that wants it."""
-
-    def lookup(message: Message) -> Callable[[str], Awaitable[None]] | None:
-        output = outputs.get(message.source)
-        if output is None or not output.wants_stream(message):
-            return None
-
-        async def stream(chunk: str) -> None:
-            await output.send_chunk(message, chunk)
-
-        return stream
-
-    return lookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +155,9 @@ class TurnHandler:
     stream_lookup: StreamLookup | None = None
     media: MediaFetcher | None = None
     operations: Operations | None = None
+    times_turns: bool = False
+    """Report each turn's duration to ``operations`` (``agent_finished``): on a worker; in
+    the runner's process its mailboxes time the turns."""
     _deadlines: Deadlines = field(default_factory=Deadlines, init=False, repr=False)
     """The agents' time limits share coarse timers (no loop timer per turn)."""
     _unpriced: CostMeter = field(init=False, repr=False)
@@ -229,7 +173,7 @@ class TurnHandler:
 
     async def load_memory(self, conversation_key: str) -> ConversationMemory:
         if self.short_term_memory is None:
-            return _NoMemory(conversation_key)
+            return NoMemory(conversation_key)
         return await self.short_term_memory.load(self.store, conversation_key)
 
     async def run(
@@ -238,12 +182,12 @@ class TurnHandler:
         memory: ConversationMemory,
         runtime: MessageRuntime,
         merged: tuple[Message, ...] = (),
-    ) -> TurnResult:
+    ) -> TurnOutcome:
         """Handle ``message`` (``merged`` remembered first): payment, budget, the agent under
         its time limit, memory."""
         for earlier in merged:
             await _remember(memory, earlier, [])
-        await _seed_history(memory, message)
+        await seed_history(memory, message)
         operations = self.operations
         cost = self._unpriced
         if self.pricing is not None:
@@ -252,19 +196,14 @@ class TurnHandler:
             )
             if operations is not None:
                 cost = counting_meter(cost, operations)
-        if operations is not None:
-            began = clock()
         try:
-            result = await self._run(message, memory, runtime, cost, merged)
+            return await self._run(message, memory, runtime, cost, merged)
         finally:
             release = getattr(cost, "release", None)
             if callable(release):  # free budget reserved by calls the agent never recorded
                 released = release()
                 if inspect.isawaitable(released):
                     await released
-        if operations is not None:
-            operations.agent_finished(result.outcome, clock() - began)
-        return result
 
     async def _run(
         self,
@@ -273,7 +212,7 @@ class TurnHandler:
         runtime: MessageRuntime,
         cost: CostMeter,
         merged: tuple[Message, ...],
-    ) -> TurnResult:
+    ) -> TurnOutcome:
         key = message.key
         pricing = self.pricing
         if pricing is not None:
@@ -281,7 +220,7 @@ class TurnHandler:
                 await pricing.check_payment(message, self.store)
             except PaymentError as exc:
                 _log.info("refused %s: %s", key, exc)
-                return TurnResult(replies=[Reply(text=str(exc))], outcome="payment")
+                return TurnOutcome([Reply(text=str(exc))], "payment")
             try:
                 await pricing.check_budget(self.store, message.conversation_key)
             except BudgetExceededError as exc:
@@ -293,7 +232,7 @@ class TurnHandler:
             memory=memory,
             cost=cost,
             runtime=runtime,
-            logger=_KeyedLogger(_agent_log, {"message_key": key}),
+            logger=KeyedLogger(_agent_log, {"message_key": key}),
             store=self.store,
             streaming=stream is not None,
             merged=merged,
@@ -322,12 +261,18 @@ class TurnHandler:
             await _remember(memory, message, replies)
         except Exception:  # a memory write failing must not lose the replies
             _log.exception("saving the turn of %s to memory failed", key)
-        return TurnResult(replies=_with_usage(replies, cost))
+        return TurnOutcome(_with_usage(replies, cost))
 
     @staticmethod
-    def _reply(text: str | None, outcome: Outcome) -> TurnResult:
-        reply = Reply(text=text, metadata={OUTCOME_KEY: outcome}) if text else None
-        return TurnResult(replies=[reply] if reply else [], outcome=outcome)
+    def _reply(text: str | None, outcome: Outcome) -> TurnOutcome:
+        return error_outcome(text, outcome)
+
+
+def error_outcome(text: str | None, outcome: Outcome) -> TurnOutcome:
+    """A turn that ended without the agent's answer: ``text`` as its one reply (marked with
+    ``outcome``), or no reply when ``text`` is None."""
+    reply = Reply(text=text, metadata={OUTCOME_KEY: outcome}) if text else None
+    return TurnOutcome([reply] if reply else [], outcome)
 
 
 class ConversationAgent(RoutedAgent):
@@ -347,16 +292,71 @@ class ConversationAgent(RoutedAgent):
 
     @rpc
     async def on_turn(self, message: Turn, ctx: MessageContext) -> TurnResult:
-        with pipeline.turn(message.message, message.trace):
+        token = ctx.cancellation_token if message.cancellable else None
+        handler = self._handler
+        if handler.times_turns and handler.operations is not None:
+            began = clock()
+            done = await self.take_turn(message.message, message.merged, token, message.trace)
+            handler.operations.agent_finished(done.outcome, clock() - began)
+        else:
+            done = await self.take_turn(message.message, message.merged, token, message.trace)
+        return TurnResult(replies=done.replies, outcome=done.outcome)
+
+    async def take_turn(
+        self,
+        message: Message,
+        merged: tuple[Message, ...] = (),
+        token: CancellationToken | None = None,
+        trace: Mapping[str, str] | None = None,
+    ) -> TurnOutcome:
+        """The turn of ``message`` (``merged`` folded in); a ``token`` makes it cancellable
+        (its cancellation reaches the agent and its model call). ``trace``: the sender's
+        trace context when it comes from another process (in process, the current one
+        goes on)."""
+        with pipeline.turn(message, trace):
             if self._memory is None:
                 self._memory = await self._handler.load_memory(self.id.key)
-            run = self._handler.run(message.message, self._memory, self.runtime, message.merged)
-            if not message.cancellable:
+            run = self._handler.run(message, self._memory, self.runtime, merged)
+            if token is None:
                 return await run
-            # Interruptible: the caller's cancellation reaches the agent (and its model call).
             task = asyncio.ensure_future(run)
-            ctx.cancellation_token.link_future(task)
+            token.link_future(task)
             return await task
+
+
+async def run_turn(
+    runtime: MessageRuntime,
+    message: Message,
+    merged: tuple[Message, ...] = (),
+    token: CancellationToken | None = None,
+    *,
+    error_reply: str | None,
+) -> TurnOutcome | TurnResult:
+    """The turn of ``message`` (``merged`` folded in; cancellable by ``token``) by its
+    conversation's actor on ``runtime``: a live actor of an in-process runtime takes it in
+    this task (``claim_turn``), any other gets it sent as a :class:`Turn`. A failure of the
+    runtime (not of the agent: the actor answers that) gives the ``error_reply``."""
+    recipient = AgentId(CONVERSATION_AGENT_TYPE, message.conversation_key)
+    local = runtime if isinstance(runtime, SingleThreadedAgentRuntime) else None
+    try:
+        if local is not None and (actor := local.claim_turn(recipient)) is not None:
+            try:
+                return await cast(ConversationAgent, actor).take_turn(message, merged, token)
+            finally:
+                local.release_turn(recipient)
+        trace = spans.carrier()  # None while tracing is off
+        turn = (
+            Turn(message=message)
+            if not merged and token is None and trace is None
+            else Turn(message=message, merged=merged, cancellable=token is not None, trace=trace)
+        )
+        result = await runtime.send_message(turn, recipient, cancellation_token=token)
+    except Exception:
+        _log.exception("the core runtime failed to run the turn of %s", message.key)
+        return error_outcome(error_reply, "error")
+    if not isinstance(result, TurnResult):
+        result = TurnResult.model_validate(result)
+    return result
 
 
 async def register_conversation_agent(
@@ -377,7 +377,9 @@ __all__ = [
     "ConversationAgent",
     "Turn",
     "TurnHandler",
+    "TurnOutcome",
     "TurnResult",
+    "error_outcome",
     "register_conversation_agent",
-    "stream_lookup",
+    "run_turn",
 ]

@@ -2,7 +2,10 @@
 
 Each conversation has a FIFO mailbox and at most one worker task. The worker takes the next
 message, sends it as a :class:`~agent_runner.runner.conversation.Turn` to the conversation's actor
-(``runtime.send_message``), sends the replies, then takes the next. So messages of one
+(``runtime.send_message``), sends the replies, then takes the next. On the in-process
+``SingleThreadedAgentRuntime`` the worker runs a live actor's turn itself
+(:func:`~agent_runner.runner.conversation.run_turn`): the runtime then builds no envelope,
+future or task for it. So messages of one
 conversation are handled one at a time and their replies go out in arrival order, whatever
 ``MessageRuntime`` carries the turns (autogen-style runtimes handle concurrent sends to one
 agent concurrently; a distributed runtime may run them on different workers). Different
@@ -27,9 +30,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from agent_runner.core import AgentId, CancellationToken, MessageRuntime
-from agent_runner.message import OUTCOME_KEY, Message, Reply
-from agent_runner.runner.conversation import CONVERSATION_AGENT_TYPE, Turn, TurnResult
+from agent_runner.core import CancellationToken, MessageRuntime
+from agent_runner.message import Message, Reply
+from agent_runner.runner.conversation import TurnOutcome, TurnResult, run_turn
 from agent_runner.runner.double_texting import DoubleTexting, TextingPolicy
 from agent_runner.runner.operations import Operations, clock
 from agent_runner.runner.replies import ReplySender
@@ -285,21 +288,33 @@ class ConversationMailboxes:
         """Run the turn of ``message`` (with ``merged`` folded in) and send its replies; False
         when a later message interrupted it (nothing sent, nothing completed)."""
         operations = self._operations
-        began = clock() if operations is not None else 0.0
+        began = started = turned = 0.0
+        if operations is not None:
+            began = started = clock()
         try:
-            async with self._slots:
+            slots = self._slots
+            waits = slots.locked()
+            async with slots:
+                if waits and operations is not None:
+                    started = clock()
                 if interruptible:
                     result = await self._interruptible_turn(message, merged)
                     if result is None:
                         return False
                 else:
-                    result = await self._turn(message, merged)
+                    result = await run_turn(
+                        self._runtime, message, merged, error_reply=self._error_reply
+                    )
+                if operations is not None:
+                    turned = clock()
             await self._replies.send(message, result.replies)
             for earlier in merged:  # answered together with ``message``
                 await self._replies.send(earlier, ())
             self.handled += 1
             if operations is not None:
-                operations.message_handled(message, result.outcome, began, clock())
+                operations.message_handled(
+                    message, result.outcome, began, clock(), turned - started
+                )
         except Exception:  # keep the conversation going; the journal keeps it pending
             if operations is not None:
                 operations.message_failed(message.source)
@@ -313,12 +328,14 @@ class ConversationMailboxes:
 
     async def _interruptible_turn(
         self, message: Message, merged: tuple[Message, ...]
-    ) -> TurnResult | None:
+    ) -> TurnOutcome | TurnResult | None:
         """The turn under ``interrupt``: None when a later message cancelled it."""
         key = message.conversation_key
         token = self._tokens[key] = CancellationToken()
         try:
-            return await self._turn(message, merged, token)
+            return await run_turn(
+                self._runtime, message, merged, token, error_reply=self._error_reply
+            )
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if not token.is_cancelled() or (task is not None and task.cancelling()):
@@ -328,30 +345,6 @@ class ConversationMailboxes:
         finally:
             if self._tokens.get(key) is token:
                 del self._tokens[key]
-
-    async def _turn(
-        self,
-        message: Message,
-        merged: tuple[Message, ...] = (),
-        token: CancellationToken | None = None,
-    ) -> TurnResult:
-        recipient = AgentId(CONVERSATION_AGENT_TYPE, message.conversation_key)
-        trace = spans.carrier()  # None while tracing is off
-        turn = (
-            Turn(message=message)
-            if not merged and token is None and trace is None
-            else Turn(message=message, merged=merged, cancellable=token is not None, trace=trace)
-        )
-        try:
-            result = await self._runtime.send_message(turn, recipient, cancellation_token=token)
-        except Exception:  # the core runtime failed (not the agent: the actor catches that)
-            _log.exception("the core runtime failed to run the turn of %s", message.key)
-            text = self._error_reply
-            reply = Reply(text=text, metadata={OUTCOME_KEY: "error"}) if text else None
-            return TurnResult(replies=[reply] if reply else [], outcome="error")
-        if not isinstance(result, TurnResult):
-            result = TurnResult.model_validate(result)
-        return result
 
 
 def _settle(accepted: asyncio.Future[bool], write: asyncio.Future[bool]) -> None:

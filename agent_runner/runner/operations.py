@@ -43,17 +43,21 @@ class Operations(Protocol):
     def message_duplicate(self, source: str) -> None:
         """A message the journal had already (not handled again)."""
 
-    def message_handled(self, message: Message, outcome: str, began: float, ended: float) -> None:
+    def message_handled(
+        self, message: Message, outcome: str, began: float, ended: float, turn: float
+    ) -> None:
         """A message's turn ran and its replies went out (``outcome`` of the turn:
         ``ok``, ``error``, ``timeout``, ``budget``, ``payment``); ``began`` and ``ended`` are
         the :data:`clock`'s readings when it reached the head of its mailbox and when its
-        replies were out (the mailbox reads its clock anyway: no wall-clock call here)."""
+        replies were out, ``turn`` the seconds its conversation turn took (as
+        :meth:`agent_finished` tells them where no mailbox times the turns: a worker). The
+        mailbox's own readings: no other clock is read per message."""
 
     def message_failed(self, source: str) -> None:
         """Handling a message raised; it stays journaled for the next start."""
 
     def agent_finished(self, outcome: str, seconds: float) -> None:
-        """A conversation turn (payment, budget, the agent) took ``seconds``."""
+        """A conversation turn (payment, budget, the agent) took ``seconds`` (on a worker)."""
 
     def model_call(self, model: str, input_tokens: int, output_tokens: int, cost: float) -> None:
         """A model call a cost meter recorded."""
