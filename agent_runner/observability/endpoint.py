@@ -31,6 +31,7 @@ from agent_runner.observability.health import (
     reason,
 )
 from agent_runner.observability.metrics import RunnerMetrics
+from agent_runner.observability.recovery import Adoptions, RecoveryCollector
 from agent_runner.observability.settings import AdminSettings
 from agent_runner.pricing import Pricing
 from agent_runner.settings import read_settings
@@ -92,10 +93,13 @@ class OperatorEndpoint:
         settings = settings if settings is not None else read_settings(AdminSettings)
         return cls(settings, role=role) if settings.enabled else None
 
-    def watch(self, runtime: object) -> None:
+    def watch(self, runtime: object, recovery: Adoptions | None = None) -> None:
         """Expose the metrics of a distributed ``runtime`` (partitions, claims,
-        redeliveries, RPC outcomes, outbox depth); other runtimes have none. Once per
-        runtime."""
+        redeliveries, RPC outcomes, outbox depth; other runtimes have none) and of the
+        runner's ``recovery`` (messages taken over from other replicas). Once per object."""
+        if recovery is not None and recovery not in self._watched:
+            self._watched.append(recovery)
+            self.metrics.registry.register(RecoveryCollector(recovery))
         distributed = sys.modules.get("agent_runner.distributed")  # (Redis may be absent)
         if distributed is None or not isinstance(runtime, distributed.DistributedAgentRuntime):
             return

@@ -222,7 +222,7 @@ class AgentRuntime:
         )
         """The core message runtime carrying the conversation actors."""
         if self.operator is not None:
-            self.operator.watch(self.runtime)  # a distributed runtime's partitions, RPCs
+            self.operator.watch(self.runtime, self.recovery)  # partitions, RPCs, take-overs
         self._host = hosts_conversations(host_conversations, self.runtime)
         self._started = asyncio.Event()
         self._ended = asyncio.Event()

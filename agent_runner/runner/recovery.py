@@ -95,6 +95,9 @@ class Recovery:
         self.lease = replica_lease(holder)
         self.adopted = 0
         """Messages taken over from other replicas since start."""
+        self.takeovers = 0
+        """Adoptions that took over at least one message since start (the operator
+        endpoint's ``agent_runner_recovery_*_total`` read both)."""
         self._fence: Fence | None = None
         self._submit: Submit | None = None
         self._lock = asyncio.Lock()
@@ -180,6 +183,7 @@ class Recovery:
                 f"replica {owner}" if owner else "an earlier run",
             )
             self.adopted += len(entries)
+            self.takeovers += 1
             await requeue(self.view(), entries, self._submit)
         return len(entries)
 

@@ -12,8 +12,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from agent_runner import AgentContext, AgentFunction, AgentRuntime, InputLeases, Message
+from agent_runner.observability import AdminSettings
 from agent_runner.store import SQLiteStore, replica_lease
 from connectors.inmemory import InMemoryConnector
+from tests.observability.support import free_port, get, sample
 
 LEASES = InputLeases(ttl=1.0, retry=0.05)
 
@@ -29,7 +31,7 @@ def answering(name: str, hang: asyncio.Event | None = None) -> AgentFunction:
 
 @contextlib.asynccontextmanager
 async def replica(
-    path: Path, name: str, *, hang: asyncio.Event | None = None
+    path: Path, name: str, *, hang: asyncio.Event | None = None, admin: AdminSettings | None = None
 ) -> AsyncIterator[tuple[AgentRuntime, InMemoryConnector]]:
     chat = InMemoryConnector("chat")
     runtime = AgentRuntime(
@@ -41,6 +43,7 @@ async def replica(
         input_leases=LEASES,
         shutdown_grace=0.2,
         agent_timeout=None,
+        admin=admin,
     )
     task = asyncio.create_task(runtime.run())
     await runtime.wait_started()
@@ -117,6 +120,39 @@ async def test_a_stopping_replica_takes_over_nothing_more(tmp_path: Path) -> Non
             await asyncio.sleep(LEASES.retry * 10)
             assert b_chat.sent == [] and b.recovery.adopted == 0
         assert [e.key for e in await other.journal_pending()] == ["chat:g1"]
+    finally:
+        await other.close()
+
+
+async def test_a_take_over_is_counted_on_the_operator_endpoint(tmp_path: Path) -> None:
+    """A replica whose lease lapses (it stopped renewing: killed, or paused) has its messages
+    taken over, and the replica that took them counts them on /metrics."""
+    path = tmp_path / "shared.sqlite3"
+    other = SQLiteStore(path, synchronous="NORMAL")
+    await other.open()
+    adopted, takeovers = (
+        "agent_runner_recovery_adopted_messages_total",
+        "agent_runner_recovery_takeovers_total",
+    )
+    try:
+        ghost = replica_lease("ghost")
+        assert await other.lease_acquire(ghost, "ghost", 60.0) is not None
+        for n in range(2):
+            key = f"chat:g{n}"
+            assert await other.journal_accept(
+                key, "chat:c1", payload(f"g{n}", f"g{n}"), owner="ghost"
+            )
+        async with replica(path, "b", admin=AdminSettings(port=free_port())) as (b, b_chat):
+            assert b.operator is not None and b.operator.url is not None
+            metrics = f"{b.operator.url}/metrics"
+            await asyncio.sleep(LEASES.retry * 10)  # sweeps go on: ghost's lease is held
+            status, text = await get(metrics)
+            assert status == 200 and f"{adopted} 0.0" in text and f"{takeovers} 0.0" in text
+            assert await other.lease_acquire(ghost, "ghost", 0.05) is not None  # its last renewal
+            await b_chat.wait_for_replies(2)
+            text = (await get(metrics))[1]
+            assert (sample(text, adopted), sample(text, takeovers)) == (2, 1)
+            assert [r.text for _, r in b_chat.sent] == ["b: g0", "b: g1"]
     finally:
         await other.close()
 
