@@ -30,10 +30,14 @@ def free_port() -> int:
 
 
 class Banker:
-    def __init__(self, proc: asyncio.subprocess.Process, port: int, admin_port: int) -> None:
+    def __init__(
+        self, proc: asyncio.subprocess.Process, port: int, admin_port: int, log: Path
+    ) -> None:
         self.proc = proc
         self.url = f"http://127.0.0.1:{port}/v1/messages"
         self.admin = f"http://127.0.0.1:{admin_port}/api/approvals"
+        self.log = log
+        """The bot's stderr (its log lines), to show when a test fails."""
 
     async def say(self, text: str) -> str:
         body = {"text": text, "conversation_id": "c1", "author": {"id": "ada"}}
@@ -43,11 +47,15 @@ class Banker:
                 data: dict[str, Any] = await response.json()
         return str(data["replies"][0]["text"])
 
-    async def decide(self, approval_id: str, decision: str) -> int:
+    async def decide(self, approval_id: str, decision: str) -> tuple[int, str]:
+        """The admin API's status and body."""
         async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
             body = {"decision": decision, "approver": "ops"}
             async with http.post(f"{self.admin}/{approval_id}", json=body) as response:
-                return response.status
+                return response.status, await response.text()
+
+    def stderr(self) -> str:
+        return f"--- {self.log.name}:\n{self.log.read_text()}"
 
     async def approval(self, approval_id: str) -> dict[str, Any]:
         async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
@@ -59,28 +67,31 @@ class Banker:
 @contextlib.asynccontextmanager
 async def banker(tmp_path: Path) -> AsyncIterator[Banker]:
     port, admin_port = free_port(), free_port()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.approvals.app",
-        "--db",
-        str(tmp_path / "bank.sqlite3"),
-        "--runs",
-        str(tmp_path / "runs.txt"),
-        "--port",
-        str(port),
-        "--admin-port",
-        str(admin_port),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    log = tmp_path / f"bot-{port}.log"
+    with log.open("wb") as stderr:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.approvals.app",
+            "--db",
+            str(tmp_path / "bank.sqlite3"),
+            "--runs",
+            str(tmp_path / "runs.txt"),
+            "--port",
+            str(port),
+            "--admin-port",
+            str(admin_port),
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
     assert proc.stdout is not None
     try:
         async with asyncio.timeout(30):
             while (line := await proc.stdout.readline()) != b"READY\n":
-                assert line, f"the bot exited with {await proc.wait()}"
-        yield Banker(proc, port, admin_port)
+                assert line, f"the bot exited with {await proc.wait()}: {log.read_text()}"
+        yield Banker(proc, port, admin_port, log)
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
@@ -125,10 +136,13 @@ async def test_approved_in_the_chat_after_sigkill_and_restart_runs_once(tmp_path
 async def test_approved_through_two_restarted_processes_at_once_runs_once(tmp_path: Path) -> None:
     approval_id = await killed_after_asking(tmp_path)
     async with banker(tmp_path) as one, banker(tmp_path) as two:
-        statuses = await asyncio.gather(
+        answers = await asyncio.gather(
             one.decide(approval_id, "approve"), two.decide(approval_id, "approve")
         )
-        assert statuses == [200, 200]  # the same decision twice: one decides, one hands over
+        # the same decision twice: one decides, one hands over
+        assert [status for status, _ in answers] == [200, 200], (
+            f"{answers}\n{one.stderr()}\n{two.stderr()}"
+        )
         await settled(one, approval_id)
         assert (await two.approval(approval_id))["result"] == "sent 500 to bob"
     assert runs(tmp_path) == ["bob:500"]
@@ -137,7 +151,7 @@ async def test_approved_through_two_restarted_processes_at_once_runs_once(tmp_pa
 async def test_a_refused_approval_after_restart_never_runs(tmp_path: Path) -> None:
     approval_id = await killed_after_asking(tmp_path)
     async with banker(tmp_path) as second:
-        assert await second.decide(approval_id, "deny") == 200
+        assert (await second.decide(approval_id, "deny"))[0] == 200
         await settled(second, approval_id)
-        assert await second.decide(approval_id, "approve") == 409
+        assert (await second.decide(approval_id, "approve"))[0] == 409
     assert runs(tmp_path) == []
