@@ -7,7 +7,7 @@
   paused turn resumes wherever that conversation is handled. 200 with the approval; 404
   unknown; 409 decided otherwise before; 400 for a bad body. Posting the same decision again
   is harmless (the message is not handled twice), also at the same moment as the first (to
-  this process or another: the later one waits for the first's record, then is a repeat).
+  this process or another: the later one is answered with the first's decision, a repeat).
 
 The routes do no authentication: mount them on the operator endpoint, behind its token.
 """

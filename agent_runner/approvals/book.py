@@ -2,30 +2,37 @@
 
 Records live in the store's key-value state (``approval:<id>``, ``approval-pause:<id>``), so
 every process on the store sees them, also after a restart. What must happen once across
-processes is settled by the store's atomic first-claim (``reply_claim``, the primitive that
-makes replies at most once), each under its own name:
+processes is settled by one atomic step in the store, and each key has one writer, so no
+write can undo another's:
 
-- ``approval:<id>`` / ``decision``: the first decider wins; later ones get
-  :class:`~agent_runner.errors.ApprovalError` (``reason="decided"``). The winner claims, then
-  records its decision: a loser in between waits (bounded) for that record, so it (and the
-  admin API's answer to it: 200 for the same decision, 409 for another) sees what was decided.
-- ``approval:<id>`` / ``run``: the approved call runs at most once. A process that dies while
-  the call runs leaves it claimed: handled again, the model is told the outcome is unknown,
-  the call is not repeated.
+- ``approval-decision:<id>``: the decision, taken as a lease (``Store.lease_acquire``) whose
+  holder *is* the decision (status, decider, time): the first decider wins; a later one gets
+  :class:`~agent_runner.errors.ApprovalError` (``reason="decided"``) carrying what was
+  decided, read from the lease at once (the admin API answers it 200 for the same decision,
+  409 for another). The winner then copies it to the state key of that name (the lease lasts
+  until :data:`DECISION_KEPT` after the approval's expiry; the copy lasts). The record
+  ``approval:<id>`` is written when requested and when the call's outcome is known;
+  :meth:`Approvals.get` shows it with its decision. A decider that dies between the lease
+  and the copy loses nothing: the lease holds the decision.
+- ``approval:<id>`` / ``run`` (``reply_claim``): the approved call runs at most once. A process
+  that dies while the call runs leaves it claimed: handled again, the model is told the
+  outcome is unknown, the call is not repeated.
 - ``approval-pause:<id>`` / ``resume``: the paused turn continues once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from agent_runner.approvals.records import (
     Approval,
     Pause,
+    Status,
     Verdict,
     canonical_json,
     digest,
@@ -40,11 +47,8 @@ if TYPE_CHECKING:
 DEFAULT_TTL = 3600.0
 """Seconds an approval waits for a decision before it expires."""
 
-DECISION_WAIT = 5.0
-"""Seconds a decider that lost the claim waits for the winner's record of its decision."""
-
-DECISION_POLL = 0.02
-"""Seconds between its reads of the record while it waits."""
+DECISION_KEPT = 86400.0
+"""Seconds past an approval's expiry its decision lease lasts (its copy in the state lasts)."""
 
 UNKNOWN_OUTCOME = (
     "Error: the call was started before, but the process running it stopped; its outcome is "
@@ -131,8 +135,21 @@ class Approvals:
         )
 
     async def get(self, store: Store, approval_id: str) -> Approval | None:
+        """The approval with its decision (also before its record shows it)."""
         raw = await store.state_get(f"approval:{approval_id}")
-        return None if raw is None else Approval.model_validate_json(raw)
+        if raw is None:
+            return None
+        approval = Approval.model_validate_json(raw)
+        if approval.status != "pending":
+            return approval
+        key = _decision_key(approval_id)
+        decision = await store.state_get(key)
+        if decision is None:
+            lease = await store.lease_holder(key)
+            decision = lease.holder if lease is not None else None
+        if decision is None:
+            return approval
+        return approval.model_copy(update=_Decision.model_validate_json(decision).model_dump())
 
     async def get_pause(self, store: Store, pause_id: str) -> Pause | None:
         raw = await store.state_get(f"approval-pause:{pause_id}")
@@ -166,32 +183,20 @@ class Approvals:
             )
         if approval.status != "pending":
             raise _decided_before(approval)
-        if not await store.reply_claim(f"approval:{approval_id}", "decision"):
-            raise _decided_before(await self._recorded(store, approval))
-        status = (
+        status: Status = (
             "expired"
             if now >= approval.expires_at
             else "approved"
             if verdict == "approve"
             else "denied"
         )
-        decided = approval.model_copy(
-            update={"status": status, "decided_by": by, "decided_at": now}
-        )
-        await self.save(store, decided)
-        return decided
-
-    async def _recorded(self, store: Store, approval: Approval) -> Approval:
-        """The approval as the decider who won its claim recorded it. The winner claims, then
-        saves: a decider that lost the claim in between still reads it pending, so it polls
-        (every ``DECISION_POLL`` s, at most ``DECISION_WAIT`` s); still pending after
-        that, the winner died between its claim and its record."""
-        for _ in range(round(DECISION_WAIT / DECISION_POLL)):
-            latest = await self.get(store, approval.id)
-            if latest is not None and latest.status != "pending":
-                return latest
-            await asyncio.sleep(DECISION_POLL)
-        return approval
+        decision = _Decision(status=status, decided_by=by, decided_at=now)
+        key, holder = _decision_key(approval_id), decision.model_dump_json()
+        ttl = max(approval.expires_at - now, 0.0) + DECISION_KEPT
+        if await store.lease_acquire(key, holder, ttl) is None:  # another decided first
+            raise _decided_before(await self.get(store, approval_id) or approval)
+        await store.state_set(key, holder)
+        return approval.model_copy(update=decision.model_dump())
 
     async def run_once(
         self, store: Store, approval: Approval, call: Callable[[dict[str, Any]], Awaitable[str]]
@@ -223,6 +228,18 @@ class Approvals:
         return await store.reply_claim(f"approval-pause:{pause_id}", "resume")
 
 
+class _Decision(BaseModel):
+    """A decision, as its lease's holder and its copy in the state name it."""
+
+    status: Status
+    decided_by: str
+    decided_at: float
+
+
+def _decision_key(approval_id: str) -> str:
+    return f"approval-decision:{approval_id}"
+
+
 def _decided_before(approval: Approval) -> ApprovalError:
     return ApprovalError(
         f"approval {approval.id} was decided before ({approval.status})", reason="decided"
@@ -235,4 +252,4 @@ def _not_run(approval: Approval) -> str:
     return "Error: nobody approved this call before the approval expired; it was not run."
 
 
-__all__ = ["DEFAULT_TTL", "UNKNOWN_OUTCOME", "Approvals"]
+__all__ = ["DECISION_KEPT", "DEFAULT_TTL", "UNKNOWN_OUTCOME", "Approvals"]
