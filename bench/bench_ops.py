@@ -10,10 +10,15 @@ overhead of ``on`` against ``off`` (issue 14's bar: under 5%).
 ``--pairs P`` measures instead P alternating off/on pairs (``InMemoryStore``, the case the
 bar is hardest on) and reports the median and interquartile range of the P per-pair ratios of
 CPU per message: the two runs of a pair are seconds apart, so a load change on the shared
-machine moves both, where medians of separate runs drift apart by several percent.
+machine moves both, where medians of separate runs drift apart by several percent. By default
+the scraper is an aiohttp client in this process, started with each run, so its client's CPU
+(session, connection, one scrape a run whatever the run's length) counts as the endpoint's;
+``--scraper-apart`` scrapes from a process of its own, as Prometheus does (started, and its
+first scrape served, before the clock starts): only the server's side is counted, at one
+scrape a second of the run.
 
 Usage: ``python bench/bench_ops.py [--quick] [--messages N] [--conversations C] [--runs R]
-[--pairs P]``.
+[--pairs P [--scraper-apart]]``.
 """
 
 from __future__ import annotations
@@ -62,20 +67,46 @@ async def scrape(url: str, stop: asyncio.Event) -> None:
                 pass
 
 
+SCRAPER = """
+import sys, time, urllib.request
+while True:
+    with urllib.request.urlopen(sys.argv[1], timeout=5) as response:
+        response.read()
+    sys.stdout.write("scraped\\n")
+    sys.stdout.flush()
+    time.sleep(1.0)
+"""
+"""A scraper in a process of its own (as Prometheus is): ``GET /metrics`` once a second."""
+
+
+async def scrape_elsewhere(url: str) -> asyncio.subprocess.Process:
+    """Start :data:`SCRAPER` on ``url`` and wait for its first scrape."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SCRAPER, f"{url}/metrics", stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    await asyncio.wait_for(process.stdout.readline(), 30)
+    return process
+
+
 async def one_run(
-    store: Store, *, on: bool, messages: int, conversations: int
+    store: Store, *, on: bool, messages: int, conversations: int, here: bool = True
 ) -> tuple[float, float]:
-    """(msgs/s, CPU seconds per message) of one run."""
+    """(msgs/s, CPU seconds per message) of one run; ``here``: the scraper runs in this
+    process (its client's CPU counted too), else in its own."""
     chat = InMemoryConnector()
     admin = AdminSettings(port=free_port() if on else 0)
     runtime = AgentRuntime([chat], [chat], answer, store=store, admin=admin, handle_signals=False)
     task = asyncio.create_task(runtime.run())
     await runtime.wait_started()
     stop = asyncio.Event()
-    scraper = None
+    scraper = process = None
     if on:
         assert runtime.operator is not None and runtime.operator.url is not None
-        scraper = asyncio.create_task(scrape(runtime.operator.url, stop))
+        if here:
+            scraper = asyncio.create_task(scrape(runtime.operator.url, stop))
+        else:
+            process = await scrape_elsewhere(runtime.operator.url)
     began, cpu = time.perf_counter(), time.process_time()
     for n in range(messages):
         await chat.push_raw(  # through the sink the runner gave the input
@@ -93,21 +124,27 @@ async def one_run(
     stop.set()
     if scraper is not None:
         await scraper
+    if process is not None:
+        process.kill()
+        await process.wait()
     await runtime.stop()
     await task
     return messages / elapsed, used / messages
 
 
-async def pairs(count: int, messages: int, conversations: int) -> None:
+async def pairs(count: int, messages: int, conversations: int, here: bool) -> None:
     """Alternating off/on pairs on InMemoryStore: median and IQR of the on/off CPU ratios."""
+    where = "this process" if here else "a process of its own"
     print(f"{count} off/on pairs of {messages} messages over {conversations} conversations")
+    print(f"/metrics scraped once a second from {where}")
     ratios, cpu = [], {False: list[float](), True: list[float]()}
     for n in range(count):
         found = {}
         for on in (False, True) if n % 2 == 0 else (True, False):
             gc.collect()
             found[on] = (await one_run(
-                InMemoryStore(), on=on, messages=messages, conversations=conversations
+                InMemoryStore(), on=on, messages=messages, conversations=conversations,
+                here=here,
             ))[1]  # fmt: skip
             cpu[on].append(found[on])
         ratios.append(found[True] / found[False])
@@ -129,6 +166,11 @@ async def main() -> int:
     parser.add_argument("--conversations", type=int, default=50)
     parser.add_argument("--runs", type=int, default=None)
     parser.add_argument("--pairs", type=int, default=0, help="off/on pairs (InMemoryStore)")
+    parser.add_argument(
+        "--scraper-apart",
+        action="store_true",
+        help="with --pairs: scrape from another process (only the server's side counted)",
+    )
     args = parser.parse_args()
     messages = args.messages or (2000 if args.quick else 10000)
     runs = args.runs or (3 if args.quick else 5)
@@ -136,7 +178,7 @@ async def main() -> int:
     load = os.getloadavg()
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if args.pairs:
-        await pairs(args.pairs, args.messages or 5000, args.conversations)
+        await pairs(args.pairs, args.messages or 5000, args.conversations, not args.scraper_apart)
         return 0
     print(f"{messages} messages over {args.conversations} conversations, {runs} runs per case")
     print(f"{'case':<16}{'msgs/s':>10}{'CPU us/msg':>12}")
