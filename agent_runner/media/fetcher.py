@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -145,7 +144,10 @@ class MediaFetcher:
 
     def for_source(self, source: str) -> MediaFetcher:
         """This fetcher for attachments of messages from ``source``."""
-        bound = copy.copy(self)
+        # What copy.copy does for this plain object, without its generic protocol (once a
+        # turn: 0.4 against 1.7 µs by timeit).
+        bound = object.__new__(type(self))
+        bound.__dict__.update(self.__dict__)
         bound.source = source
         return bound
 
