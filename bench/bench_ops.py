@@ -17,8 +17,20 @@ the scraper is an aiohttp client in this process, started with each run, so its 
 first scrape served, before the clock starts): only the server's side is counted, at one
 scrape a second of the run.
 
+``--instructions`` counts instead the instructions the process executes, under valgrind's
+callgrind (``apt-get install -y valgrind``; about three minutes): one process per case and
+length, on and off, 1,000 and 9,000 messages; the difference between the two lengths over
+8,000 is the instructions per message, free of the start-up and of the machine's load (CPU
+time on this shared 2-core machine moves by ±10% between identical runs: an off/off "A/B"
+gives a median of a few per cent with an IQR of ±5%). These runs are not scraped (a scrape
+is work per scrape, not per message); the endpoint's periodic work (its health watch) runs
+on wall-clock time, which valgrind stretches about 50 times, so it weighs heavier here than
+in production. A scrape's cost is then measured natively (100 scrapes of a warm runner,
+client and server in this process) and given as its share of a busy core at one scrape a
+second.
+
 Usage: ``python bench/bench_ops.py [--quick] [--messages N] [--conversations C] [--runs R]
-[--pairs P [--scraper-apart]]``.
+[--pairs P [--scraper-apart] | --instructions]``.
 """
 
 from __future__ import annotations
@@ -28,6 +40,8 @@ import asyncio
 import gc
 import logging
 import os
+import re
+import shutil
 import socket
 import statistics
 import sys
@@ -159,6 +173,75 @@ async def pairs(count: int, messages: int, conversations: int, here: bool) -> No
     )
 
 
+LENGTHS = (1000, 9000)
+"""``--instructions``: the two run lengths whose difference gives instructions per message."""
+
+
+async def counted_run(on: bool, messages: int, conversations: int, scrapes: int = 0) -> None:
+    """The run one ``--instructions`` process makes (under callgrind): ``messages`` through a
+    fresh runner; with ``scrapes``, then that many scrapes of ``/metrics`` timed (CPU)."""
+    chat = InMemoryConnector()
+    admin = AdminSettings(port=free_port() if on else 0)
+    runtime = AgentRuntime(
+        [chat], [chat], answer, store=InMemoryStore(), admin=admin, handle_signals=False
+    )
+    task = asyncio.create_task(runtime.run())
+    await runtime.wait_started()
+    url = runtime.operator.url if on and runtime.operator is not None else None
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
+        for n in range(messages):
+            await chat.push_raw(
+                {
+                    "id": uuid.uuid4().hex,
+                    "conversation_id": f"c{n % conversations}",
+                    "source": chat.name,
+                    "author": {"id": "u"},
+                    "text": "hi",
+                }
+            )
+            await asyncio.sleep(0)
+        await chat.wait_for_replies(messages, timeout=6000)
+        if url is not None and scrapes:
+            cpu = time.process_time()
+            for _ in range(scrapes):
+                async with session.get(f"{url}/metrics") as response:
+                    await response.read()
+            used = (time.process_time() - cpu) / scrapes
+            print(f"a scrape of /metrics costs {used * 1e3:.2f} ms of CPU (client and server):")
+            print(f"  at one a second, {used:.2%} of a busy core")
+    await runtime.stop()
+    await task
+
+
+async def instructions(conversations: int) -> None:
+    """Instructions per message, endpoint on and off, by callgrind (see the module doc)."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind: apt-get install -y valgrind")
+
+    async def count(on: bool, messages: int) -> int:
+        process = await asyncio.create_subprocess_exec(
+            "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+            sys.executable, __file__, "--child", "on" if on else "off", str(messages),
+            "--conversations", str(conversations),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await process.communicate()
+        found = re.search(rb"Collected : (\d+)", err)
+        if process.returncode != 0 or found is None:
+            raise SystemExit(f"callgrind run failed:\n{err.decode(errors='replace')[-2000:]}")
+        return int(found.group(1))
+
+    print(f"instructions per message by callgrind, {LENGTHS[1]} - {LENGTHS[0]} messages")
+    per_message = {}
+    for on in (False, True):  # the two lengths of a case run side by side (two cores)
+        short, long = await asyncio.gather(*(count(on, n) for n in LENGTHS))
+        per_message[on] = (long - short) / (LENGTHS[1] - LENGTHS[0])
+        print(f"  endpoint {'on ' if on else 'off'}: {per_message[on]:>10,.0f} instructions")
+    overhead = per_message[True] / per_message[False] - 1
+    print(f"metrics on costs {overhead:+.1%} instructions per message (bar: under 5%)")
+    await counted_run(True, 2000, conversations, scrapes=100)
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -171,12 +254,22 @@ async def main() -> int:
         action="store_true",
         help="with --pairs: scrape from another process (only the server's side counted)",
     )
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions per message (valgrind)"
+    )
+    parser.add_argument("--child", nargs=2, metavar=("ON", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        await counted_run(args.child[0] == "on", int(args.child[1]), args.conversations)
+        return 0
     messages = args.messages or (2000 if args.quick else 10000)
     runs = args.runs or (3 if args.quick else 5)
     logging.basicConfig(level=logging.WARNING)
     load = os.getloadavg()
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    if args.instructions:
+        await instructions(args.conversations)
+        return 0
     if args.pairs:
         await pairs(args.pairs, args.messages or 5000, args.conversations, not args.scraper_apart)
         return 0
