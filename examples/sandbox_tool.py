@@ -8,7 +8,8 @@ is missing; the model reads the result and answers. Everything goes through the 
 
 Run: ``python examples/sandbox_tool.py`` (Debian: ``apt-get install bubblewrap`` first).
 With a real model, pass ``tools=sandbox_tools(sandbox)`` to ``agent_from_env`` or
-``LLMAgent``; the tools are marked ``requires_approval`` (advisory until approvals exist).
+``LLMAgent``; the tools are marked ``requires_approval``, so an ``LLMAgent`` given
+``approvals`` asks a person before each run (``docs/how-to/assistant.md``).
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@
 
 ``run_python`` (and ``run_shell`` when the sandbox has ``allow_shell=True``) return the run as
 text (:meth:`~agent_runner.sandbox.SandboxResult.for_model`). They are marked
-``requires_approval=True`` by default; until approvals are built that mark is advisory (see
-:mod:`agent_runner.llm`'s ``Tool``): LLMAgent runs them without asking.
+``requires_approval=True`` by default: an ``LLMAgent`` given ``approvals`` pauses the turn
+until a person approves each call (:mod:`agent_runner.approvals`); without ``approvals`` it
+runs them without asking.
 """
 
 from __future__ import annotations
