@@ -168,7 +168,7 @@ async def test_a_lease_group_is_shared_out_and_a_stopped_replicas_share_moves(
             echo,
             store=SQLiteStore(path, synchronous="NORMAL"),
             handle_signals=False,
-            input_leases=InputLeases(ttl=1.0, retry=0.05),
+            input_leases=InputLeases(ttl=3.0, retry=0.05),
         )
         for _ in range(2)
     ]
