@@ -103,6 +103,22 @@ async def scrape_elsewhere(url: str) -> asyncio.subprocess.Process:
     return process
 
 
+async def push(chat: InMemoryConnector, messages: int, conversations: int) -> None:
+    """The workload's input: ``messages`` pushed one at a time through the sink the runner gave
+    ``chat`` (a fresh id each, round-robin over ``conversations``), yielding once after each."""
+    for n in range(messages):
+        await chat.push_raw(
+            {
+                "id": uuid.uuid4().hex,
+                "conversation_id": f"c{n % conversations}",
+                "source": chat.name,
+                "author": {"id": "u"},
+                "text": "hi",
+            }
+        )
+        await asyncio.sleep(0)
+
+
 async def one_run(
     store: Store, *, on: bool, messages: int, conversations: int, here: bool = True
 ) -> tuple[float, float]:
@@ -122,17 +138,7 @@ async def one_run(
         else:
             process = await scrape_elsewhere(runtime.operator.url)
     began, cpu = time.perf_counter(), time.process_time()
-    for n in range(messages):
-        await chat.push_raw(  # through the sink the runner gave the input
-            {
-                "id": uuid.uuid4().hex,
-                "conversation_id": f"c{n % conversations}",
-                "source": chat.name,
-                "author": {"id": "u"},
-                "text": "hi",
-            }
-        )
-        await asyncio.sleep(0)
+    await push(chat, messages, conversations)
     await chat.wait_for_replies(messages, timeout=600)
     elapsed, used = time.perf_counter() - began, time.process_time() - cpu
     stop.set()
@@ -189,17 +195,7 @@ async def counted_run(on: bool, messages: int, conversations: int, scrapes: int 
     await runtime.wait_started()
     url = runtime.operator.url if on and runtime.operator is not None else None
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
-        for n in range(messages):
-            await chat.push_raw(
-                {
-                    "id": uuid.uuid4().hex,
-                    "conversation_id": f"c{n % conversations}",
-                    "source": chat.name,
-                    "author": {"id": "u"},
-                    "text": "hi",
-                }
-            )
-            await asyncio.sleep(0)
+        await push(chat, messages, conversations)
         await chat.wait_for_replies(messages, timeout=6000)
         if url is not None and scrapes:
             cpu = time.process_time()
